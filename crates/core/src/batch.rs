@@ -1,0 +1,186 @@
+//! dsconfig batch files, in PingDataSync's syntax: one command per logical line, `\` continuation, `#` comments,
+//! shell quoting, tabs or spaces, and an optional leading `dsconfig` word.
+
+/// One command of a batch file, with the line it starts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchCommand {
+    /// The 1-based line number of the command's first line.
+    pub line: usize,
+    /// The command's words, after quote removal, without the leading `dsconfig`.
+    pub args: Vec<String>,
+}
+
+/// A line that cannot be read as a command.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct BatchSyntaxError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Splits a batch file into commands.
+///
+/// Comment lines (first non-blank character `#`) are skipped, also in the middle of a continued command, as
+/// real files comment out continuation lines. A blank line ends a command even after a trailing `\`: real
+/// files contain such incomplete commands, and they then fail as commands, at their own line. Continuation
+/// joins lines as a shell does (the backslash and newline are removed).
+pub fn parse(text: &str) -> Vec<Result<BatchCommand, BatchSyntaxError>> {
+    let mut out = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    let flush = |pending: &mut Option<(usize, String)>, out: &mut Vec<Result<BatchCommand, BatchSyntaxError>>| {
+        if let Some((line, text)) = pending.take() {
+            if let Some(cmd) = split_command(line, &text).transpose() {
+                out.push(cmd);
+            }
+        }
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            flush(&mut pending, &mut out);
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            continue;
+        }
+        let body = line.trim_end();
+        let continues = body.len() - body.trim_end_matches('\\').len();
+        let (content, continued) = if continues % 2 == 1 { (&body[..body.len() - 1], true) } else { (body, false) };
+        match pending.as_mut() {
+            Some((_, text)) => text.push_str(content),
+            None => pending = Some((line_no, content.to_string())),
+        }
+        if !continued {
+            flush(&mut pending, &mut out);
+        }
+    }
+    flush(&mut pending, &mut out);
+    out
+}
+
+fn split_command(line: usize, text: &str) -> Result<Option<BatchCommand>, BatchSyntaxError> {
+    let mut args = shlex::split(text).ok_or_else(|| BatchSyntaxError {
+        line,
+        message: "unbalanced quotes: a ' or \" is not closed before the end of the command".to_string(),
+    })?;
+    if args.first().is_some_and(|a| a == "dsconfig" || a.ends_with("/dsconfig")) {
+        args.remove(0);
+    }
+    if args.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(BatchCommand { line, args }))
+}
+
+/// Replaces `${VAR}` (and `$VAR`) with values from `lookup`, as envsubst does for Ping's `.subst` files. Unknown
+/// variables are left as they are.
+pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let (name, consumed) = if let Some(inner) = after.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            }
+        } else {
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        match (name.is_empty(), lookup(name)) {
+            (false, Some(v)) => {
+                out.push_str(&v);
+                rest = &after[consumed..];
+            }
+            _ => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Vec<BatchCommand> {
+        parse(text).into_iter().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn continuation_tabs_and_quotes() {
+        let cmds = ok("\n# comment\ndsconfig create-external-server \\\n    --server-name pd \\\n\t--set \"password:AAB=\" \\\n\t--set bind-dn:\"cn=Sync User,cn=Root DNs,cn=config\"\n");
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(cmds[0].line, 3);
+        assert_eq!(
+            cmds[0].args,
+            vec![
+                "create-external-server",
+                "--server-name",
+                "pd",
+                "--set",
+                "password:AAB=",
+                "--set",
+                "bind-dn:cn=Sync User,cn=Root DNs,cn=config"
+            ]
+        );
+    }
+
+    #[test]
+    fn single_quoted_json_and_unquoted_filter() {
+        let cmds = ok("dsconfig create-attribute-mapping --set 'value-pattern:{{\"id\":\"x\"}}' --set include-filter:(objectClass=person)");
+        assert_eq!(cmds[0].args[2], "value-pattern:{{\"id\":\"x\"}}");
+        assert_eq!(cmds[0].args[4], "include-filter:(objectClass=person)");
+    }
+
+    #[test]
+    fn trailing_backslash_before_blank_line_ends_the_command() {
+        let cmds = ok("dsconfig set-external-server-prop \\\n    --server-name ping-directory \\\n\ndsconfig create-sync-pipe --pipe-name p\n");
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].args, vec!["set-external-server-prop", "--server-name", "ping-directory"]);
+        assert_eq!(cmds[1].line, 4);
+    }
+
+    #[test]
+    fn continuation_into_comment_lines() {
+        let text = "dsconfig create-sync-source \\\n    --source-name AzureAD \\\n    --set 'a:b' \\\n#    --set 'extension-argument:filter=country eq '\"'\"'USA'\"'\"''  \\\n#    --set x:y \n\ndsconfig create-sync-pipe --pipe-name p\n";
+        let cmds = ok(text);
+        assert_eq!(cmds.len(), 2);
+        assert_eq!(cmds[0].args, vec!["create-sync-source", "--source-name", "AzureAD", "--set", "a:b"]);
+    }
+
+    #[test]
+    fn backslash_without_space_joins_like_a_shell() {
+        let cmds = ok("dsconfig x --set scim-attribute-name:name\\\n     --set attribute-usage:fetch \\\n     --set b:c\n     --set d:e \\\n");
+        assert_eq!(
+            cmds[0].args,
+            vec!["x", "--set", "scim-attribute-name:name", "--set", "attribute-usage:fetch", "--set", "b:c"]
+        );
+        assert_eq!(cmds[1].line, 4);
+        assert_eq!(cmds[1].args, vec!["--set", "d:e"]);
+    }
+
+    #[test]
+    fn unbalanced_quote_is_reported_at_its_command() {
+        let r = parse("dsconfig a\n\ndsconfig create-x --set \"Users-Basic-CRUD\"\"\n");
+        assert_eq!(r[1].as_ref().unwrap_err().line, 3);
+    }
+
+    #[test]
+    fn substitutes_like_envsubst() {
+        let s = substitute("base-dn:ou=source,${USER_BASE_DN} $LOCATION ${MISSING} cost $5", |v| match v {
+            "USER_BASE_DN" => Some("dc=example,dc=com".into()),
+            "LOCATION" => Some("Docker".into()),
+            _ => None,
+        });
+        assert_eq!(s, "base-dn:ou=source,dc=example,dc=com Docker ${MISSING} cost $5");
+    }
+}

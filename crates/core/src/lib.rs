@@ -1,0 +1,15 @@
+//! ferrosync core: the configuration model (declared once, as data), the SQLite store, the dsconfig command
+//! language and batch files, the mapping language and, in later steps, the sync engine. The tools in
+//! `ferrosync-tools` are thin layers over this crate.
+
+pub mod batch;
+pub mod config;
+pub mod dsconfig;
+pub mod endpoint;
+pub mod entry;
+pub mod error;
+pub mod model;
+pub mod secret;
+pub mod store;
+pub mod syntax;
+pub mod util;

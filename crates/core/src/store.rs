@@ -1,0 +1,295 @@
+//! The server root and its SQLite store (`DIR/config/config.db`).
+//!
+//! The schema is versioned with `rusqlite_migration`; the database runs in WAL mode, so a running sync server
+//! reads while dsconfig writes. Every change happens in one `BEGIN IMMEDIATE` transaction: load, change in
+//! memory, write the difference, bump the generation counter (which the sync server watches), commit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite_migration::{Migrations, M};
+
+use crate::config::{Config, ConfigObject};
+use crate::error::StoreError;
+use crate::model::find_type;
+use crate::secret::SecretBox;
+
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    "CREATE TABLE objects (
+        id        INTEGER PRIMARY KEY,
+        type      TEXT NOT NULL,
+        names     TEXT NOT NULL,
+        names_key TEXT NOT NULL,
+        variant   TEXT,
+        props     TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (type, names_key)
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('generation', '0');",
+)];
+
+/// The folder that holds `config/` and `logs/`, as `<server-root>` in Ping's docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerRoot {
+    path: PathBuf,
+}
+
+impl ServerRoot {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ServerRoot { path: path.into() }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn config_dir(&self) -> PathBuf {
+        self.path.join("config")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.config_dir().join("config.db")
+    }
+    pub fn key_path(&self) -> PathBuf {
+        self.config_dir().join("encryption.key")
+    }
+    /// A path from the configuration: absolute as is, relative below the server root.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.join(p)
+        }
+    }
+
+    /// Makes `config/` (mode 0700) and `logs/` (mode 0700) when missing.
+    pub fn ensure_dirs(&self) -> Result<(), StoreError> {
+        for dir in [self.config_dir(), self.logs_dir()] {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                    action: "create the folder",
+                    path: dir.clone(),
+                    source,
+                })?;
+                set_mode(&dir, 0o700)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| StoreError::Io {
+            action: "set the permissions of",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// An open configuration store.
+pub struct Store {
+    conn: Connection,
+    root: ServerRoot,
+    secrets: SecretBox,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store under `root`, migrated to the current schema and holding the
+    /// built-in objects.
+    pub fn open(root: &ServerRoot) -> Result<Store, StoreError> {
+        root.ensure_dirs()?;
+        let path = root.db_path();
+        let existed = path.exists();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let mut conn = Connection::open(&path).map_err(sql)?;
+        if !existed {
+            set_mode(&path, 0o600)?;
+        }
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        // journal_mode cannot change inside a transaction, so it is set before migrating.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migration { path: path.clone(), source })?;
+        let mut store = Store { conn, root: root.clone(), secrets: SecretBox::new(root.key_path()) };
+        store.seed_builtins()?;
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &ServerRoot {
+        &self.root
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    fn sql_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite { path: self.root.db_path(), source }
+    }
+
+    fn seed_builtins(&mut self) -> Result<(), StoreError> {
+        let path = self.root.db_path();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let seeded: Option<String> =
+            tx.query_row("SELECT value FROM meta WHERE key = 'seeded'", [], |r| r.get(0)).optional().map_err(sql)?;
+        if seeded.is_none() {
+            for obj in Config::builtin().objects() {
+                insert(&tx, obj).map_err(sql)?;
+            }
+            tx.execute("INSERT INTO meta (key, value) VALUES ('seeded', '1')", []).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// The whole configuration as it is now.
+    pub fn load(&self) -> Result<Config, StoreError> {
+        load(&self.conn, &self.root.db_path())
+    }
+
+    /// A counter that grows with every committed change; the sync server polls it to reload.
+    pub fn generation(&self) -> Result<i64, StoreError> {
+        let v: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| r.get(0))
+            .map_err(self.sql_err())?;
+        v.parse()
+            .map_err(|_| StoreError::Corrupt { path: self.root.db_path(), reason: format!("bad generation '{v}'") })
+    }
+
+    /// Runs `change` on the current configuration inside one immediate transaction. When it returns `Ok`, the
+    /// difference is written and committed; when it returns `Err`, nothing is written.
+    pub fn update<T, E>(&mut self, change: impl FnOnce(&mut Config, &SecretBox) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let path = self.root.db_path();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let before = load(&tx, &path)?;
+        let mut after = before.clone();
+        let out = change(&mut after, &self.secrets)?;
+        if after != before {
+            save_diff(&tx, &before, &after).map_err(sql)?;
+            tx.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", [])
+                .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(out)
+    }
+}
+
+fn key_of(obj: &ConfigObject) -> (String, String) {
+    let lower: Vec<String> = obj.names.iter().map(|n| n.to_lowercase()).collect();
+    (obj.object_type.name.to_string(), serde_json::to_string(&lower).unwrap_or_default())
+}
+
+fn insert(conn: &Connection, obj: &ConfigObject) -> rusqlite::Result<usize> {
+    let (t, names_key) = key_of(obj);
+    conn.execute(
+        "INSERT INTO objects (type, names, names_key, variant, props) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            t,
+            serde_json::to_string(&obj.names).unwrap_or_default(),
+            names_key,
+            obj.variant,
+            serde_json::to_string(&obj.props).unwrap_or_default()
+        ],
+    )
+}
+
+fn load(conn: &Connection, path: &Path) -> Result<Config, StoreError> {
+    let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let mut stmt = conn.prepare_cached("SELECT type, names, variant, props FROM objects ORDER BY id").map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?))
+        })
+        .map_err(sql)?;
+    let mut objects = Vec::new();
+    for row in rows {
+        let (t, names, variant, props) = row.map_err(sql)?;
+        let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
+        let object_type = find_type(&t)
+            .ok_or_else(|| corrupt(format!("unknown object type '{t}' (written by a newer ferrosync?)")))?;
+        let names: Vec<String> = serde_json::from_str(&names).map_err(|e| corrupt(format!("names of a {t}: {e}")))?;
+        let props: BTreeMap<String, Vec<String>> =
+            serde_json::from_str(&props).map_err(|e| corrupt(format!("properties of a {t}: {e}")))?;
+        objects.push(ConfigObject { object_type, names, variant, props });
+    }
+    Ok(Config::from_objects(objects))
+}
+
+fn save_diff(conn: &Connection, before: &Config, after: &Config) -> rusqlite::Result<()> {
+    let old: BTreeMap<(String, String), &ConfigObject> = before.objects().iter().map(|o| (key_of(o), o)).collect();
+    let new: std::collections::BTreeSet<(String, String)> = after.objects().iter().map(key_of).collect();
+    for k in old.keys().filter(|k| !new.contains(*k)) {
+        conn.execute("DELETE FROM objects WHERE type = ?1 AND names_key = ?2", params![k.0, k.1])?;
+    }
+    for o in after.objects() {
+        let k = key_of(o);
+        match old.get(&k) {
+            None => {
+                insert(conn, o)?;
+            }
+            Some(prev) if *prev != o => {
+                conn.execute(
+                    "UPDATE objects SET names = ?3, variant = ?4, props = ?5 WHERE type = ?1 AND names_key = ?2",
+                    params![
+                        k.0,
+                        k.1,
+                        serde_json::to_string(&o.names).unwrap_or_default(),
+                        o.variant,
+                        serde_json::to_string(&o.props).unwrap_or_default()
+                    ],
+                )?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn new_root_has_builtins_and_private_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        let store = Store::open(&root).unwrap();
+        let cfg = store.load().unwrap();
+        assert!(cfg.get("trust-manager-provider", "Blind Trust").is_some());
+        assert!(cfg.get("log-publisher", "File-Based Sync Logger").is_some());
+        assert!(cfg.get("global-sync-configuration", "").is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(root.db_path()).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(root.config_dir()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        // Opening again does not seed twice.
+        drop(store);
+        let store = Store::open(&root).unwrap();
+        assert_eq!(store.load().unwrap().all("trust-manager-provider").len(), 4);
+    }
+}

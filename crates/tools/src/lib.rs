@@ -1,0 +1,5 @@
+//! ferrosync's command-line tools. Each `src/bin/<tool>.rs` only calls `<tool>::run`; the work happens in the
+//! modules here and in the `ferrosync` core library.
+
+pub mod cli;
+pub mod dsconfig;

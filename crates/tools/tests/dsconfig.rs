@@ -1,0 +1,732 @@
+//! dsconfig end to end: the real binary on a temporary server root.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::path::Path;
+
+use util::{repo, Root};
+
+const CORPUS: &str = "tests/fixtures/ping-dsconfig-corpus";
+
+/// The values the Ping container tooling would substitute into `.subst` files.
+fn test_value(var: &str) -> Option<String> {
+    Some(
+        match var {
+            "LOCATION" => "Docker",
+            "USER_BASE_DN" => "dc=example,dc=com",
+            "PD_ENGINE_PRIVATE_HOSTNAME" => "pingdirectory",
+            "PD_ENGINE_PRIVATE_PORT_LDAPS" => "1636",
+            "MS_AZURE_TENANT_ID" => "7d9a2c1e-0000-4000-8000-000000000001",
+            "MS_AZURE_APP_REGISTRATION_CLIENT_ID" => "7d9a2c1e-0000-4000-8000-000000000002",
+            "MS_AZURE_APP_REGISTRATION_CLIENT_SECRET" => "azure-secret-value",
+            "PING_ONE_ENVIRONMENT_ID" => "7d9a2c1e-0000-4000-8000-000000000003",
+            "PING_ONE_POPULATION_ID" => "7d9a2c1e-0000-4000-8000-000000000004",
+            "PING_ONE_CLIENT_ID" => "7d9a2c1e-0000-4000-8000-000000000005",
+            "PING_ONE_CLIENT_SECRET" => "pingone-secret-value",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// Copies a corpus file into the root, substituting `.subst` variables.
+fn corpus_file(root: &Root, name: &str) -> String {
+    let text = std::fs::read_to_string(repo().join(CORPUS).join(name)).unwrap();
+    let text = if name.ends_with(".subst") { ferrosync::batch::substitute(&text, test_value) } else { text };
+    assert!(!text.contains("${"), "{name}: a variable was left unsubstituted");
+    root.write(name.trim_end_matches(".subst"), &text).display().to_string()
+}
+
+fn corpus_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(repo().join(CORPUS))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".dsconfig"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The commands in the real files that are broken, by file: (line, what the error says).
+fn broken(name: &str) -> Option<(usize, &'static str)> {
+    if name.ends_with("pingone-sync-lab.dsconfig") || name.ends_with("pd-labs-vol__sync-lab.dsconfig") {
+        // `set-external-server-prop --server-name ping-directory \` followed by a blank line.
+        return Some((10, "no property changes were given for the External Server 'ping-directory'"));
+    }
+    None
+}
+
+#[test]
+fn every_corpus_file_applies_or_fails_at_its_broken_line() {
+    let names = corpus_names();
+    assert_eq!(names.len(), 12, "the corpus has 12 batch files");
+    for name in names {
+        let root = Root::new();
+        let file = corpus_file(&root, &name);
+        let before = root.config();
+        let run = root.dsconfig(&["--no-prompt", "--batch-file", &file]);
+        match broken(&name) {
+            None => {
+                run.ok();
+            }
+            Some((line, msg)) => {
+                let err = run.fails();
+                assert!(err.contains(&format!("{file}:{line}: {msg}")), "{name}: {err}");
+                assert!(err.contains("nothing was applied"), "{err}");
+                assert_eq!(root.config(), before, "{name}: a failed batch must leave the store unchanged");
+                // With --batch-continue-on-error everything else applies.
+                let run = root.dsconfig(&["--no-prompt", "--batch-file", &file, "--batch-continue-on-error"]);
+                assert_eq!(run.code(), 1);
+                let err = run.stderr();
+                assert!(err.contains(&format!("error: {file}:{line}: {msg}")), "{err}");
+                assert!(err.contains("1 failed"), "{err}");
+                let cfg = root.config();
+                assert!(cfg.get("sync-pipe", "pd-to-pingone").is_some());
+                assert_eq!(cfg.children("attribute-mapping", &["PingOneUserMap".into()]).len(), 6);
+                assert_eq!(
+                    cfg.children("json-attribute", &["pd-to-pingone".into(), "pd-to-pinone-users".into()]).len(),
+                    2
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_objects_are_stored_as_written() {
+    let root = Root::new();
+    let file = corpus_file(&root, "server-profiles__simple-sync__pingdatasync__20-sync-pipe-build.dsconfig.subst");
+    root.dsconfig(&["--no-prompt", "--batch-file", &file]).ok();
+    let out = root.dsconfig(&["get-dn-map-prop", "--map-name", "source_to_destination", "--script-friendly"]).ok();
+    assert!(out.contains("from-dn-pattern\t**,ou=source,dc=example,dc=com\n"), "{out}");
+    assert!(out.contains("to-dn-pattern\t{1},ou=destination,dc=example,dc=com\n"), "{out}");
+    let out = root.dsconfig(&["get-external-server-prop", "--server-name", "pingdirectory"]).ok();
+    assert!(out.contains("password"), "{out}");
+    assert!(out.contains("*****"), "{out}");
+    assert!(!out.contains("AABkwRkIRfApR"), "an obfuscated password must not be shown: {out}");
+    let out = root
+        .dsconfig(&[
+            "get-sync-class-prop",
+            "--pipe-name",
+            "pingdirectory_source-to-pingdirectory_destination",
+            "--class-name",
+            "everythin_as_is",
+            "--property",
+            "auto-mapped-source-attribute",
+            "--property",
+            "modifies-as-creates",
+            "-s",
+        ])
+        .ok();
+    assert_eq!(out, "auto-mapped-source-attribute\t-all-\nmodifies-as-creates\ttrue\n");
+    let file = corpus_file(&root, "server-profiles__simple-sync__pingdatasync__10-log-publisher-sync.dsconfig");
+    root.dsconfig(&["--no-prompt", "--batch-file", &file]).ok();
+    let out = root
+        .dsconfig(&[
+            "get-log-publisher-prop",
+            "--publisher-name",
+            "File-Based Sync Logger",
+            "--property",
+            "logged-message-type",
+            "-s",
+        ])
+        .ok();
+    let types: Vec<&str> = out.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "change-failed-detailed",
+            "dropped-op-type-not-synchronized",
+            "dropped-out-of-scope",
+            "no-change-needed",
+            "change-applied-detailed",
+            "change-detected-detailed",
+            "entry-mapping-details"
+        ]
+    );
+}
+
+#[test]
+fn create_list_get_set_delete() {
+    let root = Root::new();
+    root.dsconfig(&[
+        "create-external-server",
+        "--server-name",
+        "ds1",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "server-host-name:127.0.0.1",
+        "--set",
+        "server-port:13890",
+        "--set",
+        "bind-dn:cn=Directory Manager",
+        "--set",
+        "password:Password1",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-sync-source",
+        "--source-name",
+        "src",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "base-dn:dc=example,dc=com",
+        "--set",
+        "server:ds1",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-external-server",
+        "--server-name",
+        "ol",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "server-host-name:127.0.0.1",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-sync-destination",
+        "--destination-name",
+        "dst",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "base-dn:dc=example,dc=com",
+        "--set",
+        "server:ol",
+    ])
+    .ok();
+    let out = root
+        .dsconfig(&[
+            "create-sync-pipe",
+            "--pipe-name",
+            "p1",
+            "--set",
+            "sync-source:src",
+            "--set",
+            "sync-destination:dst",
+        ])
+        .ok();
+    assert_eq!(out, "The Sync Pipe 'p1' was created successfully\n");
+    root.dsconfig(&[
+        "create-sync-class",
+        "--pipe-name",
+        "p1",
+        "--class-name",
+        "people",
+        "--set",
+        "include-base-dn:ou=people,dc=example,dc=com",
+        "--set",
+        "destination-correlation-attributes:dn,uid",
+        "--set",
+        "destination-correlation-attributes:uid",
+    ])
+    .ok();
+
+    let list = root.dsconfig(&["list-sync-pipes"]).ok();
+    assert_eq!(list, "Sync Pipe\n---------\np1\n");
+    let list = root.dsconfig(&["list-external-servers", "--property", "server-port", "--script-friendly"]).ok();
+    assert_eq!(list, "ds1\tgeneric-ldap\t13890\nol\tgeneric-ldap\t389\n");
+    let list = root.dsconfig(&["list-sync-classes", "--pipe-name", "p1", "-s"]).ok();
+    assert_eq!(list, "people\n");
+
+    root.dsconfig(&[
+        "set-sync-pipe-prop",
+        "--pipe-name",
+        "p1",
+        "--set",
+        "started:true",
+        "--set",
+        "num-worker-threads:8",
+    ])
+    .ok();
+    let get = root
+        .dsconfig(&[
+            "get-sync-pipe-prop",
+            "--pipe-name",
+            "p1",
+            "--property",
+            "started",
+            "--property",
+            "num-worker-threads",
+            "--property",
+            "change-detection-polling-interval",
+        ])
+        .ok();
+    assert_eq!(
+        get,
+        "Property                          : Value(s)\n\
+         ----------------------------------:---------\n\
+         started                           : true\n\
+         num-worker-threads                : 8\n\
+         change-detection-polling-interval : 500 ms\n"
+    );
+    root.dsconfig(&[
+        "set-sync-class-prop",
+        "--pipe-name",
+        "p1",
+        "--class-name",
+        "people",
+        "--remove",
+        "destination-correlation-attributes:uid",
+        "--add",
+        "include-filter:(objectClass=person)",
+    ])
+    .ok();
+    let get = root
+        .dsconfig(&[
+            "get-sync-class-prop",
+            "--pipe-name",
+            "p1",
+            "--class-name",
+            "people",
+            "--property",
+            "destination-correlation-attributes",
+            "--property",
+            "include-filter",
+            "-s",
+        ])
+        .ok();
+    assert_eq!(get, "destination-correlation-attributes\tdn,uid\ninclude-filter\t(objectClass=person)\n");
+    root.dsconfig(&["set-sync-pipe-prop", "--pipe-name", "p1", "--reset", "num-worker-threads"]).ok();
+    let get =
+        root.dsconfig(&["get-sync-pipe-prop", "--pipe-name", "p1", "--property", "num-worker-threads", "-s"]).ok();
+    assert_eq!(get, "num-worker-threads\t4\n");
+
+    // Deleting the pipe deletes its classes.
+    root.dsconfig(&["delete-sync-pipe", "--pipe-name", "p1"]).ok();
+    assert!(root.config().all("sync-class").is_empty());
+    assert_eq!(root.dsconfig(&["list-sync-pipes"]).ok(), "There are no Sync Pipes\n");
+}
+
+#[test]
+fn references_cannot_dangle() {
+    let root = Root::new();
+    let err = root
+        .dsconfig(&[
+            "create-sync-pipe",
+            "--pipe-name",
+            "p",
+            "--set",
+            "sync-source:nope",
+            "--set",
+            "sync-destination:nope",
+        ])
+        .fails();
+    assert!(err.contains("error: property 'sync-source' of the Sync Pipe 'p' refers to the Sync Source 'nope', which does not exist (none exist yet)"), "{err}");
+    root.dsconfig(&[
+        "create-external-server",
+        "--server-name",
+        "s",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "server-host-name:h",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-sync-source",
+        "--source-name",
+        "src",
+        "--type",
+        "openldap",
+        "--set",
+        "base-dn:dc=x",
+        "--set",
+        "server:s",
+    ])
+    .ok();
+    let err = root.dsconfig(&["delete-external-server", "--server-name", "s"]).fails();
+    assert!(
+        err.contains(
+            "the External Server 's' cannot be deleted: it is referred to by Sync Source 'src' (property server)"
+        ),
+        "{err}"
+    );
+    let err = root.dsconfig(&["set-sync-source-prop", "--source-name", "src", "--add", "server:other"]).fails();
+    assert!(err.contains("refers to the External Server 'other', which does not exist (existing: s)"), "{err}");
+    // A child of a missing parent.
+    let err = root.dsconfig(&["create-sync-class", "--pipe-name", "nopipe", "--class-name", "c"]).fails();
+    assert!(err.contains("the Sync Pipe 'nopipe' does not exist"), "{err}");
+}
+
+#[test]
+fn values_are_checked_with_reason_and_position() {
+    let root = Root::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["create-dn-map", "--map-name", "m", "--set", "from-dn-pattern:**,**,dc=x", "--set", "to-dn-pattern:{1}"],
+            "DN Map 'm'",
+        ),
+        (&["create-attribute-map", "--map-name", "am"], ""),
+        (
+            &[
+                "create-attribute-mapping",
+                "--map-name",
+                "am",
+                "--mapping-name",
+                "mail",
+                "--type",
+                "constructed",
+                "--set",
+                "value-pattern:{uid@example.com",
+            ],
+            "value-pattern",
+        ),
+        (
+            &["create-sync-pipe", "--pipe-name", "p", "--set", "change-detection-polling-interval:5 parsecs"],
+            "change-detection-polling-interval",
+        ),
+        (
+            &[
+                "create-external-server",
+                "--server-name",
+                "s",
+                "--type",
+                "generic-ldap",
+                "--set",
+                "server-host-name:h",
+                "--set",
+                "bind-dn:cn=x,,dc=y",
+            ],
+            "bind-dn",
+        ),
+        (
+            &[
+                "create-external-server",
+                "--server-name",
+                "s",
+                "--type",
+                "generic-ldap",
+                "--set",
+                "server-host-name:h",
+                "--set",
+                "server-port:70000",
+            ],
+            "an integer from 1 to 65535",
+        ),
+        (
+            &[
+                "create-external-server",
+                "--server-name",
+                "s",
+                "--type",
+                "generic-ldap",
+                "--set",
+                "server-host-name:h",
+                "--set",
+                "connection-security:tls",
+            ],
+            "expected one of: none, ssl, start-tls, starttls",
+        ),
+    ];
+    for (args, expect) in cases {
+        let run = root.dsconfig(args);
+        if expect.is_empty() {
+            run.ok();
+            continue;
+        }
+        let err = run.fails();
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    // A bad filter names the position.
+    root.dsconfig(&[
+        "create-external-server",
+        "--server-name",
+        "s",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "server-host-name:h",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-sync-source",
+        "--source-name",
+        "src",
+        "--type",
+        "openldap",
+        "--set",
+        "base-dn:dc=x",
+        "--set",
+        "server:s",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-sync-destination",
+        "--destination-name",
+        "dst",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "base-dn:dc=y",
+        "--set",
+        "server:s",
+    ])
+    .ok();
+    root.dsconfig(&[
+        "create-sync-pipe",
+        "--pipe-name",
+        "p",
+        "--set",
+        "sync-source:src",
+        "--set",
+        "sync-destination:dst",
+    ])
+    .ok();
+    let err = root
+        .dsconfig(&[
+            "create-sync-class",
+            "--pipe-name",
+            "p",
+            "--class-name",
+            "c",
+            "--set",
+            "include-filter:(&(uid=a)(cn=b)",
+        ])
+        .fails();
+    assert!(
+        err.contains(
+            "invalid value '(&(uid=a)(cn=b)' for property 'include-filter' of the Sync Class 'c' of Sync Pipe 'p'"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("position"), "{err}");
+    // Unknown property: suggestion and the valid list.
+    let err = root.dsconfig(&["set-sync-pipe-prop", "--pipe-name", "p", "--set", "num-worker-thread:2"]).fails();
+    assert!(err.contains("has no property 'num-worker-thread': did you mean 'num-worker-threads'?"), "{err}");
+    // Unknown --type lists the valid ones.
+    let err = root.dsconfig(&["create-sync-source", "--source-name", "x", "--type", "ldap"]).fails();
+    assert!(err.contains("'ldap' is not a type of Sync Source: expected one of ping-identity, generic-ldap"), "{err}");
+    // A missing --type.
+    let err = root.dsconfig(&["create-external-server", "--server-name", "y"]).fails();
+    assert!(err.contains("creating a External Server needs --type") || err.contains("needs --type"), "{err}");
+    // Required properties.
+    let err = root.dsconfig(&["create-sync-pipe", "--pipe-name", "q"]).fails();
+    assert!(err.contains("the Sync Pipe 'q' needs a value for 'sync-source', 'sync-destination'"), "{err}");
+    assert_eq!(root.dsconfig(&["create-sync-pipe", "--pipe-name", "q"]).code(), 1);
+    assert_eq!(root.dsconfig(&["create-sync-pipes"]).code(), 2, "usage errors exit 2");
+}
+
+#[test]
+fn a_failed_batch_changes_nothing_and_names_file_and_line() {
+    let root = Root::new();
+    let file = root.write(
+        "bad.dsconfig",
+        "dsconfig create-external-server \\\n  --server-name s \\\n  --type generic-ldap \\\n  --set server-host-name:h\n\n# a comment\ndsconfig create-sync-source --source-name src --type openldap \\\n   --set base-dn:dc=x --set server:s\ndsconfig create-sync-pipe --pipe-name p \\\n    --set sync-source:src --set sync-destination:missing\n",
+    );
+    let file = file.display().to_string();
+    let before = root.config();
+    let err = root.dsconfig(&["--no-prompt", "--batch-file", &file]).fails();
+    assert!(
+        err.contains(&format!(
+            "{file}:9: property 'sync-destination' of the Sync Pipe 'p' refers to the Sync Destination 'missing'"
+        )),
+        "{err}"
+    );
+    assert_eq!(root.config(), before);
+    assert!(!root.path().join("logs/config-audit.log").exists(), "nothing applied, nothing audited");
+    // The doc typo: a missing backslash ends the command early; the next line is not a command.
+    let file = root.write(
+        "typo.dsconfig",
+        "dsconfig create-scim2-attribute-mapping \\\n     --mapping-name \"name Complex Attribute\" \\\n     --type composed-complex \\\n     --set scim-attribute-name:name\\\n     --set attribute-usage:fetch \\\n     --set attribute-usage:create-during-resync\n     --set attribute-usage:update-during-realtime-sync \\\n     --set \"sub-attribute-mapping:First Name\"\n",
+    ).display().to_string();
+    let err = root.dsconfig(&["--batch-file", &file]).fails();
+    assert!(
+        err.contains(&format!(
+            "{file}:1: the SCIM2 Attribute Mapping 'name Complex Attribute' needs a value for 'sub-attribute-mapping'"
+        )),
+        "{err}"
+    );
+    let err = root.dsconfig(&["--batch-file", &file, "--batch-continue-on-error"]).fails();
+    assert!(
+        err.contains(&format!("{file}:7: expected a subcommand (such as create-sync-pipe) before '--set'")),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_output_store_or_logs() {
+    let root = Root::new();
+    let secret = "S3cr3t-Pa55word-xyz";
+    let out = root.dsconfig(&[
+        "create-external-server",
+        "--server-name",
+        "s",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "server-host-name:h",
+        "--set",
+        &format!("password:{secret}"),
+    ]);
+    assert!(!out.stdout().contains(secret) && !out.stderr().contains(secret));
+    let file = root.write("b.dsconfig", &format!("dsconfig create-http-authorization-method --method-name m --type static-bearer-token --set bearer-token:{secret}-token\n"));
+    let run = root.dsconfig(&["--batch-file", file.to_str().unwrap()]);
+    run.ok();
+    assert!(!run.stderr().contains(secret));
+    std::fs::remove_file(&file).unwrap();
+    let get = root.dsconfig(&["get-external-server-prop", "--server-name", "s", "--property", "password"]).ok();
+    assert!(get.contains("*****") && !get.contains(secret), "{get}");
+    // Nothing under the root holds the clear text.
+    for entry in walk(root.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(secret), "{} holds a secret", entry.display());
+    }
+    let audit = std::fs::read_to_string(root.path().join("logs/config-audit.log")).unwrap();
+    assert!(audit.contains("--set 'password:*****'"), "{audit}");
+    assert!(audit.contains("--set 'bearer-token:*****'"), "{audit}");
+    // The key and the store are private.
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["config/encryption.key", "config/config.db", "logs/config-audit.log"] {
+        let mode = std::fs::metadata(root.path().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{f} has mode {mode:o}");
+    }
+    // The engine can read it back.
+    let store = ferrosync::store::Store::open(&ferrosync::store::ServerRoot::new(root.path())).unwrap();
+    let cfg = store.load().unwrap();
+    let sealed = cfg.get("external-server", "s").unwrap().first("password").unwrap().to_string();
+    assert_eq!(store.secrets().decrypt(&sealed).unwrap().expose(), secret);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_audit_log_replays() {
+    let root = Root::new();
+    root.dsconfig(&[
+        "create-dn-map",
+        "--map-name",
+        "m one",
+        "--set",
+        "from-dn-pattern:*,ou=people,dc=x",
+        "--set",
+        "to-dn-pattern:{1},ou=staff,dc=y",
+    ])
+    .ok();
+    root.dsconfig(&["create-attribute-map", "--map-name", "am"]).ok();
+    root.dsconfig(&[
+        "create-attribute-mapping",
+        "--map-name",
+        "am",
+        "--mapping-name",
+        "name",
+        "--type",
+        "constructed",
+        "--set",
+        "value-pattern:{{\"given\":\"{uid:jsonEscape}\"}}",
+    ])
+    .ok();
+    let audit = std::fs::read_to_string(root.path().join("logs/config-audit.log")).unwrap();
+    let other = Root::new();
+    let file = other.write("replay.dsconfig", &audit);
+    other.dsconfig(&["--batch-file", file.to_str().unwrap()]).ok();
+    assert_eq!(other.config(), root.config());
+}
+
+#[test]
+fn connection_arguments_are_accepted_with_a_note() {
+    let root = Root::new();
+    let run = root.dsconfig(&[
+        "-h",
+        "localhost",
+        "-p",
+        "1389",
+        "-D",
+        "cn=Directory Manager",
+        "-w",
+        "secret",
+        "-X",
+        "--no-prompt",
+        "list-sync-pipes",
+    ]);
+    run.ok();
+    let err = run.stderr();
+    assert!(err.starts_with("note: ignoring -h -p -D -w -X"), "{err}");
+    assert!(!err.contains("secret"));
+}
+
+#[test]
+fn server_root_from_flag_env_and_launcher() {
+    let root = Root::new();
+    let dsconfig = util::bin("dsconfig");
+    // The flag before the subcommand.
+    let st = std::process::Command::new(&dsconfig)
+        .args(["--server-root", root.path().to_str().unwrap(), "create-location", "--location-name", "east"])
+        .env_remove("FERROSYNC_ROOT")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The environment.
+    let out = std::process::Command::new(&dsconfig)
+        .args(["list-locations", "-s"])
+        .env("FERROSYNC_ROOT", root.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "east\n");
+    // The launcher's root.
+    let out = std::process::Command::new(&dsconfig)
+        .args(["list-locations", "-s"])
+        .env_remove("FERROSYNC_ROOT")
+        .env("FERROSYNC_LAUNCHER_ROOT", root.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "east\n");
+    // Else the current folder.
+    let out = std::process::Command::new(&dsconfig)
+        .args(["list-locations", "-s"])
+        .env_remove("FERROSYNC_ROOT")
+        .env_remove("FERROSYNC_LAUNCHER_ROOT")
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "east\n");
+}
+
+#[test]
+fn help_and_list_properties() {
+    let root = Root::new();
+    let help = root.dsconfig(&["--help"]).ok();
+    assert!(help.contains("create-sync-pipe") && help.contains("--batch-file"), "{help}");
+    let sync = root.dsconfig(&["--help-sync"]).ok();
+    assert!(sync.contains("list-sync-classes") && !sync.contains("create-root-dn-user"), "{sync}");
+    let sub = root.dsconfig(&["create-sync-source", "--help"]).ok();
+    assert!(sub.starts_with("Usage: dsconfig create-sync-source --source-name NAME --type TYPE"), "{sub}");
+    assert!(sub.contains("openldap") && sub.contains("content-sync"), "{sub}");
+    let props = root.dsconfig(&["list-properties", "--type", "sync-pipe"]).ok();
+    assert!(props.contains("num-worker-threads") && props.contains("Default: 4."), "{props}");
+    assert!(!props.contains("retry-backoff-max-wait"), "advanced properties need --advanced");
+    let props = root.dsconfig(&["list-properties", "--type", "sync-pipe", "--advanced"]).ok();
+    assert!(props.contains("retry-backoff-max-wait"));
+    let one = root.dsconfig(&["list-properties", "--type", "external-server", "--property", "password"]).ok();
+    assert!(one.contains("sensitive"), "{one}");
+}
+
+#[test]
+fn unused_types_are_stored_and_flagged() {
+    let root = Root::new();
+    let file = corpus_file(&root, "server-profiles__simple-sync__pingdirectory__01-root-dns.dsconfig");
+    root.dsconfig(&["--batch-file", &file]).ok();
+    let out = root
+        .dsconfig(&["get-root-dn-user-prop", "--user-name", "Ping Data Sync", "--property", "privilege", "-s"])
+        .ok();
+    assert_eq!(out.lines().count(), 5, "{out}");
+    let help = root.dsconfig(&["create-root-dn-user", "--help"]).ok();
+    assert!(help.contains("does not use them"), "{help}");
+}

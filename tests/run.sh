@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs ferrosync's whole test suite: starts throwaway OpenLDAP and 389 Directory Server instances on 127.0.0.1,
+# runs `cargo test` against them, and stops them again. Installs the Debian packages it needs when missing.
+#
+#   tests/run.sh [extra cargo test arguments]
+#
+# Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890).
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$top"
+
+OPENLDAP_PORT="${OPENLDAP_PORT:-3389}"
+OPENLDAP_LDAPS_PORT="${OPENLDAP_LDAPS_PORT:-3636}"
+DS_PORT="${DS_PORT:-13890}"
+DS_LDAPS_PORT="${DS_LDAPS_PORT:-13891}"
+
+tests/servers/install-deps.sh all >&2
+
+work="$(mktemp -d /tmp/ferrosync-tests.XXXXXX)"
+chmod 755 "$work"
+cleanup() {
+    tests/servers/stop-openldap.sh "$work/openldap" --rm >/dev/null 2>&1 || true
+    tests/servers/stop-389ds.sh "$work/389ds" --rm >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "starting OpenLDAP on 127.0.0.1:$OPENLDAP_PORT and 389 Directory Server on 127.0.0.1:$DS_PORT..." >&2
+set -a
+eval "$(SLAPD_LOGLEVEL=0 SUMMARY_PREFIX=FERROSYNC_TEST_OPENLDAP_ tests/servers/start-openldap.sh "$work/openldap" "$OPENLDAP_PORT" "$OPENLDAP_LDAPS_PORT")"
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_389_ tests/servers/start-389ds.sh "$work/389ds" "$DS_PORT" "$DS_LDAPS_PORT" "t$DS_PORT")"
+set +a
+
+cargo test --release --workspace "$@"
