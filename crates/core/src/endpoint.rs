@@ -41,11 +41,20 @@ pub enum EndpointError {
     /// The endpoint is configured wrongly (a wrong password, an unusable secret).
     #[error("{0}")]
     Config(String),
+    /// The entry's parent does not exist (yet): in a parallel resync, the parent may still be on its way.
+    #[error("{0}")]
+    MissingParent(String),
 }
 
 impl EndpointError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, EndpointError::Unavailable(_) | EndpointError::Retryable(_))
+    }
+
+    /// Whether the failure concerns the endpoint as a whole (no server reachable, wrong credentials) rather
+    /// than one entry: a bulk run should stop instead of failing every entry the same way.
+    pub fn is_endpoint_wide(&self) -> bool {
+        matches!(self, EndpointError::Unavailable(_) | EndpointError::Config(_))
     }
 }
 
@@ -56,6 +65,11 @@ pub type EndpointResult<T> = Result<T, EndpointError>;
 pub trait EntrySource: Send + Sync {
     /// The source's configured name.
     fn name(&self) -> &str;
+
+    /// Checks that the source can be reached and the credentials work.
+    async fn check(&self) -> EndpointResult<()> {
+        Ok(())
+    }
 
     /// The current entry at `dn`, or `None` when there is none.
     async fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>>;
@@ -69,6 +83,11 @@ pub trait EntrySource: Send + Sync {
     /// Sends every entry in scope (below the source's base DNs, matching `filter` when given) to `tx`, one at
     /// a time, so that memory stays flat. Returns when all were sent or the receiver is gone.
     async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;
+
+    /// How many entries [`EntrySource::stream`] would send, when the source can count them cheaply.
+    async fn count(&self, _filter: Option<&str>) -> EndpointResult<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// What correlation found at the destination.
@@ -85,6 +104,11 @@ pub enum Correlated {
 pub trait Destination: Send + Sync {
     fn name(&self) -> &str;
 
+    /// Checks that the destination can be reached and the credentials work.
+    async fn check(&self) -> EndpointResult<()> {
+        Ok(())
+    }
+
     /// Finds the destination entry for `mapped`: each correlation list (such as `dn,uid`) is tried in order
     /// until exactly one entry matches. `attrs` are the attributes to fetch with it (empty: all user ones).
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], attrs: &[String]) -> EndpointResult<Correlated>;
@@ -100,4 +124,7 @@ pub trait Destination: Send + Sync {
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String>;
 
     async fn delete(&self, id: &str) -> EndpointResult<()>;
+
+    /// Sends every entry below the destination's base DNs to `tx`, with the attributes `attrs`.
+    async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;
 }

@@ -186,6 +186,57 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
+/// Reads a sensitive property of `obj`, or the passphrase provider named by `provider_prop`: the clear text
+/// for the one place that needs it. Errors name the object and say what to do.
+pub fn reveal(
+    config: &crate::config::Config,
+    secrets: &SecretBox,
+    root: &crate::store::ServerRoot,
+    obj: &crate::config::ConfigObject,
+    prop: &str,
+    provider_prop: &str,
+) -> Result<Option<Secret>, String> {
+    if let Some(stored) = obj.first(prop) {
+        let secret = secrets.decrypt(stored).map_err(|e| format!("property '{prop}' of the {}: {e}", obj.label()))?;
+        if is_ping_obfuscated(secret.expose()) {
+            return Err(format!(
+                "property '{prop}' of the {} holds a PingDataSync-obfuscated value (AAB...=), which only PingDataSync can decode: set the clear text with dsconfig set-{}-prop --{} \"{}\" --set {prop}:...",
+                obj.label(),
+                obj.object_type.name,
+                obj.object_type.naming_arg,
+                obj.name()
+            ));
+        }
+        return Ok(Some(secret));
+    }
+    let Some(provider) = obj.first(provider_prop) else { return Ok(None) };
+    let p = config
+        .get("passphrase-provider", provider)
+        .ok_or_else(|| format!("the passphrase provider '{provider}' of the {} does not exist", obj.label()))?;
+    if !p.flag("enabled") {
+        return Err(format!("the {} is disabled: set enabled:true", p.label()));
+    }
+    match p.variant.as_deref() {
+        Some("file-based") => {
+            let file = root.resolve(p.first("password-file").unwrap_or_default());
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("the {} cannot read {}: {e}", p.label(), file.display()))?;
+            Ok(Some(Secret::new(text.lines().next().unwrap_or_default().trim_end())))
+        }
+        Some("environment-variable") => {
+            let var = p.first("environment-variable").unwrap_or_default();
+            std::env::var(var)
+                .map(|v| Some(Secret::new(v)))
+                .map_err(|_| format!("the {} reads the environment variable {var}, which is not set", p.label()))
+        }
+        Some("obscured-value") => {
+            let stored = p.first("obscured-value").unwrap_or_default();
+            secrets.decrypt(stored).map(Some).map_err(|e| format!("the {}: {e}", p.label()))
+        }
+        other => Err(format!("the {} is of type {}, which ferrosync cannot use", p.label(), other.unwrap_or("-"))),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

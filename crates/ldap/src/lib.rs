@@ -13,6 +13,7 @@
 mod client;
 mod config;
 mod convert;
+pub mod endpoint;
 mod error;
 mod pool;
 mod stream;

@@ -3,3 +3,5 @@
 
 pub mod cli;
 pub mod dsconfig;
+pub mod endpoints;
+pub mod resync;

@@ -49,6 +49,7 @@ impl Root {
 pub fn bin(tool: &str) -> PathBuf {
     match tool {
         "dsconfig" => PathBuf::from(env!("CARGO_BIN_EXE_dsconfig")),
+        "resync" => PathBuf::from(env!("CARGO_BIN_EXE_resync")),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -88,4 +89,57 @@ impl Run {
         assert!(!self.0.status.success(), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
         self.stderr()
     }
+}
+
+/// A directory server started by `tests/run.sh`, from its `FERROSYNC_TEST_<PREFIX>_*` variables.
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub bind_dn: String,
+    pub bind_pw: String,
+    pub base_dn: String,
+}
+
+impl Server {
+    /// `prefix` is `OPENLDAP` or `389`.
+    pub fn from_env(prefix: &str) -> Server {
+        let var = |k: &str| {
+            let name = format!("FERROSYNC_TEST_{prefix}_{k}");
+            std::env::var(&name).unwrap_or_else(|_| {
+                panic!("{name} is not set: run the tests with tests/run.sh, which starts the directory servers (or start them with tests/servers/start-*.sh and export their summary with SUMMARY_PREFIX=FERROSYNC_TEST_{prefix}_)")
+            })
+        };
+        let url = var("URL");
+        let hostport = url.trim_start_matches("ldap://").trim_end_matches('/');
+        let (host, port) = hostport.rsplit_once(':').unwrap();
+        Server {
+            host: host.to_string(),
+            port: port.parse().unwrap(),
+            bind_dn: var("BIND_DN"),
+            bind_pw: var("BIND_PW"),
+            base_dn: var("BASE_DN"),
+        }
+    }
+
+    pub fn client(&self) -> ferrosync_ldap::LdapClient {
+        let cfg = ferrosync_ldap::ServerConfig::new("test", &self.host, self.port)
+            .with_bind(&self.bind_dn, ferrosync::secret::Secret::new(&self.bind_pw));
+        ferrosync_ldap::LdapClient::single(cfg).unwrap()
+    }
+
+    /// dsconfig lines that create this server as external server `name`.
+    pub fn dsconfig(&self, name: &str) -> String {
+        format!(
+            "dsconfig create-external-server --server-name {name} --type generic-ldap --set server-host-name:{} --set server-port:{} --set \"bind-dn:{}\" --set \"password:{}\"\n",
+            self.host, self.port, self.bind_dn, self.bind_pw
+        )
+    }
+}
+
+/// A unique name for a test's subtree.
+pub fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{name}-{}-{:x}{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }

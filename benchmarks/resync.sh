@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Resync throughput: ferrosync's resync from 389 Directory Server to OpenLDAP, side by side with OpenLDAP's own
+# tools on the same servers: `ldapsearch | ldapadd` (one stream and four parallel streams) and the destination's
+# raw write capacity (four parallel ldapadd of the same entries). Reports entries/s and peak RSS.
+#
+#   benchmarks/resync.sh [N...]          default: 10000 100000
+#
+# Two destination modes run: OpenLDAP as it is (every write synced to disk) and with `dbnosync`, where the
+# destination is fast and ferrosync's own cost shows. Each run starts from an empty destination.
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$top"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
+
+tests/servers/install-deps.sh all >&2
+command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends time >&2
+cargo build --release --quiet
+bindir="${CARGO_TARGET_DIR:-$top/target}/release"
+
+work="$(mktemp -d /tmp/ferrosync-bench.XXXXXX)"
+chmod 755 "$work"
+SRC_PORT=33890 SRC_LDAPS=33891 DST_PORT=5389 DST_LDAPS=5636
+cleanup() {
+    tests/servers/stop-openldap.sh "$work/dst" --rm >/dev/null 2>&1 || true
+    tests/servers/stop-389ds.sh "$work/src" --rm >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+eval "$(DS_NOSYNC=1 SUMMARY_PREFIX=SRC_ tests/servers/start-389ds.sh "$work/src" $SRC_PORT $SRC_LDAPS "t$SRC_PORT")"
+SRC="-x -H $SRC_URL -D $SRC_BIND_DN -w $SRC_BIND_PW"
+
+dst_start() { # $1 = dbnosync (1) or not (0)
+    tests/servers/stop-openldap.sh "$work/dst" --rm >/dev/null 2>&1 || true
+    eval "$(SLAPD_LOGLEVEL=0 SLAPD_DBNOSYNC=$1 SUMMARY_PREFIX=DST_ tests/servers/start-openldap.sh "$work/dst" $DST_PORT $DST_LDAPS)"
+}
+DST() { echo "-x -H ldap://127.0.0.1:$DST_PORT -D cn=admin,dc=example,dc=com -w secret"; }
+
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
+
+gen_ldif() { # $1 = first index, $2 = count
+    python3 - "$1" "$2" <<'PY'
+import sys
+first, n = int(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout
+for i in range(first, first + n):
+    out.write(f"dn: uid=user{i},ou=people,dc=example,dc=com\nobjectClass: top\nobjectClass: person\n"
+              f"objectClass: organizationalPerson\nobjectClass: inetOrgPerson\nuid: user{i}\ncn: User {i}\n"
+              f"sn: Number{i}\ngivenName: User\nmail: user{i}@example.com\ntelephoneNumber: +1 555 {i:07d}\n"
+              f"employeeNumber: {i}\ntitle: Engineer\ndescription: benchmark entry {i}\n\n")
+PY
+}
+
+loaded=0
+results=()
+for n in "${sizes[@]}"; do
+    if [ "$loaded" -lt "$n" ]; then
+        echo "loading entries $loaded..$((n - 1)) into 389 DS..." >&2
+        per=$(((n - loaded + 3) / 4))
+        for k in 0 1 2 3; do
+            s=$((loaded + k * per)); c=$per
+            [ $((s + c)) -gt "$n" ] && c=$((n - s))
+            [ "$c" -gt 0 ] && gen_ldif "$s" "$c" >"$work/load$k.ldif"
+        done
+        for k in 0 1 2 3; do [ -f "$work/load$k.ldif" ] && ldapadd $SRC -c -f "$work/load$k.ldif" >/dev/null & done
+        wait
+        rm -f "$work"/load*.ldif
+        loaded=$n
+    fi
+    gen_ldif 0 "$n" >"$work/all.ldif"
+    split -n l/4 -d "$work/all.ldif" "$work/part"
+
+    for mode in 0 1; do
+        label=$([ $mode = 1 ] && echo "dbnosync" || echo "synced writes")
+
+        # ferrosync resync
+        dst_start $mode
+        root="$work/root"; rm -rf "$root"
+        cat >"$work/pipe.dsconfig" <<EOF2
+dsconfig create-external-server --server-name src --type generic-ldap --set server-host-name:127.0.0.1 --set server-port:$SRC_PORT --set "bind-dn:cn=Directory Manager" --set password:Password1 --set max-connections:4
+dsconfig create-external-server --server-name dst --type generic-ldap --set server-host-name:127.0.0.1 --set server-port:$DST_PORT --set bind-dn:cn=admin,dc=example,dc=com --set password:secret --set max-connections:8
+dsconfig create-sync-source --source-name s --type generic-ldap --set base-dn:ou=people,dc=example,dc=com --set server:src
+dsconfig create-sync-destination --destination-name d --type generic-ldap --set base-dn:ou=people,dc=example,dc=com --set server:dst
+dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destination:d --set num-worker-threads:16
+dsconfig create-sync-class --pipe-name p --class-name people --set "include-filter:(objectClass=inetOrgPerson)" --set destination-correlation-attributes:dn
+EOF2
+        "$bindir/dsconfig" --server-root "$root" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
+        t0=$(now)
+        /usr/bin/time -f "%M" -o "$work/rss" "$bindir/resync" --server-root "$root" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+        t1=$(now)
+        grep -q "$n entries were created" "$work/out" || { echo "resync did not create $n entries:"; cat "$work/out"; exit 1; }
+        results+=("$n | $label | ferrosync resync (16 in flight) | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | $(($(cat "$work/rss") / 1024)) MB")
+
+        # ldapsearch | ldapadd, one stream
+        dst_start $mode
+        t0=$(now)
+        ldapsearch $SRC -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "(objectClass=inetOrgPerson)" \
+            | grep -v '^#' | ldapadd $(DST) -c >/dev/null 2>"$work/err" || true
+        t1=$(now)
+        results+=("$n | $label | ldapsearch \\| ldapadd, 1 stream | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
+
+        # ldapsearch | ldapadd, four streams (partitioned by the last digit of the uid)
+        dst_start $mode
+        t0=$(now)
+        for f in "(|(uid=*0)(uid=*1)(uid=*2))" "(|(uid=*3)(uid=*4)(uid=*5))" "(|(uid=*6)(uid=*7))" "(|(uid=*8)(uid=*9))"; do
+            ldapsearch $SRC -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "$f" \
+                | grep -v '^#' | ldapadd $(DST) -c >/dev/null 2>>"$work/err" &
+        done
+        wait
+        t1=$(now)
+        results+=("$n | $label | ldapsearch \\| ldapadd, 4 streams | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
+
+        # The destination's raw capacity: 4 parallel ldapadd of prepared LDIF
+        dst_start $mode
+        t0=$(now)
+        for p in "$work"/part0*; do ldapadd $(DST) -c -f "$p" >/dev/null 2>>"$work/err" & done
+        wait
+        t1=$(now)
+        results+=("$n | $label | raw: 4 parallel ldapadd of LDIF | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
+    done
+    rm -f "$work"/part0* "$work/all.ldif"
+done
+
+echo
+echo "| entries | destination | method | time | entries/s | peak RSS |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${results[@]}" | sed 's/^/| /; s/$/ |/'

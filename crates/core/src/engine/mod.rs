@@ -1,0 +1,321 @@
+//! The sync engine: given a source entry, produce exactly the destination entry the configuration describes,
+//! find the destination entry by correlation, and make it match with the smallest change.
+//!
+//! `fetch -> select class -> map -> correlate -> diff -> apply`. The endpoints are behind the traits of
+//! [`crate::endpoint`]; the mapping is the pure [`crate::mapping`] layer.
+
+pub mod resync;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::endpoint::{Correlated, Destination, EndpointError, EntrySource, Modification};
+use crate::entry::Entry;
+use crate::mapping::{ClassMapping, DiffScope, PipeMapping};
+use crate::syntax::dn_equal;
+
+/// What happened to one entry or change, in PingDataSync's vocabulary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The destination entry was created.
+    Created,
+    /// The destination entry was changed (attributes, or its DN).
+    Modified,
+    /// The destination entry was deleted.
+    Deleted,
+    /// The destination already matched.
+    NoChangeNeeded,
+    /// No sync class matched the entry.
+    OutOfScope,
+    /// A class matched, but it does not synchronize this kind of operation.
+    OpTypeNotSynchronized,
+    /// No destination entry was found, and none may be created.
+    NoMatchFound,
+    /// Correlation found several destination entries.
+    MultipleMatchesFound,
+    /// Dry run: the entry would be created.
+    WouldCreate,
+    /// Dry run: the entry would be changed.
+    WouldModify,
+    /// Dry run: the entry would be deleted.
+    WouldDelete,
+    /// The configuration could not map the entry.
+    FailedDuringMapping(String),
+    /// The destination (or source) refused or failed.
+    FailedAtResource(String),
+}
+
+impl Outcome {
+    /// Ping's name for the outcome.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Modified => "modified",
+            Outcome::Deleted => "deleted",
+            Outcome::NoChangeNeeded => "no-change-needed",
+            Outcome::OutOfScope => "out-of-scope",
+            Outcome::OpTypeNotSynchronized => "op-type-not-synchronized",
+            Outcome::NoMatchFound => "no-match-found",
+            Outcome::MultipleMatchesFound => "multiple-matches-found",
+            Outcome::WouldCreate => "would-create",
+            Outcome::WouldModify => "would-modify",
+            Outcome::WouldDelete => "would-delete",
+            Outcome::FailedDuringMapping(_) => "failed-during-mapping",
+            Outcome::FailedAtResource(_) => "failed-at-resource",
+        }
+    }
+
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::FailedDuringMapping(_) | Outcome::FailedAtResource(_) | Outcome::MultipleMatchesFound)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::FailedDuringMapping(why) | Outcome::FailedAtResource(why) => write!(f, "{}: {why}", self.name()),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// The result of synchronizing one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncResult {
+    pub outcome: Outcome,
+    /// The sync class that handled the entry.
+    pub class: Option<String>,
+    /// The destination entry's DN (or id), when one was found or made.
+    pub destination: Option<String>,
+    /// The changes made (or, in a dry run, that would be made).
+    pub changes: Vec<Modification>,
+    /// Set when the failure concerns a whole endpoint (no server reachable, wrong credentials), not this entry.
+    pub endpoint_down: Option<String>,
+}
+
+impl SyncResult {
+    fn new(outcome: Outcome) -> Self {
+        SyncResult { outcome, class: None, destination: None, changes: Vec::new(), endpoint_down: None }
+    }
+}
+
+/// How one entry is synchronized.
+#[derive(Clone, Debug, Default)]
+pub struct SyncOptions {
+    /// Report what would change; change nothing.
+    pub dry_run: bool,
+    /// Destination attributes never changed (resync's `--excludeDestinationAttr`).
+    pub exclude: Vec<String>,
+    /// The operation that was detected: a create may become a modify (`creates-as-modifies`) and a modify a
+    /// create (`modifies-as-creates`). Resync uses [`Operation::Resync`]: create when missing, else modify.
+    pub operation: Operation,
+    /// Only these source attributes changed (real-time modifies); `None` diffs everything in scope.
+    pub changed_attributes: Option<Vec<String>>,
+}
+
+/// The kind of change being synchronized.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Operation {
+    #[default]
+    Resync,
+    Create,
+    Modify,
+}
+
+/// A pipe's engine: its mapping and its two endpoints.
+#[derive(Clone)]
+pub struct Engine {
+    pub mapping: Arc<PipeMapping>,
+    pub source: Arc<dyn EntrySource>,
+    pub destination: Arc<dyn Destination>,
+}
+
+fn resource_failure(e: &EndpointError) -> Outcome {
+    Outcome::FailedAtResource(e.to_string())
+}
+
+impl SyncResult {
+    fn failed(e: &EndpointError) -> Self {
+        let mut r = SyncResult::new(resource_failure(e));
+        if e.is_endpoint_wide() {
+            r.endpoint_down = Some(e.to_string());
+        }
+        r
+    }
+}
+
+impl Engine {
+    pub fn new(mapping: PipeMapping, source: Arc<dyn EntrySource>, destination: Arc<dyn Destination>) -> Self {
+        Engine { mapping: Arc::new(mapping), source, destination }
+    }
+
+    /// The class that handles `entry`.
+    pub fn class_for(&self, entry: &Entry) -> Option<&ClassMapping> {
+        self.mapping.select_class(&entry.dn, Some(entry))
+    }
+
+    /// Synchronizes one source entry (as fetched from the source) to the destination.
+    pub async fn sync_entry(&self, source: &Entry, opts: &SyncOptions) -> SyncResult {
+        let Some(class) = self.class_for(source) else {
+            return SyncResult::new(Outcome::OutOfScope);
+        };
+        let mut result = self.sync_with_class(class, source, opts).await;
+        result.class = Some(class.name().to_string());
+        result
+    }
+
+    async fn sync_with_class(&self, class: &ClassMapping, source: &Entry, opts: &SyncOptions) -> SyncResult {
+        let mapped = match class.map_entry(source) {
+            Ok(m) => m,
+            Err(e) => return SyncResult::new(Outcome::FailedDuringMapping(e.to_string())),
+        };
+        let dest_attrs = class.destination_attributes();
+        let correlation = class.correlation();
+        let found = match self.destination.correlate(&mapped, correlation, &dest_attrs).await {
+            Ok(f) => f,
+            Err(e) => return SyncResult::failed(&e),
+        };
+        match found {
+            Correlated::Many(ids) => {
+                let mut r = SyncResult::new(Outcome::MultipleMatchesFound);
+                r.changes.clear();
+                r.destination = Some(ids.join("; "));
+                r
+            }
+            Correlated::None => self.create(class, mapped, opts).await,
+            Correlated::One(existing) => self.update(class, mapped, existing, opts).await,
+        }
+    }
+
+    async fn create(&self, class: &ClassMapping, mapped: Entry, opts: &SyncOptions) -> SyncResult {
+        let allowed = match opts.operation {
+            Operation::Resync | Operation::Create => class.creates(),
+            Operation::Modify => class.modifies_as_creates() && class.creates(),
+        };
+        if !allowed {
+            let outcome = if opts.operation == Operation::Modify {
+                Outcome::NoMatchFound
+            } else {
+                Outcome::OpTypeNotSynchronized
+            };
+            return SyncResult::new(outcome);
+        }
+        let mut r = SyncResult::new(if opts.dry_run { Outcome::WouldCreate } else { Outcome::Created });
+        r.destination = Some(mapped.dn.clone());
+        if opts.dry_run {
+            return r;
+        }
+        if let Err(e) = self.destination.create(&mapped).await {
+            let dn = r.destination.take();
+            r = SyncResult::failed(&e);
+            r.destination = dn;
+        }
+        r
+    }
+
+    async fn update(&self, class: &ClassMapping, mapped: Entry, existing: Entry, opts: &SyncOptions) -> SyncResult {
+        if opts.operation == Operation::Create && !class.creates_as_modifies() {
+            // The entry was created at the source but already exists at the destination.
+            let mut r = SyncResult::new(Outcome::FailedAtResource(format!(
+                "the entry already exists at the destination as {} (set creates-as-modifies:true on sync class '{}' to update it instead)",
+                existing.dn,
+                class.name()
+            )));
+            r.destination = Some(existing.dn);
+            return r;
+        }
+        if !class.modifies() {
+            return SyncResult::new(Outcome::OpTypeNotSynchronized);
+        }
+        let mut r = SyncResult::new(Outcome::NoChangeNeeded);
+        let mut current = existing;
+        let moved = !dn_equal(&current.dn, &mapped.dn);
+        if moved {
+            if opts.dry_run {
+                r.outcome = Outcome::WouldModify;
+            } else {
+                match self.destination.rename(&current.dn, &mapped.dn).await {
+                    Ok(new_dn) => {
+                        current.dn = new_dn;
+                        r.outcome = Outcome::Modified;
+                    }
+                    Err(e) => {
+                        r.outcome = resource_failure(&e);
+                        r.destination = Some(current.dn);
+                        return r;
+                    }
+                }
+                // The RDN values changed with the rename; fetch again so the diff sees them.
+                match self.destination.fetch(&current.dn, &class.destination_attributes()).await {
+                    Ok(Some(e)) => current = e,
+                    Ok(None) => {}
+                    Err(e) => {
+                        r.outcome = resource_failure(&e);
+                        return r;
+                    }
+                }
+            }
+        }
+        let scope = DiffScope { exclude: opts.exclude.clone(), only: opts.changed_attributes.clone() };
+        let mods = class.diff(&mapped, &current, &scope);
+        r.destination = Some(if opts.dry_run { mapped.dn.clone() } else { current.dn.clone() });
+        if mods.is_empty() {
+            return r;
+        }
+        r.changes = mods;
+        if opts.dry_run {
+            r.outcome = Outcome::WouldModify;
+            return r;
+        }
+        match self.destination.modify(&current.dn, &r.changes).await {
+            Ok(()) => r.outcome = Outcome::Modified,
+            Err(e) => r.outcome = resource_failure(&e),
+        }
+        r
+    }
+
+    /// Deletes the destination entry of a source entry that is gone. `last_known` is the source entry as it
+    /// was (or at least its DN), used to pick the class and correlate.
+    pub async fn delete_entry(&self, last_known: &Entry, opts: &SyncOptions) -> SyncResult {
+        let Some(class) = self
+            .mapping
+            .select_class(&last_known.dn, Some(last_known))
+            .or_else(|| self.mapping.select_class(&last_known.dn, None))
+        else {
+            return SyncResult::new(Outcome::OutOfScope);
+        };
+        let mut r = SyncResult::new(Outcome::NoMatchFound);
+        r.class = Some(class.name().to_string());
+        if !class.deletes() {
+            r.outcome = Outcome::OpTypeNotSynchronized;
+            return r;
+        }
+        let mapped = match class.map_entry(last_known) {
+            Ok(m) => m,
+            Err(e) => {
+                r.outcome = Outcome::FailedDuringMapping(e.to_string());
+                return r;
+            }
+        };
+        match self.destination.correlate(&mapped, class.correlation_on_delete(), &[]).await {
+            Err(e) => r.outcome = resource_failure(&e),
+            Ok(Correlated::None) => {}
+            Ok(Correlated::Many(ids)) => {
+                r.outcome = Outcome::MultipleMatchesFound;
+                r.destination = Some(ids.join("; "));
+            }
+            Ok(Correlated::One(existing)) => {
+                r.destination = Some(existing.dn.clone());
+                if opts.dry_run {
+                    r.outcome = Outcome::WouldDelete;
+                } else {
+                    r.outcome = match self.destination.delete(&existing.dn).await {
+                        Ok(()) => Outcome::Deleted,
+                        Err(e) => resource_failure(&e),
+                    };
+                }
+            }
+        }
+        r
+    }
+}

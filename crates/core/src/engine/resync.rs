@@ -1,0 +1,495 @@
+//! Bulk resynchronization: stream the source entries in scope, synchronize each through the engine with a
+//! bounded number in flight, count the outcomes as PingDataSync's resync does, and remember the failures so a
+//! later run (`--sourceInputFile`) can try them again. The source is streamed, never held whole.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use tokio::sync::mpsc;
+
+use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
+use crate::endpoint::{EndpointError, EndpointResult};
+use crate::entry::Entry;
+use crate::syntax::Dn;
+
+/// What to resynchronize and how.
+#[derive(Clone, Debug, Default)]
+pub struct ResyncOptions {
+    /// Only source entries matching this filter (`--sourceSearchFilter`).
+    pub filter: Option<String>,
+    /// Only these source DNs (`--sourceInputFile`).
+    pub dns: Option<Vec<String>>,
+    /// How many passes; each pass after the first retries the entries that failed (`--numPasses`).
+    pub passes: u32,
+    /// Entries per second; 0 is unlimited. Shared, so `--ratePerSecondFile` can change it while running.
+    pub rate: Arc<AtomicU64>,
+    pub dry_run: bool,
+    /// Destination attributes never changed (`--excludeDestinationAttr`).
+    pub exclude: Vec<String>,
+    /// Entries synchronized in parallel.
+    pub threads: usize,
+    /// Also delete destination entries in scope whose source entry no longer exists.
+    pub delete_missing: bool,
+}
+
+/// Counts, in the words of Ping's resync summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResyncStats {
+    pub retrieved: u64,
+    pub in_sync: u64,
+    pub modified: u64,
+    pub created: u64,
+    /// Entries that differ and were not (or, in a dry run, would be) changed.
+    pub out_of_sync: u64,
+    /// Entries missing at the destination that were not (or, in a dry run, would be) created.
+    pub missing: u64,
+    pub errors: u64,
+    /// Entries no sync class handles, or whose class does not synchronize this operation.
+    pub skipped: u64,
+    pub deleted: u64,
+}
+
+impl ResyncStats {
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::NoChangeNeeded => self.in_sync += 1,
+            Outcome::Modified => self.modified += 1,
+            Outcome::Created => self.created += 1,
+            Outcome::WouldModify => self.out_of_sync += 1,
+            Outcome::WouldCreate | Outcome::NoMatchFound => self.missing += 1,
+            Outcome::Deleted | Outcome::WouldDelete => self.deleted += 1,
+            Outcome::OutOfScope | Outcome::OpTypeNotSynchronized => self.skipped += 1,
+            Outcome::MultipleMatchesFound | Outcome::FailedDuringMapping(_) | Outcome::FailedAtResource(_) => {
+                self.errors += 1
+            }
+        }
+    }
+
+    /// Ping's closing sentence.
+    pub fn sentence(&self) -> String {
+        format!(
+            "{} entries were in-sync, {} entries were modified, {} entries were created, {} entries are still out-of-sync, {} entries are still missing, and {} entries could not be processed due to an error",
+            self.in_sync, self.modified, self.created, self.out_of_sync, self.missing, self.errors
+        )
+    }
+}
+
+/// The totals over all passes: each entry counted once, with its final outcome. Every pass after the first
+/// retries exactly the entries that failed in the pass before it.
+pub fn totals(reports: &[PassReport]) -> ResyncStats {
+    let mut total = ResyncStats::default();
+    for (i, r) in reports.iter().enumerate() {
+        let s = &r.stats;
+        if i == 0 {
+            total.retrieved = s.retrieved;
+        }
+        total.in_sync += s.in_sync;
+        total.modified += s.modified;
+        total.created += s.created;
+        total.out_of_sync += s.out_of_sync;
+        total.missing += s.missing;
+        total.skipped += s.skipped;
+        total.deleted += s.deleted;
+        // A retried entry's earlier failure no longer counts.
+        total.errors = total.errors.saturating_sub(if i > 0 { s.retrieved } else { 0 }) + s.errors;
+    }
+    total
+}
+
+/// One entry that could not be synchronized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub dn: String,
+    pub reason: String,
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, Default)]
+pub struct PassReport {
+    pub pass: u32,
+    /// The pass that deleted destination entries whose source is gone.
+    pub deletes: bool,
+    pub stats: ResyncStats,
+    pub failures: Vec<Failure>,
+    pub duration: Duration,
+}
+
+/// Progress callbacks, for the tool's progress bar and log.
+pub trait Observer: Send + Sync {
+    /// A pass starts; `total` is the number of entries when known.
+    fn pass_started(&self, _pass: u32, _total: Option<u64>) {}
+    /// One entry is done.
+    fn entry_done(&self, _dn: &str, _result: &SyncResult) {}
+    /// A warning that is not about one entry.
+    fn warning(&self, _message: &str) {}
+}
+
+/// An observer that does nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Runs the passes. Returns one report per pass that ran.
+pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer) -> EndpointResult<Vec<PassReport>> {
+    engine.source.check().await?;
+    engine.destination.check().await?;
+    let passes = opts.passes.max(1);
+    let mut reports = Vec::new();
+    let mut retry: Option<Vec<String>> = opts.dns.clone();
+    let mut seen_destinations: HashSet<String> = HashSet::new();
+    for pass in 1..=passes {
+        let only = if pass == 1 { opts.dns.clone() } else { retry.clone() };
+        let report = run_pass(engine, opts, pass, only, observer, &mut seen_destinations).await?;
+        let failed: Vec<String> = report.failures.iter().map(|f| f.dn.clone()).collect();
+        reports.push(report);
+        if failed.is_empty() {
+            break;
+        }
+        retry = Some(failed);
+    }
+    if opts.delete_missing && opts.dns.is_none() && opts.filter.is_none() {
+        let report = delete_pass(engine, opts, reports.len() as u32 + 1, &seen_destinations, observer).await?;
+        reports.push(report);
+    } else if opts.delete_missing {
+        observer.warning("--delete-missing-entries is ignored with --sourceSearchFilter or --sourceInputFile: only a full resync knows which destination entries have no source");
+    }
+    Ok(reports)
+}
+
+/// A token bucket whose rate may change while it runs.
+struct RateLimiter {
+    rate: Arc<AtomicU64>,
+    next: Instant,
+}
+
+impl RateLimiter {
+    async fn wait(&mut self) {
+        let rate = self.rate.load(Ordering::Relaxed);
+        if rate == 0 {
+            self.next = Instant::now();
+            return;
+        }
+        let now = Instant::now();
+        if self.next > now {
+            tokio::time::sleep(self.next - now).await;
+        }
+        let base = self.next.max(Instant::now() - Duration::from_millis(200));
+        self.next = base + Duration::from_secs_f64(1.0 / rate as f64);
+    }
+}
+
+async fn run_pass(
+    engine: &Engine,
+    opts: &ResyncOptions,
+    pass: u32,
+    only: Option<Vec<String>>,
+    observer: &dyn Observer,
+    seen: &mut HashSet<String>,
+) -> EndpointResult<PassReport> {
+    let started = Instant::now();
+    let threads = opts.threads.max(1);
+    let (tx, mut rx) = mpsc::channel::<EndpointResult<Entry>>(threads * 4);
+    let total = match &only {
+        Some(dns) => Some(dns.len() as u64),
+        None => engine.source.count(opts.filter.as_deref()).await.unwrap_or(None),
+    };
+    observer.pass_started(pass, total);
+    // The producer: the source's stream, or a fetch of each listed DN.
+    let source = engine.source.clone();
+    let filter = opts.filter.clone();
+    let missing_at_source: Arc<Mutex<Vec<Failure>>> = Arc::default();
+    let missing = missing_at_source.clone();
+    let producer = tokio::spawn(async move {
+        match only {
+            None => source.stream(filter.as_deref(), tx).await,
+            Some(dns) => {
+                for dn in dns {
+                    match source.fetch(&dn).await {
+                        Ok(Some(e)) => {
+                            if tx.send(Ok(e)).await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => {
+                            if let Ok(mut m) = missing.lock() {
+                                m.push(Failure { dn, reason: "the entry does not exist at the source".into() })
+                            }
+                        }
+                        Err(e) => {
+                            if tx.send(Err(e)).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    });
+
+    let sync_opts = SyncOptions {
+        dry_run: opts.dry_run,
+        exclude: opts.exclude.clone(),
+        operation: Operation::Resync,
+        changed_attributes: None,
+    };
+    let mut limiter = RateLimiter { rate: opts.rate.clone(), next: Instant::now() };
+    let mut report = PassReport { pass, ..Default::default() };
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut source_error: Option<EndpointError> = None;
+    loop {
+        // Keep at most `threads` entries in flight.
+        while in_flight.len() >= threads {
+            if let Some(done) = in_flight.join_next().await {
+                if let Some(down) = record(done, &mut report, observer, seen) {
+                    source_error = Some(EndpointError::Unavailable(down));
+                }
+            }
+        }
+        if source_error.is_some() {
+            break;
+        }
+        let Some(item) = rx.recv().await else { break };
+        match item {
+            Err(e) => {
+                source_error = Some(e);
+                break;
+            }
+            Ok(entry) => {
+                report.stats.retrieved += 1;
+                limiter.wait().await;
+                let engine = engine.clone();
+                let sync_opts = sync_opts.clone();
+                in_flight.spawn(async move {
+                    let result = sync_with_parent_retry(&engine, &entry, &sync_opts).await;
+                    (entry.dn, result)
+                });
+            }
+        }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        if let Some(down) = record(done, &mut report, observer, seen) {
+            source_error = source_error.or(Some(EndpointError::Unavailable(down)));
+        }
+    }
+    drop(rx);
+    match producer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => source_error = source_error.or(Some(e)),
+        Err(join) => {
+            source_error = source_error.or(Some(EndpointError::Retryable(format!("the source reader stopped: {join}"))))
+        }
+    }
+    if let Some(e) = source_error {
+        return Err(e);
+    }
+    if let Ok(m) = missing_at_source.lock() {
+        for f in m.iter() {
+            report.stats.errors += 1;
+            report.failures.push(f.clone());
+        }
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Counts one finished entry; returns the reason when its failure concerns a whole endpoint.
+fn record(
+    done: Result<(String, SyncResult), tokio::task::JoinError>,
+    report: &mut PassReport,
+    observer: &dyn Observer,
+    seen: &mut HashSet<String>,
+) -> Option<String> {
+    let (dn, result) = match done {
+        Ok(x) => x,
+        Err(e) => {
+            report.stats.errors += 1;
+            report.failures.push(Failure { dn: String::new(), reason: format!("internal error: {e}") });
+            return None;
+        }
+    };
+    report.stats.count(&result.outcome);
+    if let Some(d) = &result.destination {
+        seen.insert(crate::syntax::normalize_dn(d).unwrap_or_else(|_| d.to_lowercase()));
+    }
+    if result.outcome.is_failure() {
+        report.failures.push(Failure { dn: dn.clone(), reason: result.outcome.to_string() });
+    }
+    observer.entry_done(&dn, &result);
+    result.endpoint_down
+}
+
+/// Synchronizes an entry; a create whose parent is missing (probably still in flight in a parallel run) is
+/// tried again a few times.
+async fn sync_with_parent_retry(engine: &Engine, entry: &Entry, opts: &SyncOptions) -> SyncResult {
+    let mut wait = Duration::from_millis(20);
+    for _ in 0..6 {
+        let result = engine.sync_entry(entry, opts).await;
+        match &result.outcome {
+            Outcome::FailedAtResource(why) if why.contains("parent") || why.contains("noSuchObject") => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            _ => return result,
+        }
+    }
+    engine.sync_entry(entry, opts).await
+}
+
+/// Deletes destination entries in scope that no source entry correlated to in the passes.
+async fn delete_pass(
+    engine: &Engine,
+    opts: &ResyncOptions,
+    pass: u32,
+    seen: &HashSet<String>,
+    observer: &dyn Observer,
+) -> EndpointResult<PassReport> {
+    let started = Instant::now();
+    observer.pass_started(pass, None);
+    let (tx, mut rx) = mpsc::channel(256);
+    let destination = engine.destination.clone();
+    let attrs = engine.mapping.destination_scope_attributes();
+    let producer = tokio::spawn(async move { destination.stream(&attrs, tx).await });
+    let mut candidates = Vec::new();
+    while let Some(entry) = rx.recv().await {
+        let entry = entry?;
+        let norm = crate::syntax::normalize_dn(&entry.dn).unwrap_or_else(|_| entry.dn.to_lowercase());
+        if !seen.contains(&norm) && engine.mapping.deletable_at_destination(&entry) {
+            candidates.push(entry.dn);
+        }
+    }
+    match producer.await {
+        Ok(r) => r?,
+        Err(e) => return Err(EndpointError::Retryable(format!("the destination reader stopped: {e}"))),
+    }
+    // Children before their parents.
+    candidates.sort_by_key(|dn| std::cmp::Reverse(Dn::parse(dn).map(|d| d.len()).unwrap_or(0)));
+    let mut report = PassReport { pass, deletes: true, ..Default::default() };
+    for dn in candidates {
+        let outcome = if opts.dry_run {
+            Outcome::WouldDelete
+        } else {
+            match engine.destination.delete(&dn).await {
+                Ok(()) => Outcome::Deleted,
+                Err(e) => Outcome::FailedAtResource(e.to_string()),
+            }
+        };
+        let result = SyncResult {
+            outcome,
+            class: None,
+            destination: Some(dn.clone()),
+            changes: Vec::new(),
+            endpoint_down: None,
+        };
+        report.stats.count(&result.outcome);
+        if result.outcome.is_failure() {
+            report.failures.push(Failure { dn: dn.clone(), reason: result.outcome.to_string() });
+        }
+        observer.entry_done(&dn, &result);
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// A line of a DN list that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct DnListError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads a `--sourceInputFile`: `dn:` and `dn::` (base64) lines in LDIF form, with wrapped lines (a line that
+/// starts with one space continues the previous one), comments and blank lines; other attribute lines are
+/// ignored, so a whole LDIF file works too.
+pub fn parse_dn_list(text: &str) -> Result<Vec<String>, DnListError> {
+    // Unwrap folded lines first, remembering each logical line's first physical line.
+    let mut logical: Vec<(usize, String)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some(rest) = line.strip_prefix(' ') {
+            if let Some(last) = logical.last_mut() {
+                last.1.push_str(rest);
+                continue;
+            }
+        }
+        logical.push((i + 1, line.to_string()));
+    }
+    let mut dns = Vec::new();
+    for (line, text) in logical {
+        let t = text.trim_end();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let lower = t.to_ascii_lowercase();
+        let dn = if lower.starts_with("dn::") {
+            let b64 = t[4..].trim();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| DnListError { line, message: format!("the base64 DN cannot be decoded: {e}") })?;
+            String::from_utf8(bytes).map_err(|_| DnListError { line, message: "the base64 DN is not UTF-8".into() })?
+        } else if lower.starts_with("dn:") {
+            t[3..].trim().to_string()
+        } else {
+            continue;
+        };
+        Dn::parse(&dn).map_err(|e| DnListError { line, message: format!("'{dn}' is not a valid DN: {e}") })?;
+        dns.push(dn);
+    }
+    Ok(dns)
+}
+
+/// Writes DNs in the form [`parse_dn_list`] reads back, each failure's reason as a comment above it.
+pub fn format_dn_list(failures: &[Failure]) -> String {
+    let mut out = String::new();
+    for f in failures.iter().filter(|f| !f.dn.is_empty()) {
+        out.push_str(&format!("# {}\n", f.reason.replace('\n', " ")));
+        if f.dn.is_ascii() && !f.dn.starts_with([' ', ':', '<']) {
+            out.push_str(&format!("dn: {}\n\n", f.dn));
+        } else {
+            out.push_str(&format!("dn:: {}\n\n", base64::engine::general_purpose::STANDARD.encode(f.dn.as_bytes())));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dn_lists_round_trip() {
+        let failures = vec![
+            Failure { dn: "uid=a,ou=people,dc=example,dc=com".into(), reason: "failed-at-resource: x".into() },
+            Failure { dn: "cn=Ünïcode,dc=example,dc=com".into(), reason: "y".into() },
+        ];
+        let text = format_dn_list(&failures);
+        assert_eq!(parse_dn_list(&text).unwrap(), vec![failures[0].dn.clone(), failures[1].dn.clone()]);
+    }
+
+    #[test]
+    fn dn_lists_unwrap_and_skip_attributes() {
+        let text = "# comment\ndn: uid=long,ou=peo\n ple,dc=example,dc=com\ncn: x\n\ndn:: dWlkPWIsZGM9eA==\n";
+        assert_eq!(parse_dn_list(text).unwrap(), vec!["uid=long,ou=people,dc=example,dc=com", "uid=b,dc=x"]);
+        let e = parse_dn_list("dn: uid=a,,dc=x\n").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn the_summary_reads_like_pings() {
+        let mut s = ResyncStats::default();
+        for o in [
+            Outcome::NoChangeNeeded,
+            Outcome::WouldCreate,
+            Outcome::WouldCreate,
+            Outcome::WouldModify,
+            Outcome::FailedAtResource("x".into()),
+        ] {
+            s.count(&o);
+        }
+        assert_eq!(s.sentence(), "1 entries were in-sync, 0 entries were modified, 0 entries were created, 1 entries are still out-of-sync, 2 entries are still missing, and 1 entries could not be processed due to an error");
+    }
+}

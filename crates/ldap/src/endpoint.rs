@@ -1,0 +1,436 @@
+//! LDAP sync sources and destinations: the core's [`EntrySource`] and [`Destination`] traits over an
+//! [`LdapClient`], built from the configuration store.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferrosync::config::{Config, ConfigObject};
+use ferrosync::endpoint::{
+    Correlated, Destination, EndpointError, EndpointResult, EntrySource, Modification as CoreMod,
+};
+use ferrosync::entry::{Entry, Value};
+use ferrosync::mapping::PipeMapping;
+use ferrosync::secret::SecretBox;
+use ferrosync::store::ServerRoot;
+use ferrosync::syntax::{ldap_filter_escape, Dn};
+use tokio::sync::mpsc;
+
+use crate::{
+    ClientOptions, ErrorClass, LdapClient, LdapError, Modification, RetryPolicy, Scope, Security, ServerConfig, Trust,
+};
+
+const PAGE_SIZE: u32 = 500;
+
+/// The core's error for an LDAP failure: whether a retry may help, and the message.
+pub fn endpoint_error(e: LdapError) -> EndpointError {
+    match &e {
+        LdapError::Config { .. } | LdapError::Bind { .. } => EndpointError::Config(e.to_string()),
+        LdapError::Connect { .. } | LdapError::AllServersFailed { .. } | LdapError::ConnectionLost { .. } => {
+            EndpointError::Unavailable(e.to_string())
+        }
+        LdapError::Timeout { .. } => EndpointError::Retryable(e.to_string()),
+        _ if e.class() == ErrorClass::Retry => EndpointError::Retryable(e.to_string()),
+        _ => EndpointError::Rejected(e.to_string()),
+    }
+}
+
+fn duration(obj: &ConfigObject, prop: &str) -> Option<Duration> {
+    obj.first(prop).and_then(|v| ferrosync::syntax::parse_duration(v).ok())
+}
+
+/// The retry policy of a pipe (`max-operation-attempts`, `retry-backoff-*`).
+pub fn retry_policy(pipe: &ConfigObject) -> RetryPolicy {
+    let d = RetryPolicy::default();
+    RetryPolicy {
+        max_attempts: pipe.first("max-operation-attempts").and_then(|v| v.parse().ok()).unwrap_or(d.max_attempts),
+        initial_wait: duration(pipe, "retry-backoff-initial-wait").unwrap_or(d.initial_wait),
+        max_wait: duration(pipe, "retry-backoff-max-wait").unwrap_or(d.max_wait),
+        increase_by: duration(pipe, "retry-backoff-increase-by").unwrap_or(d.increase_by),
+        percentage_increase: pipe
+            .first("retry-backoff-percentage-increase")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.percentage_increase),
+    }
+}
+
+/// One external server's connection settings.
+pub fn server_config(
+    config: &Config,
+    secrets: &SecretBox,
+    root: &ServerRoot,
+    server: &ConfigObject,
+    response_timeout: Option<Duration>,
+) -> Result<ServerConfig, EndpointError> {
+    let label = server.label();
+    let cfg_err = |m: String| EndpointError::Config(m);
+    let host =
+        server.first("server-host-name").ok_or_else(|| cfg_err(format!("the {label} has no server-host-name")))?;
+    let port: u16 = server
+        .first("server-port")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| cfg_err(format!("the {label} has no valid server-port")))?;
+    let security = match server.first("connection-security").unwrap_or("none") {
+        "ssl" => Security::Ssl,
+        "start-tls" | "starttls" => Security::StartTls,
+        _ => Security::None,
+    };
+    let trust = match server.first("trust-manager-provider") {
+        None => Trust::System,
+        Some(name) => {
+            let tmp = config
+                .get("trust-manager-provider", name)
+                .ok_or_else(|| cfg_err(format!("the trust manager provider '{name}' of the {label} does not exist")))?;
+            if !tmp.flag("enabled") && security != Security::None {
+                return Err(cfg_err(format!(
+                    "the {} used by the {label} is disabled: run dsconfig set-trust-manager-provider-prop --provider-name \"{name}\" --set enabled:true",
+                    tmp.label()
+                )));
+            }
+            match tmp.variant.as_deref() {
+                Some("blind-trust") => Trust::TrustAll,
+                Some("file-based") => Trust::CaFile(root.resolve(tmp.first("trust-store-file").unwrap_or_default())),
+                _ => Trust::System,
+            }
+        }
+    };
+    let mut sc = ServerConfig::new(server.name(), host, port).with_security(security, trust);
+    sc.verify_hostname = server.first("hostname-verification-method") != Some("allow-all");
+    if server.first("authentication-method") != Some("none") {
+        if let Some(dn) = server.first("bind-dn") {
+            let pw = ferrosync::secret::reveal(config, secrets, root, server, "password", "passphrase-provider")
+                .map_err(cfg_err)?
+                .ok_or_else(|| cfg_err(format!("the {label} has a bind-dn but no password or passphrase-provider")))?;
+            sc = sc.with_bind(dn, pw);
+        }
+    }
+    let connect = duration(server, "connect-timeout").unwrap_or(Duration::from_secs(10));
+    let response = response_timeout.or_else(|| duration(server, "response-timeout")).unwrap_or(Duration::from_secs(30));
+    sc = sc.with_timeouts(connect, response);
+    let initial = server.first("initial-connections").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let max = server.first("max-connections").and_then(|v| v.parse().ok()).unwrap_or(10usize).max(1);
+    Ok(sc.with_connections(initial, max))
+}
+
+/// A client over the `server` list of a sync source or destination, in failover order.
+pub fn client_from_config(
+    config: &Config,
+    secrets: &SecretBox,
+    root: &ServerRoot,
+    endpoint: &ConfigObject,
+    pipe: &ConfigObject,
+) -> Result<LdapClient, EndpointError> {
+    let response = duration(endpoint, "response-timeout");
+    let mut servers = Vec::new();
+    for name in endpoint.values("server") {
+        let s = config.get("external-server", name).ok_or_else(|| {
+            EndpointError::Config(format!("the external server '{name}' of the {} does not exist", endpoint.label()))
+        })?;
+        servers.push(server_config(config, secrets, root, s, response)?);
+    }
+    if servers.is_empty() {
+        return Err(EndpointError::Config(format!("the {} has no server", endpoint.label())));
+    }
+    let options = ClientOptions { retry: retry_policy(pipe), ..ClientOptions::default() };
+    LdapClient::new(servers, options).map_err(endpoint_error)
+}
+
+fn lookup<'a>(config: &'a Config, type_name: &str, name: &str) -> Result<&'a ConfigObject, EndpointError> {
+    config.get(type_name, name).ok_or_else(|| EndpointError::Config(format!("there is no {type_name} '{name}'")))
+}
+
+/// A directory read over LDAP.
+pub struct LdapSource {
+    name: String,
+    client: LdapClient,
+    base_dns: Vec<String>,
+    unique_id_attribute: String,
+    attributes: Vec<String>,
+}
+
+impl LdapSource {
+    pub fn new(
+        name: &str,
+        client: LdapClient,
+        base_dns: Vec<String>,
+        unique_id_attribute: &str,
+        attributes: Vec<String>,
+    ) -> Self {
+        LdapSource {
+            name: name.to_string(),
+            client,
+            base_dns,
+            unique_id_attribute: unique_id_attribute.to_string(),
+            attributes,
+        }
+    }
+
+    /// The source `source` of pipe `pipe`, reading the attributes the pipe's classes need.
+    pub fn from_config(
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        pipe: &str,
+        source: &str,
+        mapping: &PipeMapping,
+    ) -> Result<LdapSource, EndpointError> {
+        let p = lookup(config, "sync-pipe", pipe)?;
+        let s = lookup(config, "sync-source", source)?;
+        let client = client_from_config(config, secrets, root, s, p)?;
+        let uid = s.first("unique-id-attribute").unwrap_or("entryUUID");
+        let mut attrs: Vec<String> = vec!["*".into(), uid.to_string()];
+        for class in mapping.classes() {
+            for a in class.source_attributes() {
+                if !attrs.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                    attrs.push(a);
+                }
+            }
+        }
+        let bases = s.values("base-dn").iter().map(|b| b.to_string()).collect();
+        Ok(LdapSource::new(source, client, bases, uid, attrs))
+    }
+
+    pub fn client(&self) -> &LdapClient {
+        &self.client
+    }
+
+    fn attrs(&self) -> Vec<&str> {
+        self.attributes.iter().map(String::as_str).collect()
+    }
+}
+
+#[async_trait]
+impl EntrySource for LdapSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>> {
+        self.client.get(dn, &self.attrs()).await.map_err(endpoint_error)
+    }
+
+    async fn fetch_by_unique_id(&self, id: &str) -> EndpointResult<Option<Entry>> {
+        let filter = format!("({}={})", self.unique_id_attribute, ldap_filter_escape(id));
+        for base in &self.base_dns {
+            let found =
+                self.client.search(base, Scope::Subtree, &filter, &self.attrs()).await.map_err(endpoint_error)?;
+            if let Some(e) = found.into_iter().next() {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn check(&self) -> EndpointResult<()> {
+        self.client.check_bind().await.map(|_| ()).map_err(endpoint_error)
+    }
+
+    fn unique_id(&self, entry: &Entry) -> Option<String> {
+        entry.first_text(&self.unique_id_attribute)
+    }
+
+    async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        let filter = filter.unwrap_or("(objectClass=*)");
+        for base in &self.base_dns {
+            let mut stream = self
+                .client
+                .search_stream(base, Scope::Subtree, filter, &self.attrs(), PAGE_SIZE)
+                .await
+                .map_err(endpoint_error)?;
+            while let Some(item) = stream.next().await {
+                if tx.send(item.map_err(endpoint_error)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn count(&self, filter: Option<&str>) -> EndpointResult<Option<u64>> {
+        let filter = filter.unwrap_or("(objectClass=*)");
+        let mut n = 0;
+        for base in &self.base_dns {
+            let mut stream = self
+                .client
+                .search_stream(base, Scope::Subtree, filter, &["1.1"], 2000)
+                .await
+                .map_err(endpoint_error)?;
+            while let Some(item) = stream.next().await {
+                item.map_err(endpoint_error)?;
+                n += 1;
+            }
+        }
+        Ok(Some(n))
+    }
+}
+
+/// A directory written over LDAP.
+pub struct LdapDestination {
+    name: String,
+    client: LdapClient,
+    base_dns: Vec<String>,
+}
+
+impl LdapDestination {
+    pub fn new(name: &str, client: LdapClient, base_dns: Vec<String>) -> Self {
+        LdapDestination { name: name.to_string(), client, base_dns }
+    }
+
+    pub fn from_config(
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        pipe: &str,
+        destination: &str,
+    ) -> Result<LdapDestination, EndpointError> {
+        let p = lookup(config, "sync-pipe", pipe)?;
+        let d = lookup(config, "sync-destination", destination)?;
+        let client = client_from_config(config, secrets, root, d, p)?;
+        let bases = d.values("base-dn").iter().map(|b| b.to_string()).collect();
+        Ok(LdapDestination::new(destination, client, bases))
+    }
+
+    pub fn client(&self) -> &LdapClient {
+        &self.client
+    }
+}
+
+/// An equality assertion `(attr=value)`, binary values escaped byte by byte.
+fn assertion(attr: &str, value: &Value) -> String {
+    match value {
+        Value::Binary(b) => format!("({attr}={})", b.iter().map(|x| format!("\\{x:02x}")).collect::<String>()),
+        other => format!("({attr}={})", ldap_filter_escape(&other.as_text())),
+    }
+}
+
+fn to_ldap_mod(m: &CoreMod) -> Modification {
+    match m {
+        CoreMod::Add(a, v) => Modification::Add(a.clone(), v.clone()),
+        CoreMod::Delete(a, v) => Modification::Delete(a.clone(), v.clone()),
+        CoreMod::Replace(a, v) => Modification::Replace(a.clone(), v.clone()),
+    }
+}
+
+#[async_trait]
+impl Destination for LdapDestination {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], attrs: &[String]) -> EndpointResult<Correlated> {
+        let default = [vec!["dn".to_string()]];
+        let lists = if lists.is_empty() { &default[..] } else { lists };
+        let attrs: Vec<&str> = if attrs.is_empty() { vec!["*"] } else { attrs.iter().map(String::as_str).collect() };
+        let mut many: Option<Vec<String>> = None;
+        let by_dn_only = [vec!["dn".to_string()]];
+        // When the mapped entry has a value for no list (a container without uid, say), its DN is all there is.
+        let fallback =
+            lists.iter().all(|l| l.iter().any(|a| !a.eq_ignore_ascii_case("dn") && mapped.values(a).is_empty()));
+        let lists = if fallback { &by_dn_only[..] } else { lists };
+        'lists: for list in lists {
+            let by_dn = list.iter().any(|a| a.eq_ignore_ascii_case("dn"));
+            let mut parts = Vec::new();
+            for a in list.iter().filter(|a| !a.eq_ignore_ascii_case("dn")) {
+                match mapped.values(a).first() {
+                    Some(v) => parts.push(assertion(a, v)),
+                    // The mapped entry has no value to correlate on: this list cannot be used.
+                    None => continue 'lists,
+                }
+            }
+            let filter = match parts.len() {
+                0 => "(objectClass=*)".to_string(),
+                1 => parts.remove(0),
+                _ => format!("(&{})", parts.concat()),
+            };
+            let found = if by_dn {
+                match self.client.search(&mapped.dn, Scope::Base, &filter, &attrs).await {
+                    Ok(f) => f,
+                    Err(e) if e.is_no_such_object() => Vec::new(),
+                    Err(e) => return Err(endpoint_error(e)),
+                }
+            } else {
+                let mut all = Vec::new();
+                for base in &self.base_dns {
+                    match self.client.search(base, Scope::Subtree, &filter, &attrs).await {
+                        Ok(f) => all.extend(f),
+                        Err(e) if e.is_no_such_object() => {}
+                        Err(e) => return Err(endpoint_error(e)),
+                    }
+                }
+                all
+            };
+            match found.len() {
+                0 => {}
+                1 => return Ok(Correlated::One(found.into_iter().next().unwrap_or_default())),
+                _ => many = Some(found.into_iter().map(|e| e.dn).collect()),
+            }
+        }
+        Ok(many.map(Correlated::Many).unwrap_or(Correlated::None))
+    }
+
+    async fn check(&self) -> EndpointResult<()> {
+        self.client.check_bind().await.map(|_| ()).map_err(endpoint_error)
+    }
+
+    async fn fetch(&self, id: &str, attrs: &[String]) -> EndpointResult<Option<Entry>> {
+        let attrs: Vec<&str> = if attrs.is_empty() { vec!["*"] } else { attrs.iter().map(String::as_str).collect() };
+        self.client.get(id, &attrs).await.map_err(endpoint_error)
+    }
+
+    async fn create(&self, entry: &Entry) -> EndpointResult<()> {
+        self.client.add(entry).await.map_err(|e| {
+            if e.is_no_such_object() {
+                EndpointError::MissingParent(format!("{e} (the parent entry does not exist at the destination)"))
+            } else {
+                endpoint_error(e)
+            }
+        })
+    }
+
+    async fn modify(&self, id: &str, mods: &[CoreMod]) -> EndpointResult<()> {
+        let mods: Vec<Modification> = mods.iter().map(to_ldap_mod).collect();
+        self.client.modify(id, &mods).await.map_err(|e| match endpoint_error(e) {
+            EndpointError::MissingParent(m) => EndpointError::Rejected(m),
+            other => other,
+        })
+    }
+
+    async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
+        let old = Dn::parse(id).map_err(|e| EndpointError::Rejected(format!("'{id}' is not a DN: {e}")))?;
+        let new = Dn::parse(new_dn).map_err(|e| EndpointError::Rejected(format!("'{new_dn}' is not a DN: {e}")))?;
+        let rdn = new
+            .rdn()
+            .map(|r| r.to_string())
+            .ok_or_else(|| EndpointError::Rejected("cannot rename to the root DN".into()))?;
+        let new_parent = new.parent();
+        let superior = if new_parent != old.parent() { new_parent.map(|p| p.to_string()) } else { None };
+        // The old RDN values stay: deleting them could leave a required attribute (cn) empty. The diff that
+        // follows removes them when the mapped entry does not have them.
+        self.client.modify_dn(id, &rdn, false, superior.as_deref()).await.map_err(endpoint_error)?;
+        Ok(new_dn.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> EndpointResult<()> {
+        match self.client.delete(id).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_no_such_object() => Ok(()),
+            Err(e) => Err(endpoint_error(e)),
+        }
+    }
+
+    async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        let attrs: Vec<&str> = if attrs.is_empty() { vec!["*"] } else { attrs.iter().map(String::as_str).collect() };
+        for base in &self.base_dns {
+            let mut stream = self
+                .client
+                .search_stream(base, Scope::Subtree, "(objectClass=*)", &attrs, PAGE_SIZE)
+                .await
+                .map_err(endpoint_error)?;
+            while let Some(item) = stream.next().await {
+                if tx.send(item.map_err(endpoint_error)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Builds a pipe's source and destination endpoints from the configuration, by their `--type`.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use ferrosync::config::Config;
+use ferrosync::endpoint::{Destination, EntrySource};
+use ferrosync::mapping::PipeMapping;
+use ferrosync::secret::SecretBox;
+use ferrosync::store::ServerRoot;
+use ferrosync_ldap::endpoint::{LdapDestination, LdapSource};
+
+/// The source types read over LDAP.
+const LDAP_SOURCES: &[&str] = &[
+    "ping-identity",
+    "generic-ldap",
+    "sun-ds",
+    "oracle-unified-directory",
+    "openldap",
+    "content-sync",
+    "active-directory",
+];
+/// The destination types written over LDAP.
+const LDAP_DESTINATIONS: &[&str] =
+    &["ping-identity", "generic-ldap", "sun-ds", "oracle-unified-directory", "active-directory"];
+
+/// The source and destination of pipe `pipe`, connected lazily (the first operation connects).
+pub fn build_pair(
+    config: &Config,
+    secrets: &SecretBox,
+    root: &ServerRoot,
+    pipe: &str,
+    mapping: &PipeMapping,
+) -> anyhow::Result<(Arc<dyn EntrySource>, Arc<dyn Destination>)> {
+    let p = config.get("sync-pipe", pipe).with_context(|| format!("there is no sync pipe '{pipe}'"))?;
+    let source_name = p.first("sync-source").unwrap_or_default().to_string();
+    let dest_name = p.first("sync-destination").unwrap_or_default().to_string();
+    let source = config
+        .get("sync-source", &source_name)
+        .with_context(|| format!("the sync source '{source_name}' of pipe '{pipe}' does not exist"))?;
+    let dest = config
+        .get("sync-destination", &dest_name)
+        .with_context(|| format!("the sync destination '{dest_name}' of pipe '{pipe}' does not exist"))?;
+    let source_type = source.variant.clone().unwrap_or_default();
+    let dest_type = dest.variant.clone().unwrap_or_default();
+    let source: Arc<dyn EntrySource> = if LDAP_SOURCES.contains(&source_type.as_str()) {
+        Arc::new(
+            LdapSource::from_config(config, secrets, root, pipe, &source_name, mapping)
+                .with_context(|| format!("cannot set up the sync source '{source_name}'"))?,
+        )
+    } else {
+        bail!("ferrosync cannot read a sync source of type '{source_type}' ('{source_name}') yet")
+    };
+    let destination: Arc<dyn Destination> = if LDAP_DESTINATIONS.contains(&dest_type.as_str()) {
+        Arc::new(
+            LdapDestination::from_config(config, secrets, root, pipe, &dest_name)
+                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
+        )
+    } else {
+        bail!("ferrosync cannot write to a sync destination of type '{dest_type}' ('{dest_name}') yet")
+    };
+    Ok((source, destination))
+}
