@@ -29,13 +29,13 @@ cleanup() {
 trap cleanup EXIT
 
 eval "$(DS_NOSYNC=1 SUMMARY_PREFIX=SRC_ tests/servers/start-389ds.sh "$work/src" $SRC_PORT $SRC_LDAPS "t$SRC_PORT")"
-SRC="-x -H $SRC_URL -D $SRC_BIND_DN -w $SRC_BIND_PW"
+SRC=(-x -H "$SRC_URL" -D "$SRC_BIND_DN" -w "$SRC_BIND_PW")
 
 dst_start() { # $1 = dbnosync (1) or not (0)
     tests/servers/stop-openldap.sh "$work/dst" --rm >/dev/null 2>&1 || true
     eval "$(SLAPD_LOGLEVEL=0 SLAPD_DBNOSYNC=$1 SUMMARY_PREFIX=DST_ tests/servers/start-openldap.sh "$work/dst" $DST_PORT $DST_LDAPS)"
 }
-DST() { echo "-x -H ldap://127.0.0.1:$DST_PORT -D cn=admin,dc=example,dc=com -w secret"; }
+DST=(-x -H "ldap://127.0.0.1:$DST_PORT" -D cn=admin,dc=example,dc=com -w secret)
 
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
@@ -65,7 +65,7 @@ for n in "${sizes[@]}"; do
             [ $((s + c)) -gt "$n" ] && c=$((n - s))
             [ "$c" -gt 0 ] && gen_ldif "$s" "$c" >"$work/load$k.ldif"
         done
-        for k in 0 1 2 3; do [ -f "$work/load$k.ldif" ] && ldapadd $SRC -c -f "$work/load$k.ldif" >/dev/null & done
+        for k in 0 1 2 3; do [ -f "$work/load$k.ldif" ] && ldapadd "${SRC[@]}" -c -f "$work/load$k.ldif" >/dev/null & done
         wait
         rm -f "$work"/load*.ldif
         loaded=$n
@@ -97,8 +97,8 @@ EOF2
         # ldapsearch | ldapadd, one stream
         dst_start $mode
         t0=$(now)
-        ldapsearch $SRC -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "(objectClass=inetOrgPerson)" \
-            | grep -v '^#' | ldapadd $(DST) -c >/dev/null 2>"$work/err" || true
+        ldapsearch "${SRC[@]}" -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "(objectClass=inetOrgPerson)" \
+            | grep -v '^#' | ldapadd "${DST[@]}" -c >/dev/null 2>"$work/err" || true
         t1=$(now)
         results+=("$n | $label | ldapsearch \\| ldapadd, 1 stream | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
 
@@ -106,8 +106,8 @@ EOF2
         dst_start $mode
         t0=$(now)
         for f in "(|(uid=*0)(uid=*1)(uid=*2))" "(|(uid=*3)(uid=*4)(uid=*5))" "(|(uid=*6)(uid=*7))" "(|(uid=*8)(uid=*9))"; do
-            ldapsearch $SRC -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "$f" \
-                | grep -v '^#' | ldapadd $(DST) -c >/dev/null 2>>"$work/err" &
+            ldapsearch "${SRC[@]}" -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "$f" \
+                | grep -v '^#' | ldapadd "${DST[@]}" -c >/dev/null 2>>"$work/err" &
         done
         wait
         t1=$(now)
@@ -116,7 +116,7 @@ EOF2
         # The destination's raw capacity: 4 parallel ldapadd of prepared LDIF
         dst_start $mode
         t0=$(now)
-        for p in "$work"/part0*; do ldapadd $(DST) -c -f "$p" >/dev/null 2>>"$work/err" & done
+        for p in "$work"/part0*; do ldapadd "${DST[@]}" -c -f "$p" >/dev/null 2>>"$work/err" & done
         wait
         t1=$(now)
         results+=("$n | $label | raw: 4 parallel ldapadd of LDIF | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")

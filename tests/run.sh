@@ -4,7 +4,8 @@
 #
 #   tests/run.sh [extra cargo test arguments]
 #
-# Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890).
+# Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890), and a
+# second 389 DS for content sync on 13892/13893 (t13892).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"
@@ -13,6 +14,8 @@ OPENLDAP_PORT="${OPENLDAP_PORT:-3389}"
 OPENLDAP_LDAPS_PORT="${OPENLDAP_LDAPS_PORT:-3636}"
 DS_PORT="${DS_PORT:-13890}"
 DS_LDAPS_PORT="${DS_LDAPS_PORT:-13891}"
+DS_CS_PORT="${DS_CS_PORT:-13892}"
+DS_CS_LDAPS_PORT="${DS_CS_LDAPS_PORT:-13893}"
 
 tests/servers/install-deps.sh all >&2
 
@@ -21,6 +24,7 @@ chmod 755 "$work"
 cleanup() {
     tests/servers/stop-openldap.sh "$work/openldap" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/389ds" --rm >/dev/null 2>&1 || true
+    tests/servers/stop-389ds.sh "$work/389cs" --rm >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -28,7 +32,10 @@ trap cleanup EXIT
 echo "starting OpenLDAP on 127.0.0.1:$OPENLDAP_PORT and 389 Directory Server on 127.0.0.1:$DS_PORT..." >&2
 set -a
 eval "$(SLAPD_LOGLEVEL=0 SUMMARY_PREFIX=FERROSYNC_TEST_OPENLDAP_ tests/servers/start-openldap.sh "$work/openldap" "$OPENLDAP_PORT" "$OPENLDAP_LDAPS_PORT")"
-eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_389_ tests/servers/start-389ds.sh "$work/389ds" "$DS_PORT" "$DS_LDAPS_PORT" "t$DS_PORT")"
+eval "$(DS_CONTENT_SYNC=0 SUMMARY_PREFIX=FERROSYNC_TEST_389_ tests/servers/start-389ds.sh "$work/389ds" "$DS_PORT" "$DS_LDAPS_PORT" "t$DS_PORT")"
+# A second 389 DS for RFC 4533 content sync: 389 DS 2.3's content sync plugin can deadlock the database when
+# persistent searches run while other clients write concurrently, so those tests get an instance of their own.
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_389CS_ tests/servers/start-389ds.sh "$work/389cs" "$DS_CS_PORT" "$DS_CS_LDAPS_PORT" "t$DS_CS_PORT")"
 set +a
 
 cargo test --release --workspace "$@"

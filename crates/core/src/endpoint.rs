@@ -41,6 +41,9 @@ pub enum EndpointError {
     /// The endpoint is configured wrongly (a wrong password, an unusable secret).
     #[error("{0}")]
     Config(String),
+    /// The entry to create already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
     /// The entry's parent does not exist (yet): in a parallel resync, the parent may still be on its way.
     #[error("{0}")]
     MissingParent(String),
@@ -127,4 +130,118 @@ pub trait Destination: Send + Sync {
 
     /// Sends every entry below the destination's base DNs to `tx`, with the attributes `attrs`.
     async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;
+}
+
+/// Where a change log is read from: an opaque token that the detector understands (a change number, an
+/// accesslog `reqStart`, an RFC 4533 cookie, a DirSync cookie, a PingOne checkpoint). It is saved in the
+/// state store after each applied change, so a restart resumes exactly there.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StartPoint(pub String);
+
+impl StartPoint {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The kind of a detected change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Add,
+    Modify,
+    /// A rename or move; `Change::new_dn` holds the new DN when the log says it.
+    ModDn,
+    Delete,
+}
+
+impl ChangeKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChangeKind::Add => "ADD",
+            ChangeKind::Modify => "MODIFY",
+            ChangeKind::ModDn => "MODIFY DN",
+            ChangeKind::Delete => "DELETE",
+        }
+    }
+}
+
+/// One change read from a source's change log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The start point just after this change: once the change is applied, reading resumes here.
+    pub after: StartPoint,
+    /// A number or token that identifies the change in logs (`changeNumber`, `reqStart`, ...).
+    pub id: String,
+    pub kind: ChangeKind,
+    /// The entry's DN before the change (for adds and modifies, its DN). Empty when the log only gives the
+    /// unique id (RFC 4533 offline deletes).
+    pub dn: String,
+    /// The entry's DN after a rename or move, when known.
+    pub new_dn: Option<String>,
+    /// The entry's unique id (`targetUniqueId`, `reqEntryUUID`, the RFC 4533 entryUUID, `objectGUID`).
+    pub unique_id: Option<String>,
+    /// The attributes a modify changed (empty when unknown: then every attribute is compared).
+    pub changed_attributes: Vec<String>,
+    /// Who made the change (accesslog `reqAuthzID`, `modifiersName`), for loop prevention.
+    pub modifier: Option<String>,
+    /// When the change was made, as the log says it.
+    pub time: Option<String>,
+    /// The entry as the log carries it (RFC 4533 and DirSync send the entry); the engine still fetches the
+    /// current entry when it can.
+    pub entry: Option<Entry>,
+    /// A clear-text password the log recorded (OpenLDAP's accesslog, 389's `unhashed#user#password`), for
+    /// destinations that take passwords. Never logged.
+    pub password: Option<crate::secret::Secret>,
+}
+
+impl Change {
+    pub fn new(after: StartPoint, id: impl Into<String>, kind: ChangeKind, dn: impl Into<String>) -> Self {
+        Change {
+            after,
+            id: id.into(),
+            kind,
+            dn: dn.into(),
+            new_dn: None,
+            unique_id: None,
+            changed_attributes: Vec::new(),
+            modifier: None,
+            time: None,
+            entry: None,
+            password: None,
+        }
+    }
+}
+
+/// Where to start reading a change log (`realtime-sync set-startpoint`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartPointRequest {
+    EndOfChangelog,
+    BeginningOfChangelog,
+    /// `--change-number N`.
+    ChangeNumber(u64),
+    /// `--change-sequence-number CSN` (OpenLDAP's `reqStart`).
+    ChangeSequenceNumber(String),
+    /// `--change-time` or `--startpoint-rewind`: the first change at or after this time.
+    Time(std::time::SystemTime),
+}
+
+/// Reads a source's changes.
+#[async_trait]
+pub trait ChangeDetector: Send + Sync {
+    /// The start point for a `set-startpoint` request. Errors say when the change log is missing or
+    /// unreadable (and how to enable it), or when the request is older than the change log's oldest entry.
+    async fn start_point(&self, request: &StartPointRequest) -> EndpointResult<StartPoint>;
+
+    /// The changes after `after`, oldest first, at most `max`. Returns an empty list when there is nothing new
+    /// (push detectors wait up to `wait` for a change before returning). An error of kind
+    /// [`EndpointError::Config`] means the start point is no longer in the change log: a resync is needed.
+    /// Push detectors (RFC 4533) keep their stream between calls: pass the `after` of the last change returned
+    /// (or the start point at first); any other value restarts the stream from that point. Several changes may
+    /// share one `after` (the changes of an RFC 4533 refresh carry the cookie the refresh started from).
+    async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>>;
+
+    /// How many changes after `after` are not yet read, when the log can say.
+    async fn unretrieved(&self, _after: &StartPoint) -> EndpointResult<Option<u64>> {
+        Ok(None)
+    }
 }

@@ -13,5 +13,6 @@ pub mod mapping;
 pub mod model;
 pub mod secret;
 pub mod store;
+pub mod synclog;
 pub mod syntax;
 pub mod util;

@@ -16,8 +16,9 @@ use crate::error::StoreError;
 use crate::model::find_type;
 use crate::secret::SecretBox;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    "CREATE TABLE objects (
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE objects (
         id        INTEGER PRIMARY KEY,
         type      TEXT NOT NULL,
         names     TEXT NOT NULL,
@@ -28,7 +29,31 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('generation', '0');",
-)];
+    ),
+    // The sync state: where each pipe resumes, which destination entry each source entry went to, and the
+    // running server's counters.
+    M::up(
+        "CREATE TABLE pipe_state (
+        pipe        TEXT PRIMARY KEY,
+        start_point TEXT NOT NULL,
+        updated     TEXT NOT NULL
+    );
+    CREATE TABLE id_map (
+        pipe      TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        source_dn TEXT NOT NULL,
+        dest_dn   TEXT NOT NULL,
+        PRIMARY KEY (pipe, source_id)
+    );
+    CREATE INDEX id_map_source_dn ON id_map (pipe, source_dn);
+    CREATE TABLE pipe_stats (
+        pipe    TEXT PRIMARY KEY,
+        stats   TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE server_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    ),
+];
 
 /// The folder that holds `config/` and `logs/`, as `<server-root>` in Ping's docs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,6 +213,149 @@ impl Store {
         }
         tx.commit().map_err(sql)?;
         Ok(out)
+    }
+}
+
+/// Where a source entry was synchronized to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdMapping {
+    pub source_id: String,
+    pub source_dn: String,
+    pub dest_dn: String,
+}
+
+/// The sync state kept beside the configuration: start points, the id map and the server's counters.
+impl Store {
+    /// The saved start point of a pipe.
+    pub fn start_point(&self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT start_point FROM pipe_state WHERE pipe = ?1", [pipe], |r| r.get(0))
+            .optional()
+            .map_err(self.sql_err())
+    }
+
+    /// Saves a pipe's start point durably and bumps the generation, so a running server picks it up.
+    pub fn set_start_point(&mut self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
+        let path = self.root.db_path();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute(
+            "INSERT INTO pipe_state (pipe, start_point, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT (pipe) DO UPDATE SET start_point = excluded.start_point, updated = excluded.updated",
+            params![pipe, start_point, crate::util::timestamp_now()],
+        )
+        .map_err(sql)?;
+        tx.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", []).map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// Records that changes were applied: the new start point and the id map updates, in one transaction, so a
+    /// crash never separates them. The generation is not bumped (this is the server's own progress).
+    pub fn record_progress(
+        &mut self,
+        pipe: &str,
+        start_point: &str,
+        put: &[IdMapping],
+        remove: &[String],
+    ) -> Result<(), StoreError> {
+        let path = self.root.db_path();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        {
+            let mut up = tx
+                .prepare_cached(
+                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn, dest_dn = excluded.dest_dn",
+                )
+                .map_err(sql)?;
+            for m in put {
+                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn]).map_err(sql)?;
+            }
+            let mut del = tx.prepare_cached("DELETE FROM id_map WHERE pipe = ?1 AND source_id = ?2").map_err(sql)?;
+            for id in remove {
+                del.execute(params![pipe, id]).map_err(sql)?;
+            }
+            tx.execute(
+                "INSERT INTO pipe_state (pipe, start_point, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pipe) DO UPDATE SET start_point = excluded.start_point, updated = excluded.updated",
+                params![pipe, start_point, crate::util::timestamp_now()],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Where the source entry with unique id `source_id` was synchronized to.
+    pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT source_id, source_dn, dest_dn FROM id_map WHERE pipe = ?1 AND source_id = ?2",
+                [pipe, source_id],
+                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)? }),
+            )
+            .optional()
+            .map_err(self.sql_err())
+    }
+
+    /// The mapping recorded for a source DN (compared without case), for logs that give no unique id.
+    pub fn id_mapping_by_dn(&self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT source_id, source_dn, dest_dn FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+                [pipe, source_dn],
+                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)? }),
+            )
+            .optional()
+            .map_err(self.sql_err())
+    }
+
+    /// Forgets a pipe's id map (after a new start point, entries are found by correlation again).
+    pub fn clear_id_map(&mut self, pipe: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM id_map WHERE pipe = ?1", [pipe]).map(|_| ()).map_err(self.sql_err())
+    }
+
+    /// Saves a pipe's counters (JSON) for `status`.
+    pub fn set_stats(&self, pipe: &str, stats: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO pipe_stats (pipe, stats, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pipe) DO UPDATE SET stats = excluded.stats, updated = excluded.updated",
+                params![pipe, stats, crate::util::timestamp_now()],
+            )
+            .map(|_| ())
+            .map_err(self.sql_err())
+    }
+
+    /// Every pipe's saved counters: (pipe, JSON, when).
+    pub fn all_stats(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT pipe, stats, updated FROM pipe_stats ORDER BY pipe").map_err(self.sql_err())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(self.sql_err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql_err())
+    }
+
+    /// Removes the counters of pipes that no longer run.
+    pub fn clear_stats(&self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM pipe_stats", []).map(|_| ()).map_err(self.sql_err())
+    }
+
+    /// A value of the running server's state (such as its pid).
+    pub fn server_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM server_state WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sql_err())
+    }
+
+    pub fn set_server_value(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        let r = match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO server_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, v],
+            ),
+            None => self.conn.execute("DELETE FROM server_state WHERE key = ?1", [key]),
+        };
+        r.map(|_| ()).map_err(self.sql_err())
     }
 }
 

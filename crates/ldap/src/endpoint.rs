@@ -380,6 +380,8 @@ impl Destination for LdapDestination {
         self.client.add(entry).await.map_err(|e| {
             if e.is_no_such_object() {
                 EndpointError::MissingParent(format!("{e} (the parent entry does not exist at the destination)"))
+            } else if e.is_already_exists() {
+                EndpointError::AlreadyExists(e.to_string())
             } else {
                 endpoint_error(e)
             }

@@ -10,9 +10,13 @@
 //!   [`Value::Binary`](ferrosync::entry::Value::Binary). Search references never panic; they are skipped.
 //! * [`LdapError`] names the server, the operation, the DN and the result code, and never holds a password.
 
+pub mod accesslog;
+pub mod changelog;
 mod client;
 mod config;
+pub mod contentsync;
 mod convert;
+pub mod detector;
 pub mod endpoint;
 mod error;
 mod pool;

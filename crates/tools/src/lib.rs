@@ -4,4 +4,6 @@
 pub mod cli;
 pub mod dsconfig;
 pub mod endpoints;
+pub mod realtime_sync;
 pub mod resync;
+pub mod server;

@@ -4,6 +4,7 @@
 //! `fetch -> select class -> map -> correlate -> diff -> apply`. The endpoints are behind the traits of
 //! [`crate::endpoint`]; the mapping is the pure [`crate::mapping`] layer.
 
+pub mod realtime;
 pub mod resync;
 
 use std::fmt;
@@ -94,7 +95,7 @@ pub struct SyncResult {
 }
 
 impl SyncResult {
-    fn new(outcome: Outcome) -> Self {
+    pub fn new(outcome: Outcome) -> Self {
         SyncResult { outcome, class: None, destination: None, changes: Vec::new(), endpoint_down: None }
     }
 }
@@ -128,14 +129,21 @@ pub struct Engine {
     pub mapping: Arc<PipeMapping>,
     pub source: Arc<dyn EntrySource>,
     pub destination: Arc<dyn Destination>,
+    /// How often entries were recently missing at the destination. While they mostly are (a first resync),
+    /// entries correlated by DN alone are created straight away, and only looked up when the create finds
+    /// the entry already there: one request per entry instead of two.
+    missing_score: Arc<std::sync::atomic::AtomicI32>,
 }
+
+const SCORE_MAX: i32 = 8;
+const SCORE_MIN: i32 = -8;
 
 fn resource_failure(e: &EndpointError) -> Outcome {
     Outcome::FailedAtResource(e.to_string())
 }
 
 impl SyncResult {
-    fn failed(e: &EndpointError) -> Self {
+    pub fn failed(e: &EndpointError) -> Self {
         let mut r = SyncResult::new(resource_failure(e));
         if e.is_endpoint_wide() {
             r.endpoint_down = Some(e.to_string());
@@ -146,7 +154,19 @@ impl SyncResult {
 
 impl Engine {
     pub fn new(mapping: PipeMapping, source: Arc<dyn EntrySource>, destination: Arc<dyn Destination>) -> Self {
-        Engine { mapping: Arc::new(mapping), source, destination }
+        Engine { mapping: Arc::new(mapping), source, destination, missing_score: Arc::default() }
+    }
+
+    fn score(&self) -> i32 {
+        self.missing_score.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn adjust_score(&self, by: i32) {
+        let _ = self.missing_score.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |s| Some((s + by).clamp(SCORE_MIN, SCORE_MAX)),
+        );
     }
 
     /// The class that handles `entry`.
@@ -164,16 +184,65 @@ impl Engine {
         result
     }
 
+    /// Synchronizes one source entry whose destination entry was recorded before (`known`, from the id map):
+    /// that entry is used when it still exists, so renames at the source find their target whatever the
+    /// correlation attributes; otherwise correlation runs as usual.
+    pub async fn sync_entry_known(&self, source: &Entry, opts: &SyncOptions, known: Option<&str>) -> SyncResult {
+        let Some(class) = self.class_for(source) else {
+            return SyncResult::new(Outcome::OutOfScope);
+        };
+        let mut result = self.sync_with_class_known(class, source, opts, known).await;
+        result.class = Some(class.name().to_string());
+        result
+    }
+
     async fn sync_with_class(&self, class: &ClassMapping, source: &Entry, opts: &SyncOptions) -> SyncResult {
+        self.sync_with_class_known(class, source, opts, None).await
+    }
+
+    async fn sync_with_class_known(
+        &self,
+        class: &ClassMapping,
+        source: &Entry,
+        opts: &SyncOptions,
+        known: Option<&str>,
+    ) -> SyncResult {
         let mapped = match class.map_entry(source) {
             Ok(m) => m,
             Err(e) => return SyncResult::new(Outcome::FailedDuringMapping(e.to_string())),
         };
         let dest_attrs = class.destination_attributes();
-        let correlation = class.correlation();
-        let found = match self.destination.correlate(&mapped, correlation, &dest_attrs).await {
-            Ok(f) => f,
-            Err(e) => return SyncResult::failed(&e),
+        let by_dn_only = class.correlation().iter().all(|l| l.len() == 1 && l[0].eq_ignore_ascii_case("dn"));
+        let may_create = opts.operation != Operation::Modify && class.creates() && !opts.dry_run;
+        if known.is_none() && by_dn_only && may_create && self.score() > SCORE_MIN {
+            match self.destination.create(&mapped).await {
+                Ok(()) => {
+                    self.adjust_score(1);
+                    let mut r = SyncResult::new(Outcome::Created);
+                    r.destination = Some(mapped.dn.clone());
+                    return r;
+                }
+                Err(EndpointError::AlreadyExists(_)) => self.adjust_score(-1),
+                Err(e @ EndpointError::MissingParent(_)) => return SyncResult::failed(&e),
+                Err(e) if e.is_endpoint_wide() => return SyncResult::failed(&e),
+                // Anything else: look the entry up as usual, and report what that finds.
+                Err(_) => {}
+            }
+        }
+        let mut found = None;
+        if let Some(dn) = known {
+            match self.destination.fetch(dn, &dest_attrs).await {
+                Ok(Some(e)) => found = Some(Correlated::One(e)),
+                Ok(None) => {}
+                Err(e) => return SyncResult::failed(&e),
+            }
+        }
+        let found = match found {
+            Some(f) => f,
+            None => match self.destination.correlate(&mapped, class.correlation(), &dest_attrs).await {
+                Ok(f) => f,
+                Err(e) => return SyncResult::failed(&e),
+            },
         };
         match found {
             Correlated::Many(ids) => {
@@ -182,7 +251,10 @@ impl Engine {
                 r.destination = Some(ids.join("; "));
                 r
             }
-            Correlated::None => self.create(class, mapped, opts).await,
+            Correlated::None => {
+                self.adjust_score(1);
+                self.create(class, mapped, opts).await
+            }
             Correlated::One(existing) => self.update(class, mapped, existing, opts).await,
         }
     }
@@ -270,6 +342,28 @@ impl Engine {
         match self.destination.modify(&current.dn, &r.changes).await {
             Ok(()) => r.outcome = Outcome::Modified,
             Err(e) => r.outcome = resource_failure(&e),
+        }
+        r
+    }
+
+    /// Deletes a destination entry known by its id (from the id map), if `class` synchronizes deletes.
+    pub async fn delete_known(&self, class: &ClassMapping, dest: &str, dry_run: bool) -> SyncResult {
+        let mut r = SyncResult::new(Outcome::Deleted);
+        r.class = Some(class.name().to_string());
+        r.destination = Some(dest.to_string());
+        if !class.deletes() {
+            r.outcome = Outcome::OpTypeNotSynchronized;
+            return r;
+        }
+        if dry_run {
+            r.outcome = Outcome::WouldDelete;
+            return r;
+        }
+        if let Err(e) = self.destination.delete(dest).await {
+            let mut f = SyncResult::failed(&e);
+            f.class = r.class;
+            f.destination = r.destination;
+            return f;
         }
         r
     }

@@ -1,6 +1,8 @@
 //! Test helpers: a throwaway server root and a way to run the real binaries in it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod scenario;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -50,6 +52,10 @@ pub fn bin(tool: &str) -> PathBuf {
     match tool {
         "dsconfig" => PathBuf::from(env!("CARGO_BIN_EXE_dsconfig")),
         "resync" => PathBuf::from(env!("CARGO_BIN_EXE_resync")),
+        "realtime-sync" => PathBuf::from(env!("CARGO_BIN_EXE_realtime-sync")),
+        "start-server" => PathBuf::from(env!("CARGO_BIN_EXE_start-server")),
+        "stop-server" => PathBuf::from(env!("CARGO_BIN_EXE_stop-server")),
+        "status" => PathBuf::from(env!("CARGO_BIN_EXE_status")),
         other => panic!("unknown tool {other}"),
     }
 }

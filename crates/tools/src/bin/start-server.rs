@@ -1,0 +1,9 @@
+//! `start-server`: see `ferrosync_tools::server`.
+
+use clap::Parser;
+
+fn main() {
+    ferrosync_tools::cli::main_with(|| {
+        ferrosync_tools::server::start(ferrosync_tools::server::ServerArgs::parse_from(std::env::args()))
+    })
+}

@@ -1,0 +1,250 @@
+//! `realtime-sync`: start and stop pipes, and set where they read their source's change log from.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use ferrosync::config::PropertyChange;
+use ferrosync::dsconfig::{self, Action, Command, Format};
+use ferrosync::endpoint::StartPointRequest;
+use ferrosync::model::find_type;
+use ferrosync::store::Store;
+
+use crate::cli;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "realtime-sync",
+    about = "Starts and stops sync pipes, and sets their change-log start points.",
+    disable_help_flag = true
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Sub,
+    /// The server root.
+    #[arg(long = "server-root", value_name = "DIR", global = true)]
+    pub server_root: Option<String>,
+    /// Never prompt (realtime-sync never does).
+    #[arg(long = "no-prompt", short = 'n', global = true)]
+    pub no_prompt: bool,
+    #[command(flatten)]
+    pub connection: Ignored,
+    /// Print this help.
+    #[arg(long = "help", short = 'H', action = clap::ArgAction::Help, global = true)]
+    pub help: Option<bool>,
+}
+
+/// PingDataSync's connection options: accepted and ignored, since the configuration is local.
+#[derive(ClapArgs, Debug)]
+pub struct Ignored {
+    #[arg(short = 'h', long = "hostname", hide = true, global = true)]
+    hostname: Option<String>,
+    #[arg(short = 'p', long = "port", hide = true, global = true)]
+    port: Option<String>,
+    #[arg(short = 'D', long = "bindDN", hide = true, global = true)]
+    bind_dn: Option<String>,
+    #[arg(short = 'w', long = "bindPassword", hide = true, global = true)]
+    bind_password: Option<String>,
+    #[arg(short = 'j', long = "bindPasswordFile", hide = true, global = true)]
+    bind_password_file: Option<String>,
+    #[arg(short = 'Z', long = "useSSL", hide = true, global = true)]
+    use_ssl: bool,
+    #[arg(short = 'q', long = "useStartTLS", hide = true, global = true)]
+    use_start_tls: bool,
+    #[arg(short = 'X', long = "trustAll", hide = true, global = true)]
+    trust_all: bool,
+    #[arg(short = 'P', long = "trustStorePath", hide = true, global = true)]
+    trust_store_path: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Sub {
+    /// Starts synchronization for one pipe, or for every pipe.
+    Start(PipeOpt),
+    /// Stops synchronization for one pipe, or for every pipe.
+    Stop(PipeOpt),
+    /// Sets where a pipe starts reading its source's change log.
+    #[command(name = "set-startpoint")]
+    SetStartpoint(StartpointArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct PipeOpt {
+    /// The sync pipe (all pipes when omitted).
+    #[arg(long = "pipe-name", value_name = "PIPE")]
+    pub pipe_name: Option<String>,
+}
+
+#[derive(ClapArgs, Debug)]
+#[command(group(clap::ArgGroup::new("point").required(true).args([
+    "end_of_changelog", "beginning_of_changelog", "change_number", "change_sequence_number", "startpoint_rewind", "change_time"
+])))]
+pub struct StartpointArgs {
+    /// The sync pipe.
+    #[arg(long = "pipe-name", value_name = "PIPE")]
+    pub pipe_name: String,
+    /// Start after the newest change (the usual choice before a resync).
+    #[arg(long = "end-of-changelog")]
+    pub end_of_changelog: bool,
+    /// Start at the oldest change still in the change log.
+    #[arg(long = "beginning-of-changelog")]
+    pub beginning_of_changelog: bool,
+    /// Start at this change number (cn=changelog sources).
+    #[arg(long = "change-number", value_name = "N")]
+    pub change_number: Option<u64>,
+    /// Start at this change sequence number (OpenLDAP: the accesslog's reqStart).
+    #[arg(long = "change-sequence-number", value_name = "CSN")]
+    pub change_sequence_number: Option<String>,
+    /// Start this long ago, such as 2h30m (units d, h, m, s, ms).
+    #[arg(long = "startpoint-rewind", value_name = "DURATION")]
+    pub startpoint_rewind: Option<String>,
+    /// Start at the first change at or after this time (20261122103000Z or 2026-11-22T10:30:00Z).
+    #[arg(long = "change-time", value_name = "TIME")]
+    pub change_time: Option<String>,
+}
+
+fn parse_time(text: &str) -> anyhow::Result<SystemTime> {
+    let t = text.trim();
+    // Generalized time: YYYYMMDDHHMMSS[.fff]Z
+    if t.len() >= 15 && t.ends_with('Z') && t[..14].chars().all(|c| c.is_ascii_digit()) {
+        let iso = format!("{}-{}-{}T{}:{}:{}Z", &t[0..4], &t[4..6], &t[6..8], &t[8..10], &t[10..12], &t[12..14]);
+        return humantime::parse_rfc3339_weak(&iso.replace('Z', "")).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).map_err(|_| {
+        cli::Usage(format!("--change-time '{text}' is not a time: expected 20261122103000Z or 2026-11-22T10:30:00Z"))
+            .into()
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let root = cli::server_root(args.server_root.as_deref())?;
+    let mut store =
+        Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let config = store.load()?;
+    let pipe_exists = |name: &str| -> anyhow::Result<()> {
+        if config.get("sync-pipe", name).is_none() {
+            let names: Vec<String> = config.all("sync-pipe").iter().map(|p| p.name().to_string()).collect();
+            bail!(
+                "there is no sync pipe '{name}' ({})",
+                if names.is_empty() {
+                    "none is configured yet".into()
+                } else {
+                    format!("existing: {}", names.join(", "))
+                }
+            );
+        }
+        Ok(())
+    };
+    match args.command {
+        Sub::Start(PipeOpt { pipe_name }) => set_started(&mut store, &config, pipe_name.as_deref(), true, &pipe_exists),
+        Sub::Stop(PipeOpt { pipe_name }) => set_started(&mut store, &config, pipe_name.as_deref(), false, &pipe_exists),
+        Sub::SetStartpoint(sp) => {
+            pipe_exists(&sp.pipe_name)?;
+            let request = if sp.end_of_changelog {
+                StartPointRequest::EndOfChangelog
+            } else if sp.beginning_of_changelog {
+                StartPointRequest::BeginningOfChangelog
+            } else if let Some(n) = sp.change_number {
+                StartPointRequest::ChangeNumber(n)
+            } else if let Some(csn) = sp.change_sequence_number.clone() {
+                StartPointRequest::ChangeSequenceNumber(csn)
+            } else if let Some(r) = &sp.startpoint_rewind {
+                let d: Duration = ferrosync::syntax::parse_rewind(r)
+                    .map_err(|e| cli::Usage(format!("--startpoint-rewind '{r}': {e}")))?;
+                StartPointRequest::Time(SystemTime::now() - d)
+            } else if let Some(t) = &sp.change_time {
+                StartPointRequest::Time(parse_time(t)?)
+            } else {
+                bail!(cli::Usage("give one of --end-of-changelog, --beginning-of-changelog, --change-number, --change-sequence-number, --startpoint-rewind, --change-time".into()))
+            };
+            let source = config
+                .get("sync-pipe", &sp.pipe_name)
+                .and_then(|p| p.first("sync-source"))
+                .unwrap_or_default()
+                .to_string();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let point = runtime.block_on(async {
+                let detector = ferrosync_ldap::detector::detector_from_config(
+                    &config,
+                    store.secrets(),
+                    &root,
+                    &sp.pipe_name,
+                    &source,
+                )
+                .with_context(|| format!("cannot read the change log of the sync source '{source}'"))?;
+                detector
+                    .start_point(&request)
+                    .await
+                    .with_context(|| format!("cannot set the start point of sync pipe '{}'", sp.pipe_name))
+            })?;
+            let task = format!(
+                "{}",
+                SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+            );
+            cli::out(&format!("Set StartPoint task {task} scheduled to start immediately\n"))?;
+            store.set_start_point(&sp.pipe_name, point.as_str())?;
+            cli::out(&format!(
+                "The startpoint has been set for Sync Pipe '{}': synchronization will resume after {}\nSet StartPoint task {task} has been successfully completed\n",
+                sp.pipe_name,
+                point.as_str()
+            ))
+        }
+    }
+}
+
+fn set_started(
+    store: &mut Store,
+    config: &ferrosync::config::Config,
+    pipe: Option<&str>,
+    started: bool,
+    pipe_exists: &dyn Fn(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let pipes: Vec<String> = match pipe {
+        Some(p) => {
+            pipe_exists(p)?;
+            vec![p.to_string()]
+        }
+        None => config.all("sync-pipe").iter().map(|p| p.name().to_string()).collect(),
+    };
+    let (Some(pipe_type), Some(global)) = (find_type("sync-pipe"), find_type("global-sync-configuration")) else {
+        bail!("internal error: the sync pipe type is missing from the model");
+    };
+    let value = if started { "true" } else { "false" };
+    let mut commands: Vec<Command> = pipes
+        .iter()
+        .map(|p| Command {
+            action: Action::Set,
+            object_type: pipe_type,
+            names: vec![p.clone()],
+            variant: None,
+            changes: vec![PropertyChange::Set("started".into(), value.into())],
+            properties: Vec::new(),
+        })
+        .collect();
+    if pipe.is_none() && started {
+        commands.push(Command {
+            action: Action::Set,
+            object_type: global,
+            names: Vec::new(),
+            variant: None,
+            changes: vec![PropertyChange::Set("started".into(), "true".into())],
+            properties: Vec::new(),
+        });
+    }
+    for c in &commands {
+        dsconfig::run_command(store, c, Format::default())?;
+    }
+    let verb = if started { "started" } else { "stopped" };
+    let running = crate::server::running_pid(store.root()).is_some();
+    let mut out = String::new();
+    for p in &pipes {
+        out.push_str(&format!("Synchronization has been {verb} for Sync Pipe '{p}'\n"));
+    }
+    if pipes.is_empty() {
+        out.push_str("No sync pipes are configured.\n");
+    }
+    if started && !running {
+        out.push_str("note: the sync server is not running; the pipes run once it is started (bin/start-server)\n");
+    }
+    cli::out(&out)
+}

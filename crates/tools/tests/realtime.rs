@@ -1,0 +1,331 @@
+//! Real-time sync end to end: the sync server process (start-server, stop-server, status), realtime-sync and
+//! each change detector, against the real 389 DS and OpenLDAP servers that tests/run.sh starts.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use ferrosync::entry::Value;
+use ferrosync_ldap::Modification;
+use util::scenario::{entry, Scenario, PEOPLE_ALL};
+use util::Root;
+
+/// Runs the sync server of a root for the length of a test.
+struct ServerGuard<'a> {
+    root: &'a Root,
+}
+
+impl<'a> ServerGuard<'a> {
+    fn start(root: &'a Root) -> ServerGuard<'a> {
+        let out = root.run("start-server", &[]).ok();
+        assert!(out.contains("The sync server started"), "{out}");
+        ServerGuard { root }
+    }
+
+    fn pid(&self) -> i32 {
+        std::fs::read_to_string(self.root.path().join("logs/server.pid")).unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for ServerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.root.run("stop-server", &[]);
+    }
+}
+
+/// Waits until `check` holds, up to `limit`; panics with `what` otherwise. Functional, not a timing assertion.
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not reached within {limit:?}");
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn sync_log(s: &Scenario) -> String {
+    std::fs::read_to_string(s.root.path().join("logs/sync")).unwrap_or_default()
+}
+
+/// Sets the start point at the end of the change log and starts the pipe and the server.
+fn go(s: &Scenario) -> ServerGuard<'_> {
+    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    assert!(out.contains("The startpoint has been set for Sync Pipe 'p'"), "{out}");
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    ServerGuard::start(&s.root)
+}
+
+/// Adds, modifies, renames, moves out of scope, changes group membership and deletes at the source, and checks
+/// that each reaches the destination.
+async fn lifecycle(s: &Scenario) {
+    s.dsconfig(
+        "dsconfig create-dn-map --map-name same --set \"from-dn-pattern:**,BASE\" --set \"to-dn-pattern:{1},BASE\"\n\
+         dsconfig create-attribute-map --map-name g\n\
+         dsconfig create-attribute-mapping --map-name g --mapping-name member --type dn --set from-attribute:member --set dn-map:same\n\
+         dsconfig create-sync-class --pipe-name p --class-name groups --set evaluation-order-index:1 --set include-base-dn:ou=groups,BASE \
+             --set attribute-map:g --set destination-correlation-attributes:dn\n",
+    );
+    s.dsconfig(PEOPLE_ALL);
+    let _server = go(s);
+    // Add
+    let dn = s.add_person("rt1", &[("description", "first")]).await;
+    eventually("the add reaches the destination", WAIT, || async { s.dst_get(&dn).await.is_some() }).await;
+    // Modify
+    s.src.modify(&dn, &[Modification::Replace("description".into(), vec![Value::from("second")])]).await.unwrap();
+    eventually("the modify reaches the destination", WAIT, || async {
+        s.dst_get(&dn).await.map(|e| e.texts("description") == ["second"]).unwrap_or(false)
+    })
+    .await;
+    // Rename
+    s.src.modify_dn(&dn, "uid=rt1renamed", true, None).await.unwrap();
+    let renamed = s.dn("uid=rt1renamed,ou=people");
+    eventually("the rename reaches the destination", WAIT, || async {
+        s.dst_get(&renamed).await.is_some() && s.dst_get(&dn).await.is_none()
+    })
+    .await;
+    // Group membership
+    let other = s.add_person("rt2", &[]).await;
+    let group = s.dn("cn=rtgroup,ou=groups");
+    s.src
+        .add(&entry(&group, &[("objectClass", "groupOfNames"), ("cn", "rtgroup"), ("member", &renamed)]))
+        .await
+        .unwrap();
+    eventually("the group reaches the destination", WAIT, || async { s.dst_get(&group).await.is_some() }).await;
+    s.src.modify(&group, &[Modification::Add("member".into(), vec![Value::from(other.as_str())])]).await.unwrap();
+    eventually("the new member reaches the destination", WAIT, || async {
+        s.dst_get(&group).await.map(|g| g.texts("member").len() == 2).unwrap_or(false)
+    })
+    .await;
+    // Move out of the people class's scope: the destination entry goes.
+    s.src.modify_dn(&other, "uid=rt2", true, Some(&s.dn("ou=staff"))).await.unwrap();
+    eventually("the entry moved out of scope is deleted", WAIT, || async { s.dst_get(&other).await.is_none() }).await;
+    // Delete
+    s.src.delete(&renamed).await.unwrap();
+    eventually("the delete reaches the destination", WAIT, || async { s.dst_get(&renamed).await.is_none() }).await;
+    // The sync log and status tell what happened.
+    let log = sync_log(s);
+    assert!(log.contains("category=SYNC") && log.contains("type=change-applied") && log.contains("Detected"), "{log}");
+    let root = &s.root;
+    eventually("status shows the pipe's work", WAIT, || async {
+        let status = root.run("status", &["--script-friendly"]).ok();
+        status.contains("p\tStarted\ttrue\n")
+            && !status.contains("p\tChanges Detected\t0\n")
+            && status.contains("p\tNum Ops In Flight\t0\n")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changelog_source_389_to_openldap() {
+    let s = Scenario::new("rt-changelog").await;
+    lifecycle(&s).await;
+}
+
+#[tokio::test]
+async fn accesslog_source_openldap_to_389() {
+    let s = Scenario::with("rt-accesslog", "OPENLDAP", "389", "openldap").await;
+    lifecycle(&s).await;
+}
+
+#[tokio::test]
+async fn content_sync_source_389_to_openldap() {
+    // 389's content sync gets its own instance (see tests/run.sh).
+    let s = Scenario::with("rt-contentsync", "389CS", "OPENLDAP", "content-sync").await;
+    lifecycle(&s).await;
+}
+
+#[tokio::test]
+async fn content_sync_source_openldap_to_389_with_offline_deletes() {
+    let s = Scenario::with("rt-cs-offline", "OPENLDAP", "389", "content-sync").await;
+    s.dsconfig(PEOPLE_ALL);
+    let server = go(&s);
+    let a = s.add_person("off1", &[]).await;
+    let b = s.add_person("off2", &[]).await;
+    eventually("both adds arrive", WAIT, || async { s.dst_get(&a).await.is_some() && s.dst_get(&b).await.is_some() })
+        .await;
+    drop(server);
+    // While the server is down, one entry is deleted: RFC 4533 reports it by its id only.
+    s.src.delete(&a).await.unwrap();
+    let _server = ServerGuard::start(&s.root);
+    eventually("the offline delete arrives", WAIT, || async { s.dst_get(&a).await.is_none() }).await;
+    assert!(s.dst_get(&b).await.is_some());
+}
+
+#[tokio::test]
+async fn dsconfig_changes_reach_a_running_server() {
+    let s = Scenario::new("rt-reload").await;
+    s.dsconfig(PEOPLE_ALL);
+    s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    let _server = ServerGuard::start(&s.root);
+    // The pipe is not started: changes wait in the change log.
+    let dn = s.add_person("reload1", &[]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(s.dst_get(&dn).await.is_none(), "a stopped pipe synchronizes nothing");
+    let status = s.root.run("status", &["-s"]).ok();
+    assert!(status.contains("p\tStarted\tfalse"), "{status}");
+    // Starting it with dsconfig, as Ping's hooks do, needs no restart; the waiting change is applied.
+    s.root.dsconfig(&["set-sync-pipe-prop", "--pipe-name", "p", "--set", "started:true"]).ok();
+    eventually("the started pipe catches up", WAIT, || async { s.dst_get(&dn).await.is_some() }).await;
+    // realtime-sync stop stops it again.
+    s.root.run("realtime-sync", &["stop", "--pipe-name", "p"]).ok();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let dn2 = s.add_person("reload2", &[]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(s.dst_get(&dn2).await.is_none());
+}
+
+#[tokio::test]
+async fn start_points_and_their_errors() {
+    let s = Scenario::new("rt-startpoints").await;
+    s.dsconfig(PEOPLE_ALL);
+    let err = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "nope", "--end-of-changelog"]).fails();
+    assert!(err.contains("there is no sync pipe 'nope'"), "{err}");
+    let err = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p"]).fails();
+    assert!(err.contains("--end-of-changelog"), "exactly one start point is required: {err}");
+    let err = s
+        .root
+        .run(
+            "realtime-sync",
+            &["set-startpoint", "--pipe-name", "p", "--change-sequence-number", "20260101000000.000000Z"],
+        )
+        .fails();
+    assert!(err.contains("use --change-number"), "a cn=changelog source uses change numbers: {err}");
+    // A rewind: changes made before the rewind point are replayed.
+    let dn = s.add_person("sp1", &[]).await;
+    s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--startpoint-rewind", "10m"]).ok();
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    let _server = ServerGuard::start(&s.root);
+    eventually("the rewound change is replayed", WAIT, || async { s.dst_get(&dn).await.is_some() }).await;
+}
+
+#[tokio::test]
+async fn survives_kill_9_while_changes_stream_in() {
+    let s = Scenario::new("rt-crash").await;
+    s.dsconfig(PEOPLE_ALL);
+    s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set num-worker-threads:8\n");
+    let server = go(&s);
+    let pid = server.pid();
+    // 5,000 changes: 250 adds and 4,750 modifies, written by 5 writers at once.
+    let mut writers = Vec::new();
+    for w in 0..5 {
+        let src = s.src.clone();
+        let base = s.base.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..50 {
+                let dn = format!("uid=crash{w}-{i},ou=people,{base}");
+                src.add(&entry(
+                    &dn,
+                    &[("objectClass", "inetOrgPerson"), ("uid", &format!("crash{w}-{i}")), ("cn", "c"), ("sn", "s")],
+                ))
+                .await
+                .unwrap();
+                for n in 0..19 {
+                    src.modify(&dn, &[Modification::Replace("description".into(), vec![Value::from(format!("v{n}"))])])
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // kill -9 in the middle of it.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    std::mem::forget(server);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let _server = ServerGuard::start(&s.root);
+    // Nothing lost: every entry reaches its final state.
+    eventually("the destination equals the mapped source", Duration::from_secs(120), || async {
+        let entries = s
+            .dst
+            .search(&s.dn("ou=people"), ferrosync_ldap::Scope::OneLevel, "(description=v18)", &["1.1"])
+            .await
+            .unwrap();
+        entries.len() == 250
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn destination_down_for_20_seconds_then_the_backlog_drains() {
+    // A destination of its own, so that stopping it disturbs no other test.
+    let dir = tempfile::tempdir().unwrap();
+    let script = util::repo().join("tests/servers/start-openldap.sh");
+    let start = |port: &str| {
+        let out = std::process::Command::new(&script)
+            .args([dir.path().join("ol").to_str().unwrap(), port, "7636"])
+            .env("SLAPD_LOGLEVEL", "0")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let stop = || {
+        let script = util::repo().join("tests/servers/stop-openldap.sh");
+        std::process::Command::new(script).arg(dir.path().join("ol")).status().unwrap();
+    };
+    let port = "7389";
+    start(port);
+    let s = Scenario::new("rt-down").await;
+    s.dsconfig(&format!(
+        "dsconfig create-external-server --server-name own --type generic-ldap --set server-host-name:127.0.0.1 --set server-port:{port} \
+             --set bind-dn:cn=admin,dc=example,dc=com --set password:secret --set \"connect-timeout:1 s\" --set \"response-timeout:2 s\"\n\
+         dsconfig set-sync-destination-prop --destination-name dst --set server:own --set base-dn:ou=people,dc=example,dc=com\n\
+         dsconfig create-dn-map --map-name to-own --set \"from-dn-pattern:*,ou=people,BASE\" --set \"to-dn-pattern:{{1}},ou=people,dc=example,dc=com\"\n{PEOPLE_ALL}\
+         dsconfig set-sync-class-prop --pipe-name p --class-name people --set dn-map:to-own\n"
+    ));
+    let _server = go(&s);
+    let own = ferrosync_ldap::LdapClient::single(
+        ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", 7389)
+            .with_bind("cn=admin,dc=example,dc=com", ferrosync::secret::Secret::new("secret")),
+    )
+    .unwrap();
+    s.add_person("down0", &[]).await;
+    eventually("the first change arrives", WAIT, || async {
+        own.get("uid=down0,ou=people,dc=example,dc=com", &["1.1"]).await.ok().flatten().is_some()
+    })
+    .await;
+    stop();
+    for i in 1..=20 {
+        s.add_person(&format!("down{i}"), &[]).await;
+    }
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    start(port);
+    let own = ferrosync_ldap::LdapClient::single(
+        ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", 7389)
+            .with_bind("cn=admin,dc=example,dc=com", ferrosync::secret::Secret::new("secret")),
+    )
+    .unwrap();
+    eventually("the backlog drains", Duration::from_secs(60), || async {
+        own.search("ou=people,dc=example,dc=com", ferrosync_ldap::Scope::OneLevel, "(uid=down*)", &["1.1"])
+            .await
+            .map(|v| v.len() == 21)
+            .unwrap_or(false)
+    })
+    .await;
+    stop();
+}
+
+#[tokio::test]
+async fn source_fails_over_to_its_second_server() {
+    let s = Scenario::new("rt-srcfailover").await;
+    s.dsconfig(&format!(
+        "dsconfig create-external-server --server-name gone --type generic-ldap --set server-host-name:127.0.0.1 --set server-port:1 \
+             --set \"bind-dn:{}\" --set \"password:{}\" --set \"connect-timeout:1 s\"\n\
+         dsconfig set-sync-source-prop --source-name src --set server:gone --add server:ds389\n{PEOPLE_ALL}",
+        s.src_server.bind_dn, s.src_server.bind_pw
+    ));
+    let _server = go(&s);
+    let dn = s.add_person("fo1", &[]).await;
+    eventually("changes arrive through the second source server", WAIT, || async { s.dst_get(&dn).await.is_some() })
+        .await;
+}
