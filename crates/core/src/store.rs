@@ -285,6 +285,26 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
+    /// Records where source entries were synchronized to (resync does, so that real-time sync that follows
+    /// finds renamed entries).
+    pub fn put_id_mappings(&mut self, pipe: &str, put: &[IdMapping]) -> Result<(), StoreError> {
+        let path = self.root.db_path();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        {
+            let mut up = tx
+                .prepare_cached(
+                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn, dest_dn = excluded.dest_dn",
+                )
+                .map_err(sql)?;
+            for m in put {
+                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
     /// Where the source entry with unique id `source_id` was synchronized to.
     pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
         self.conn

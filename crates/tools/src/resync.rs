@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use ferrosync::engine::resync::{self, Observer, ResyncOptions};
-use ferrosync::engine::{Engine, SyncResult};
+use ferrosync::engine::{Engine, Outcome, SyncResult};
 use ferrosync::mapping::PipeMapping;
-use ferrosync::store::Store;
+use ferrosync::store::{IdMapping, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{cli, endpoints};
@@ -110,6 +110,30 @@ impl Log {
 struct Progress {
     bar: ProgressBar,
     log: Arc<Log>,
+    /// Where each synchronized entry went, written to the id map in batches so that real-time sync later
+    /// finds entries that are renamed at the source. `None` in a dry run.
+    ids: Option<IdRecorder>,
+}
+
+struct IdRecorder {
+    pipe: String,
+    store: Mutex<Store>,
+    pending: Mutex<Vec<IdMapping>>,
+}
+
+impl IdRecorder {
+    fn flush(&self) {
+        let batch = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        if batch.is_empty() {
+            return;
+        }
+        if let Ok(mut store) = self.store.lock() {
+            let _ = store.put_id_mappings(&self.pipe, &batch);
+        }
+    }
 }
 
 impl Observer for Progress {
@@ -135,6 +159,21 @@ impl Observer for Progress {
 
     fn entry_done(&self, dn: &str, result: &SyncResult) {
         self.bar.inc(1);
+        if let (Some(ids), Some(source_id), Some(dest)) = (&self.ids, &result.source_id, &result.destination) {
+            if matches!(result.outcome, Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded) {
+                let full = ids.pending.lock().map(|mut p| {
+                    p.push(IdMapping {
+                        source_id: source_id.clone(),
+                        source_dn: dn.to_string(),
+                        dest_dn: dest.clone(),
+                    });
+                    p.len() >= 2000
+                });
+                if full.unwrap_or(false) {
+                    ids.flush();
+                }
+            }
+        }
         if result.outcome.is_failure() {
             let at = result.destination.as_deref().map(|d| format!(" destination=\"{d}\"")).unwrap_or_default();
             self.log.write(0, &format!("dn=\"{dn}\" {}{at}", result.outcome));
@@ -248,7 +287,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ),
         );
         let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
-        let progress = Progress { bar, log: log.clone() };
+        let ids = if args.dry_run {
+            None
+        } else {
+            Some(IdRecorder { pipe: args.pipe_name.clone(), store: Mutex::new(Store::open(&root)?), pending: Mutex::default() })
+        };
+        let progress = Progress { bar, log: log.clone(), ids };
         let opts = ResyncOptions {
             filter: args.source_search_filter.clone(),
             dns,
@@ -263,6 +307,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("resync of pipe '{}' stopped", args.pipe_name))?;
         progress.bar.finish_and_clear();
+        if let Some(ids) = &progress.ids {
+            ids.flush();
+        }
         let mut out = String::new();
         if args.dry_run {
             out.push_str("Dry run: nothing was changed.\n");

@@ -329,3 +329,26 @@ async fn source_fails_over_to_its_second_server() {
     eventually("changes arrive through the second source server", WAIT, || async { s.dst_get(&dn).await.is_some() })
         .await;
 }
+
+#[tokio::test]
+async fn renames_and_deletes_of_entries_that_resync_copied() {
+    let s = Scenario::new("rt-after-resync").await;
+    s.dsconfig(PEOPLE_ALL);
+    let a = s.add_person("ar1", &[]).await;
+    let b = s.add_person("ar2", &[]).await;
+    s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    let out = s.resync(&[]).ok();
+    assert!(out.contains("2 entries were created"), "{out}");
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    let _server = ServerGuard::start(&s.root);
+    // A rename changes the uid (the RDN) too: the old DN finds the destination entry, which is renamed.
+    s.src.modify_dn(&a, "uid=ar1-new", true, None).await.unwrap();
+    let renamed = s.dn("uid=ar1-new,ou=people");
+    eventually("the rename reaches the destination", WAIT, || async {
+        s.dst_get(&renamed).await.is_some() && s.dst_get(&a).await.is_none()
+    })
+    .await;
+    // A delete known by its DN alone still finds its class through the base DN.
+    s.src.delete(&b).await.unwrap();
+    eventually("the delete reaches the destination", WAIT, || async { s.dst_get(&b).await.is_none() }).await;
+}

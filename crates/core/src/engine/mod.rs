@@ -92,11 +92,20 @@ pub struct SyncResult {
     pub changes: Vec<Modification>,
     /// Set when the failure concerns a whole endpoint (no server reachable, wrong credentials), not this entry.
     pub endpoint_down: Option<String>,
+    /// The source entry's unique id, when it has one (for the id map).
+    pub source_id: Option<String>,
 }
 
 impl SyncResult {
     pub fn new(outcome: Outcome) -> Self {
-        SyncResult { outcome, class: None, destination: None, changes: Vec::new(), endpoint_down: None }
+        SyncResult {
+            outcome,
+            class: None,
+            destination: None,
+            changes: Vec::new(),
+            endpoint_down: None,
+            source_id: None,
+        }
     }
 }
 
@@ -181,6 +190,7 @@ impl Engine {
         };
         let mut result = self.sync_with_class(class, source, opts).await;
         result.class = Some(class.name().to_string());
+        result.source_id = self.source.unique_id(source);
         result
     }
 
@@ -193,6 +203,7 @@ impl Engine {
         };
         let mut result = self.sync_with_class_known(class, source, opts, known).await;
         result.class = Some(class.name().to_string());
+        result.source_id = self.source.unique_id(source);
         result
     }
 
@@ -371,9 +382,11 @@ impl Engine {
     /// Deletes the destination entry of a source entry that is gone. `last_known` is the source entry as it
     /// was (or at least its DN), used to pick the class and correlate.
     pub async fn delete_entry(&self, last_known: &Entry, opts: &SyncOptions) -> SyncResult {
+        // An entry known by its DN alone cannot be tested against filters: only base DNs count then.
+        let attrs = (!last_known.is_empty()).then_some(last_known);
         let Some(class) = self
             .mapping
-            .select_class(&last_known.dn, Some(last_known))
+            .select_class(&last_known.dn, attrs)
             .or_else(|| self.mapping.select_class(&last_known.dn, None))
         else {
             return SyncResult::new(Outcome::OutOfScope);

@@ -560,6 +560,19 @@ impl ChangeContext {
         }
         let source_dn = entry.dn.clone();
         let unique_id = change.unique_id.clone().or_else(|| self.engine.source.unique_id(&entry));
+        // A rename or move of an entry the id map does not know (synchronized by resync, say): its old DN,
+        // mapped as it was, names the destination entry to rename.
+        let old_class =
+            if change.kind == ChangeKind::ModDn { self.engine.mapping.select_class(&change.dn, None) } else { None };
+        let known = match (known, old_class) {
+            (Some(k), _) => Some(k),
+            (None, Some(c)) => c.map_dn(&change.dn, None).ok().map(|dest_dn| IdMapping {
+                source_id: unique_id.clone().unwrap_or_default(),
+                source_dn: change.dn.clone(),
+                dest_dn,
+            }),
+            (None, None) => None,
+        };
         let class = self.engine.class_for(&entry);
         let Some(class) = class else {
             // Out of every class now: if it was synchronized before, it moved out of scope and goes.
@@ -580,7 +593,7 @@ impl ChangeContext {
         // created, as a create would be.
         let entering = known.is_none()
             && match change.kind {
-                ChangeKind::ModDn => true,
+                ChangeKind::ModDn => old_class.is_none(),
                 ChangeKind::Modify => {
                     let filter_attrs: Vec<String> = class.filters().iter().flat_map(|f| f.attributes()).collect();
                     change.changed_attributes.iter().any(|a| filter_attrs.iter().any(|f| f.eq_ignore_ascii_case(a)))

@@ -376,13 +376,8 @@ async fn delete_pass(
                 Err(e) => Outcome::FailedAtResource(e.to_string()),
             }
         };
-        let result = SyncResult {
-            outcome,
-            class: None,
-            destination: Some(dn.clone()),
-            changes: Vec::new(),
-            endpoint_down: None,
-        };
+        let mut result = SyncResult::new(outcome);
+        result.destination = Some(dn.clone());
         report.stats.count(&result.outcome);
         if result.outcome.is_failure() {
             report.failures.push(Failure { dn: dn.clone(), reason: result.outcome.to_string() });
