@@ -34,7 +34,8 @@
 #
 # RT_POISSON=1 sends the writes of a fixed rate at exponentially distributed intervals (a Poisson process) instead
 # of every 1/rate s: at low rates this includes the idle gaps after which a change must wake the synchronizer.
-# RT_WORKERS=N sets ferrosync's num-worker-threads (default: ferrosync's default, 4).
+# RT_WORKERS=N sets ferrosync's num-worker-threads (default: ferrosync's default, 4). RT_BINDIR=DIR uses the
+# ferrosync binaries in DIR (e.g. another checkout's target/release) instead of building this one.
 #
 # Output: a markdown table (stdout). RT_KEEP=1 keeps the work folder (per-run lags, per-second series, ferrosync
 # logs and status) and prints its path.
@@ -80,9 +81,14 @@ ADMIN_PW=secret
 SLAPD=/usr/sbin/slapd
 
 if [ "$need_389" = 1 ]; then tests/servers/install-deps.sh all >&2; else tests/servers/install-deps.sh openldap >&2; fi
-echo "building ferrosync and rtbench..." >&2
-cargo build --release --quiet
-bindir="${CARGO_TARGET_DIR:-$top/target}/release"
+if [ -n "${RT_BINDIR:-}" ]; then
+    bindir=$(cd "$RT_BINDIR" && pwd)
+    echo "building rtbench (ferrosync from $bindir)..." >&2
+else
+    echo "building ferrosync and rtbench..." >&2
+    cargo build --release --quiet
+    bindir="${CARGO_TARGET_DIR:-$top/target}/release"
+fi
 rt_target="${CARGO_TARGET_DIR:-$top/target}/rtbench"
 (cd benchmarks/realtime && CARGO_TARGET_DIR="$rt_target" cargo build --release --quiet)
 RTBENCH="$rt_target/release/rtbench"
@@ -175,6 +181,10 @@ if [ "$need_389" = 1 ]; then
 fi
 
 # ---- one run
+context_csn() { # $1 = port
+    ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$1" -D "$ADMIN" -w "$ADMIN_PW" -s base -b "$BASE" \
+        contextCSN 2>/dev/null | sed -n 's/^contextCSN: //p' | sort | tr '\n' ' '
+}
 kv() { sed -n "s/^$2='\(.*\)'\$/\1/p" "$1"; }
 status_field() { awk -F'\t' -v f="$2" '$2 == f { print $3 }' "$1"; }
 results=()
@@ -220,14 +230,19 @@ one_run() { # $1 = system, $2 = rate (number or max)
                 consumer_conf "$dir" "syncrepl rid=001 $provider syncdata=accesslog logbase=\"cn=accesslog\" logfilter=\"(&(objectClass=auditWriteObject)(reqResult=0))\""
             fi
             slapd_start "$dir"
-            local n=0 i
-            for i in $(seq 1 300); do
-                n=$(ldapsearch -x -LLL -H "ldap://127.0.0.1:$DST_PORT" -D "$ADMIN" -w "$ADMIN_PW" -b "$PEOPLE" \
-                    -s one "(objectClass=inetOrgPerson)" 1.1 2>/dev/null | grep -c '^dn:' || true)
-                [ "$n" -ge "$pool" ] && break
-                sleep 0.2
+            # The refresh is over when the consumer's contextCSN is the provider's.
+            local want got="" i
+            want=$(context_csn "$SRC_PORT")
+            for i in $(seq 1 1200); do
+                got=$(context_csn "$DST_PORT")
+                [ -n "$got" ] && [ "$got" = "$want" ] && break
+                sleep 0.1
             done
-            [ "$n" -ge "$pool" ] || { echo "the consumer has $n of $pool entries" >&2; tail "$dir/slapd.log" >&2; exit 1; }
+            [ "$got" = "$want" ] || { echo "the consumer did not finish its refresh in 120 s" >&2; exit 1; }
+            local n
+            n=$(ldapsearch -x -LLL -H "ldap://127.0.0.1:$DST_PORT" -D "$ADMIN" -w "$ADMIN_PW" -b "$PEOPLE" \
+                -s one "(objectClass=inetOrgPerson)" 1.1 | grep -c '^dn:' || true)
+            [ "$n" -ge "$pool" ] || { echo "the consumer has $n of $pool entries" >&2; exit 1; }
             ;;
         *)
             cp -a "$work/tpl-dst-$pool" "$dir"

@@ -5,7 +5,7 @@
 #   tests/run.sh [extra cargo test arguments]
 #
 # Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890), and a
-# second 389 DS for content sync on 13892/13893 (t13892).
+# second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"
@@ -16,6 +16,7 @@ DS_PORT="${DS_PORT:-13890}"
 DS_LDAPS_PORT="${DS_LDAPS_PORT:-13891}"
 DS_CS_PORT="${DS_CS_PORT:-13892}"
 DS_CS_LDAPS_PORT="${DS_CS_LDAPS_PORT:-13893}"
+PINGONE_PORT="${PINGONE_PORT:-19443}"
 
 tests/servers/install-deps.sh all >&2
 
@@ -25,6 +26,11 @@ cleanup() {
     tests/servers/stop-openldap.sh "$work/openldap" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/389ds" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/389cs" --rm >/dev/null 2>&1 || true
+    if [ -n "${FERROSYNC_TEST_PINGONE_PID:-}" ]; then
+        tests/servers/stop-pingone-emulator.sh "$FERROSYNC_TEST_PINGONE_PID" >/dev/null 2>&1 || true
+    fi
+    [ -n "${SCIM2_PID:-}" ] && kill "$SCIM2_PID" 2>/dev/null || true
+    [ -n "${SCIMMY_PID:-}" ] && kill "$SCIMMY_PID" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,6 +42,13 @@ eval "$(DS_CONTENT_SYNC=0 SUMMARY_PREFIX=FERROSYNC_TEST_389_ tests/servers/start
 # A second 389 DS for RFC 4533 content sync: 389 DS 2.3's content sync plugin can deadlock the database when
 # persistent searches run while other clients write concurrently, so those tests get an instance of their own.
 eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_389CS_ tests/servers/start-389ds.sh "$work/389cs" "$DS_CS_PORT" "$DS_CS_LDAPS_PORT" "t$DS_CS_PORT")"
+# Two real SCIM 2.0 servers (pip and npm installs are cached under $HOME/.cache).
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIM2_ tests/servers/start-scim2-server.sh "${SCIM2_PORT:-18080}")"
+SCIM2_PID=$FERROSYNC_TEST_SCIM2_PID
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIMMY_ tests/servers/start-scimmy.sh "${SCIMMY_PORT:-18083}")"
+SCIMMY_PID=$FERROSYNC_TEST_SCIMMY_PID
+# The PingOne API emulator (Python 3 stdlib): the ping-one-customer source and destination tests.
+eval "$(PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
 set +a
 
 cargo test --release --workspace "$@"

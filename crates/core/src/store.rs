@@ -258,6 +258,23 @@ impl Store {
         put: &[IdMapping],
         remove: &[String],
     ) -> Result<(), StoreError> {
+        self.update_id_map(pipe, put, remove, Some(start_point))
+    }
+
+    /// Records where source entries were synchronized to (resync does, so that real-time sync that follows
+    /// finds renamed entries).
+    pub fn put_id_mappings(&mut self, pipe: &str, put: &[IdMapping]) -> Result<(), StoreError> {
+        self.update_id_map(pipe, put, &[], None)
+    }
+
+    /// Puts and removes id map records, and saves the start point when given, in one transaction.
+    fn update_id_map(
+        &mut self,
+        pipe: &str,
+        put: &[IdMapping],
+        remove: &[String],
+        start_point: Option<&str>,
+    ) -> Result<(), StoreError> {
         let path = self.root.db_path();
         let sql = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
@@ -275,31 +292,13 @@ impl Store {
             for id in remove {
                 del.execute(params![pipe, id]).map_err(sql)?;
             }
-            tx.execute(
-                "INSERT INTO pipe_state (pipe, start_point, updated) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (pipe) DO UPDATE SET start_point = excluded.start_point, updated = excluded.updated",
-                params![pipe, start_point, crate::util::timestamp_now()],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)
-    }
-
-    /// Records where source entries were synchronized to (resync does, so that real-time sync that follows
-    /// finds renamed entries).
-    pub fn put_id_mappings(&mut self, pipe: &str, put: &[IdMapping]) -> Result<(), StoreError> {
-        let path = self.root.db_path();
-        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        {
-            let mut up = tx
-                .prepare_cached(
-                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn, dest_dn = excluded.dest_dn",
+            if let Some(sp) = start_point {
+                tx.execute(
+                    "INSERT INTO pipe_state (pipe, start_point, updated) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (pipe) DO UPDATE SET start_point = excluded.start_point, updated = excluded.updated",
+                    params![pipe, sp, crate::util::timestamp_now()],
                 )
                 .map_err(sql)?;
-            for m in put {
-                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn]).map_err(sql)?;
             }
         }
         tx.commit().map_err(sql)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use ferrosync::config::Config;
-use ferrosync::endpoint::{Destination, EntrySource};
+use ferrosync::endpoint::{ChangeDetector, Destination, EntrySource};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
@@ -48,6 +48,11 @@ pub fn build_pair(
             LdapSource::from_config(config, secrets, root, pipe, &source_name, mapping)
                 .with_context(|| format!("cannot set up the sync source '{source_name}'"))?,
         )
+    } else if source_type == "ping-one-customer" {
+        Arc::new(
+            ferrosync_pingone::PingOneSource::from_config(config, secrets, root, pipe, &source_name)
+                .with_context(|| format!("cannot set up the sync source '{source_name}'"))?,
+        )
     } else {
         bail!("ferrosync cannot read a sync source of type '{source_type}' ('{source_name}') yet")
     };
@@ -56,8 +61,35 @@ pub fn build_pair(
             LdapDestination::from_config(config, secrets, root, pipe, &dest_name)
                 .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
         )
+    } else if dest_type == "scim2" {
+        Arc::new(
+            ferrosync_scim::ScimDestination::from_config(config, secrets, root, pipe, &dest_name, mapping)
+                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
+        )
+    } else if dest_type == "ping-one-customer" {
+        Arc::new(
+            ferrosync_pingone::PingOneDestination::from_config(config, secrets, root, pipe, &dest_name)
+                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
+        )
     } else {
         bail!("ferrosync cannot write to a sync destination of type '{dest_type}' ('{dest_name}') yet")
     };
     Ok((source, destination))
+}
+
+/// The change detector of the sync source `source_name` of pipe `pipe`, by the source's `--type`:
+/// `ping-one-customer` reads PingOne's audit activities, the others are read over LDAP.
+pub fn build_detector(
+    config: &Config,
+    secrets: &SecretBox,
+    root: &ServerRoot,
+    pipe: &str,
+    source_name: &str,
+) -> anyhow::Result<Arc<dyn ChangeDetector>> {
+    let variant = config.get("sync-source", source_name).and_then(|s| s.variant.clone()).unwrap_or_default();
+    if variant == "ping-one-customer" {
+        let d = ferrosync_pingone::PingOneDetector::from_config(config, secrets, root, pipe, source_name)?;
+        return Ok(Arc::new(d));
+    }
+    Ok(ferrosync_ldap::detector::detector_from_config(config, secrets, root, pipe, source_name)?)
 }

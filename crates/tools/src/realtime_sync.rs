@@ -164,14 +164,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .to_string();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let point = runtime.block_on(async {
-                let detector = ferrosync_ldap::detector::detector_from_config(
-                    &config,
-                    store.secrets(),
-                    &root,
-                    &sp.pipe_name,
-                    &source,
-                )
-                .with_context(|| format!("cannot read the change log of the sync source '{source}'"))?;
+                let detector =
+                    crate::endpoints::build_detector(&config, store.secrets(), &root, &sp.pipe_name, &source)
+                        .with_context(|| format!("cannot read the change log of the sync source '{source}'"))?;
                 detector
                     .start_point(&request)
                     .await

@@ -186,6 +186,7 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
             ("Num Ops In Flight", s.in_flight.to_string()),
             ("Num Ops In Queue", s.queued.to_string()),
             ("Source Unretrieved Changes", s.unretrieved_changes.to_string()),
+            ("Lag (seconds)", format!("{:.1}", s.lag_ms as f64 / 1000.0)),
             ("Failed Op Attempts", s.failed_attempts.to_string()),
             ("Poll For Source Changes Count", s.polls.to_string()),
             (
@@ -343,7 +344,7 @@ fn build_runner(
     let source_name =
         config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
     let (source, destination) = endpoints::build_pair(config, store.secrets(), root, pipe, &mapping)?;
-    let detector = ferrosync_ldap::detector::detector_from_config(config, store.secrets(), root, pipe, &source_name)
+    let detector = endpoints::build_detector(config, store.secrets(), root, pipe, &source_name)
         .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;
     Ok(PipeRunner {
         pipe: pipe.to_string(),

@@ -108,6 +108,9 @@ async fn lifecycle(s: &Scenario) {
     // Move out of the people class's scope: the destination entry goes.
     s.src.modify_dn(&other, "uid=rt2", true, Some(&s.dn("ou=staff"))).await.unwrap();
     eventually("the entry moved out of scope is deleted", WAIT, || async { s.dst_get(&other).await.is_none() }).await;
+    // ... and moving it back into scope creates it again.
+    s.src.modify_dn(&s.dn("uid=rt2,ou=staff"), "uid=rt2", true, Some(&s.dn("ou=people"))).await.unwrap();
+    eventually("the entry moved into scope is created", WAIT, || async { s.dst_get(&other).await.is_some() }).await;
     // Delete
     s.src.delete(&renamed).await.unwrap();
     eventually("the delete reaches the destination", WAIT, || async { s.dst_get(&renamed).await.is_none() }).await;

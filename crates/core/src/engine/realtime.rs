@@ -80,6 +80,8 @@ pub struct PipeStats {
     pub unretrieved: AtomicU64,
     /// Milliseconds since the epoch of the newest applied change's detection, for the lag.
     pub last_applied_ms: AtomicU64,
+    /// Milliseconds since the epoch when the pipe last had nothing left to read: the lag is the time since.
+    pub caught_up_ms: AtomicU64,
     pub started_ms: AtomicU64,
 }
 
@@ -106,6 +108,8 @@ pub struct StatsSnapshot {
     pub ignored: u64,
     pub failed_attempts: u64,
     pub unretrieved_changes: u64,
+    /// How long the pipe has been behind the source: 0 when it has read everything.
+    pub lag_ms: u64,
     pub start_point: String,
     pub last_error: Option<String>,
 }
@@ -153,6 +157,11 @@ impl PipeStats {
             ignored: g(&self.ignored),
             failed_attempts: g(&self.failed_attempts),
             unretrieved_changes: g(&self.unretrieved),
+            lag_ms: if g(&self.unretrieved) == 0 && g(&self.queued) == 0 {
+                0
+            } else {
+                now_ms().saturating_sub(g(&self.caught_up_ms).max(g(&self.started_ms)))
+            },
             start_point: start_point.to_string(),
             last_error,
         }
@@ -261,6 +270,8 @@ impl PipeRunner {
                 }
             };
             if changes.is_empty() {
+                self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
+                self.stats.unretrieved.store(0, Ordering::Relaxed);
                 if wait_or_shutdown(&mut shutdown, self.settings.polling_interval).await {
                     break;
                 }

@@ -15,7 +15,8 @@ use crate::entry::Value;
 ///   `modifiersName`, `entryUUID`, `entryDN`, `subschemaSubentry`, `hasSubordinates`, `numSubordinates`,
 ///   `structuralObjectClass`, `governingStructureRule`.
 /// * OpenLDAP: `entryCSN`, `contextCSN`; ppolicy state `pwdChangedTime`, `pwdFailureTime`, `pwdHistory`,
-///   `pwdGraceUseTime`, `pwdReset`.
+///   `pwdGraceUseTime`, `pwdReset`, `pwdAccountLockedTime` (operational in OpenLDAP: read only when named, so mapping it explicitly
+///   makes the engine fetch it and remove it on unlock).
 /// * 389 DS: `entryid`, `parentid`, `nsUniqueId`, `nsds5ReplConflict`, `nscpEntryDN`, `nsTombstoneCSN`,
 ///   `nsParentUniqueId`, `nsRole`.
 /// * PingDirectory: `ds-sync-hist`, `ds-sync-state`, `ds-entry-unique-id`, `ds-create-time`, `ds-update-time`.
@@ -44,6 +45,7 @@ pub const OPERATIONAL_ATTRIBUTES: &[&str] = &[
     "entryCSN",
     "contextCSN",
     "pwdChangedTime",
+    "pwdAccountLockedTime",
     "pwdFailureTime",
     "pwdHistory",
     "pwdGraceUseTime",

@@ -1,0 +1,476 @@
+//! The PingOne API client: tokens, rate limiting, 429 and 5xx retries.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ferrosync::config::{Config, ConfigObject};
+use ferrosync::endpoint::{EndpointError, EndpointResult};
+use ferrosync::secret::{Secret, SecretBox};
+use ferrosync::store::ServerRoot;
+use serde_json::Value as Json;
+
+/// How many times a request answered with 429 is tried (PingDataSync: 15).
+const MAX_THROTTLED_TRIES: u32 = 15;
+/// The longest wait for a `Retry-After` (the official SDK caps it at 30 s).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How many times a request answered with 408/500/502/503/504 or a transport error is tried.
+const MAX_SERVER_ERROR_TRIES: u32 = 5;
+
+/// Where and as whom to call PingOne.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `https://api.pingone.com/v1`.
+    pub api_url: String,
+    /// `https://auth.pingone.com/{envId}/as/token`.
+    pub auth_url: String,
+    pub environment_id: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// At most this many requests per second (0: no limit).
+    pub max_requests_per_second: u32,
+    /// A label for messages (`Sync Source 'PingOne'`).
+    pub label: String,
+}
+
+impl Settings {
+    /// The settings of a `ping-one-customer` sync source or destination, with the old `ping-one-*` names too.
+    pub fn from_config(
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        obj: &ConfigObject,
+    ) -> Result<Settings, EndpointError> {
+        let label = obj.label();
+        let get = |new: &str, old: &str| obj.first(new).or_else(|| obj.first(old)).map(str::to_string);
+        let cfg = |m: String| EndpointError::Config(m);
+        let api_url = get("api-url", "ping-one-api-url")
+            .ok_or_else(|| cfg(format!("the {label} has no api-url")))?
+            .trim_end_matches('/')
+            .to_string();
+        let environment_id = get("environment-id", "ping-one-environment-id")
+            .ok_or_else(|| cfg(format!("the {label} has no environment-id")))?;
+        let auth_url = match get("auth-url", "ping-one-auth-url") {
+            Some(u) => u,
+            None => default_auth_url(&api_url, &environment_id),
+        };
+        let client_id = get("oauth-client-id", "ping-one-oauth-client-id")
+            .ok_or_else(|| cfg(format!("the {label} has no oauth-client-id")))?;
+        let secret =
+            if obj.first("oauth-client-secret").is_some() || obj.first("ping-one-oauth-client-secret").is_none() {
+                ferrosync::secret::reveal(
+                    config,
+                    secrets,
+                    root,
+                    obj,
+                    "oauth-client-secret",
+                    "oauth-client-secret-passphrase-provider",
+                )
+            } else {
+                ferrosync::secret::reveal(config, secrets, root, obj, "ping-one-oauth-client-secret", "-")
+            }
+            .map_err(cfg)?
+            .ok_or_else(|| {
+                cfg(format!("the {label} has neither oauth-client-secret nor oauth-client-secret-passphrase-provider"))
+            })?;
+        let max_requests_per_second =
+            obj.first("max-requests-per-second").and_then(|v| v.trim().parse().ok()).unwrap_or(50);
+        Ok(Settings {
+            api_url,
+            auth_url,
+            environment_id,
+            client_id,
+            client_secret: secret,
+            max_requests_per_second,
+            label,
+        })
+    }
+}
+
+/// `https://api.pingone.eu/v1` gives `https://auth.pingone.eu/{env}/as/token`.
+fn default_auth_url(api_url: &str, env: &str) -> String {
+    let (scheme, rest) = api_url.split_once("://").unwrap_or(("https", api_url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    let host = host.strip_prefix("api").map(|h| format!("auth{h}")).unwrap_or_else(|| host.to_string());
+    format!("{scheme}://{host}/{env}/as/token")
+}
+
+/// An answer: the status and the JSON body (`Null` when empty or not JSON).
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Json,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// A short description of an error answer: the P1Error's code, message and details.
+    pub fn describe(&self) -> String {
+        let b = &self.body;
+        let mut s = format!("HTTP {}", self.status);
+        if let Some(c) = b.get("code").and_then(Json::as_str) {
+            s.push_str(&format!(" {c}"));
+        }
+        if let Some(m) = b.get("message").and_then(Json::as_str) {
+            s.push_str(&format!(": {m}"));
+        }
+        if let Some(d) = b.get("details").and_then(Json::as_array) {
+            let parts: Vec<String> = d
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{} {} {}",
+                        x.get("code").and_then(Json::as_str).unwrap_or(""),
+                        x.get("target").and_then(Json::as_str).unwrap_or(""),
+                        x.get("message").and_then(Json::as_str).unwrap_or("")
+                    )
+                    .trim()
+                    .to_string()
+                })
+                .collect();
+            if !parts.is_empty() {
+                s.push_str(&format!(" ({})", parts.join("; ")));
+            }
+        }
+        s
+    }
+
+    /// Whether a P1Error detail has this code (such as `UNIQUENESS_VIOLATION`).
+    pub fn has_detail(&self, code: &str) -> bool {
+        self.body
+            .get("details")
+            .and_then(Json::as_array)
+            .is_some_and(|d| d.iter().any(|x| x.get("code").and_then(Json::as_str) == Some(code)))
+    }
+}
+
+struct Token {
+    value: String,
+    refresh_at: Instant,
+}
+
+struct Inner {
+    settings: Settings,
+    agent: ureq::Agent,
+    token: Mutex<Option<Token>>,
+    next_slot: Mutex<Instant>,
+    /// How many 429 answers were seen (for tests and logs).
+    throttled: std::sync::atomic::AtomicU64,
+}
+
+/// A PingOne API client; cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// A request body: its content type and JSON.
+pub struct Body {
+    pub content_type: &'static str,
+    pub json: Json,
+}
+
+impl Body {
+    pub fn json(json: Json) -> Body {
+        Body { content_type: "application/json", json }
+    }
+}
+
+/// Percent-encodes a query parameter value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A filter value quoted for PingOne's SCIM-like filters.
+pub fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl Client {
+    pub fn new(settings: Settings) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        Client {
+            inner: Arc::new(Inner {
+                settings,
+                agent,
+                token: Mutex::new(None),
+                next_slot: Mutex::new(Instant::now()),
+                throttled: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// How many 429 answers this client has waited out.
+    pub fn throttled(&self) -> u64 {
+        self.inner.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The URL of `path` in the environment: `{api}/environments/{env}/{path}`.
+    pub fn env_url(&self, path: &str) -> String {
+        let s = &self.inner.settings;
+        format!("{}/environments/{}/{}", s.api_url, s.environment_id, path.trim_start_matches('/'))
+    }
+
+    /// Sends a request (on the blocking pool) and returns the answer, whatever its status, except that
+    /// credentials PingOne refuses are [`EndpointError::Config`] and unreachable servers or exhausted
+    /// retries are [`EndpointError::Unavailable`] / [`EndpointError::Retryable`].
+    pub async fn call(&self, method: &'static str, url: String, body: Option<Body>) -> EndpointResult<Answer> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.call(method, &url, body.as_ref()))
+            .await
+            .map_err(|e| EndpointError::Retryable(format!("internal error: {e}")))?
+    }
+
+    /// GETs a list and every following page (`_links.next`), sending the items of `_embedded.<key>` to `each`;
+    /// stops early when `each` returns false.
+    pub async fn list_pages<F>(&self, first_url: String, key: &str, mut each: F) -> EndpointResult<()>
+    where
+        F: FnMut(Json) -> bool,
+    {
+        let mut url = Some(first_url);
+        while let Some(u) = url.take() {
+            let a = self.call("GET", u, None).await?;
+            if !a.ok() {
+                return Err(status_error(&self.inner.settings.label, "list", &a));
+            }
+            let items = a.body.pointer(&format!("/_embedded/{key}")).and_then(Json::as_array).cloned();
+            for item in items.unwrap_or_default() {
+                if !each(item) {
+                    return Ok(());
+                }
+            }
+            url = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
+        }
+        Ok(())
+    }
+}
+
+/// The error for an unexpected answer.
+pub fn status_error(label: &str, what: &str, a: &Answer) -> EndpointError {
+    let m = format!("PingOne ({label}) refused to {what}: {}", a.describe());
+    match a.status {
+        401 | 403 => EndpointError::Config(m),
+        408 | 429 | 500..=599 => EndpointError::Retryable(m),
+        _ => EndpointError::Rejected(m),
+    }
+}
+
+fn transport(label: &str, url: &str, e: &ureq::Error) -> EndpointError {
+    EndpointError::Unavailable(format!("cannot reach PingOne ({label}) at {}: {e}", strip_query(url)))
+}
+
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+fn read(resp: ureq::http::Response<ureq::Body>) -> (u16, Option<String>, Json) {
+    let status = resp.status().as_u16();
+    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut body = resp.into_body();
+    let text = body.read_to_string().unwrap_or_default();
+    let json = if text.trim().is_empty() { Json::Null } else { serde_json::from_str(&text).unwrap_or(Json::Null) };
+    (status, retry_after, json)
+}
+
+impl Inner {
+    /// Waits for the next request slot of the rate limit.
+    fn pace(&self) {
+        let rate = self.settings.max_requests_per_second;
+        if rate == 0 {
+            return;
+        }
+        let interval = Duration::from_secs(1) / rate;
+        let wait = {
+            let mut next = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+
+    fn token(&self, force: bool) -> EndpointResult<String> {
+        let mut guard = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        if !force {
+            if let Some(t) = guard.as_ref() {
+                if Instant::now() < t.refresh_at {
+                    return Ok(t.value.clone());
+                }
+            }
+        }
+        let s = &self.settings;
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", s.client_id, s.client_secret.expose()));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            self.pace();
+            let req = ureq::http::Request::builder()
+                .method("POST")
+                .uri(&s.auth_url)
+                .header("Authorization", format!("Basic {basic}"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Accept", "application/json")
+                .body("grant_type=client_credentials".to_string())
+                .map_err(|e| EndpointError::Config(format!("the auth-url of the {} is not usable: {e}", s.label)))?;
+            let (status, retry_after, json) = match self.agent.run(req) {
+                Ok(r) => read(r),
+                Err(e) if tries < MAX_SERVER_ERROR_TRIES => {
+                    std::thread::sleep(backoff(tries));
+                    let _ = e;
+                    continue;
+                }
+                Err(e) => return Err(transport(&s.label, &s.auth_url, &e)),
+            };
+            match status {
+                200 => {
+                    let value = json.get("access_token").and_then(Json::as_str).ok_or_else(|| {
+                        EndpointError::Retryable(format!(
+                            "PingOne ({}) sent a token answer without access_token",
+                            s.label
+                        ))
+                    })?;
+                    let life = json.get("expires_in").and_then(Json::as_u64).unwrap_or(3600);
+                    // Refresh at 90 % of the life, and at least a minute early for long-lived tokens.
+                    let early = (life / 10).min(60);
+                    let refresh_at = Instant::now() + Duration::from_secs(life.saturating_sub(early.max(1)));
+                    *guard = Some(Token { value: value.to_string(), refresh_at });
+                    return Ok(value.to_string());
+                }
+                429 if tries < MAX_THROTTLED_TRIES => {
+                    self.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(retry_wait(retry_after.as_deref(), tries));
+                }
+                408 | 500..=599 if tries < MAX_SERVER_ERROR_TRIES => std::thread::sleep(backoff(tries)),
+                400 | 401 | 403 => {
+                    let err = json.get("error").and_then(Json::as_str).unwrap_or("");
+                    let desc = json.get("error_description").and_then(Json::as_str).unwrap_or("");
+                    return Err(EndpointError::Config(format!(
+                        "PingOne refused the client credentials of the {} (oauth-client-id {}) at {}: HTTP {status} {err} {desc}: check oauth-client-id and oauth-client-secret (a Worker application's client_credentials)",
+                        s.label, s.client_id, s.auth_url
+                    )));
+                }
+                _ => {
+                    return Err(EndpointError::Unavailable(format!(
+                        "PingOne's token endpoint {} answered HTTP {status} for the {}",
+                        s.auth_url, s.label
+                    )))
+                }
+            }
+        }
+    }
+
+    fn call(&self, method: &str, url: &str, body: Option<&Body>) -> EndpointResult<Answer> {
+        let label = &self.settings.label;
+        let mut tries = 0;
+        let mut refreshed = false;
+        loop {
+            tries += 1;
+            let token = self.token(false)?;
+            self.pace();
+            let builder = ureq::http::Request::builder()
+                .method(method)
+                .uri(url)
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Accept", "application/json");
+            let bad = |e: ureq::http::Error| EndpointError::Rejected(format!("cannot build a request to {url}: {e}"));
+            let result = match body {
+                Some(b) => {
+                    let req = builder
+                        .header("Content-Type", b.content_type)
+                        .body(serde_json::to_vec(&b.json).unwrap_or_default())
+                        .map_err(bad)?;
+                    self.agent.run(req)
+                }
+                None => self.agent.run(builder.body(()).map_err(bad)?),
+            };
+            let (status, retry_after, json) = match result {
+                Ok(r) => read(r),
+                Err(e) if tries < MAX_SERVER_ERROR_TRIES => {
+                    let _ = e;
+                    std::thread::sleep(backoff(tries));
+                    continue;
+                }
+                Err(e) => return Err(transport(label, url, &e)),
+            };
+            match status {
+                401 if !refreshed => {
+                    // An expired or revoked token: get a new one and try again once.
+                    refreshed = true;
+                    self.token(true)?;
+                }
+                401 => {
+                    return Err(EndpointError::Config(format!(
+                        "PingOne ({label}) refused a fresh access token for {method} {}: check the Worker application's roles",
+                        strip_query(url)
+                    )))
+                }
+                429 if tries < MAX_THROTTLED_TRIES => {
+                    self.throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::thread::sleep(retry_wait(retry_after.as_deref(), tries));
+                }
+                429 => {
+                    return Err(EndpointError::Retryable(format!(
+                        "PingOne ({label}) still limits the request rate after {tries} tries (HTTP 429): lower max-requests-per-second"
+                    )))
+                }
+                408 | 500 | 502 | 503 | 504 if tries < MAX_SERVER_ERROR_TRIES => std::thread::sleep(backoff(tries)),
+                _ => return Ok(Answer { status, body: json }),
+            }
+        }
+    }
+}
+
+/// The wait before trying a throttled request again: `Retry-After` seconds (capped at 30 s), or an
+/// exponential backoff from 1 s when the header is absent.
+fn retry_wait(header: Option<&str>, tries: u32) -> Duration {
+    match header.and_then(|h| h.trim().parse::<f64>().ok()) {
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s).min(MAX_RETRY_AFTER),
+        _ => backoff(tries).max(Duration::from_secs(1)),
+    }
+}
+
+fn backoff(tries: u32) -> Duration {
+    (Duration::from_millis(250) * 2u32.saturating_pow(tries.saturating_sub(1).min(8))).min(MAX_RETRY_AFTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_url_from_api_url() {
+        assert_eq!(default_auth_url("https://api.pingone.eu/v1", "E"), "https://auth.pingone.eu/E/as/token");
+    }
+
+    #[test]
+    fn retry_after_is_capped() {
+        assert_eq!(retry_wait(Some("2"), 1), Duration::from_secs(2));
+        assert_eq!(retry_wait(Some("120"), 1), MAX_RETRY_AFTER);
+        assert_eq!(retry_wait(None, 1), Duration::from_secs(1));
+        assert_eq!(encode("a b\"c"), "a%20b%22c");
+    }
+}

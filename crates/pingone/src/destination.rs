@@ -1,0 +1,386 @@
+//! The PingOne sync destination: users created, updated and deleted through the API.
+//!
+//! Destination entries have the DN `id=<user id>`. Correlation lists name user attributes (`username`,
+//! `externalId`, `email`, `name.family`, ...): each list becomes an `and` of `eq` filters on the users list;
+//! a list of `dn` alone finds the user by id. Mapped attributes become the user's top-level fields: JSON
+//! values (and text holding a JSON object or array) as JSON, other text as strings, several values as an
+//! array. `objectClass`, `resourceType` (PingDataSync's `user` marker), `id`, the account-status intermediate
+//! attributes and read-only fields are not sent. New users go to the `population` the mapping gives, or the
+//! `default-population-id` / `default-population-name` (old name `ping-one-default-population-id`), or the
+//! environment's default population.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use ferrosync::config::Config;
+use ferrosync::endpoint::{Correlated, Destination, EndpointError, EndpointResult, Modification};
+use ferrosync::entry::{Entry, Value};
+use ferrosync::secret::SecretBox;
+use ferrosync::store::ServerRoot;
+use serde_json::{Map, Value as Json};
+use tokio::sync::{mpsc, OnceCell};
+
+use crate::client::{encode, quote, status_error, Body, Client, Settings};
+use crate::id_from_dn;
+use crate::source::{lookup, user_to_entry, DISABLED_ATTR, LOCKED_TIME_ATTR};
+
+/// Attributes never sent as user fields.
+const NOT_SENT: &[&str] = &[
+    "objectclass",
+    "resourcetype",
+    "id",
+    "dn",
+    "environment",
+    "createdat",
+    "updatedat",
+    "account",
+    "lifecycle",
+    "identityprovider",
+    "lastsignon",
+    "mfaenabled",
+    "verifystatus",
+    "_links",
+];
+
+/// PingOne users written through the API.
+pub struct PingOneDestination {
+    name: String,
+    client: Client,
+    default_population_id: Option<String>,
+    default_population_name: Option<String>,
+    population: OnceCell<Option<String>>,
+}
+
+fn to_json(values: &[Value]) -> Json {
+    let one = |v: &Value| match v {
+        Value::Json(j) => j.clone(),
+        Value::Text(t) => {
+            let s = t.trim_start();
+            if s.starts_with('{') || s.starts_with('[') {
+                serde_json::from_str(t).unwrap_or_else(|_| Json::String(t.clone()))
+            } else {
+                Json::String(t.clone())
+            }
+        }
+        Value::Binary(_) => Json::String(v.as_text().into_owned()),
+    };
+    match values {
+        [] => Json::Null,
+        [v] => one(v),
+        many => Json::Array(many.iter().map(one).collect()),
+    }
+}
+
+fn sent(attr: &str) -> bool {
+    let a = attr.to_ascii_lowercase();
+    !NOT_SENT.contains(&a.as_str())
+        && !a.eq_ignore_ascii_case(DISABLED_ATTR)
+        && !a.eq_ignore_ascii_case(LOCKED_TIME_ATTR)
+        && a != "enabled"
+        && a != "population"
+        && a != "password"
+        && a != "userpassword"
+}
+
+impl PingOneDestination {
+    pub fn new(
+        name: &str,
+        client: Client,
+        default_population_id: Option<String>,
+        default_population_name: Option<String>,
+    ) -> PingOneDestination {
+        PingOneDestination {
+            name: name.to_string(),
+            client,
+            default_population_id,
+            default_population_name,
+            population: OnceCell::new(),
+        }
+    }
+
+    pub fn from_config(
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        _pipe: &str,
+        destination: &str,
+    ) -> Result<PingOneDestination, EndpointError> {
+        let d = lookup(config, "sync-destination", destination)?;
+        let settings = Settings::from_config(config, secrets, root, d)?;
+        let id = d.first("default-population-id").or_else(|| d.first("ping-one-default-population-id"));
+        let name = d.first("default-population-name");
+        Ok(PingOneDestination::new(
+            destination,
+            Client::new(settings),
+            id.map(str::to_string),
+            name.map(str::to_string),
+        ))
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn label(&self) -> &str {
+        &self.client.settings().label
+    }
+
+    /// The population of new users: the configured id, the id of the configured name, or none (PingOne's default).
+    async fn default_population(&self) -> EndpointResult<Option<String>> {
+        let v = self
+            .population
+            .get_or_try_init(|| async {
+                if let Some(id) = &self.default_population_id {
+                    return Ok(Some(id.clone()));
+                }
+                let Some(name) = &self.default_population_name else { return Ok(None) };
+                let mut found = None;
+                self.client
+                    .list_pages(self.client.env_url("populations?limit=1000"), "populations", |p| {
+                        if p.get("name").and_then(Json::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name)) {
+                            found = p.get("id").and_then(Json::as_str).map(str::to_string);
+                            return false;
+                        }
+                        true
+                    })
+                    .await?;
+                found.map(Some).ok_or_else(|| {
+                    EndpointError::Config(format!(
+                        "default-population-name '{name}' of the {} names no population",
+                        self.label()
+                    ))
+                })
+            })
+            .await?;
+        Ok(v.clone())
+    }
+
+    fn user_url(&self, id: &str) -> String {
+        self.client.env_url(&format!("users/{}", encode(id)))
+    }
+
+    async fn get_user(&self, id: &str) -> EndpointResult<Option<Json>> {
+        let a = self.client.call("GET", self.user_url(id), None).await?;
+        match a.status {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => Ok(Some(a.body)),
+            _ => Err(status_error(self.label(), &format!("read user {id}"), &a)),
+        }
+    }
+
+    fn id_of(&self, dn: &str) -> EndpointResult<String> {
+        id_from_dn(dn).ok_or_else(|| {
+            EndpointError::Rejected(format!(
+                "'{dn}' is not a PingOne user of the {} (expected id=<user id>)",
+                self.label()
+            ))
+        })
+    }
+
+    async fn search(&self, filter: &str) -> EndpointResult<Vec<Entry>> {
+        let mut out = Vec::new();
+        let url = self.client.env_url(&format!("users?limit=100&filter={}", encode(filter)));
+        self.client
+            .list_pages(url, "users", |u| {
+                if let Some(e) = user_to_entry(&u) {
+                    out.push(e);
+                }
+                out.len() < 100
+            })
+            .await?;
+        Ok(out)
+    }
+
+    fn write_error(&self, what: &str, a: &crate::client::Answer) -> EndpointError {
+        if a.has_detail("UNIQUENESS_VIOLATION") || a.status == 409 {
+            EndpointError::AlreadyExists(format!("PingOne ({}) refused to {what}: {}", self.label(), a.describe()))
+        } else {
+            status_error(self.label(), what, a)
+        }
+    }
+}
+
+#[async_trait]
+impl Destination for PingOneDestination {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn check(&self) -> EndpointResult<()> {
+        let a = self.client.call("GET", self.client.env_url("users?limit=1"), None).await?;
+        if a.ok() {
+            Ok(())
+        } else {
+            Err(status_error(self.label(), "list users", &a))
+        }
+    }
+
+    async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
+        let default = [vec!["username".to_string()], vec!["externalId".to_string()]];
+        let lists = if lists.is_empty() { &default[..] } else { lists };
+        let mut many = None;
+        'lists: for list in lists {
+            let mut parts = Vec::new();
+            let mut by_id = None;
+            for a in list {
+                if a.eq_ignore_ascii_case("dn") {
+                    match id_from_dn(&mapped.dn) {
+                        Some(id) => by_id = Some(id),
+                        None => continue 'lists,
+                    }
+                    continue;
+                }
+                match mapped.values(a).first() {
+                    Some(v) => parts.push(format!("{a} eq {}", quote(&v.as_text()))),
+                    None => continue 'lists,
+                }
+            }
+            let found = match (by_id, parts.is_empty()) {
+                (Some(id), true) => self.get_user(&id).await?.and_then(|u| user_to_entry(&u)).into_iter().collect(),
+                (Some(id), false) => {
+                    parts.push(format!("id eq {}", quote(&id)));
+                    self.search(&parts.join(" and ")).await?
+                }
+                (None, false) => self.search(&parts.join(" and ")).await?,
+                (None, true) => continue,
+            };
+            match found.len() {
+                0 => {}
+                1 => return Ok(Correlated::One(found.into_iter().next().unwrap_or_default())),
+                _ => many = Some(found.into_iter().map(|e| e.dn).collect()),
+            }
+        }
+        Ok(many.map(Correlated::Many).unwrap_or(Correlated::None))
+    }
+
+    async fn fetch(&self, id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
+        let Some(uid) = id_from_dn(id) else { return Ok(None) };
+        Ok(self.get_user(&uid).await?.and_then(|u| user_to_entry(&u)))
+    }
+
+    async fn create(&self, entry: &Entry) -> EndpointResult<()> {
+        let mut body = Map::new();
+        for a in entry.attributes() {
+            if sent(&a.name) {
+                body.insert(a.name.clone(), to_json(&a.values));
+            }
+        }
+        let population = match entry.values("population").first().map(|v| to_json(std::slice::from_ref(v))) {
+            Some(Json::Object(o)) => Some(Json::Object(o)),
+            Some(Json::String(id)) if !id.is_empty() => Some(serde_json::json!({ "id": id })),
+            _ => self.default_population().await?.map(|id| serde_json::json!({ "id": id })),
+        };
+        if let Some(p) = population {
+            body.insert("population".into(), p);
+        }
+        let a = self.client.call("POST", self.client.env_url("users"), Some(Body::json(Json::Object(body)))).await?;
+        if !a.ok() {
+            return Err(self.write_error(&format!("create user {}", entry.dn), &a));
+        }
+        Ok(())
+    }
+
+    async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
+        let uid = self.id_of(id)?;
+        let Some(user) = self.get_user(&uid).await? else {
+            return Err(EndpointError::Rejected(format!("the PingOne user {uid} of the {} is gone", self.label())));
+        };
+        let mut current = user_to_entry(&user).unwrap_or_default();
+        let mut touched: BTreeMap<String, String> = BTreeMap::new();
+        for m in mods {
+            let a = m.attribute().to_string();
+            match m {
+                Modification::Replace(_, v) => current.set(&a, v.clone()),
+                Modification::Add(_, v) => {
+                    let mut all = current.values(&a).to_vec();
+                    all.extend(v.iter().cloned());
+                    current.set(&a, all);
+                }
+                Modification::Delete(_, v) if v.is_empty() => current.set(&a, Vec::new()),
+                Modification::Delete(_, v) => {
+                    let keep = current.values(&a).iter().filter(|x| !v.contains(x)).cloned().collect();
+                    current.set(&a, keep);
+                }
+            }
+            touched.insert(a.to_ascii_lowercase(), a);
+        }
+        let mut patch = Map::new();
+        for (lower, name) in &touched {
+            if lower == "population" {
+                if let Some(Json::Object(o)) =
+                    current.values("population").first().map(|v| to_json(std::slice::from_ref(v)))
+                {
+                    let a = self
+                        .client
+                        .call("PUT", format!("{}/population", self.user_url(&uid)), Some(Body::json(Json::Object(o))))
+                        .await?;
+                    if !a.ok() {
+                        return Err(self.write_error(&format!("move user {uid}"), &a));
+                    }
+                }
+                continue;
+            }
+            if lower == "enabled" {
+                let on = current.first_text("enabled").is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+                let a = self
+                    .client
+                    .call(
+                        "PUT",
+                        format!("{}/enabled", self.user_url(&uid)),
+                        Some(Body::json(serde_json::json!({ "enabled": on }))),
+                    )
+                    .await?;
+                if !a.ok() {
+                    return Err(self.write_error(&format!("enable or disable user {uid}"), &a));
+                }
+                continue;
+            }
+            if !sent(name) {
+                continue;
+            }
+            patch.insert(name.clone(), to_json(current.values(name)));
+        }
+        if patch.is_empty() {
+            return Ok(());
+        }
+        let a = self.client.call("PATCH", self.user_url(&uid), Some(Body::json(Json::Object(patch)))).await?;
+        if !a.ok() {
+            return Err(self.write_error(&format!("update user {uid}"), &a));
+        }
+        Ok(())
+    }
+
+    /// PingOne users have no DN to rename: the user keeps its id.
+    async fn rename(&self, id: &str, _new_dn: &str) -> EndpointResult<String> {
+        Ok(id.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> EndpointResult<()> {
+        let uid = self.id_of(id)?;
+        let a = self.client.call("DELETE", self.user_url(&uid), None).await?;
+        match a.status {
+            404 => Ok(()),
+            s if (200..300).contains(&s) => Ok(()),
+            _ => Err(status_error(self.label(), &format!("delete user {uid}"), &a)),
+        }
+    }
+
+    async fn stream(&self, _attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        let mut next = Some(self.client.env_url("users?limit=1000"));
+        while let Some(u) = next.take() {
+            let a = self.client.call("GET", u, None).await?;
+            if !a.ok() {
+                return Err(status_error(self.label(), "list users", &a));
+            }
+            for user in a.body.pointer("/_embedded/users").and_then(Json::as_array).cloned().unwrap_or_default() {
+                if let Some(e) = user_to_entry(&user) {
+                    if tx.send(Ok(e)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            next = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
+        }
+        Ok(())
+    }
+}

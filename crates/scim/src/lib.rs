@@ -1,0 +1,810 @@
+//! The SCIM 2.0 sync destination (`create-sync-destination --type scim2`).
+//!
+//! The engine hands over entries mapped by the sync classes (a DN plus attributes). This destination turns
+//! them into SCIM resources through the destination's `scim2-endpoint-mapping`s and their
+//! `scim2-attribute-mapping`s, and back:
+//!
+//! * **Which endpoint**: the endpoint mapping whose `sync-class-name` is the sync class that selects the
+//!   mapped entry; else, when the entry has object classes, a group class (`groupOfNames`,
+//!   `groupOfUniqueNames`, `group`, `posixGroup`) goes to the endpoint whose core schema is `...:Group` (or
+//!   path `Groups`) and any other to the first other endpoint; else the first endpoint whose search
+//!   attributes the entry has; else the first endpoint.
+//! * **Ids**: the engine's id for a destination entry is the mapped DN; the destination remembers which SCIM
+//!   resource each DN correlated to. `rename` changes nothing at the service (SCIM ids do not change).
+//!   A DN it does not know is looked up through its RDN: `uid=jdoe,...` with a search mapping reading `uid`
+//!   gives `userName eq "jdoe"`.
+//! * **Correlation**: the filter built from the endpoint's `search-attribute-mapping`s, joined with `and`
+//!   (the sync class's correlation lists do not apply to SCIM, as in PingDataSync).
+//! * **Fetch**: the resource is read back through the mappings with `attribute-usage:fetch` (or no usage)
+//!   into an entry with the same attribute names as the mapped entry, so the engine's diff is meaningful.
+//! * **Modify**: the engine's modifications are applied to that entry; the result is mapped forward and
+//!   compared with the resource; the differences become the fewest PATCH operations (value adds and
+//!   removes for `members`, adds for multi-valued attributes that only grew, per-sub-attribute replaces for
+//!   complex attributes), or a PUT with `update-method:put`. With ETags (`/ServiceProviderConfig`), the
+//!   request carries `If-Match`; a 412 fetches the resource again and retries.
+//! * **Groups**: a mapping whose `scim-attribute-name` is `members` (type `string`) reads DNs; each is
+//!   turned into the SCIM id of the synchronized user (remembered, or looked up by its RDN as above).
+//!   Members that cannot be found yet are left out (a later pass adds them).
+//! * Attributes the service's `/Schemas` does not declare are dropped with a warning. A 409 on create
+//!   correlates and modifies instead.
+
+pub mod http;
+pub mod mapping;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferrosync::config::Config;
+use ferrosync::endpoint::{Correlated, Destination, EndpointError, EndpointResult, Modification};
+use ferrosync::entry::{Entry, Value};
+use ferrosync::mapping::PipeMapping;
+use ferrosync::secret::{reveal, SecretBox};
+use ferrosync::store::ServerRoot;
+use serde_json::{json, Map, Value as Json};
+use tokio::sync::mpsc;
+
+use http::{status_error, Auth, Http, Retry};
+use mapping::{filter_escape, get_ci, Endpoint, Usage, ID_PREFIX};
+
+/// Why a SCIM destination cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ScimConfigError(pub String);
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const SEARCH_REQ: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+const GROUP_CLASSES: &[&str] = &["groupofnames", "groupofuniquenames", "group", "posixgroup", "groupofurls"];
+
+/// What the service says about itself.
+#[derive(Default)]
+struct Discovery {
+    etag: bool,
+    /// Declared top-level attribute names (lower case) by schema URN; empty when `/Schemas` is unreadable.
+    schemas: HashMap<String, HashSet<String>>,
+}
+
+/// A resource the destination correlated: where it is, and the state it was in.
+#[derive(Clone)]
+struct Known {
+    ep: usize,
+    id: String,
+    version: Option<String>,
+    resource: Option<Json>,
+    mapped: Option<Entry>,
+}
+
+struct Inner {
+    name: String,
+    http: Http,
+    endpoints: Vec<Endpoint>,
+    mapping: PipeMapping,
+    post_search: bool,
+    put: bool,
+    discovery: OnceLock<Discovery>,
+    known: Mutex<HashMap<String, Known>>,
+    dn_of: Mutex<HashMap<String, String>>,
+    warned: Mutex<HashSet<String>>,
+}
+
+/// The SCIM 2.0 destination.
+pub struct ScimDestination {
+    inner: Arc<Inner>,
+}
+
+fn norm(dn: &str) -> String {
+    ferrosync::syntax::normalize_dn(dn).unwrap_or_else(|_| dn.to_ascii_lowercase())
+}
+
+fn cfg(e: impl Into<String>) -> ScimConfigError {
+    ScimConfigError(e.into())
+}
+
+impl ScimDestination {
+    /// The destination `dest` of pipe `pipe`.
+    pub fn from_config(
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        pipe: &str,
+        dest: &str,
+        mapping: &PipeMapping,
+    ) -> Result<ScimDestination, ScimConfigError> {
+        let d = config
+            .get("sync-destination", dest)
+            .ok_or_else(|| cfg(format!("the sync destination '{dest}' does not exist")))?;
+        let p = config.get("sync-pipe", pipe).ok_or_else(|| cfg(format!("the sync pipe '{pipe}' does not exist")))?;
+        let server_name = d.first("server").unwrap_or_default();
+        let s = config
+            .get("external-server", server_name)
+            .ok_or_else(|| cfg(format!("the external server '{server_name}' of {} does not exist", d.label())))?;
+        if s.variant.as_deref() != Some("scim2") {
+            return Err(cfg(format!("the {} is not of type scim2", s.label())));
+        }
+        let base =
+            s.first("scim-service-url").ok_or_else(|| cfg(format!("the {} has no scim-service-url", s.label())))?;
+        let timeout = s
+            .first("response-timeout")
+            .and_then(|v| ferrosync::syntax::parse_duration(v).ok())
+            .unwrap_or(Duration::from_secs(10));
+        let blind = s
+            .first("trust-manager-provider")
+            .and_then(|t| config.get("trust-manager-provider", t))
+            .is_some_and(|t| t.variant.as_deref() == Some("blind-trust"))
+            || s.first("hostname-verification-method") == Some("allow-all");
+        let auth = match s.first("http-authorization-method") {
+            None => Auth::None,
+            Some(m) => {
+                let a = config
+                    .get("http-authorization-method", m)
+                    .ok_or_else(|| cfg(format!("the HTTP authorization method '{m}' does not exist")))?;
+                if a.first("enabled").is_some_and(|v| v.eq_ignore_ascii_case("false")) {
+                    return Err(cfg(format!("the {} is disabled: set enabled:true", a.label())));
+                }
+                let secret = |prop: &str, provider: &str| -> Result<ferrosync::secret::Secret, ScimConfigError> {
+                    reveal(config, secrets, root, a, prop, provider)
+                        .map_err(cfg)?
+                        .ok_or_else(|| cfg(format!("the {} has no {prop}", a.label())))
+                };
+                match a.variant.as_deref() {
+                    Some("static-bearer-token") => {
+                        Auth::Bearer(secret("bearer-token", "bearer-token-passphrase-provider")?)
+                    }
+                    Some("basic") => Auth::Basic(
+                        a.first("username").unwrap_or_default().to_string(),
+                        secret("password", "password-passphrase-provider")?,
+                    ),
+                    Some("client-credentials-bearer-token") => Auth::OAuth {
+                        url: a.first("oauth-server-token-endpoint-url").unwrap_or_default().to_string(),
+                        id: a.first("oauth-client-id").unwrap_or_default().to_string(),
+                        secret: secret("oauth-client-secret", "oauth-client-secret-passphrase-provider")?,
+                        scopes: a.values("oauth-scope").iter().map(|s| s.to_string()).collect(),
+                        in_body: a.first("credentials-submission-method") == Some("request-body"),
+                        get: a.first("request-method") == Some("get"),
+                        max_life: a
+                            .first("maximum-token-lifetime")
+                            .and_then(|v| ferrosync::syntax::parse_duration(v).ok()),
+                    },
+                    other => {
+                        return Err(cfg(format!(
+                            "the {} has type {}, which ferrosync cannot use",
+                            a.label(),
+                            other.unwrap_or("-")
+                        )))
+                    }
+                }
+            }
+        };
+        let dur = |prop: &str, d: Duration| {
+            p.first(prop).and_then(|v| ferrosync::syntax::parse_duration(v).ok()).unwrap_or(d)
+        };
+        let attempts = d
+            .first("max-operation-attempts")
+            .or_else(|| p.first("max-operation-attempts"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        let retry = Retry {
+            attempts,
+            initial: dur("retry-backoff-initial-wait", Duration::from_millis(100)),
+            max: dur("retry-backoff-max-wait", Duration::from_secs(10)),
+        };
+        let endpoints = d
+            .values("endpoint-mapping")
+            .iter()
+            .map(|n| Endpoint::from_config(config, n))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(cfg)?;
+        if endpoints.is_empty() {
+            return Err(cfg(format!("the {} has no endpoint-mapping", d.label())));
+        }
+        Ok(ScimDestination {
+            inner: Arc::new(Inner {
+                name: dest.to_string(),
+                http: Http::new(base, auth, retry, timeout, blind),
+                endpoints,
+                mapping: mapping.clone(),
+                post_search: d.first("query-method") == Some("post"),
+                put: d.first("update-method") == Some("put"),
+                discovery: OnceLock::new(),
+                known: Mutex::new(HashMap::new()),
+                dn_of: Mutex::new(HashMap::new()),
+                warned: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> EndpointResult<T> + Send + 'static,
+    ) -> EndpointResult<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| EndpointError::Retryable(format!("the SCIM worker stopped: {e}")))?
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn version_of(res: &Json, etag: Option<&str>) -> Option<String> {
+    res.get("meta")
+        .and_then(|m| m.get("version"))
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .or(etag.map(str::to_string))
+}
+
+impl Inner {
+    fn discovery(&self) -> EndpointResult<&Discovery> {
+        if let Some(d) = self.discovery.get() {
+            return Ok(d);
+        }
+        let mut d = Discovery::default();
+        let spc = self.http.send("GET", "ServiceProviderConfig", None, None)?;
+        if spc.status == 200 {
+            d.etag = spc.json().get("etag").and_then(|e| e.get("supported")).and_then(Json::as_bool).unwrap_or(false);
+        }
+        let sch = self.http.send("GET", "Schemas", None, None)?;
+        if sch.status == 200 {
+            let j = sch.json();
+            let list = j.get("Resources").and_then(Json::as_array).cloned().unwrap_or_default();
+            for s in list {
+                let Some(id) = s.get("id").and_then(Json::as_str) else { continue };
+                let names = s
+                    .get("attributes")
+                    .and_then(Json::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.get("name").and_then(Json::as_str))
+                            .map(str::to_ascii_lowercase)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                d.schemas.insert(id.to_string(), names);
+            }
+        }
+        Ok(self.discovery.get_or_init(|| d))
+    }
+
+    fn warn_once(&self, what: String) {
+        if lock(&self.warned).insert(what.clone()) {
+            eprintln!("warning: SCIM destination '{}': {what}", self.name);
+        }
+    }
+
+    /// Drops attributes the service does not declare.
+    fn declared_only(&self, ep: &Endpoint, res: &mut Map<String, Json>) -> EndpointResult<()> {
+        let d = self.discovery()?;
+        let Some(core) = d.schemas.get(ep.core()) else { return Ok(()) };
+        let keys: Vec<String> = res.keys().cloned().collect();
+        for k in keys {
+            if k == "schemas" || k == "id" || k == "meta" {
+                continue;
+            }
+            if let Some(ext) = ep.schemas.iter().skip(1).find(|e| e.eq_ignore_ascii_case(&k)) {
+                match d.schemas.get(ext) {
+                    None => {
+                        self.warn_once(format!(
+                            "the service does not declare the schema {ext}; its attributes are not sent"
+                        ));
+                        res.remove(&k);
+                    }
+                    Some(names) => {
+                        if let Some(obj) = res.get_mut(&k).and_then(Json::as_object_mut) {
+                            obj.retain(|a, _| {
+                                let ok = names.contains(&a.to_ascii_lowercase());
+                                if !ok {
+                                    self.warn_once(format!("the service does not declare {ext}:{a}; it is not sent"));
+                                }
+                                ok
+                            });
+                        }
+                    }
+                }
+            } else if !core.contains(&k.to_ascii_lowercase()) {
+                self.warn_once(format!(
+                    "the service does not declare the attribute '{k}' in {}; it is not sent",
+                    ep.core()
+                ));
+                res.remove(&k);
+            }
+        }
+        Ok(())
+    }
+
+    fn choose(&self, e: &Entry) -> usize {
+        if self.endpoints.len() == 1 {
+            return 0;
+        }
+        if let Some(class) = self.mapping.select_class(&e.dn, Some(e)) {
+            if let Some(i) = self.endpoints.iter().position(|ep| ep.class.as_deref() == Some(class.name())) {
+                return i;
+            }
+        }
+        let ocs: Vec<String> = e.texts("objectClass").iter().map(|s| s.to_ascii_lowercase()).collect();
+        if !ocs.is_empty() {
+            let group = ocs.iter().any(|o| GROUP_CLASSES.contains(&o.as_str()));
+            if let Some(i) = self.endpoints.iter().position(|ep| ep.is_group() == group) {
+                return i;
+            }
+        }
+        self.endpoints
+            .iter()
+            .position(|ep| !ep.search.is_empty() && ep.search.iter().all(|m| m.ldap_attrs().iter().all(|a| e.has(a))))
+            .unwrap_or(0)
+    }
+
+    /// The SCIM filter that finds `e` at endpoint `ep`.
+    fn filter(&self, ep: &Endpoint, e: &Entry) -> Option<String> {
+        let mut clauses = Vec::new();
+        for m in &ep.search {
+            let v = m.to_json(e, &mut |_| None)?;
+            let v = match v {
+                Json::Array(a) => a.into_iter().next()?,
+                v => v,
+            };
+            let lit = match v {
+                Json::String(s) => format!("\"{}\"", filter_escape(&s)),
+                Json::Object(_) | Json::Array(_) | Json::Null => return None,
+                other => other.to_string(),
+            };
+            clauses.push(format!("{} eq {lit}", m.scim));
+        }
+        (!clauses.is_empty()).then(|| clauses.join(" and "))
+    }
+
+    fn search(&self, ep: &Endpoint, filter: &str) -> EndpointResult<Vec<Json>> {
+        let resp = if self.post_search {
+            let body = json!({"schemas": [SEARCH_REQ], "filter": filter});
+            let path = format!("{}/.search", ep.path);
+            let r = self.http.send("POST", &path, Some(&body), None)?;
+            if r.status != 200 {
+                return Err(status_error("POST", &path, Some(&body), &r));
+            }
+            r
+        } else {
+            let path = format!("{}?filter={}", ep.path, http::query_encode(filter));
+            let r = self.http.send("GET", &path, None, None)?;
+            if r.status != 200 {
+                return Err(status_error("GET", &path, None, &r));
+            }
+            r
+        };
+        Ok(resp.json().get("Resources").and_then(Json::as_array).cloned().unwrap_or_default())
+    }
+
+    fn get(&self, ep: &Endpoint, id: &str) -> EndpointResult<Option<(Json, Option<String>)>> {
+        let path = format!("{}/{id}", ep.path);
+        let r = self.http.send("GET", &path, None, None)?;
+        match r.status {
+            200 => {
+                let j = r.json();
+                let v = version_of(&j, r.etag.as_deref());
+                Ok(Some((j, v)))
+            }
+            404 => Ok(None),
+            _ => Err(status_error("GET", &path, None, &r)),
+        }
+    }
+
+    fn remember(&self, dn: &str, k: Known) {
+        lock(&self.dn_of).insert(k.id.clone(), dn.to_string());
+        lock(&self.known).insert(norm(dn), k);
+    }
+
+    /// A member DN as a SCIM id.
+    fn resolve_dn(&self, dn: &str) -> Option<String> {
+        self.locate(dn).ok().flatten().map(|(_, id)| id)
+    }
+
+    /// Where the resource of `dn` is: remembered, or found through the DN's RDN.
+    fn locate(&self, dn: &str) -> EndpointResult<Option<(usize, String)>> {
+        if let Some(k) = lock(&self.known).get(&norm(dn)) {
+            return Ok(Some((k.ep, k.id.clone())));
+        }
+        let Ok(parsed) = ferrosync::syntax::Dn::parse(dn) else { return Ok(None) };
+        let Some(rdn) = parsed.rdn() else { return Ok(None) };
+        let Some(ava) = rdn.avas().first() else { return Ok(None) };
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            let Some(m) = ep.search.first() else { continue };
+            if ep.search.len() != 1 || !m.ldap.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(ava.attr_type())) {
+                continue;
+            }
+            let mut probe = Entry::new(dn);
+            probe.add(ava.attr_type(), ava.value());
+            let Some(f) = self.filter(ep, &probe) else { continue };
+            let found = self.search(ep, &f)?;
+            if let [one] = found.as_slice() {
+                if let Some(id) = one.get("id").and_then(Json::as_str) {
+                    let version = version_of(one, None);
+                    self.remember(
+                        dn,
+                        Known { ep: i, id: id.to_string(), version, resource: Some(one.clone()), mapped: None },
+                    );
+                    return Ok(Some((i, id.to_string())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn unresolve(&self) -> impl Fn(&str) -> String + '_ {
+        move |id: &str| match lock(&self.dn_of).get(id) {
+            Some(dn) => dn.clone(),
+            None => format!("{ID_PREFIX}{id}"),
+        }
+    }
+
+    fn correlate(&self, mapped: &Entry) -> EndpointResult<Correlated> {
+        let i = self.choose(mapped);
+        let ep = &self.endpoints[i];
+        let cached = lock(&self.known).get(&norm(&mapped.dn)).map(|k| (k.ep, k.id.clone()));
+        let mut found: Option<(Json, Option<String>)> = None;
+        if let Some((ci, id)) = cached.filter(|(ci, _)| *ci == i) {
+            let _ = ci;
+            found = self.get(ep, &id)?;
+        }
+        if found.is_none() {
+            let Some(f) = self.filter(ep, mapped) else { return Ok(Correlated::None) };
+            let hits = self.search(ep, &f)?;
+            match hits.len() {
+                0 => return Ok(Correlated::None),
+                1 => {
+                    let r = hits.into_iter().next().unwrap_or(Json::Null);
+                    let v = version_of(&r, None);
+                    found = Some((r, v));
+                }
+                _ => {
+                    let ids =
+                        hits.iter().filter_map(|h| h.get("id").and_then(Json::as_str)).map(str::to_string).collect();
+                    return Ok(Correlated::Many(ids));
+                }
+            }
+        }
+        let Some((res, version)) = found else { return Ok(Correlated::None) };
+        let id = res.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+        self.remember(
+            &mapped.dn,
+            Known { ep: i, id, version, resource: Some(res.clone()), mapped: Some(mapped.clone()) },
+        );
+        let e = ep.reverse(&mapped.dn, &res, Some(mapped), &self.unresolve());
+        Ok(Correlated::One(e))
+    }
+
+    fn create(&self, e: &Entry) -> EndpointResult<()> {
+        let i = self.choose(e);
+        let ep = &self.endpoints[i];
+        // Services need not enforce uniqueness (Groups rarely do): look first, so a create never duplicates.
+        match self.correlate(e)? {
+            Correlated::None => {}
+            Correlated::One(_) => {
+                let k = lock(&self.known).get(&norm(&e.dn)).cloned();
+                if let Some(k) = k {
+                    return self.update(&e.dn, k, e.clone());
+                }
+            }
+            Correlated::Many(ids) => {
+                return Err(EndpointError::Rejected(format!(
+                    "{}: several resources match {}: {}",
+                    ep.path,
+                    e.dn,
+                    ids.join(", ")
+                )))
+            }
+        }
+        let mut body = ep.build(e, Usage::Create, &mut |dn| self.resolve_dn(dn));
+        self.declared_only(ep, &mut body)?;
+        let body = Json::Object(body);
+        let r = self.http.send("POST", &ep.path, Some(&body), None)?;
+        match r.status {
+            200 | 201 => {
+                let j = r.json();
+                let id = j.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+                let version = version_of(&j, r.etag.as_deref());
+                self.remember(&e.dn, Known { ep: i, id, version, resource: Some(j), mapped: Some(e.clone()) });
+                Ok(())
+            }
+            409 => {
+                // Already there: correlate and bring it up to date.
+                match self.correlate(e)? {
+                    Correlated::One(_) => {
+                        let k = lock(&self.known).get(&norm(&e.dn)).cloned();
+                        let Some(k) = k else { return Err(status_error("POST", &ep.path, Some(&body), &r)) };
+                        self.update(&e.dn, k, e.clone())
+                    }
+                    _ => Err(status_error("POST", &ep.path, Some(&body), &r)),
+                }
+            }
+            _ => Err(status_error("POST", &ep.path, Some(&body), &r)),
+        }
+    }
+
+    fn modify(&self, dn: &str, mods: &[Modification]) -> EndpointResult<()> {
+        let k = match lock(&self.known).get(&norm(dn)).cloned() {
+            Some(k) => k,
+            None => {
+                let Some((ep, id)) = self.locate(dn)? else {
+                    return Err(EndpointError::Rejected(format!("no SCIM resource is known for {dn}")));
+                };
+                Known { ep, id, version: None, resource: None, mapped: None }
+            }
+        };
+        let ep = &self.endpoints[k.ep];
+        let (resource, version) = match &k.resource {
+            Some(r) => (r.clone(), k.version.clone()),
+            None => match self.get(ep, &k.id)? {
+                Some(x) => x,
+                None => return Err(EndpointError::Rejected(format!("{}/{} no longer exists", ep.path, k.id))),
+            },
+        };
+        let mut target = ep.reverse(dn, &resource, k.mapped.as_ref(), &self.unresolve());
+        for m in mods {
+            apply(&mut target, m);
+        }
+        self.update(dn, Known { resource: Some(resource), version, ..k }, target)
+    }
+
+    /// Brings the resource `k` to the state of entry `target`.
+    fn update(&self, dn: &str, k: Known, target: Entry) -> EndpointResult<()> {
+        let ep = &self.endpoints[k.ep];
+        let mut desired = ep.build(&target, Usage::Update, &mut |d| self.resolve_dn(d));
+        self.declared_only(ep, &mut desired)?;
+        let desired = Json::Object(desired);
+        let etag = self.discovery()?.etag;
+        let mut resource = k.resource.clone().unwrap_or(Json::Null);
+        let mut version = k.version.clone();
+        let path = format!("{}/{}", ep.path, k.id);
+        for _ in 0..4 {
+            let (method, body) = if self.put {
+                let mut full = resource.as_object().cloned().unwrap_or_default();
+                full.remove("meta");
+                full.remove("groups");
+                for m in ep.attrs.iter().filter(|m| m.used_for(Usage::Update)) {
+                    ep.put(&mut full, &m.scim, ep.get(&desired, &m.scim).cloned());
+                }
+                full.insert("schemas".into(), desired.get("schemas").cloned().unwrap_or(Json::Null));
+                if patch_ops(ep, &resource, &desired).is_empty() {
+                    return Ok(());
+                }
+                ("PUT", Json::Object(full))
+            } else {
+                let ops = patch_ops(ep, &resource, &desired);
+                if ops.is_empty() {
+                    return Ok(());
+                }
+                ("PATCH", json!({"schemas": [PATCH_OP], "Operations": ops}))
+            };
+            let if_match = if etag { version.as_deref() } else { None };
+            let r = self.http.send(method, &path, Some(&body), if_match)?;
+            match r.status {
+                200 | 204 => {
+                    let mut known = k.clone();
+                    if r.status == 200 && !r.body.is_empty() {
+                        let j = r.json();
+                        known.version = version_of(&j, r.etag.as_deref());
+                        known.resource = Some(j);
+                    } else {
+                        known.resource = None;
+                        known.version = None;
+                    }
+                    self.remember(dn, known);
+                    return Ok(());
+                }
+                412 => match self.get(ep, &k.id)? {
+                    Some((res, v)) => {
+                        resource = res;
+                        version = v;
+                    }
+                    None => return Err(EndpointError::Rejected(format!("{path} no longer exists"))),
+                },
+                _ => return Err(status_error(method, &path, Some(&body), &r)),
+            }
+        }
+        Err(EndpointError::Retryable(format!("{path}: the resource kept changing (HTTP 412 four times)")))
+    }
+
+    fn delete(&self, dn: &str) -> EndpointResult<()> {
+        let Some((i, id)) = self.locate(dn)? else { return Ok(()) };
+        let path = format!("{}/{id}", self.endpoints[i].path);
+        let r = self.http.send("DELETE", &path, None, None)?;
+        lock(&self.known).remove(&norm(dn));
+        lock(&self.dn_of).remove(&id);
+        match r.status {
+            200 | 204 | 404 => Ok(()),
+            _ => Err(status_error("DELETE", &path, None, &r)),
+        }
+    }
+
+    fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>> {
+        let Some(k) = lock(&self.known).get(&norm(dn)).cloned() else { return Ok(None) };
+        let ep = &self.endpoints[k.ep];
+        let Some((res, version)) = self.get(ep, &k.id)? else {
+            lock(&self.known).remove(&norm(dn));
+            return Ok(None);
+        };
+        let e = ep.reverse(dn, &res, k.mapped.as_ref(), &self.unresolve());
+        self.remember(dn, Known { resource: Some(res), version, ..k });
+        Ok(Some(e))
+    }
+}
+
+/// Applies one engine modification to an entry.
+fn apply(e: &mut Entry, m: &Modification) {
+    match m {
+        Modification::Replace(a, v) => e.set(a, v.clone()),
+        Modification::Add(a, v) => {
+            let mut cur = e.values(a).to_vec();
+            for x in v {
+                if !cur.contains(x) {
+                    cur.push(x.clone());
+                }
+            }
+            e.set(a, cur);
+        }
+        Modification::Delete(a, v) if v.is_empty() => e.set(a, Vec::new()),
+        Modification::Delete(a, v) => {
+            let gone: Vec<String> = v.iter().map(|x| x.as_text().to_lowercase()).collect();
+            let keep: Vec<Value> =
+                e.values(a).iter().filter(|x| !gone.contains(&x.as_text().to_lowercase())).cloned().collect();
+            e.set(a, keep);
+        }
+    }
+}
+
+/// Whether `new` is what `old` holds, ignoring what the service adds (sub-attributes such as `display`).
+fn same(old: Option<&Json>, new: Option<&Json>) -> bool {
+    match (old, new) {
+        (None | Some(Json::Null), None) => true,
+        (Some(Json::Array(a)), None) | (None, Some(Json::Array(a))) => a.is_empty(),
+        (Some(o), Some(n)) => covers(o, n),
+        _ => false,
+    }
+}
+
+fn covers(o: &Json, n: &Json) -> bool {
+    match (o, n) {
+        (Json::Object(_), Json::Object(nm)) => nm.iter().all(|(k, v)| get_ci(o, k).is_some_and(|ov| covers(ov, v))),
+        (Json::Array(oa), Json::Array(na)) => {
+            oa.len() == na.len() && na.iter().all(|x| oa.iter().any(|y| covers(y, x)))
+        }
+        (Json::String(a), Json::String(b)) => a == b,
+        (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => o == n,
+    }
+}
+
+/// The fewest PATCH operations that turn `old` into `desired`, for the mappings used for updates.
+fn patch_ops(ep: &Endpoint, old: &Json, desired: &Json) -> Vec<Json> {
+    let mut ops = Vec::new();
+    for m in ep.attrs.iter().filter(|m| m.used_for(Usage::Update)) {
+        let o = ep.get(old, &m.scim);
+        let n = ep.get(desired, &m.scim);
+        if same(o, n) {
+            continue;
+        }
+        let path = m.scim.clone();
+        let Some(n) = n else {
+            ops.push(json!({"op": "remove", "path": path}));
+            continue;
+        };
+        if m.always_replace {
+            ops.push(json!({"op": "replace", "path": path, "value": n}));
+            continue;
+        }
+        match (o, n, &m.kind) {
+            (_, Json::Array(na), _) if m.is_members() => {
+                let ids = |a: Option<&Json>| -> Vec<String> {
+                    a.and_then(Json::as_array)
+                        .map(|a| {
+                            a.iter().filter_map(|x| x.get("value").and_then(Json::as_str)).map(str::to_string).collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let old_ids = ids(o);
+                let new_ids = ids(Some(n));
+                let added: Vec<Json> = na
+                    .iter()
+                    .filter(|x| x.get("value").and_then(Json::as_str).is_some_and(|v| !old_ids.iter().any(|o| o == v)))
+                    .cloned()
+                    .collect();
+                if !added.is_empty() {
+                    ops.push(json!({"op": "add", "path": path, "value": added}));
+                }
+                for id in old_ids.iter().filter(|i| !new_ids.contains(i)) {
+                    ops.push(json!({"op": "remove", "path": format!("{path}[value eq \"{}\"]", filter_escape(id))}));
+                }
+            }
+            (Some(Json::Object(_)), Json::Object(nm), mapping::Kind::Composed { subs, .. }) => {
+                for s in subs {
+                    let so = o.and_then(|o| get_ci(o, &s.scim));
+                    let sn = nm.get(&s.scim);
+                    if same(so, sn) {
+                        continue;
+                    }
+                    let sp = format!("{path}.{}", s.scim);
+                    match sn {
+                        None => ops.push(json!({"op": "remove", "path": sp})),
+                        Some(v) => ops.push(json!({"op": "replace", "path": sp, "value": v})),
+                    }
+                }
+            }
+            (Some(Json::Array(oa)), Json::Array(na), _) if oa.iter().all(|x| na.iter().any(|y| covers(x, y))) => {
+                let added: Vec<Json> = na.iter().filter(|y| !oa.iter().any(|x| covers(x, y))).cloned().collect();
+                if added.is_empty() {
+                    ops.push(json!({"op": "replace", "path": path, "value": n}));
+                } else {
+                    ops.push(json!({"op": "add", "path": path, "value": added}));
+                }
+            }
+            _ => ops.push(json!({"op": "replace", "path": path, "value": n})),
+        }
+    }
+    ops
+}
+
+#[async_trait]
+impl Destination for ScimDestination {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    async fn check(&self) -> EndpointResult<()> {
+        self.run(|i| {
+            let r = i.http.send("GET", "ServiceProviderConfig", None, None)?;
+            if r.status != 200 {
+                return Err(EndpointError::Unavailable(format!(
+                    "GET {}/ServiceProviderConfig: HTTP {}: is scim-service-url right? {}",
+                    i.http.base,
+                    r.status,
+                    http::redact(&r.body)
+                )));
+            }
+            i.discovery().map(|_| ())
+        })
+        .await
+    }
+
+    async fn correlate(&self, mapped: &Entry, _lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
+        let mapped = mapped.clone();
+        self.run(move |i| i.correlate(&mapped)).await
+    }
+
+    async fn fetch(&self, id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
+        let id = id.to_string();
+        self.run(move |i| i.fetch(&id)).await
+    }
+
+    async fn create(&self, entry: &Entry) -> EndpointResult<()> {
+        let entry = entry.clone();
+        self.run(move |i| i.create(&entry)).await
+    }
+
+    async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
+        let (id, mods) = (id.to_string(), mods.to_vec());
+        self.run(move |i| i.modify(&id, &mods)).await
+    }
+
+    /// SCIM ids do not change: the resource stays, and is now known by the new DN.
+    async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
+        let mut known = lock(&self.inner.known);
+        if let Some(k) = known.remove(&norm(id)) {
+            lock(&self.inner.dn_of).insert(k.id.clone(), new_dn.to_string());
+            known.insert(norm(new_dn), k);
+        }
+        Ok(new_dn.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> EndpointResult<()> {
+        let id = id.to_string();
+        self.run(move |i| i.delete(&id)).await
+    }
+
+    /// SCIM resources have no DNs to compare with the source's, so a resync's delete pass finds nothing to
+    /// delete here.
+    async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        Ok(())
+    }
+}
