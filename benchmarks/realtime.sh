@@ -34,6 +34,9 @@
 #
 # RT_POISSON=1 sends the writes of a fixed rate at exponentially distributed intervals (a Poisson process) instead
 # of every 1/rate s: at low rates this includes the idle gaps after which a change must wake the synchronizer.
+# Each ferrosync pipe is prepared as README.md says: set-startpoint, resync (all entries are already equal, but
+# resync records them in the id map), then realtime-sync start. RT_RESYNC=0 skips the resync: the id map then
+# starts empty, and the first change of each entry looks its DN up in it.
 # RT_WORKERS=N sets ferrosync's num-worker-threads (default: ferrosync's default, 4). RT_BINDIR=DIR uses the
 # ferrosync binaries in DIR (e.g. another checkout's target/release) instead of building this one.
 #
@@ -52,6 +55,7 @@ DURATION=${RT_DURATION:-25}
 MAX_DURATION=${RT_MAX_DURATION:-20}
 DRAIN=${RT_DRAIN:-120}
 KEEP=${RT_KEEP:-0}
+RESYNC=${RT_RESYNC:-1}
 POISSON=()
 [ "${RT_POISSON:-0}" = 1 ] && POISSON=(--poisson)
 WORKERS=${RT_WORKERS:-}
@@ -272,6 +276,11 @@ dsconfig create-sync-class --pipe-name p --class-name people --set "include-filt
 EOF
             "$bindir/dsconfig" --server-root "$root" --quiet --batch-file "$run/pipe.dsconfig" >/dev/null
             "$bindir/realtime-sync" --server-root "$root" set-startpoint --pipe-name p --end-of-changelog >/dev/null
+            if [ "$RESYNC" = 1 ]; then
+                # The documented order: start point, resync (which also fills the id map), then live sync.
+                "$bindir/resync" --server-root "$root" --pipe-name p >"$run/resync.out" 2>&1 \
+                    || { echo "resync failed:" >&2; tail "$run/resync.out" >&2; exit 1; }
+            fi
             "$bindir/realtime-sync" --server-root "$root" start --pipe-name p >/dev/null
             "$bindir/start-server" --server-root "$root" >/dev/null
             pid=$(cat "$root/logs/server.pid")
@@ -337,6 +346,7 @@ echo
 echo "Lag in ms, from the send of a modify at the source to its arrival at the destination (RFC 4533 observer)."
 echo "$CONNS writer connections; fixed rates: ${DURATION} s$poisson_note on $ENTRIES entries; max: ${MAX_DURATION} s on $MAX_ENTRIES entries; $(nproc) cores$workers_note."
 echo "The ferrosync counters (status) are read when the last write has arrived; backlog = Source Unretrieved Changes."
+if [ "$RESYNC" = 1 ]; then echo "Each ferrosync pipe was resynced (id map filled) before live sync."; else echo "No resync before live sync: the id map starts empty."; fi
 echo
 echo "| target/s | system | writes/s | applied/s | arrived | p50 | p95 | p99 | max | first 5 s p50 / p99 | last 5 s p50 / p99 | lag trend ms/s | bounded | drain s | ferrosync peak RSS | ferrosync CPU | ferrosync ops | ferrosync backlog |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -16,7 +16,7 @@ use ferrosync_pingone::client::{Body, Client, Settings};
 use ferrosync_pingone::PingOneDetector;
 use serde_json::{json, Value as Json};
 use util::scenario::entry;
-use util::{unique, Root, Server};
+use util::{eventually, unique, Root, Server, ServerGuard};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -117,33 +117,6 @@ async fn list_users(c: &Client, filter: &str) -> Vec<Json> {
     .await
     .unwrap();
     out
-}
-
-/// Waits until `check` holds, up to `limit`. Functional, not a timing assertion.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what}: not reached within {limit:?}");
-}
-
-/// Runs the sync server of a root for the length of a test.
-struct ServerGuard<'a> {
-    root: &'a Root,
-}
-
-impl Drop for ServerGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.root.run("stop-server", &[]);
-    }
 }
 
 /// A PingOne → OpenLDAP pipe `p` in a root of its own, writing below `ou=<unique>,<base>` at OpenLDAP.

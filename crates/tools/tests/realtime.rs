@@ -4,51 +4,12 @@
 
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrosync::entry::Value;
 use ferrosync_ldap::Modification;
 use util::scenario::{entry, Scenario, PEOPLE_ALL};
-use util::Root;
-
-/// Runs the sync server of a root for the length of a test.
-struct ServerGuard<'a> {
-    root: &'a Root,
-}
-
-impl<'a> ServerGuard<'a> {
-    fn start(root: &'a Root) -> ServerGuard<'a> {
-        let out = root.run("start-server", &[]).ok();
-        assert!(out.contains("The sync server started"), "{out}");
-        ServerGuard { root }
-    }
-
-    fn pid(&self) -> i32 {
-        std::fs::read_to_string(self.root.path().join("logs/server.pid")).unwrap().trim().parse().unwrap()
-    }
-}
-
-impl Drop for ServerGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.root.run("stop-server", &[]);
-    }
-}
-
-/// Waits until `check` holds, up to `limit`; panics with `what` otherwise. Functional, not a timing assertion.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not reached within {limit:?}");
-}
+use util::{eventually, ServerGuard};
 
 const WAIT: Duration = Duration::from_secs(20);
 

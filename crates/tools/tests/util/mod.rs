@@ -149,3 +149,44 @@ pub fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{name}-{}-{:x}{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
 }
+
+/// Waits until `check` holds, up to `limit`; panics with `what` otherwise. Functional, not a timing assertion.
+pub async fn eventually<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not reached within {limit:?}");
+}
+
+/// Runs the sync server of a root for the length of a test: stopped when dropped.
+pub struct ServerGuard<'a> {
+    pub root: &'a Root,
+}
+
+impl<'a> ServerGuard<'a> {
+    /// Starts the server with `start-server`.
+    pub fn start(root: &'a Root) -> ServerGuard<'a> {
+        let out = root.run("start-server", &[]).ok();
+        assert!(out.contains("The sync server started"), "{out}");
+        ServerGuard { root }
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> i32 {
+        std::fs::read_to_string(self.root.path().join("logs/server.pid")).unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for ServerGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.root.run("stop-server", &[]);
+    }
+}
