@@ -248,6 +248,12 @@ one_run() { # $1 = system, $2 = rate (number or max)
                 -s one "(objectClass=inetOrgPerson)" 1.1 | grep -c '^dn:' || true)
             [ "$n" -ge "$pool" ] || { echo "the consumer has $n of $pool entries" >&2; exit 1; }
             ;;
+        fs-389-changelog)
+            # the 389 DS source holds the largest pool: so does its destination
+            cp -a "$work/tpl-dst-$largest" "$dir"
+            consumer_conf "$dir" ""
+            slapd_start "$dir"
+            ;;
         *)
             cp -a "$work/tpl-dst-$pool" "$dir"
             consumer_conf "$dir" ""

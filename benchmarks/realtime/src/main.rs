@@ -145,6 +145,8 @@ struct Seen {
     /// The newest warm-up number seen.
     warm: AtomicU64,
     refreshed: AtomicBool,
+    /// Values stamped before this (the start of the writes) are left over from earlier runs on the same source.
+    since_ns: AtomicI64,
     failed: Mutex<Option<String>>,
 }
 
@@ -179,7 +181,11 @@ async fn observe(o: Opts, seen: Arc<Seen>) -> Result<(), BoxError> {
         }
         let Some(idx) = entry_index(&e.dn) else { continue };
         let Some(v) = e.attrs.get("description").and_then(|v| v.first()) else { continue };
-        let token = v.split(' ').next().unwrap_or("");
+        if !refreshed {
+            continue;
+        }
+        let mut parts = v.split(' ');
+        let token = parts.next().unwrap_or("");
         if let Some(w) = token.strip_prefix('w') {
             if let Ok(w) = w.parse::<u64>() {
                 seen.warm.fetch_max(w, Ordering::SeqCst);
@@ -187,6 +193,10 @@ async fn observe(o: Opts, seen: Arc<Seen>) -> Result<(), BoxError> {
             continue;
         }
         let Ok(id) = token.parse::<u64>() else { continue };
+        let Some(stamp) = parts.next().and_then(|s| s.parse::<i64>().ok()) else { continue };
+        if stamp < seen.since_ns.load(Ordering::SeqCst) {
+            continue;
+        }
         if (idx as usize) < seen.max_seen.len() {
             seen.max_seen[idx as usize].fetch_max(id as i64, Ordering::SeqCst);
             seen.events.lock().unwrap_or_else(|p| p.into_inner()).push((t, idx, id));
@@ -298,6 +308,7 @@ async fn run(o: Opts) -> Result<(), BoxError> {
         updates: AtomicU64::new(0),
         warm: AtomicU64::new(0),
         refreshed: AtomicBool::new(false),
+        since_ns: AtomicI64::new(i64::MAX),
         failed: Mutex::new(None),
     });
     {
@@ -353,6 +364,7 @@ async fn run(o: Opts) -> Result<(), BoxError> {
     let due = Arc::new(schedule(&o));
     let t0 = Instant::now();
     let t0_ns = now_ns();
+    seen.since_ns.store(t0_ns, Ordering::SeqCst);
     let mut tasks = Vec::new();
     for _ in 0..o.conns {
         tasks.push(tokio::spawn(writer(o.clone(), next.clone(), due.clone(), t0)));
