@@ -13,9 +13,10 @@
 //! synchronization path is live); then `--conns` connections write `description: <id> <unix-nanos>` to
 //! `uid=user<id mod entries>` at the source, id k being due at `k / rate` seconds (or at once with rate 0), for
 //! `--duration` seconds. The nanos are taken just before the modify is sent. The observer timestamps every entry
-//! the destination pushes the moment it is read. Write `k` has *arrived* when the destination shows, for its
-//! entry, a value with an id >= k (a synchronizer that reads the current source entry may skip superseded
-//! values; the destination is then at least as new as write k). Lag = arrival - stamp.
+//! the destination pushes after the end of the refresh the moment it is read (values stamped before the writes
+//! began, left by an earlier run on the same source, are ignored). Write `k` has *arrived* when the destination
+//! shows, for its entry, a value with an id >= k (a synchronizer that reads the current source entry may skip
+//! superseded values; the destination is then at least as new as write k). Lag = arrival - stamp.
 //!
 //! After the last write, `run` waits until every write has arrived, at most `--drain` seconds, and stops
 //! earlier when nothing new arrives for `--stall` seconds. It prints `KEY='value'` lines (eval-able): see the end
