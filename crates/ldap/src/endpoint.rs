@@ -229,20 +229,7 @@ impl EntrySource for LdapSource {
     }
 
     async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
-        let filter = filter.unwrap_or("(objectClass=*)");
-        for base in &self.base_dns {
-            let mut stream = self
-                .client
-                .search_stream(base, Scope::Subtree, filter, &self.attrs(), PAGE_SIZE)
-                .await
-                .map_err(endpoint_error)?;
-            while let Some(item) = stream.next().await {
-                if tx.send(item.map_err(endpoint_error)).await.is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
+        stream_subtrees(&self.client, &self.base_dns, filter.unwrap_or("(objectClass=*)"), &self.attrs(), tx).await
     }
 
     async fn count(&self, filter: Option<&str>) -> EndpointResult<Option<u64>> {
@@ -421,18 +408,26 @@ impl Destination for LdapDestination {
 
     async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
         let attrs: Vec<&str> = if attrs.is_empty() { vec!["*"] } else { attrs.iter().map(String::as_str).collect() };
-        for base in &self.base_dns {
-            let mut stream = self
-                .client
-                .search_stream(base, Scope::Subtree, "(objectClass=*)", &attrs, PAGE_SIZE)
-                .await
-                .map_err(endpoint_error)?;
-            while let Some(item) = stream.next().await {
-                if tx.send(item.map_err(endpoint_error)).await.is_err() {
-                    return Ok(());
-                }
+        stream_subtrees(&self.client, &self.base_dns, "(objectClass=*)", &attrs, tx).await
+    }
+}
+
+/// Sends the entries below each base DN (paged, so memory stays flat) to `tx`, until the receiver is gone.
+async fn stream_subtrees(
+    client: &LdapClient,
+    bases: &[String],
+    filter: &str,
+    attrs: &[&str],
+    tx: mpsc::Sender<EndpointResult<Entry>>,
+) -> EndpointResult<()> {
+    for base in bases {
+        let mut stream =
+            client.search_stream(base, Scope::Subtree, filter, attrs, PAGE_SIZE).await.map_err(endpoint_error)?;
+        while let Some(item) = stream.next().await {
+            if tx.send(item.map_err(endpoint_error)).await.is_err() {
+                return Ok(());
             }
         }
-        Ok(())
     }
+    Ok(())
 }
