@@ -5,7 +5,8 @@
 #   tests/run.sh [extra cargo test arguments]
 #
 # Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890), and a
-# second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443.
+# second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443, and a Samba AD
+# domain controller on 127.0.0.11:389/636 (Samba's ports are fixed; it gets a loopback address of its own).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"
@@ -17,6 +18,7 @@ DS_LDAPS_PORT="${DS_LDAPS_PORT:-13891}"
 DS_CS_PORT="${DS_CS_PORT:-13892}"
 DS_CS_LDAPS_PORT="${DS_CS_LDAPS_PORT:-13893}"
 PINGONE_PORT="${PINGONE_PORT:-19443}"
+SAMBA_IP="${SAMBA_IP:-127.0.0.11}"
 
 tests/servers/install-deps.sh all >&2
 
@@ -26,6 +28,7 @@ cleanup() {
     tests/servers/stop-openldap.sh "$work/openldap" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/389ds" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/389cs" --rm >/dev/null 2>&1 || true
+    tests/servers/stop-samba-ad.sh "$work/samba" --rm >/dev/null 2>&1 || true
     if [ -n "${FERROSYNC_TEST_PINGONE_PID:-}" ]; then
         tests/servers/stop-pingone-emulator.sh "$FERROSYNC_TEST_PINGONE_PID" >/dev/null 2>&1 || true
     fi
@@ -49,6 +52,8 @@ eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIMMY_ tests/servers/start-scimmy.sh "${S
 SCIMMY_PID=$FERROSYNC_TEST_SCIMMY_PID
 # The PingOne API emulator (Python 3 stdlib): the ping-one-customer source and destination tests.
 eval "$(PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
+# A Samba 4 Active Directory domain controller: DirSync source, AD destination, passwords.
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_AD_ tests/servers/start-samba-ad.sh "$work/samba" "$SAMBA_IP")"
 set +a
 
 cargo test --release --workspace "$@"
