@@ -53,6 +53,12 @@ const MIGRATIONS: &[M<'static>] = &[
     );
     CREATE TABLE server_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     ),
+    // Lookups by source DN compare without case: an index with the same collation serves them (the first
+    // index could not, so each lookup scanned the pipe's whole id map).
+    M::up(
+        "DROP INDEX id_map_source_dn;
+    CREATE INDEX id_map_source_dn_nocase ON id_map (pipe, source_dn COLLATE NOCASE);",
+    ),
 ];
 
 /// The folder that holds `config/` and `logs/`, as `<server-root>` in Ping's docs.
@@ -457,6 +463,30 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn id_map_lookups_by_dn_ignore_case_and_use_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&ServerRoot::new(dir.path())).unwrap();
+        let m = IdMapping {
+            source_id: "u1".into(),
+            source_dn: "uid=Alice,ou=People,dc=example,dc=com".into(),
+            dest_dn: "uid=alice,ou=people,dc=example,dc=net".into(),
+        };
+        store.put_id_mappings("p", std::slice::from_ref(&m)).unwrap();
+        let found = store.id_mapping_by_dn("p", "UID=alice,OU=people,DC=EXAMPLE,DC=com").unwrap();
+        assert_eq!(found.map(|f| f.source_id), Some("u1".to_string()));
+        assert!(store.id_mapping_by_dn("other", &m.source_dn).unwrap().is_none());
+        let plan: String = store
+            .conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT source_id FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+                ["p", "x"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("id_map_source_dn_nocase (pipe=? AND source_dn=?)"), "{plan}");
     }
 
     #[test]
