@@ -240,6 +240,12 @@ pub trait ChangeDetector: Send + Sync {
     /// share one `after` (the changes of an RFC 4533 refresh carry the cookie the refresh started from).
     async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>>;
 
+    /// True for push detectors, whose `poll` returns an empty list only after waiting `wait` for a change: the
+    /// pipe then polls again at once instead of sleeping a polling interval on top.
+    fn waits_for_changes(&self) -> bool {
+        false
+    }
+
     /// How many changes after `after` are not yet read, when the log can say.
     async fn unretrieved(&self, _after: &StartPoint) -> EndpointResult<Option<u64>> {
         Ok(None)

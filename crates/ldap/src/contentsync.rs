@@ -863,6 +863,10 @@ impl ChangeDetector for ContentSyncDetector {
         }
     }
 
+    fn waits_for_changes(&self) -> bool {
+        true
+    }
+
     async fn poll(&self, after: &StartPoint, max: usize, wait: Duration) -> EndpointResult<Vec<Change>> {
         let cookie = Self::parse_token(after)?;
         let mut guard = self.running.lock().await;

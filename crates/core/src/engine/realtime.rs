@@ -272,6 +272,9 @@ impl PipeRunner {
             if changes.is_empty() {
                 self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
                 self.stats.unretrieved.store(0, Ordering::Relaxed);
+                if self.detector.waits_for_changes() {
+                    continue;
+                }
                 if wait_or_shutdown(&mut shutdown, self.settings.polling_interval).await {
                     break;
                 }
