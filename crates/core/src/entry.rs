@@ -167,4 +167,12 @@ impl Entry {
     pub fn is_empty(&self) -> bool {
         self.attrs.is_empty()
     }
+
+    /// Lets `f` edit each attribute's values in place; attributes left without values are removed.
+    pub fn retain_values(&mut self, mut f: impl FnMut(&str, &mut Vec<Value>)) {
+        self.attrs.retain(|_, a| {
+            f(&a.name, &mut a.values);
+            !a.values.is_empty()
+        });
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::attribute::{apply_dn_maps, build_failure_reason, DnMapOutcome};
 use super::error::MappingError;
-use super::rules::dedupe;
+use super::rules::dedupe_in_place;
 use super::ClassMapping;
 use crate::entry::{Entry, Value};
 use crate::syntax::Dn;
@@ -81,15 +81,12 @@ impl ClassMapping {
             out.set(&m.destination, values);
         }
 
-        let names: Vec<String> = out.attribute_names().map(str::to_string).collect();
-        for name in names {
-            let rule = self.matching_rule(&name);
-            let mut values = out.values(&name).to_vec();
+        out.retain_values(|name, values| {
             if self.ignore_zero_length {
                 values.retain(|v| !v.is_empty());
             }
-            out.set(&name, dedupe(rule, values));
-        }
+            dedupe_in_place(self.matching_rule(name), values);
+        });
         Ok(out)
     }
 }

@@ -260,8 +260,31 @@ fn write_canonical(j: &serde_json::Value, out: &mut String) {
 
 /// Removes values equal (under `rule`) to an earlier one, keeping the first of each.
 pub(crate) fn dedupe(rule: MatchingRule, values: Vec<Value>) -> Vec<Value> {
+    let mut values = values;
+    dedupe_in_place(rule, &mut values);
+    values
+}
+
+/// Keeps the first of values equal under `rule`. Most attributes hold one value, and few hold many: those
+/// need no key at all, and small lists compare keys pairwise instead of hashing them.
+pub(crate) fn dedupe_in_place(rule: MatchingRule, values: &mut Vec<Value>) {
+    if values.len() < 2 {
+        return;
+    }
+    if values.len() <= 16 {
+        let keys: Vec<Vec<u8>> = values.iter().map(|v| rule.key(v)).collect();
+        if keys.iter().enumerate().all(|(i, k)| !keys[..i].contains(k)) {
+            return;
+        }
+        let mut i = 0;
+        values.retain(|_| {
+            i += 1;
+            !keys[..i - 1].contains(&keys[i - 1])
+        });
+        return;
+    }
     let mut seen = std::collections::HashSet::new();
-    values.into_iter().filter(|v| seen.insert(rule.key(v))).collect()
+    values.retain(|v| seen.insert(rule.key(v)));
 }
 
 #[cfg(test)]

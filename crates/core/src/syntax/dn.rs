@@ -76,12 +76,24 @@ pub struct Ava {
     attr_type: String,
     value: String,
     ber: bool,
+    /// The normalized form, computed once: DNs are compared far more often than they are built.
+    norm: String,
 }
 
 impl Ava {
     /// An AVA with a text value (given unescaped).
     pub fn new(attr_type: impl Into<String>, value: impl Into<String>) -> Self {
-        Ava { attr_type: attr_type.into(), value: value.into(), ber: false }
+        Ava::make(attr_type.into(), value.into(), false)
+    }
+
+    fn make(attr_type: String, value: String, ber: bool) -> Self {
+        let norm_value = if ber { value.to_ascii_lowercase() } else { escape_value(&normalize_value(&value)) };
+        let mut norm = String::with_capacity(attr_type.len() + 1 + norm_value.len());
+        norm.push_str(&attr_type);
+        norm.make_ascii_lowercase();
+        norm.push('=');
+        norm.push_str(&norm_value);
+        Ava { attr_type, value, ber, norm }
     }
 
     /// The attribute type as written (`cn`, `CN`, `2.5.4.3`).
@@ -101,9 +113,7 @@ impl Ava {
 
     /// The normalized form: lower-case type, value trimmed, spaces collapsed, lower-cased and re-escaped.
     pub fn normalized(&self) -> String {
-        let value =
-            if self.ber { self.value.to_ascii_lowercase() } else { escape_value(&normalize_value(&self.value)) };
-        format!("{}={}", self.attr_type.to_ascii_lowercase(), value)
+        self.norm.clone()
     }
 }
 
@@ -119,7 +129,7 @@ impl fmt::Display for Ava {
 
 impl PartialEq for Ava {
     fn eq(&self, other: &Self) -> bool {
-        self.normalized() == other.normalized()
+        self.norm == other.norm
     }
 }
 
@@ -171,8 +181,11 @@ impl Rdn {
 
     /// The normalized form; the AVAs of a multi-valued RDN are sorted, so `cn=a+sn=b` equals `sn=b+cn=a`.
     pub fn normalized(&self) -> String {
-        let mut parts: Vec<String> = self.avas.iter().map(Ava::normalized).collect();
-        parts.sort();
+        if let [one] = self.avas.as_slice() {
+            return one.norm.clone();
+        }
+        let mut parts: Vec<&str> = self.avas.iter().map(|a| a.norm.as_str()).collect();
+        parts.sort_unstable();
         parts.join("+")
     }
 }
@@ -191,7 +204,11 @@ impl fmt::Display for Rdn {
 
 impl PartialEq for Rdn {
     fn eq(&self, other: &Self) -> bool {
-        self.normalized() == other.normalized()
+        match (self.avas.as_slice(), other.avas.as_slice()) {
+            ([a], [b]) => a.norm == b.norm,
+            (a, b) if a.len() != b.len() => false,
+            _ => self.normalized() == other.normalized(),
+        }
     }
 }
 
@@ -199,7 +216,10 @@ impl Eq for Rdn {}
 
 impl Hash for Rdn {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.normalized().hash(state);
+        match self.avas.as_slice() {
+            [one] => one.norm.hash(state),
+            _ => self.normalized().hash(state),
+        }
     }
 }
 
@@ -342,7 +362,17 @@ impl Dn {
     /// The normalized string: types lower-cased, values trimmed, inner spaces collapsed, lower-cased and
     /// re-escaped canonically; multi-valued RDNs sorted. Two DNs are equal when their normalized forms are.
     pub fn normalized(&self) -> String {
-        self.rdns.iter().map(Rdn::normalized).collect::<Vec<_>>().join(",")
+        let mut out = String::new();
+        for (i, rdn) in self.rdns.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match rdn.avas.as_slice() {
+                [one] => out.push_str(&one.norm),
+                _ => out.push_str(&rdn.normalized()),
+            }
+        }
+        out
     }
 }
 
@@ -360,7 +390,7 @@ impl fmt::Display for Dn {
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Self) -> bool {
-        self.rdns.len() == other.rdns.len() && self.normalized() == other.normalized()
+        self.rdns == other.rdns
     }
 }
 
@@ -368,7 +398,7 @@ impl Eq for Dn {}
 
 impl Hash for Dn {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.normalized().hash(state);
+        self.rdns.hash(state);
     }
 }
 
@@ -382,6 +412,13 @@ impl FromStr for Dn {
 /// Escapes an attribute value for use in a DN string (RFC 4514 section 2.4): `\` before `"` `+` `,` `;`
 /// `<` `>` `\`, before a leading `#` or space and a trailing space; NUL as `\00`.
 pub fn escape_value(value: &str) -> String {
+    let b = value.as_bytes();
+    let plain = !b.iter().any(|c| matches!(c, b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | 0))
+        && !matches!(b.first(), Some(b'#' | b' '))
+        && b.last() != Some(&b' ');
+    if plain {
+        return value.to_string();
+    }
     let chars: Vec<char> = value.chars().collect();
     let last = chars.len().saturating_sub(1);
     let mut out = String::with_capacity(value.len() + 2);
@@ -416,7 +453,19 @@ pub fn normalize_dn(s: &str) -> Result<String, DnError> {
 
 /// Case-folds a value for comparison: trimmed, runs of whitespace collapsed to one space, lower-cased.
 fn normalize_value(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    let mut out = String::with_capacity(value.len());
+    for word in value.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.is_ascii() {
+        out.make_ascii_lowercase();
+        out
+    } else {
+        out.to_lowercase()
+    }
 }
 
 struct Parser<'a> {
@@ -468,7 +517,7 @@ impl Parser<'_> {
         };
         self.skip_spaces();
         match self.peek() {
-            None | Some(',') | Some('+') => Ok(Ava { attr_type, value, ber }),
+            None | Some(',') | Some('+') => Ok(Ava::make(attr_type, value, ber)),
             Some(_) => Err(self.error(DnErrorKind::ExpectedSeparator, "expected ',', '+' or the end of the DN")),
         }
     }
