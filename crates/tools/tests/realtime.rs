@@ -107,6 +107,25 @@ async fn content_sync_source_389_to_openldap() {
     lifecycle(&s).await;
 }
 
+/// Changes made after the start point was set but before the pipe runs come in the refresh from the cookie,
+/// where neither server tells a new entry from a changed one: a new entry must still be created.
+#[tokio::test]
+async fn content_sync_changes_before_the_first_start_arrive() {
+    for (name, from, to) in [("rt-cs-early", "389CS", "OPENLDAP"), ("rt-cs-early-ol", "OPENLDAP", "389")] {
+        let s = Scenario::with(name, from, to, "content-sync").await;
+        s.dsconfig(PEOPLE_ALL);
+        let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+        assert!(out.contains("The startpoint has been set"), "{out}");
+        s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+        let dn = s.add_person("early1", &[("description", "before the start")]).await;
+        let _server = ServerGuard::start(&s.root);
+        eventually(&format!("{from}: the early add reaches the destination"), WAIT, || async {
+            s.dst_get(&dn).await.is_some()
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn content_sync_source_openldap_to_389_with_offline_deletes() {
     let s = Scenario::with("rt-cs-offline", "OPENLDAP", "389", "content-sync").await;
@@ -225,9 +244,10 @@ async fn destination_down_for_20_seconds_then_the_backlog_drains() {
     // A destination of its own, so that stopping it disturbs no other test.
     let dir = tempfile::tempdir().unwrap();
     let script = util::repo().join("tests/servers/start-openldap.sh");
-    let start = |port: &str| {
+    let (port, ldaps_port) = (util::free_port(), util::free_port());
+    let start = |port: u16| {
         let out = std::process::Command::new(&script)
-            .args([dir.path().join("ol").to_str().unwrap(), port, "7636"])
+            .args([dir.path().join("ol").to_str().unwrap(), &port.to_string(), &ldaps_port.to_string()])
             .env("SLAPD_LOGLEVEL", "0")
             .output()
             .unwrap();
@@ -237,7 +257,6 @@ async fn destination_down_for_20_seconds_then_the_backlog_drains() {
         let script = util::repo().join("tests/servers/stop-openldap.sh");
         std::process::Command::new(script).arg(dir.path().join("ol")).status().unwrap();
     };
-    let port = "7389";
     start(port);
     let s = Scenario::new("rt-down").await;
     s.dsconfig(&format!(
@@ -249,7 +268,7 @@ async fn destination_down_for_20_seconds_then_the_backlog_drains() {
     ));
     let _server = go(&s);
     let own = ferrosync_ldap::LdapClient::single(
-        ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", 7389)
+        ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", port)
             .with_bind("cn=admin,dc=example,dc=com", ferrosync::secret::Secret::new("secret")),
     )
     .unwrap();
@@ -265,7 +284,7 @@ async fn destination_down_for_20_seconds_then_the_backlog_drains() {
     tokio::time::sleep(Duration::from_secs(20)).await;
     start(port);
     let own = ferrosync_ldap::LdapClient::single(
-        ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", 7389)
+        ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", port)
             .with_bind("cn=admin,dc=example,dc=com", ferrosync::secret::Secret::new("secret")),
     )
     .unwrap();

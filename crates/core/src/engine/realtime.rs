@@ -226,6 +226,10 @@ impl PipeRunner {
     }
 
     /// Synchronizes changes until `shutdown` is true. A batch in progress is finished first.
+    ///
+    /// A reader task polls the change detector ahead of the changes being applied (one batch ahead at most),
+    /// so that reading the change log and applying changes overlap; the start point still advances only past
+    /// applied batches.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RealtimeError> {
         let started = Instant::now();
         self.stats.started_ms.store(now_ms(), Ordering::Relaxed);
@@ -242,6 +246,15 @@ impl PipeRunner {
                 }
             }
         };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let reader = Reader {
+            pipe: self.pipe.clone(),
+            detector: self.detector.clone(),
+            settings: self.settings.clone(),
+            log: self.log.clone(),
+            stats: self.stats.clone(),
+        };
+        let reader = tokio::spawn(reader.run(start.clone(), tx, shutdown.clone()));
         let mut backoff = self.settings.polling_interval.max(Duration::from_millis(100));
         self.save_stats(start.as_str(), started, &last_error);
         let mut last_stats = Instant::now();
@@ -250,51 +263,29 @@ impl PipeRunner {
                 break;
             }
             if last_stats.elapsed() >= Duration::from_millis(250) {
-                if let Ok(Some(n)) = self.detector.unretrieved(&start).await {
-                    self.stats.unretrieved.store(n, Ordering::Relaxed);
-                }
                 self.save_stats(start.as_str(), started, &last_error);
                 last_stats = Instant::now();
             }
-            self.stats.polls.fetch_add(1, Ordering::Relaxed);
-            let changes = match self.detector.poll(&start, self.settings.batch, self.settings.polling_interval).await {
-                Ok(c) => c,
-                Err(e) => {
-                    last_error = Some(e.to_string());
-                    self.save_stats(start.as_str(), started, &last_error);
-                    if wait_or_shutdown(&mut shutdown, backoff).await {
+            let msg = tokio::select! {
+                biased;
+                r = shutdown.changed() => {
+                    if r.is_err() {
                         break;
                     }
-                    backoff = (backoff * 2).min(self.settings.max_backoff);
                     continue;
                 }
+                m = tokio::time::timeout(Duration::from_millis(250), rx.recv()) => m,
             };
-            if changes.is_empty() {
-                self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
-                self.stats.unretrieved.store(0, Ordering::Relaxed);
-                if self.detector.waits_for_changes() {
+            let changes = match msg {
+                Err(_) => continue,
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    last_error = Some(e);
+                    self.save_stats(start.as_str(), started, &last_error);
                     continue;
                 }
-                if wait_or_shutdown(&mut shutdown, self.settings.polling_interval).await {
-                    break;
-                }
-                continue;
-            }
-            self.stats.detected.fetch_add(changes.len() as u64, Ordering::Relaxed);
-            for c in &changes {
-                self.log.log(&LogEvent {
-                    pipe: &self.pipe,
-                    change: c,
-                    message_type: "change-detected",
-                    message: format!(
-                        "Detected {} of {}",
-                        c.kind.name(),
-                        if c.dn.is_empty() { c.unique_id.as_deref().unwrap_or("") } else { &c.dn }
-                    ),
-                    destination_dn: None,
-                    changes: &[],
-                });
-            }
+                Ok(Some(Ok(changes))) => changes,
+            };
             // Apply the batch; while an endpoint is down, try the same batch again (nothing is skipped).
             loop {
                 match self.apply_batch(&changes).await {
@@ -304,6 +295,11 @@ impl PipeRunner {
                         let removes: Vec<String> = applied.iter().filter_map(|a| a.remove.clone()).collect();
                         self.store().record_progress(&self.pipe, end.as_str(), &puts, &removes)?;
                         start = end;
+                        let n = changes.len() as u64;
+                        let _ = self
+                            .stats
+                            .queued
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
                         for a in &applied {
                             self.report(a);
                         }
@@ -318,6 +314,7 @@ impl PipeRunner {
                         self.save_stats(start.as_str(), started, &last_error);
                         if wait_or_shutdown(&mut shutdown, backoff).await {
                             // Stopping: the batch is not recorded, so it is read again at the next start.
+                            reader.abort();
                             self.save_stats(start.as_str(), started, &last_error);
                             return Ok(());
                         }
@@ -326,6 +323,7 @@ impl PipeRunner {
                 }
             }
         }
+        reader.abort();
         self.save_stats(start.as_str(), started, &last_error);
         Ok(())
     }
@@ -405,7 +403,6 @@ impl PipeRunner {
             });
             lanes[lane].push(i);
         }
-        self.stats.queued.store(changes.len() as u64, Ordering::Relaxed);
         let permits = Arc::new(Semaphore::new(self.settings.threads));
         let mut tasks = tokio::task::JoinSet::new();
         let rate = self.settings.max_rate;
@@ -427,7 +424,6 @@ impl PipeRunner {
                     stats.in_flight.fetch_add(1, Ordering::Relaxed);
                     let applied = ctx.apply(change, known.clone()).await;
                     stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    stats.queued.fetch_sub(1, Ordering::Relaxed);
                     if let Some(down) = applied.result.endpoint_down.clone() {
                         return Err(down);
                     }
@@ -488,6 +484,82 @@ async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, d: Duration) -> 
     tokio::select! {
         _ = tokio::time::sleep(d) => false,
         r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+    }
+}
+
+/// Reads the change log ahead of the pipe runner and hands it the changes, a batch at a time.
+struct Reader {
+    pipe: String,
+    detector: Arc<dyn ChangeDetector>,
+    settings: PipeSettings,
+    log: Arc<SyncLog>,
+    stats: Arc<PipeStats>,
+}
+
+impl Reader {
+    /// Polls from `cursor` on until shutdown or until the runner stops listening. Poll errors are passed on
+    /// (for status) and retried with backoff from the same cursor.
+    async fn run(
+        self,
+        mut cursor: StartPoint,
+        tx: tokio::sync::mpsc::Sender<Result<Vec<Change>, String>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let interval = self.settings.polling_interval;
+        let mut backoff = interval.max(Duration::from_millis(100));
+        let mut last_count = Instant::now();
+        loop {
+            if *shutdown.borrow() || tx.is_closed() {
+                return;
+            }
+            if last_count.elapsed() >= Duration::from_millis(250) {
+                if let Ok(Some(n)) = self.detector.unretrieved(&cursor).await {
+                    self.stats.unretrieved.store(n, Ordering::Relaxed);
+                }
+                last_count = Instant::now();
+            }
+            self.stats.polls.fetch_add(1, Ordering::Relaxed);
+            let changes = match self.detector.poll(&cursor, self.settings.batch, interval).await {
+                Ok(c) => c,
+                Err(e) => {
+                    if tx.send(Err(e.to_string())).await.is_err() || wait_or_shutdown(&mut shutdown, backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(self.settings.max_backoff);
+                    continue;
+                }
+            };
+            backoff = interval.max(Duration::from_millis(100));
+            let Some(last) = changes.last() else {
+                self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
+                self.stats.unretrieved.store(0, Ordering::Relaxed);
+                // A push detector's empty poll already waited for a change.
+                if !self.detector.waits_for_changes() && wait_or_shutdown(&mut shutdown, interval).await {
+                    return;
+                }
+                continue;
+            };
+            cursor = last.after.clone();
+            self.stats.detected.fetch_add(changes.len() as u64, Ordering::Relaxed);
+            self.stats.queued.fetch_add(changes.len() as u64, Ordering::Relaxed);
+            for c in &changes {
+                self.log.log(&LogEvent {
+                    pipe: &self.pipe,
+                    change: c,
+                    message_type: "change-detected",
+                    message: format!(
+                        "Detected {} of {}",
+                        c.kind.name(),
+                        if c.dn.is_empty() { c.unique_id.as_deref().unwrap_or("") } else { &c.dn }
+                    ),
+                    destination_dn: None,
+                    changes: &[],
+                });
+            }
+            if tx.send(Ok(changes)).await.is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -604,10 +676,12 @@ impl ChangeContext {
             return self.applied(change, SyncResult::new(Outcome::OutOfScope), source_dn);
         };
         // An entry that was never synchronized and now enters a class (moved or modified into its scope) is
-        // created, as a create would be.
+        // created, as a create would be. So is one whose change does not say which attributes changed (an RFC
+        // 4533 refresh from a cookie sends new and changed entries alike): it may be new.
         let entering = known.is_none()
             && match change.kind {
                 ChangeKind::ModDn => old_class.is_none(),
+                ChangeKind::Modify if change.changed_attributes.is_empty() => true,
                 ChangeKind::Modify => {
                     let filter_attrs: Vec<String> = class.filters().iter().flat_map(|f| f.attributes()).collect();
                     change.changed_attributes.iter().any(|a| filter_attrs.iter().any(|f| f.eq_ignore_ascii_case(a)))

@@ -143,6 +143,12 @@ impl Server {
 }
 
 /// A unique name for a test's subtree.
+/// A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it), for a server a test starts itself.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
 pub fn unique(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
