@@ -187,8 +187,11 @@ pub struct Change {
     /// When the change was made, as the log says it.
     pub time: Option<String>,
     /// The entry as the log carries it (RFC 4533 and DirSync send the entry); the engine still fetches the
-    /// current entry when it can.
+    /// current entry unless `entry_is_current`.
     pub entry: Option<Entry>,
+    /// `entry` is the whole entry as it stood after this change (an RFC 4533 push: every later change to the
+    /// entry is pushed too, in order), so the engine uses it instead of fetching the entry again.
+    pub entry_is_current: bool,
     /// A clear-text password the log recorded (OpenLDAP's accesslog, 389's `unhashed#user#password`), for
     /// destinations that take passwords. Never logged.
     pub password: Option<crate::secret::Secret>,
@@ -207,6 +210,7 @@ impl Change {
             modifier: None,
             time: None,
             entry: None,
+            entry_is_current: false,
             password: None,
         }
     }

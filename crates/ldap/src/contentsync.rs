@@ -658,6 +658,7 @@ impl Session<'_> {
                 c.modifier = entry.first_text("modifiersName");
                 c.time = entry.first_text("modifyTimestamp");
                 c.entry = Some(entry);
+                c.entry_is_current = true;
                 Some(c)
             }
         };

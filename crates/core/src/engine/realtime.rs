@@ -623,10 +623,15 @@ impl ChangeContext {
 
     async fn apply_update(&self, change: Change, known: Option<IdMapping>) -> Applied {
         let target = change.new_dn.clone().unwrap_or_else(|| change.dn.clone());
-        // Fetch the current entry: the change log's content is not trusted, so stale data is never synced.
-        let mut current = match self.engine.source.fetch(&target).await {
-            Ok(e) => e,
-            Err(e) => return self.applied(change.clone(), SyncResult::failed(&e), target),
+        // Fetch the current entry: the change log's content is not trusted, so stale data is never synced. A
+        // pushed entry is the entry as it stood after the change, and any later change follows it in order.
+        let pushed = if change.entry_is_current { change.entry.clone() } else { None };
+        let mut current = match pushed {
+            Some(e) => Some(e),
+            None => match self.engine.source.fetch(&target).await {
+                Ok(e) => e,
+                Err(e) => return self.applied(change.clone(), SyncResult::failed(&e), target),
+            },
         };
         if current.is_none() {
             if let Some(u) = &change.unique_id {
