@@ -520,9 +520,11 @@ impl Operations {
                 "creates" | "create" | "add" => o.creates = true,
                 "modifies" | "modify" => o.modifies = true,
                 "deletes" | "delete" => o.deletes = true,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "'{w}' is not an operation: expected a comma list of creates, modifies, deletes, or all, or none"
-                )),
+                ))
+                }
             }
         }
         Ok(o)
@@ -983,10 +985,12 @@ impl<'a> Wizard<'a> {
 
     /// Asks everything and returns the plan (nothing is written).
     pub fn run(mut self) -> Result<Plan, WizardError> {
-        self.prompter.note(
+        if !self.no_prompt {
+            self.prompter.note(
             "This tool creates a sync pipe configuration: the endpoints, their servers, the pipe and its sync classes.\n\
              Each answer can also be given as a flag (--KEY VALUE) or in a properties file (--propertiesFilePath).",
-        );
+            );
+        }
         let direction = self.choose_key(
             "direction",
             "Synchronization direction",
