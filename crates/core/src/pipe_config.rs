@@ -1096,9 +1096,9 @@ impl<'a> Wizard<'a> {
         let given_servers = self.given.get(key("Server")).is_some() || self.no_prompt;
         loop {
             if given_servers {
-                let vs = self.ask_many(key("Server"), "", Some(&default_server), &|s| {
-                    parse_host_port(s, default_port).map(|h| h.to_string())
-                })?;
+                // No default: a server list is never guessed.
+                let vs = self
+                    .ask_many(key("Server"), "", None, &|s| parse_host_port(s, default_port).map(|h| h.to_string()))?;
                 for v in vs {
                     let hp = parse_host_port(&v, default_port)
                         .map_err(|reason| WizardError::Check { key: key("Server").into(), reason })?;
