@@ -5,6 +5,8 @@ pub mod cli;
 pub mod create_sync_pipe_config;
 pub mod dsconfig;
 pub mod endpoints;
+pub mod menu;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;
+pub mod terminal;

@@ -45,6 +45,14 @@ impl Pty {
         self.session.send_line(answer).unwrap();
     }
 
+    /// Waits for a menu's `title`, then its "Enter choice" prompt, and answers it. (Waiting for the title first
+    /// keeps the previous answer's "Enter choice: x" line from matching.)
+    #[track_caller]
+    pub fn choose(&mut self, title: &str, answer: &str) {
+        self.expect(title);
+        self.answer("Enter choice", answer);
+    }
+
     /// Waits for the end of the output and returns the exit code.
     #[track_caller]
     pub fn finish(&mut self) -> i32 {
