@@ -140,7 +140,7 @@ async fn the_wizard_creates_a_pipe_that_resync_uses_and_flags_give_the_same_conf
     // A filter the project's parser refuses is re-asked.
     t.answer("Include filter of class 'people'", "(objectClass=inetOrgPerson");
     t.expect("is not a valid LDAP filter");
-    t.session.send_line(&"(objectClass=inetOrgPerson)").unwrap();
+    t.session.send_line("(objectClass=inetOrgPerson)").unwrap();
     t.answer("another one, or press Enter when done", "");
     t.answer("Attributes of class 'people'", "except:telephoneNumber");
     t.answer("Operations class 'people' synchronizes", "");
