@@ -1622,6 +1622,49 @@ mod tests {
     }
 
     #[test]
+    fn bidirectional_makes_two_pipes_that_ignore_their_own_changes() {
+        let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
+        a[0] = ("direction", "bidirectional");
+        a.push(("sourceSecurity", "ssl"));
+        a.push(("sourceTrust", "trust-all"));
+        let mut p = Scripted(vec![], vec![]);
+        let plan = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap();
+        assert_eq!(plan.reverse_pipe_name.as_deref(), Some("ol to ds"));
+        let text = plan.batch_text();
+        let mut config = crate::config::Config::builtin();
+        struct Plain;
+        impl crate::config::SecretSealer for Plain {
+            fn seal(&self, p: &str) -> Result<String, crate::error::ConfigError> {
+                Ok(p.to_string())
+            }
+        }
+        crate::dsconfig::run_batch("t", &text, &mut config, &Plain, crate::dsconfig::Format::default(), false).unwrap();
+        let source = config.get("sync-source", "ds").unwrap();
+        assert_eq!(source.values("ignore-changes-by-dn"), vec!["cn=Directory Manager"]);
+        let reverse = config.get("sync-source", "ol").unwrap();
+        assert_eq!(reverse.variant.as_deref(), Some("openldap"));
+        assert_eq!(reverse.values("unique-id-attribute"), vec!["entryUUID"]);
+        // The reverse pipe's class covers the same entries at the other end, through the reverse DN map.
+        let class = config.find(find_type("sync-class").unwrap(), &["ol to ds".into(), "people".into()]).unwrap();
+        assert_eq!(class.values("include-base-dn"), vec!["ou=people,dc=example,dc=org"]);
+        assert_eq!(class.values("dn-map"), vec!["ol to ds"]);
+        let server = config.get("external-server", "ds ds.example.com:389").unwrap();
+        assert_eq!(server.values("connection-security"), vec!["ssl"]);
+        assert_eq!(server.values("trust-manager-provider"), vec!["Blind Trust"]);
+        assert_eq!(config.get("trust-manager-provider", "Blind Trust").unwrap().values("enabled"), vec!["true"]);
+    }
+
+    #[test]
+    fn base_dns_on_one_server_must_not_overlap() {
+        let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
+        a[9] = ("destinationBaseDN", "ou=copy,dc=example,dc=com");
+        a[10] = ("destinationServer", "ds.example.com:389");
+        let mut p = Scripted(vec![], vec![]);
+        let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(e.to_string().contains("overlaps the base DN 'dc=example,dc=com' of the source"), "{e}");
+    }
+
+    #[test]
     fn translate_moves_dns_between_bases() {
         assert_eq!(translate_dn("ou=people,dc=a", &["dc=a".into()], &["o=b,c=x".into()]), "ou=people,o=b,c=x");
     }
