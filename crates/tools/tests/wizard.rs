@@ -245,3 +245,37 @@ fn no_prompt_names_the_first_missing_answer_and_wrong_answers_name_their_flag() 
     // Nothing was written by any of these.
     assert_eq!(root.config().all("sync-pipe").len(), 0);
 }
+
+#[tokio::test]
+async fn ssl_with_a_trust_store_and_start_tls_with_trust_all() {
+    let (base, src, dst) = world("wizard-tls").await;
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run the tests with tests/run.sh"));
+    let (ldaps_port, ca_file) = (var("FERROSYNC_TEST_389_LDAPS_PORT"), var("FERROSYNC_TEST_389_CA_FILE"));
+    let mut f = flags(&base, &src, &dst);
+    let set = |f: &mut Vec<String>, k: &str, v: &str| {
+        let i = f.iter().position(|a| a == &format!("--{k}")).unwrap();
+        f[i + 1] = v.to_string();
+    };
+    set(&mut f, "sourceSecurity", "ssl");
+    set(&mut f, "sourceServer", &format!("{}:{ldaps_port}", src.host));
+    f.extend(
+        ["--destinationSecurity", "start-tls", "--destinationTrust", "trust-all", "--no-prompt"].map(String::from),
+    );
+    let root = Root::new();
+    // Without a trust store the server's certificate is refused: the connection test says so.
+    let mut untrusted = f.clone();
+    untrusted.extend(["--sourceTrust".to_string(), "system".to_string()]);
+    let a: Vec<&str> = untrusted.iter().map(String::as_str).collect();
+    let err = root.run("create-sync-pipe-config", &a).fails();
+    assert!(err.contains("--sourceServer: cannot connect to"), "{err}");
+    f.extend(["--sourceTrust".to_string(), ca_file.clone()]);
+    let a: Vec<&str> = f.iter().map(String::as_str).collect();
+    root.run("create-sync-pipe-config", &a).ok();
+    let config = root.config();
+    let tmp = config.get("trust-manager-provider", "ds trust store").expect("a trust store for the source");
+    assert_eq!(tmp.values("trust-store-file"), vec![ca_file.as_str()]);
+    let server = config.get("external-server", &format!("ol {}:{}", dst.host, dst.port)).unwrap();
+    assert_eq!(server.values("connection-security"), vec!["start-tls"]);
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    assert!(out.contains("3 entries were created"), "{out}");
+}
