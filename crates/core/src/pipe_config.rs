@@ -851,6 +851,8 @@ pub struct Wizard<'a> {
     pub read_file: &'a dyn Fn(&str) -> Result<String, String>,
     /// The answers taken, to save.
     taken: Answers,
+    /// Objects already in the configuration (type name, object name): names that would clash are refused.
+    existing: Vec<(&'static str, String)>,
 }
 
 type Check<'c> = &'c dyn Fn(&str) -> Result<String, String>;
@@ -863,7 +865,29 @@ impl<'a> Wizard<'a> {
         probe: &'a dyn Probe,
         read_file: &'a dyn Fn(&str) -> Result<String, String>,
     ) -> Self {
-        Wizard { given, no_prompt, prompter, probe, read_file, taken: Answers::default() }
+        Wizard { given, no_prompt, prompter, probe, read_file, taken: Answers::default(), existing: Vec::new() }
+    }
+
+    /// Refuses names that `config` already uses for the objects the wizard creates.
+    pub fn with_existing(mut self, config: &crate::config::Config) -> Self {
+        self.existing = config
+            .objects()
+            .iter()
+            .filter(|o| matches!(o.object_type.name, "sync-source" | "sync-destination" | "sync-pipe"))
+            .map(|o| (o.object_type.name, o.name().to_string()))
+            .collect();
+        self
+    }
+
+    /// Why `name` cannot be used for objects of `types`, when the configuration already has one.
+    fn clash(existing: &[(&'static str, String)], types: &[&str], name: &str) -> Result<(), String> {
+        match existing.iter().find(|(t, n)| types.contains(t) && n.eq_ignore_ascii_case(name)) {
+            Some((t, n)) => Err(format!(
+                "the configuration already has a {} '{n}': choose another name (or delete it with dsconfig delete-{t})",
+                crate::model::find_type(t).map(|t| t.display).unwrap_or(t)
+            )),
+            None => Ok(()),
+        }
     }
 
     fn record(&mut self, key: &'static str, value: &str) {
@@ -1004,7 +1028,12 @@ impl<'a> Wizard<'a> {
         let source = self.endpoint("source", bidirectional, None)?;
         let destination = self.endpoint("destination", bidirectional, Some(&source))?;
         let default_pipe = format!("{} to {}", source.name, destination.name);
-        let check_name = |s: &str| check_name(s);
+        let existing = self.existing.clone();
+        let check_name = move |s: &str| {
+            let n = check_name(s)?;
+            Self::clash(&existing, &["sync-pipe"], &n)?;
+            Ok(n)
+        };
         let pipe_name = self.ask("pipeName", "Name of the sync pipe", Some(&default_pipe), &check_name)?;
         let reverse_pipe_name = if bidirectional {
             let d = format!("{} to {}", destination.name, source.name);
@@ -1055,8 +1084,10 @@ impl<'a> Wizard<'a> {
         let kind = kinds.iter().copied().find(|k| k.key == kind_key).ok_or(WizardError::Cancelled)?;
         let default_name = if role == "source" { "source" } else { "destination" };
         let other_name = other.map(|o| o.name.clone());
+        let existing = self.existing.clone();
         let check = move |s: &str| {
             let n = check_name(s)?;
+            Self::clash(&existing, &["sync-source", "sync-destination"], &n)?;
             if other_name.as_ref().is_some_and(|o| o.eq_ignore_ascii_case(&n)) {
                 return Err(format!("'{n}' is already the source's name"));
             }
@@ -1662,6 +1693,22 @@ mod tests {
         let mut p = Scripted(vec![], vec![]);
         let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
         assert!(e.to_string().contains("overlaps the base DN 'dc=example,dc=com' of the source"), "{e}");
+    }
+
+    #[test]
+    fn names_in_use_are_refused() {
+        let mut config = crate::config::Config::builtin();
+        struct Plain;
+        impl crate::config::SecretSealer for Plain {
+            fn seal(&self, p: &str) -> Result<String, crate::error::ConfigError> {
+                Ok(p.to_string())
+            }
+        }
+        let mut p = Scripted(vec![], vec![]);
+        let plan = Wizard::new(answers(FLAGS), true, &mut p, &NoProbe, &no_file).run().unwrap();
+        crate::dsconfig::run_batch("t", &plan.batch_text(), &mut config, &Plain, Default::default(), false).unwrap();
+        let e = Wizard::new(answers(FLAGS), true, &mut p, &NoProbe, &no_file).with_existing(&config).run().unwrap_err();
+        assert!(e.to_string().contains("--sourceName 'ds': the configuration already has a Sync Source 'ds'"), "{e}");
     }
 
     #[test]

@@ -152,8 +152,22 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         Box::new(LdapProbe { runtime })
     };
     let read_file = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
+    let root = cli::server_root(o.server_root.as_deref())?;
+    // Writing to the store: names already in it are refused as they are answered, not at the end.
+    let existing = match &o.batch_file {
+        None if root.db_path().exists() => Some(
+            Store::open(&root)
+                .and_then(|s| s.load())
+                .with_context(|| format!("cannot read the configuration in {}", root.path().display()))?,
+        ),
+        _ => None,
+    };
     let mut terminal = Terminal;
-    let plan = Wizard::new(answers, !interactive, &mut terminal, probe.as_ref(), &read_file).run()?;
+    let mut wizard = Wizard::new(answers, !interactive, &mut terminal, probe.as_ref(), &read_file);
+    if let Some(config) = &existing {
+        wizard = wizard.with_existing(config);
+    }
+    let plan = wizard.run()?;
     let batch_file = if interactive { review(&plan, o.batch_file.clone())? } else { o.batch_file.clone() };
     let text = plan.batch_text();
     if let Some(file) = batch_file {
@@ -170,7 +184,6 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let root = cli::server_root(o.server_root.as_deref())?;
     let mut store =
         Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
     let report = dsconfig::apply_batch_text(&mut store, "create-sync-pipe-config", &text, Format::default())

@@ -168,6 +168,11 @@ async fn the_wizard_creates_a_pipe_that_resync_uses_and_flags_give_the_same_conf
     let args: Vec<&str> = f.iter().map(String::as_str).chain(["--no-prompt"]).collect();
     by_flags.run("create-sync-pipe-config", &args).ok();
     assert_eq!(snapshot(&by_flags), snapshot(&root));
+    // Run again on the same store, the names in use are refused (and nothing changes).
+    let before = snapshot(&root);
+    let err = root.run("create-sync-pipe-config", &args).fails();
+    assert!(err.contains("the configuration already has a Sync Source 'ds'"), "{err}");
+    assert_eq!(snapshot(&root), before);
 
     // The answers the interactive run saved, as a properties file (passwords are never saved: given as flags).
     let saved = std::fs::read_to_string(root.path().join("config/create-sync-pipe-config.properties")).unwrap();
