@@ -22,7 +22,7 @@ use crate::syntax::{Dn, Filter};
 #[non_exhaustive]
 pub enum WizardError {
     #[error(
-        "missing answer --{key} ({what}): give it as a flag or in the properties file, or run without --no-prompt"
+        "missing answer --{key} ({what}): give it as a flag or in the properties file, or answer it on a terminal without --no-prompt"
     )]
     Missing { key: String, what: String },
     #[error("invalid answer --{key} '{value}': {reason}")]

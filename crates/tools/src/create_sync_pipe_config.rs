@@ -67,7 +67,12 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
             "server-root" => o.server_root = Some(value(&name)?),
             _ => {
                 let v = value(&name)?;
-                o.answers.add(&name, &v, "the command line").map_err(|e| cli::Usage(e.to_string()))?;
+                o.answers.add(&name, &v, "the command line").map_err(|e| {
+                    cli::Usage(format!(
+                        "{e}; the other options are {} (see --help)",
+                        pipe_config::TOOL_FLAGS.iter().map(|f| format!("--{f}")).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
             }
         }
     }
