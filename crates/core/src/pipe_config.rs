@@ -117,7 +117,7 @@ impl Answers {
             WizardError::UnknownKey {
                 key: key.to_string(),
                 origin: origin.to_string(),
-                suggestion: crate::util::closest(key, keys.iter().copied()).map(str::to_string),
+                suggestion: crate::util::closest(key, keys.iter().chain(TOOL_FLAGS).copied()).map(str::to_string),
                 valid: keys.iter().map(|k| k.to_string()).collect(),
             }
         })?;
