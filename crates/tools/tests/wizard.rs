@@ -284,3 +284,32 @@ async fn ssl_with_a_trust_store_and_start_tls_with_trust_all() {
     let out = root.run("resync", &["--pipe-name", "p"]).ok();
     assert!(out.contains("3 entries were created"), "{out}");
 }
+
+#[tokio::test]
+async fn bidirectional_makes_two_pipes_that_resync_both_ways() {
+    let (base, src, dst) = world("wizard-bidi").await;
+    let mut f = flags(&base, &src, &dst);
+    let i = f.iter().position(|a| a == "--direction").unwrap();
+    f[i + 1] = "bidirectional".into();
+    f.extend(["--reversePipeName", "back", "--no-prompt"].map(String::from));
+    let root = Root::new();
+    let a: Vec<&str> = f.iter().map(String::as_str).collect();
+    root.run("create-sync-pipe-config", &a).ok();
+    let config = root.config();
+    assert_eq!(config.get("sync-source", "ol").unwrap().variant.as_deref(), Some("openldap"));
+    assert_eq!(config.get("sync-source", "ds").unwrap().values("ignore-changes-by-dn"), vec![src.bind_dn.as_str()]);
+    // One way: the people are created at OpenLDAP; then a person added there goes back to 389 DS.
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    assert!(out.contains("3 entries were created"), "{out}");
+    dst.client()
+        .add(&entry(
+            &format!("uid=dee,ou=people,{base}"),
+            &[("objectClass", "inetOrgPerson"), ("uid", "dee"), ("cn", "dee"), ("sn", "Back")],
+        ))
+        .await
+        .unwrap();
+    let out = root.run("resync", &["--pipe-name", "back"]).ok();
+    assert!(out.contains("\"3 entries were in-sync, 0 entries were modified, 1 entries were created"), "{out}");
+    let e = src.client().get(&format!("uid=dee,ou=people,{base}"), &["sn"]).await.unwrap().expect("dee at 389 DS");
+    assert_eq!(e.texts("sn"), vec!["Back"]);
+}
