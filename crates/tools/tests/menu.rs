@@ -157,3 +157,34 @@ fn without_a_terminal_there_is_no_menu() {
     t.expect("no subcommand given");
     assert_eq!(t.finish(), 2);
 }
+
+/// Every object type of the model has its menu: its management menu (or, for a singleton, its properties)
+/// opens, and a top-level type lists its objects.
+#[test]
+fn every_object_type_has_a_menu() {
+    let root = Root::new();
+    root.dsconfig(&["list-sync-pipes"]).ok();
+    let mut t = Pty::spawn("dsconfig", root.path(), &["--advanced"]);
+    for ty in ferrosync::model::OBJECT_TYPES {
+        t.choose("main menu", ty.name);
+        if ty.singleton {
+            t.choose(&format!("Configure the properties of the {}", ty.display), "b");
+            continue;
+        }
+        let title = format!("{} management menu", ty.display);
+        if ty.parent.is_none() {
+            t.choose(&title, "list");
+            let listed = t.expect(&title);
+            let has_builtin = root.config().all(ty.name).first().map(|o| o.name().to_string());
+            match has_builtin {
+                Some(name) => assert!(listed.contains(&name), "{}: {listed}", ty.name),
+                None => assert!(listed.contains(&format!("There are no {}s", ty.display)), "{}: {listed}", ty.name),
+            }
+            t.answer("Enter choice", "b");
+        } else {
+            t.choose(&title, "b");
+        }
+    }
+    t.choose("main menu", "q");
+    assert_eq!(t.finish(), 0, "{}", t.seen);
+}
