@@ -11,6 +11,7 @@ pub mod entry;
 pub mod error;
 pub mod mapping;
 pub mod model;
+pub mod pipe_config;
 pub mod secret;
 pub mod store;
 pub mod synclog;

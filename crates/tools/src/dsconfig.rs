@@ -52,6 +52,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         return Err(cli::Exit(1).into());
     }
     let Some(Request::Object(cmd)) = &inv.request else {
+        use std::io::IsTerminal;
+        if !g.no_prompt && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+            return crate::menu::run(open()?, fmt);
+        }
         return Err(cli::Usage(
             "no subcommand given: run 'dsconfig --help' for the list, or 'dsconfig --batch-file FILE'".into(),
         )

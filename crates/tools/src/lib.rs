@@ -2,11 +2,14 @@
 //! modules here and in the `ferrosync` core library.
 
 pub mod cli;
+pub mod create_sync_pipe_config;
 pub mod dsconfig;
 pub mod endpoints;
+pub mod menu;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;
+pub mod terminal;
 
 /// Every tool allocates through mimalloc: the sync paths allocate and free millions of small buffers (BER
 /// messages, attribute values), and glibc's allocator spent a third of resync's instructions on them.

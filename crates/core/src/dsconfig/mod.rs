@@ -184,6 +184,20 @@ pub fn apply_batch_file(
     Ok(report)
 }
 
+/// Applies batch-file text (from `origin`, for messages) to the store in one transaction, all or nothing, and
+/// appends the applied commands to the audit log: what `dsconfig --batch-file` does, for tools that generate
+/// their commands (create-sync-pipe-config).
+pub fn apply_batch_text(
+    store: &mut Store,
+    origin: &str,
+    text: &str,
+    fmt: Format,
+) -> Result<BatchReport, DsconfigError> {
+    let report = store.update(|config, secrets| run_batch(origin, text, config, secrets, fmt, false))?;
+    append_audit(store.root(), &report.audit)?;
+    Ok(report)
+}
+
 /// Runs one command against the store: reads without a write transaction, changes in one.
 pub fn run_command(store: &mut Store, cmd: &Command, fmt: Format) -> Result<Outcome, DsconfigError> {
     if is_read_only(cmd) {

@@ -1,6 +1,7 @@
 //! Test helpers: a throwaway server root and a way to run the real binaries in it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod pty;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ pub fn bin(tool: &str) -> PathBuf {
         "start-server" => PathBuf::from(env!("CARGO_BIN_EXE_start-server")),
         "stop-server" => PathBuf::from(env!("CARGO_BIN_EXE_stop-server")),
         "status" => PathBuf::from(env!("CARGO_BIN_EXE_status")),
+        "create-sync-pipe-config" => PathBuf::from(env!("CARGO_BIN_EXE_create-sync-pipe-config")),
         other => panic!("unknown tool {other}"),
     }
 }

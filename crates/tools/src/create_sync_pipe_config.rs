@@ -1,0 +1,249 @@
+//! The create-sync-pipe-config tool: the terminal (dialoguer) and the LDAP connection tests around the wizard
+//! of `ferrosync::pipe_config`, then the store or a batch file.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ferrosync::dsconfig::{self, Format};
+use ferrosync::pipe_config::{self, Answers, Connection, Plan, Probe, Prompter, Security, Trust, Wizard, WizardError};
+use ferrosync::secret::Secret;
+use ferrosync::store::Store;
+use ferrosync_ldap::{LdapClient, ServerConfig};
+
+use crate::cli;
+use crate::terminal::Terminal;
+
+/// The tool's own options; everything else is an answer (`--KEY VALUE`).
+#[derive(Debug, Default)]
+struct Options {
+    no_prompt: bool,
+    properties: Option<PathBuf>,
+    batch_file: Option<PathBuf>,
+    skip_test: bool,
+    server_root: Option<String>,
+    help: bool,
+    answers: Answers,
+}
+
+fn parse_args(args: &[String]) -> anyhow::Result<Options> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let Some(body) = arg.strip_prefix("--") else {
+            if arg == "-n" {
+                o.no_prompt = true;
+                continue;
+            }
+            if arg == "-H" || arg == "-?" {
+                o.help = true;
+                continue;
+            }
+            return Err(cli::Usage(format!(
+                "unexpected argument '{arg}': answers are given as --KEY VALUE (see --help)"
+            ))
+            .into());
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (body.to_string(), None),
+        };
+        let mut value = |what: &str| -> anyhow::Result<String> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            let v = args.get(i).cloned().ok_or_else(|| cli::Usage(format!("option --{what} needs a value")))?;
+            i += 1;
+            Ok(v)
+        };
+        match name.as_str() {
+            "no-prompt" | "noPrompt" => o.no_prompt = true,
+            "help" => o.help = true,
+            "skipConnectionTest" => o.skip_test = true,
+            "propertiesFilePath" => o.properties = Some(PathBuf::from(value(&name)?)),
+            "generateBatchFile" => o.batch_file = Some(PathBuf::from(value(&name)?)),
+            "server-root" => o.server_root = Some(value(&name)?),
+            _ => {
+                let v = value(&name)?;
+                o.answers.add(&name, &v, "the command line").map_err(|e| {
+                    cli::Usage(format!(
+                        "{e}; the other options are {} (see --help)",
+                        pipe_config::TOOL_FLAGS.iter().map(|f| format!("--{f}")).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Connection tests with ferrosync's LDAP client: a new connection, TLS as asked, and a bind.
+struct LdapProbe {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl LdapProbe {
+    fn try_bind(&self, c: &Connection, bind: Option<(&str, &str)>) -> Result<(), String> {
+        let security = match c.security {
+            Security::None => ferrosync_ldap::Security::None,
+            Security::Ssl => ferrosync_ldap::Security::Ssl,
+            Security::StartTls => ferrosync_ldap::Security::StartTls,
+        };
+        let trust = match &c.trust {
+            Trust::System => ferrosync_ldap::Trust::System,
+            Trust::TrustAll => ferrosync_ldap::Trust::TrustAll,
+            Trust::File(p) => ferrosync_ldap::Trust::CaFile(PathBuf::from(p)),
+        };
+        let mut cfg = ServerConfig::new(c.server.to_string(), &c.server.host, c.server.port)
+            .with_security(security, trust)
+            .with_timeouts(std::time::Duration::from_secs(10), std::time::Duration::from_secs(10));
+        cfg.verify_hostname = c.trust != Trust::TrustAll;
+        if let Some((dn, pw)) = bind {
+            cfg = cfg.with_bind(dn, Secret::new(pw));
+        }
+        let client = LdapClient::single(cfg).map_err(|e| e.to_string())?;
+        self.runtime.block_on(async { client.check_bind().await.map(|_| ()).map_err(|e| e.to_string()) })
+    }
+}
+
+impl Probe for LdapProbe {
+    fn connect(&self, c: &Connection) -> Result<(), String> {
+        self.try_bind(c, None)
+    }
+    fn bind(&self, c: &Connection, dn: &str, password: &str) -> Result<(), String> {
+        self.try_bind(c, Some((dn, password)))
+    }
+}
+
+/// Writes `text` to `path`, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn run(args: Vec<String>) -> anyhow::Result<()> {
+    let mut o = parse_args(&args)?;
+    if o.help {
+        return cli::out(&pipe_config::help());
+    }
+    let mut answers = Answers::default();
+    if let Some(p) = &o.properties {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read the properties file {}", p.display()))?;
+        answers = Answers::parse_properties(&text, &p.display().to_string())?;
+    }
+    answers.overlay(std::mem::take(&mut o.answers));
+    let interactive = !o.no_prompt && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !o.no_prompt && !interactive {
+        cli::note("standard input is not a terminal: no question is asked (as with --no-prompt)");
+    }
+    let probe: Box<dyn Probe> = if o.skip_test {
+        Box::new(pipe_config::NoProbe)
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the connection tests")?;
+        Box::new(LdapProbe { runtime })
+    };
+    let read_file = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
+    let root = cli::server_root(o.server_root.as_deref())?;
+    // Writing to the store: names already in it are refused as they are answered, not at the end.
+    let existing = match &o.batch_file {
+        None if root.db_path().exists() => Some(
+            Store::open(&root)
+                .and_then(|s| s.load())
+                .with_context(|| format!("cannot read the configuration in {}", root.path().display()))?,
+        ),
+        _ => None,
+    };
+    let mut terminal = Terminal;
+    let mut wizard = Wizard::new(answers, !interactive, &mut terminal, probe.as_ref(), &read_file);
+    if let Some(config) = &existing {
+        wizard = wizard.with_existing(config);
+    }
+    let plan = wizard.run()?;
+    let batch_file = if interactive { review(&plan, o.batch_file.clone())? } else { o.batch_file.clone() };
+    let text = plan.batch_text();
+    if let Some(file) = batch_file {
+        write_private(&file, &text)?;
+        let saved = PathBuf::from(format!("{}.properties", file.display()));
+        write_private(&saved, &plan.answers.to_properties())?;
+        eprintln!(
+            "Wrote {} dsconfig command(s) to {} (readable by you only: it holds the sync users' passwords).\n\
+             Apply it with: dsconfig --no-prompt --batch-file {}\nThe answers were saved to {}.",
+            plan.commands().len(),
+            file.display(),
+            file.display(),
+            saved.display()
+        );
+        return Ok(());
+    }
+    let mut store =
+        Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let report = dsconfig::apply_batch_text(&mut store, "create-sync-pipe-config", &text, Format::default())
+        .map_err(|e| anyhow::anyhow!("{e}\nnothing was written to the configuration"))?;
+    let saved = root.config_dir().join("create-sync-pipe-config.properties");
+    write_private(&saved, &plan.answers.to_properties())?;
+    let pipes: Vec<&str> = std::iter::once(plan.pipe_name.as_str()).chain(plan.reverse_pipe_name.as_deref()).collect();
+    let mut msg = format!(
+        "The configuration was written: {} dsconfig command(s), recorded in logs/config-audit.log.\n\
+         The answers were saved to {} (without passwords).\nNext steps, for each pipe:\n",
+        report.applied,
+        saved.display()
+    );
+    for p in pipes {
+        let q = pipe_config::shell_quote(p);
+        msg.push_str(&format!(
+            "  realtime-sync set-startpoint --pipe-name {q} --end-of-changelog\n  resync --pipe-name {q}\n  dsconfig set-sync-pipe-prop --pipe-name {q} --set started:true\n"
+        ));
+    }
+    eprint!("{msg}");
+    Ok(())
+}
+
+/// The review screen: write to the store, to a batch file, or stop.
+fn review(plan: &Plan, batch_file: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    let mut t = Terminal;
+    t.note(&plan.review());
+    if batch_file.is_some() {
+        if !t.confirm("Write the dsconfig batch file?", true)? {
+            return Err(WizardError::Cancelled.into());
+        }
+        return Ok(batch_file);
+    }
+    let choice = pipe_config::choose(
+        &mut t,
+        "What next",
+        &[
+            ("store", "Write the configuration to the store now"),
+            ("batch", "Write a dsconfig batch file to apply later"),
+            ("quit", "Quit without writing anything"),
+        ],
+        Some("store"),
+    )?;
+    match choice.as_str() {
+        "store" => Ok(None),
+        "batch" => {
+            let p = t.input("Batch file to write", Some("sync-pipe-config.dsconfig"), &|s| {
+                if s.trim().is_empty() {
+                    Err("a file name cannot be empty".into())
+                } else {
+                    Ok(s.trim().to_string())
+                }
+            })?;
+            Ok(Some(PathBuf::from(p)))
+        }
+        _ => Err(WizardError::Cancelled.into()),
+    }
+}
