@@ -83,6 +83,15 @@ pub trait EntrySource: Send + Sync {
     /// The unique id of an entry, when the entry carries it.
     fn unique_id(&self, entry: &Entry) -> Option<String>;
 
+    /// The current entries of several unique ids at once (a batch of changes), keyed by the lower-cased id;
+    /// ids not found are absent. The default finds none, and each change then fetches its own entry.
+    async fn fetch_many_by_unique_id(
+        &self,
+        _ids: &[String],
+    ) -> EndpointResult<std::collections::HashMap<String, Entry>> {
+        Ok(std::collections::HashMap::new())
+    }
+
     /// Sends every entry in scope (below the source's base DNs, matching `filter` when given) to `tx`, one at
     /// a time, so that memory stays flat. Returns when all were sent or the receiver is gone.
     async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;

@@ -228,6 +228,31 @@ impl EntrySource for LdapSource {
         entry.first_text(&self.unique_id_attribute)
     }
 
+    /// One search per 64 ids and base DN (`(|(entryUUID=a)(entryUUID=b)...)`), served by the unique id's index.
+    async fn fetch_many_by_unique_id(
+        &self,
+        ids: &[String],
+    ) -> EndpointResult<std::collections::HashMap<String, Entry>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(64) {
+            let mut filter = String::from("(|");
+            for id in chunk {
+                filter.push_str(&format!("({}={})", self.unique_id_attribute, ldap_filter_escape(id)));
+            }
+            filter.push(')');
+            for base in &self.base_dns {
+                let found =
+                    self.client.search(base, Scope::Subtree, &filter, &self.attrs()).await.map_err(endpoint_error)?;
+                for e in found {
+                    if let Some(id) = self.unique_id(&e) {
+                        out.insert(id.to_ascii_lowercase(), e);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
         stream_subtrees(&self.client, &self.base_dns, filter.unwrap_or("(objectClass=*)"), &self.attrs(), tx).await
     }

@@ -335,3 +335,35 @@ async fn renames_and_deletes_of_entries_that_resync_copied() {
     s.src.delete(&b).await.unwrap();
     eventually("the delete reaches the destination", WAIT, || async { s.dst_get(&b).await.is_none() }).await;
 }
+
+/// A batch of changes reads its entries with one search (by unique id) instead of one search each: on 389 DS
+/// (`nsUniqueId`, as the retro changelog's `targetUniqueId` gives it) and OpenLDAP (`entryUUID`).
+#[tokio::test]
+async fn sources_read_a_batch_of_entries_at_once() {
+    for (name, from, to) in [("rt-many-389", "389", "OPENLDAP"), ("rt-many-ol", "OPENLDAP", "389")] {
+        let s = Scenario::with(name, from, to, "generic-ldap").await;
+        s.dsconfig(PEOPLE_ALL);
+        let root = ferrosync::store::ServerRoot::new(s.root.path());
+        let store = ferrosync::store::Store::open(&root).expect("the store");
+        let config = store.load().expect("the configuration");
+        let mapping = ferrosync::mapping::PipeMapping::from_config(&config, "p").expect("the mapping");
+        let (source, _) = ferrosync_tools::endpoints::build_pair(&config, store.secrets(), &root, "p", &mapping)
+            .expect("the endpoints");
+        let uid_attr = if from == "389" { "nsUniqueId" } else { "entryUUID" };
+        let mut ids = Vec::new();
+        for u in ["many1", "many2", "many3"] {
+            let dn = s.add_person(u, &[]).await;
+            let e = s.src.search(&dn, ferrosync_ldap::Scope::Base, "(objectClass=*)", &[uid_attr]).await.unwrap();
+            ids.push(e[0].first_text(uid_attr).expect("a unique id"));
+        }
+        // Upper-cased ids and one that names nothing.
+        let mut asked: Vec<String> = ids.iter().map(|i| i.to_ascii_uppercase()).collect();
+        asked.push("00000000-0000-0000-0000-000000000000".into());
+        let found = source.fetch_many_by_unique_id(&asked).await.expect("the search");
+        assert_eq!(found.len(), 3, "{from}: {:?}", found.keys().collect::<Vec<_>>());
+        for (id, u) in ids.iter().zip(["many1", "many2", "many3"]) {
+            let e = found.get(&id.to_ascii_lowercase()).expect("each entry by its lower-cased id");
+            assert_eq!(e.first_text("uid").as_deref(), Some(u));
+        }
+    }
+}

@@ -393,6 +393,7 @@ impl PipeRunner {
     /// Applies a batch: changes to one entry in order, different entries in parallel. `Err` when an endpoint
     /// as a whole is down (the batch must be tried again).
     async fn apply_batch(&self, changes: &[Change]) -> Result<Vec<Applied>, String> {
+        let prefetched = Arc::new(self.prefetch(changes).await);
         let mut lanes: Vec<Vec<usize>> = Vec::new();
         let mut lane_of: HashMap<String, usize> = HashMap::new();
         for (i, c) in changes.iter().enumerate() {
@@ -409,6 +410,7 @@ impl PipeRunner {
         for lane in lanes {
             let lane_changes: Vec<Change> = lane.iter().map(|&i| changes[i].clone()).collect();
             let ctx = ChangeContext {
+                prefetched: prefetched.clone(),
                 pipe: self.pipe.clone(),
                 engine: self.engine.clone(),
                 ignore: self.settings.ignore_changes_by.clone(),
@@ -457,6 +459,25 @@ impl PipeRunner {
         let order: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, c)| (c.after.as_str(), i)).collect();
         all.sort_by_key(|a| order.get(a.change.after.as_str()).copied().unwrap_or(usize::MAX));
         Ok(all)
+    }
+
+    /// Reads the current entries of a batch's changes at once, when the source can: one search for many
+    /// entries instead of one each. A failure here only means that each change reads its own entry.
+    async fn prefetch(&self, changes: &[Change]) -> HashMap<String, Entry> {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<String> = changes
+            .iter()
+            .filter(|c| c.kind != ChangeKind::Delete && !c.entry_is_current)
+            .filter(|c| {
+                !c.modifier.as_ref().is_some_and(|m| self.settings.ignore_changes_by.iter().any(|d| dn_equal(d, m)))
+            })
+            .filter_map(|c| c.unique_id.clone())
+            .filter(|u| seen.insert(u.to_ascii_lowercase()))
+            .collect();
+        if ids.len() < 2 {
+            return HashMap::new();
+        }
+        self.engine.source.fetch_many_by_unique_id(&ids).await.unwrap_or_default()
     }
 
     /// The id-map record of a lane's entry, if it was synchronized before.
@@ -568,6 +589,8 @@ struct ChangeContext {
     pipe: String,
     engine: Engine,
     ignore: Vec<String>,
+    /// The batch's source entries, read at once before it was applied, by lower-cased unique id.
+    prefetched: Arc<HashMap<String, Entry>>,
 }
 
 impl ChangeContext {
@@ -625,7 +648,12 @@ impl ChangeContext {
         let target = change.new_dn.clone().unwrap_or_else(|| change.dn.clone());
         // Fetch the current entry: the change log's content is not trusted, so stale data is never synced. A
         // pushed entry is the entry as it stood after the change, and any later change follows it in order.
-        let pushed = if change.entry_is_current { change.entry.clone() } else { None };
+        // An entry read for the whole batch was read after this change was logged: it is as current.
+        let pushed = if change.entry_is_current {
+            change.entry.clone()
+        } else {
+            change.unique_id.as_ref().and_then(|u| self.prefetched.get(&u.to_ascii_lowercase()).cloned())
+        };
         let mut current = match pushed {
             Some(e) => Some(e),
             None => match self.engine.source.fetch(&target).await {
