@@ -19,6 +19,7 @@ mod convert;
 pub mod detector;
 pub mod endpoint;
 mod error;
+pub mod prepare;
 mod pool;
 mod stream;
 

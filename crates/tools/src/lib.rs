@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod dsconfig;
 pub mod endpoints;
+pub mod prepare_endpoint_server;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;
