@@ -19,8 +19,8 @@ mod convert;
 pub mod detector;
 pub mod endpoint;
 mod error;
-pub mod prepare;
 mod pool;
+pub mod prepare;
 mod stream;
 
 pub use client::{DedicatedConnection, LdapClient, RawSearchResult, ServerStatus};

@@ -14,6 +14,8 @@ use crate::{entry_from_result_entry, rc, LdapClient, LdapError, Scope, Security}
 
 /// "Replicating Directory Changes" (DS-Replication-Get-Changes), the control access right DirSync needs.
 pub const REPLICATING_DIRECTORY_CHANGES: &str = "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2";
+/// "Reset Password" (User-Force-Change-Password), for a destination that sets `unicodePwd`.
+pub const RESET_PASSWORD: &str = "00299570-246d-11d0-a768-00aa006e0529";
 /// The DirSync control (LDAP_SERVER_DIRSYNC_OID).
 pub const DIRSYNC_OID: &str = "1.2.840.113556.1.4.841";
 /// The show-deleted control (LDAP_SERVER_SHOW_DELETED_OID).
@@ -24,9 +26,10 @@ const CONTROL_ACCESS: u32 = 0x100;
 /// ADS_RIGHT_ACTRL_DS_LIST (LC) | ADS_RIGHT_DS_READ_PROP (RP).
 const LIST_READ: u32 = 0x04 | 0x10;
 /// What a destination's sync user gets below the base DN: create and delete children (CC, DC), list (LC),
-/// validated writes (SW), read and write properties (RP, WP), delete tree (DT), list object (LO), extended
-/// rights such as Reset Password (CR), delete (SD) and read control (RC).
-const DESTINATION_RIGHTS: u32 = 0x1ff | 0x10000 | 0x20000;
+/// validated writes (SW), read and write properties (RP, WP), delete tree (DT), list object (LO), delete (SD)
+/// and read control (RC). Not every extended right (CR): that would include the replication rights; Reset
+/// Password is granted on its own.
+const DESTINATION_RIGHTS: u32 = 0xff | 0x10000 | 0x20000;
 /// CONTAINER_INHERIT_ACE.
 const CONTAINER_INHERIT: u8 = 0x02;
 /// UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD.
@@ -120,28 +123,48 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
             ),
             format!("dsacls \"{root}\" /G \"{who}:CA;Replicating Directory Changes\""),
         ];
-        ensure_ace(run, &root, &ace, &[], "\"Replicating Directory Changes\" on the domain root (for DirSync)", commands)
-            .await?;
+        ensure_ace(
+            run,
+            &root,
+            &ace,
+            &[],
+            "\"Replicating Directory Changes\" on the domain root (for DirSync)",
+            commands,
+        )
+        .await?;
         let deleted = format!("CN=Deleted Objects,{root}");
-        let ace = Ace { flags: 0, mask: LIST_READ, object_type: None, sid: sid.clone() };
-        let commands = vec![
-            format!("dsacls \"{deleted}\" /takeownership"),
-            format!("dsacls \"{deleted}\" /G \"{who}:LCRP\""),
-        ];
-        ensure_ace(run, &deleted, &ace, &[show_deleted()], "list and read on CN=Deleted Objects", commands).await?;
+        let what = "list and read on CN=Deleted Objects";
+        // Samba lets every user read it and shows no nTSecurityDescriptor there: grant only what is missing
+        if can_read_deleted(run, &deleted).await {
+            run.report.step(Status::Unchanged, format!("{what}: the sync user has it already"));
+        } else {
+            let ace = Ace { flags: 0, mask: LIST_READ, object_type: None, sid: sid.clone() };
+            let commands =
+                vec![format!("dsacls \"{deleted}\" /takeownership"), format!("dsacls \"{deleted}\" /G \"{who}:LCRP\"")];
+            ensure_ace(run, &deleted, &ace, &[show_deleted()], what, commands).await?;
+        }
     }
     if opts.is_destination {
+        let base = opts.base_dn.clone();
         let ace = Ace { flags: CONTAINER_INHERIT, mask: DESTINATION_RIGHTS, object_type: None, sid: sid.clone() };
         let commands = vec![
             format!(
-                "samba-tool dsacl set -H ldap://HOST -U Administrator --objectdn=\"{}\" --sddl=\"{}\"",
-                opts.base_dn,
+                "samba-tool dsacl set -H ldap://HOST -U Administrator --objectdn=\"{base}\" --sddl=\"{}\"",
                 sddl(&ace, None)
             ),
-            format!("dsacls \"{}\" /I:T /G \"{who}:CCDCLCSWRPWPDTLOCRSDRC\"", opts.base_dn),
+            format!("dsacls \"{base}\" /I:T /G \"{who}:CCDCLCSWRPWPDTLOSDRC\""),
         ];
-        let base = opts.base_dn.clone();
         ensure_ace(run, &base, &ace, &[], "create, delete, read and write below the base DN", commands).await?;
+        let guid = sd::guid_bytes(RESET_PASSWORD)?;
+        let ace = Ace { flags: CONTAINER_INHERIT, mask: CONTROL_ACCESS, object_type: Some(guid), sid: sid.clone() };
+        let commands = vec![
+            format!(
+                "samba-tool dsacl set -H ldap://HOST -U Administrator --objectdn=\"{base}\" --sddl=\"{}\"",
+                sddl(&ace, Some(RESET_PASSWORD))
+            ),
+            format!("dsacls \"{base}\" /I:T /G \"{who}:CA;Reset Password\""),
+        ];
+        ensure_ace(run, &base, &ace, &[], "\"Reset Password\" below the base DN (for unicodePwd)", commands).await?;
     }
 
     let Some(sync) = run.sync_bind().await else { return Ok(()) };
@@ -155,12 +178,9 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
             Err(e) => run.report.step(Status::Failed, format!("a DirSync search as the sync user fails: {e}")),
         }
         let deleted = format!("CN=Deleted Objects,{root}");
-        let read = sync.search_with_controls(&deleted, Scope::Base, "(objectClass=*)", &["1.1"], vec![show_deleted()]);
-        match read.await {
-            Ok(r) if r.items.iter().any(|i| !i.is_ref() && !i.is_intermediate()) => {
-                run.report.step(Status::Ok, "the sync user can read CN=Deleted Objects")
-            }
-            Ok(_) => run.report.step(Status::Failed, "the sync user cannot see CN=Deleted Objects"),
+        match read_deleted(&sync, &deleted).await {
+            Ok(true) => run.report.step(Status::Ok, "the sync user can read CN=Deleted Objects"),
+            Ok(false) => run.report.step(Status::Failed, "the sync user cannot see CN=Deleted Objects"),
             Err(e) => run.report.step(Status::Failed, format!("the sync user cannot read CN=Deleted Objects: {e}")),
         }
     }
@@ -265,6 +285,21 @@ async fn ensure_ace(
     Ok(())
 }
 
+/// Whether `client` sees `deleted` (CN=Deleted Objects) with the show-deleted control.
+async fn read_deleted(client: &LdapClient, deleted: &str) -> Result<bool, LdapError> {
+    let r =
+        client.search_with_controls(deleted, Scope::Base, "(objectClass=*)", &["1.1"], vec![show_deleted()]).await?;
+    Ok(r.items.iter().any(|i| !i.is_ref() && !i.is_intermediate()))
+}
+
+/// Whether the sync user (bound on a connection of its own) reads `deleted` already.
+async fn can_read_deleted(run: &Run<'_>, deleted: &str) -> bool {
+    let Ok(client) = run.sync_client() else { return false };
+    let seen = matches!(read_deleted(&client, deleted).await, Ok(true));
+    client.close().await;
+    seen
+}
+
 /// A first DirSync search from the domain root (only the domain object, to keep it small) as `client`.
 async fn dirsync(client: &LdapClient, root: &str) -> Result<usize, LdapError> {
     let res = client
@@ -297,7 +332,10 @@ mod tests {
             object_type: Some(sd::guid_bytes(REPLICATING_DIRECTORY_CHANGES).expect("guid")),
             sid: sid.clone(),
         };
-        assert_eq!(sddl(&ace, Some(REPLICATING_DIRECTORY_CHANGES)), format!("(OA;;CR;{REPLICATING_DIRECTORY_CHANGES};;S-1-5-18)"));
+        assert_eq!(
+            sddl(&ace, Some(REPLICATING_DIRECTORY_CHANGES)),
+            format!("(OA;;CR;{REPLICATING_DIRECTORY_CHANGES};;S-1-5-18)")
+        );
         let ace = Ace { flags: CONTAINER_INHERIT, mask: LIST_READ, object_type: None, sid };
         assert_eq!(sddl(&ace, None), "(A;CI;LCRP;;;S-1-5-18)");
     }

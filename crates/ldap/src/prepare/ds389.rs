@@ -30,17 +30,22 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
     entry.add("userPassword", Value::Text(opts.sync_password.expose().to_string()));
     run.ensure_user(entry).await?;
 
-    let rights =
-        if opts.is_destination { "read,search,compare,add,delete,write,moddn" } else { "read,search,compare" };
-    let what = if opts.is_destination { "read and write access below the base DN" } else { "read access to the base DN" };
+    let rights = if opts.is_destination { "read,search,compare,add,delete,write,moddn" } else { "read,search,compare" };
+    let what =
+        if opts.is_destination { "read and write access below the base DN" } else { "read access to the base DN" };
     run.ensure_aci(&opts.base_dn, &aci_name(user), &aci(user, rights), what).await?;
 
     let mut changelog_live = false;
     if opts.is_source {
         changelog_live = retro_changelog(run).await?;
         if changelog_live {
-            run.ensure_aci(CHANGELOG, &aci_name(user), &aci(user, "read,search,compare"), "read access to the change log")
-                .await?;
+            run.ensure_aci(
+                CHANGELOG,
+                &aci_name(user),
+                &aci(user, "read,search,compare"),
+                "read access to the change log",
+            )
+            .await?;
         }
     }
 
@@ -84,10 +89,7 @@ async fn retro_changelog(run: &mut Run<'_>) -> Result<bool, PrepareError> {
     // a plugin that was off logs nothing yet, so limiting it to the base DN takes nothing away from anyone; one
     // that was on with no include list logs every suffix, the base DN's too
     if (!enabled && included.is_empty()) || (!included.is_empty() && !covered) {
-        mods.push(Modification::Add(
-            "nsslapd-include-suffix".into(),
-            vec![Value::Text(run.opts.base_dn.clone())],
-        ));
+        mods.push(Modification::Add("nsslapd-include-suffix".into(), vec![Value::Text(run.opts.base_dn.clone())]));
         did.push(format!("nsslapd-include-suffix: {}", run.opts.base_dn));
     }
     if mods.is_empty() {

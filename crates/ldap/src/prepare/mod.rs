@@ -285,10 +285,7 @@ impl Run<'_> {
                 } else {
                     self.report.step(
                         Status::Failed,
-                        format!(
-                            "the sync user can read the base DN \"{base}\" but not its {}",
-                            missing.join(", ")
-                        ),
+                        format!("the sync user can read the base DN \"{base}\" but not its {}", missing.join(", ")),
                     );
                     false
                 }
@@ -351,9 +348,7 @@ async fn check_write(run: &mut Run<'_>, sync: &LdapClient) {
         Err(e) if matches!(e.rc(), Some(crate::rc::NO_SUCH_ATTRIBUTE)) => {
             run.report.step(Status::Ok, format!("the sync user may modify entries below the base DN \"{base}\""))
         }
-        Ok(()) => {
-            run.report.step(Status::Ok, format!("the sync user may modify entries below the base DN \"{base}\""))
-        }
+        Ok(()) => run.report.step(Status::Ok, format!("the sync user may modify entries below the base DN \"{base}\"")),
         Err(e) => run.report.step(Status::Failed, format!("the sync user may not modify the base DN \"{base}\": {e}")),
     }
 }
@@ -414,7 +409,12 @@ pub async fn prepare(
         sync_server,
         dse,
         opts,
-        report: Report { server: kind.clone(), sync_dn: opts.sync_dn.clone(), steps: Vec::new(), instructions: Vec::new() },
+        report: Report {
+            server: kind.clone(),
+            sync_dn: opts.sync_dn.clone(),
+            steps: Vec::new(),
+            instructions: Vec::new(),
+        },
     };
     run.report.step(Status::Ok, format!("{} is {kind}", run.label()));
     run.report.step(Status::Ok, format!("the base DN \"{}\" exists", opts.base_dn));

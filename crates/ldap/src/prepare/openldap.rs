@@ -57,7 +57,12 @@ async fn ensure_user(run: &mut Run<'_>) -> Result<(), PrepareError> {
     let entry = user_entry(&user)?;
     match run.admin.add(&entry).await {
         Ok(()) => {}
-        Err(e) if matches!(e.rc(), Some(rc::INSUFFICIENT_ACCESS_RIGHTS | rc::NO_SUCH_OBJECT | rc::UNWILLING_TO_PERFORM)) => {
+        Err(e)
+            if matches!(
+                e.rc(),
+                Some(rc::INSUFFICIENT_ACCESS_RIGHTS | rc::NO_SUCH_OBJECT | rc::UNWILLING_TO_PERFORM)
+            ) =>
+        {
             run.report.step(Status::ToDo, format!("the sync user \"{user}\" could not be created: {e}"));
             let mut lines = vec!["# with ldapadd, as an administrator of that database:".to_string()];
             lines.extend(ldif(&entry));
@@ -140,20 +145,22 @@ async fn accesslog(run: &mut Run<'_>, sync: &LdapClient) -> Result<(), PrepareEr
             "logsuccess TRUE".to_string(),
             "logpurge 07+00:00 01+00:00".to_string(),
         ]);
-        run.report.instruct("Add to slapd.conf (create the directory, owned by slapd's user), then restart slapd:", lines);
+        run.report
+            .instruct("Add to slapd.conf (create the directory, owned by slapd's user), then restart slapd:", lines);
         return Ok(());
     };
     run.report.step(Status::Ok, format!("the accesslog database \"{log}\" exists"));
     let readable = matches!(sync.get(&log, &["1.1"]).await, Ok(Some(_)));
     if !readable {
         run.report.step(Status::ToDo, format!("the sync user cannot read \"{log}\": add its access in slapd.conf"));
-        let mut lines = vec![format!("# in the \"database\" section with suffix \"{log}\", before its first \"access to\" line:")];
+        let mut lines =
+            vec![format!("# in the \"database\" section with suffix \"{log}\", before its first \"access to\" line:")];
         lines.extend(access_lines(&user, "read"));
         run.report.instruct("Add to slapd.conf, then restart slapd and run this tool again:", lines);
         return Ok(());
     }
     // does the log hold changes below the base DN (is the overlay on the base DN's database)?
-    let filter = format!("(&(objectClass=auditWriteObject)(reqDN:dnSubtreeMatch:={}))", run.opts.base_dn);
+    let filter = log_filter(&run.opts.base_dn);
     let found = sync
         .with_connection("search", &log, |mut ldap| {
             let (filter, log) = (filter.clone(), log.clone());
@@ -180,4 +187,24 @@ async fn accesslog(run: &mut Run<'_>, sync: &LdapClient) -> Result<(), PrepareEr
         Err(e) => run.report.step(Status::Failed, format!("the sync user cannot search \"{log}\": {e}")),
     }
     Ok(())
+}
+
+/// OpenLDAP's dnSubtreeMatch, by OID: ldap3 0.12 reads `reqDN:dnSubtreeMatch:=` as `reqDN:dn` and fails.
+const DN_SUBTREE_MATCH: &str = "1.3.6.1.4.1.4203.666.4.9";
+
+/// Log entries of writes at or below `base`.
+fn log_filter(base: &str) -> String {
+    let value = ferrosync::syntax::ldap_filter_escape(base);
+    format!("(&(objectClass=auditWriteObject)(reqDN:{DN_SUBTREE_MATCH}:={value}))")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_filter_parses() {
+        let f = super::log_filter("dc=example,dc=com");
+        assert_eq!(f, "(&(objectClass=auditWriteObject)(reqDN:1.3.6.1.4.1.4203.666.4.9:=dc=example,dc=com))");
+        assert!(ldap3::parse_filter(&f).is_ok());
+        assert!(ldap3::parse_filter(&super::log_filter("o=a(b)*")).is_ok());
+    }
 }

@@ -56,6 +56,7 @@ pub fn bin(tool: &str) -> PathBuf {
         "start-server" => PathBuf::from(env!("CARGO_BIN_EXE_start-server")),
         "stop-server" => PathBuf::from(env!("CARGO_BIN_EXE_stop-server")),
         "status" => PathBuf::from(env!("CARGO_BIN_EXE_status")),
+        "prepare-endpoint-server" => PathBuf::from(env!("CARGO_BIN_EXE_prepare-endpoint-server")),
         other => panic!("unknown tool {other}"),
     }
 }

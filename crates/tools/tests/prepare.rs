@@ -1,0 +1,534 @@
+//! prepare-endpoint-server against real servers: a 389 DS instance of its own whose Retro Changelog starts
+//! off, the shared 389 DS of tests/run.sh (as a destination), an OpenLDAP instance of its own whose slapd.conf
+//! gets the lines the tool prints, and the Samba AD domain controller of tests/run.sh.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ferrosync::entry::{Entry, Value};
+use ferrosync::secret::Secret;
+use ferrosync_ldap::ldap3::controls::RawControl;
+use ferrosync_ldap::{LdapClient, Modification, Scope, Security, ServerConfig, Trust};
+use util::{repo, unique, Run};
+
+const SYNC_PW: &str = "Sync-Passw0rd!77";
+
+/// Runs prepare-endpoint-server with `args` and never a terminal.
+fn prepare(args: &[&str]) -> Run {
+    let out = Command::new(util::bin("prepare-endpoint-server"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("prepare-endpoint-server runs");
+    let run = Run(out);
+    for secret in [SYNC_PW, "Password1", "secret", "Passw0rd!123"] {
+        assert!(
+            !run.stdout().contains(secret) && !run.stderr().contains(secret),
+            "a password was printed:\n{}{}",
+            run.stdout(),
+            run.stderr()
+        );
+    }
+    run
+}
+
+/// The lines of the report with a given status.
+fn lines_with(out: &str, status: &str) -> Vec<String> {
+    out.lines().filter(|l| l.trim_start().starts_with(status)).map(str::to_string).collect()
+}
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with tests/run.sh, which starts the directory servers")
+    })
+}
+
+fn client(host: &str, port: u16, dn: &str, pw: &str) -> LdapClient {
+    LdapClient::single(ServerConfig::new("test", host, port).with_bind(dn, Secret::new(pw))).unwrap()
+}
+
+/// Parses a `start-*.sh` summary (`KEY='value'` lines).
+fn summary(out: &str) -> std::collections::HashMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
+fn script(name: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(repo().join("tests/servers").join(name));
+    cmd.args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{name} {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A server started by a test, stopped (and removed) when dropped.
+struct OwnServer {
+    dir: PathBuf,
+    stop: &'static str,
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("tests/servers").join(self.stop)).arg(&self.dir).arg("--rm").output();
+    }
+}
+
+fn dir_for(prefix: &str) -> PathBuf {
+    // kept by OwnServer (its stop script removes it); /tmp is traversable by 389's dirsrv user
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in("/tmp").unwrap().keep();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn ds389_source_user_retro_changelog_restart_then_nothing_to_change() {
+    // tests/run.sh's 389 DS has its Retro Changelog on already: this test creates one with it off
+    env("FERROSYNC_TEST_389_URL");
+    let (port, sport) = (free_port(), free_port());
+    let dir = dir_for("prep389-");
+    let guard = OwnServer { dir: dir.clone(), stop: "stop-389ds.sh" };
+    let name = format!("tprep{port}");
+    let (p, sp) = (port.to_string(), sport.to_string());
+    let d = dir.to_str().unwrap();
+    script(
+        "start-389ds.sh",
+        &[d, &p, &sp, &name],
+        &[("DS_RETROCL", "0"), ("DS_CONTENT_SYNC", "0"), ("DS_NOSYNC", "1")],
+    );
+    let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");
+    let args = [
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        &p,
+        "--bindDN",
+        "cn=Directory Manager",
+        "--bindPassword",
+        "Password1",
+        "--baseDN",
+        "dc=example,dc=com",
+        "--isSource",
+        "--syncServerBindPassword",
+        SYNC_PW,
+        "--no-prompt",
+    ];
+
+    // first run: user, ACI, plugin on; the server must restart before cn=changelog exists
+    let run = prepare(&args);
+    assert_eq!(run.code(), 3, "{}{}", run.stdout(), run.stderr());
+    let out = run.stdout();
+    assert!(out.contains("is 389 Directory Server"), "{out}");
+    assert!(out.contains("changed    created the sync user \"cn=Sync User,cn=config\""), "{out}");
+    assert!(out.contains("changed    read access to the base DN: added an ACI on \"dc=example,dc=com\""), "{out}");
+    assert!(out.contains("changed    Retro Changelog plugin: enabled it; nsslapd-attribute: nsuniqueid:targetUniqueId; nsslapd-changelogmaxage: 2d; nsslapd-include-suffix: dc=example,dc=com"), "{out}");
+    assert!(out.contains("to do      restart the server"), "{out}");
+    assert!(out.contains("dsctl INSTANCE restart"), "{out}");
+    let plugin = admin.get("cn=Retro Changelog Plugin,cn=plugins,cn=config", &["*"]).await.unwrap().unwrap();
+    assert_eq!(plugin.first_text("nsslapd-pluginEnabled").as_deref(), Some("on"));
+    assert_eq!(plugin.first_text("nsslapd-changelogmaxage").as_deref(), Some("2d"));
+    assert!(plugin.texts("nsslapd-attribute").contains(&"nsuniqueid:targetUniqueId".to_string()));
+    // 389 DS 2.3 starts the plugin only at the next start
+    assert!(admin.get("cn=changelog", &["1.1"]).await.unwrap().is_none());
+
+    // a second run before the restart changes nothing and still asks for it
+    let run = prepare(&args);
+    assert_eq!(run.code(), 3);
+    assert!(lines_with(&run.stdout(), "changed").is_empty(), "{}", run.stdout());
+    assert!(run.stdout().contains("to do      restart the server"), "{}", run.stdout());
+
+    admin.close().await;
+    script("stop-389ds.sh", &[d], &[]);
+    script("start-389ds.sh", &[d], &[]);
+
+    // after the restart: the change log's ACI, and every check passes
+    let run = prepare(&args);
+    let out = run.ok();
+    assert!(out.contains("changed    read access to the change log: added an ACI on \"cn=changelog\""), "{out}");
+    assert!(out.contains("ok         the sync user can read cn=changelog"), "{out}");
+    assert!(out.contains("Done: 1 change(s) made, and every check passed."), "{out}");
+
+    // the sync user reads the change of a new entry, with its nsUniqueId as targetUniqueId
+    let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");
+    let mut e = Entry::new("ou=prepared,dc=example,dc=com");
+    e.add("objectClass", Value::from("organizationalUnit"));
+    e.add("ou", Value::from("prepared"));
+    admin.add(&e).await.unwrap();
+    let sync = client("127.0.0.1", port, "cn=Sync User,cn=config", SYNC_PW);
+    let changes = sync
+        .search("cn=changelog", Scope::OneLevel, "(targetDn=ou=prepared,dc=example,dc=com)", &["targetUniqueId"])
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let unique_id = sync.get("ou=prepared,dc=example,dc=com", &["nsUniqueId"]).await.unwrap().unwrap();
+    assert_eq!(changes[0].first_text("targetUniqueId"), unique_id.first_text("nsUniqueId"));
+    sync.close().await;
+    admin.close().await;
+
+    // and a further run changes nothing, and says so
+    let out = prepare(&args).ok();
+    assert!(lines_with(&out, "changed").is_empty(), "{out}");
+    assert_eq!(lines_with(&out, "unchanged").len(), 4, "{out}");
+    assert!(out.contains("Nothing changed: the server was already prepared, and every check passed."), "{out}");
+    drop(guard);
+}
+
+#[tokio::test]
+async fn ds389_destination_with_password_file() {
+    let url = env("FERROSYNC_TEST_389_URL");
+    let port = url.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    let name = unique("psync");
+    let user = format!("cn={name},cn=config");
+    let dir = tempfile::tempdir().unwrap();
+    let pw_file = dir.path().join("pw");
+    std::fs::write(&pw_file, format!("{SYNC_PW}\n")).unwrap();
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-D",
+        "cn=Directory Manager",
+        "-w",
+        "Password1",
+        "-b",
+        "dc=example,dc=com",
+        "--isDestination",
+        "--syncServerBindDN",
+        &user,
+        "--syncServerBindPasswordFile",
+        pw_file.to_str().unwrap(),
+        "-n",
+    ];
+    let out = prepare(&args).ok();
+    assert!(out.contains(&format!("changed    created the sync user \"{user}\"")), "{out}");
+    assert!(out.contains("changed    read and write access below the base DN: added an ACI"), "{out}");
+    assert!(out.contains("ok         the sync user may modify entries below the base DN"), "{out}");
+    assert!(!out.contains("Retro Changelog"), "a destination's change log is left alone: {out}");
+    let out = prepare(&args).ok();
+    assert!(out.contains("Nothing changed"), "{out}");
+
+    // the sync user writes below the base DN
+    let sync = client("127.0.0.1", port.parse().unwrap(), &user, SYNC_PW);
+    let dn = format!("ou={name},ou=people,dc=example,dc=com");
+    let mut e = Entry::new(dn.clone());
+    e.add("objectClass", Value::from("organizationalUnit"));
+    e.add("ou", Value::from(name.as_str()));
+    sync.add(&e).await.unwrap();
+    sync.modify(&dn, &[Modification::Replace("description".into(), vec![Value::from("x")])]).await.unwrap();
+    sync.delete(&dn).await.unwrap();
+    sync.close().await;
+
+    // clean up the shared server: the ACI and the user
+    let admin = client("127.0.0.1", port.parse().unwrap(), "cn=Directory Manager", "Password1");
+    let base = admin.get("dc=example,dc=com", &["aci"]).await.unwrap().unwrap();
+    let ours: Vec<Value> = base.texts("aci").into_iter().filter(|a| a.contains(&user)).map(Value::Text).collect();
+    assert_eq!(ours.len(), 1);
+    admin.modify("dc=example,dc=com", &[Modification::Delete("aci".into(), ours)]).await.unwrap();
+    admin.delete(&user).await.unwrap();
+    admin.close().await;
+}
+
+/// Inserts `lines` into slapd.conf before the first `access to` line of the database with `suffix`.
+fn add_to_database(conf: &Path, suffix: &str, lines: &[String]) {
+    let text = std::fs::read_to_string(conf).unwrap();
+    let mut out = Vec::new();
+    let mut in_db = false;
+    let mut done = false;
+    for line in text.lines() {
+        if line.starts_with("suffix") {
+            in_db = line.contains(&format!("\"{suffix}\""));
+        }
+        if in_db && !done && line.starts_with("access to") {
+            out.extend(lines.iter().cloned());
+            done = true;
+        }
+        out.push(line.to_string());
+    }
+    assert!(done, "no access line in the database of {suffix} in {}", conf.display());
+    std::fs::write(conf, out.join("\n") + "\n").unwrap();
+}
+
+#[tokio::test]
+async fn openldap_user_created_and_printed_access_lines_work() {
+    env("FERROSYNC_TEST_OPENLDAP_URL");
+    let (port, sport) = (free_port(), free_port());
+    let dir = dir_for("prepol-");
+    let guard = OwnServer { dir: dir.clone(), stop: "stop-openldap.sh" };
+    let (p, sp) = (port.to_string(), sport.to_string());
+    let d = dir.to_str().unwrap();
+    let info = summary(&script("start-openldap.sh", &[d, &p, &sp], &[("SLAPD_LOGLEVEL", "0")]));
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "--useStartTLS",
+        "--trustStorePath",
+        &info["CA_FILE"],
+        "-D",
+        "cn=admin,dc=example,dc=com",
+        "-w",
+        "secret",
+        "-b",
+        "dc=example,dc=com",
+        "--isSource",
+        "--syncServerBindPassword",
+        SYNC_PW,
+        "-n",
+    ];
+    let run = prepare(&args);
+    assert_eq!(run.code(), 3, "{}{}", run.stdout(), run.stderr());
+    let out = run.stdout();
+    let user = "cn=Sync User,dc=example,dc=com";
+    assert!(out.contains("is OpenLDAP"), "{out}");
+    assert!(out.contains(&format!("changed    created the sync user \"{user}\"")), "{out}");
+    assert!(out.contains(&format!("ok         the sync user \"{user}\" can bind")), "{out}");
+    assert!(out.contains("ok         the sync user can read the base DN"), "{out}");
+    assert!(out.contains("to do      the sync user cannot read \"cn=accesslog\""), "{out}");
+    let printed: Vec<String> = out
+        .split("Left to do:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("      ") && !l.trim_start().starts_with('#'))
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(
+        printed,
+        vec![
+            format!("access to * by dn.exact=\"{user}\" read by * break"),
+            format!("limits dn.exact=\"{user}\" size=unlimited time=unlimited"),
+        ],
+        "{out}"
+    );
+    // the password is stored hashed (set with the password modify extended operation)
+    let admin = client("127.0.0.1", port, "cn=admin,dc=example,dc=com", "secret");
+    let stored = admin.get(user, &["userPassword"]).await.unwrap().unwrap().first_text("userPassword").unwrap();
+    assert!(stored.starts_with('{'), "not hashed: the test would have printed it had it been the password");
+    admin.close().await;
+
+    // the printed lines, added where the tool says, make the next run pass every check
+    script("stop-openldap.sh", &[d], &[]);
+    add_to_database(&dir.join("slapd.conf"), "cn=accesslog", &printed);
+    script("start-openldap.sh", &[d, &p, &sp], &[("SLAPD_LOGLEVEL", "0"), ("SLAPD_KEEP_CONF", "1")]);
+    let out = prepare(&args).ok();
+    assert!(
+        out.contains("ok         the sync user can read \"cn=accesslog\", which logs changes below the base DN"),
+        "{out}"
+    );
+    assert!(out.contains("Nothing changed"), "{out}");
+    let sync = client("127.0.0.1", port, user, SYNC_PW);
+    let logged = sync.search("cn=accesslog", Scope::OneLevel, "(reqType=add)", &["reqDN"]).await.unwrap();
+    assert!(logged.iter().any(|e| e.first_text("reqDN").as_deref() == Some(user)), "{logged:?}");
+    sync.close().await;
+    drop(guard);
+}
+
+/// The value of a first DirSync request: SEQUENCE { flags 0, maxBytes 1048576, cookie "" }.
+fn dirsync() -> RawControl {
+    RawControl {
+        ctype: "1.2.840.113556.1.4.841".into(),
+        crit: true,
+        val: Some(vec![0x30, 0x0a, 0x02, 0x01, 0x00, 0x02, 0x03, 0x10, 0x00, 0x00, 0x04, 0x00]),
+    }
+}
+
+fn ad_client(dn: &str, pw: &str) -> LdapClient {
+    let cfg = ServerConfig::new("ad", env("FERROSYNC_TEST_AD_HOST"), 636)
+        .with_security(Security::Ssl, Trust::TrustAll)
+        .with_bind(dn, Secret::new(pw));
+    LdapClient::single(cfg).unwrap()
+}
+
+#[tokio::test]
+async fn samba_ad_user_dirsync_rights_and_deleted_objects() {
+    let host = env("FERROSYNC_TEST_AD_HOST");
+    let base = env("FERROSYNC_TEST_AD_BASE_DN");
+    let admin_dn = env("FERROSYNC_TEST_AD_BIND_DN");
+    let admin_pw = env("FERROSYNC_TEST_AD_BIND_PW");
+    let n = unique("x");
+    let short: String = n.chars().rev().filter(char::is_ascii_alphanumeric).take(8).collect();
+    let source_user = format!("CN=ps{short},CN=Users,{base}");
+    let dest_user = format!("CN=pd{short},CN=Users,{base}");
+    let run_with = |user: &str, role: &str| {
+        prepare(&[
+            "-h",
+            &host,
+            "--useSSL",
+            "--trustAll",
+            "-D",
+            &admin_dn,
+            "-w",
+            &admin_pw,
+            "-b",
+            &base,
+            role,
+            "--syncServerBindDN",
+            user,
+            "--syncServerBindPassword",
+            SYNC_PW,
+            "-n",
+        ])
+    };
+
+    let out = run_with(&source_user, "--isSource").ok();
+    assert!(out.contains("is Active Directory (Samba AD domain controller)"), "{out}");
+    assert!(out.contains(&format!("changed    created the sync user \"{source_user}\"")), "{out}");
+    assert!(
+        out.contains("changed    \"Replicating Directory Changes\" on the domain root (for DirSync): granted"),
+        "{out}"
+    );
+    assert!(out.contains("ok         a DirSync search as the sync user works"), "{out}");
+    assert!(out.contains("ok         the sync user can read CN=Deleted Objects"), "{out}");
+    let out = run_with(&source_user, "--isSource").ok();
+    assert!(out.contains("Nothing changed"), "{out}");
+
+    // a DirSync search as the sync user, outside the tool
+    let sync = ad_client(&source_user, SYNC_PW);
+    let res = sync
+        .search_with_controls(&base, Scope::Subtree, "(objectClass=user)", &["name"], vec![dirsync()])
+        .await
+        .unwrap();
+    assert!(res.items.len() > 1, "DirSync returned {} items", res.items.len());
+    sync.close().await;
+
+    // a user prepared for a destination (below an OU) has no DirSync right: the grant above is what made it work
+    let admin = ad_client(&admin_dn, &admin_pw);
+    let ou_base = format!("OU=pb{short},{base}");
+    let mut e = Entry::new(ou_base.clone());
+    e.add("objectClass", Value::from("organizationalUnit"));
+    admin.add(&e).await.unwrap();
+    let out = prepare(&[
+        "-h",
+        &host,
+        "--useSSL",
+        "--trustAll",
+        "-D",
+        &admin_dn,
+        "-w",
+        &admin_pw,
+        "-b",
+        &ou_base,
+        "--isDestination",
+        "--syncServerBindDN",
+        &dest_user,
+        "--syncServerBindPassword",
+        SYNC_PW,
+        "-n",
+    ])
+    .ok();
+    assert!(out.contains("changed    create, delete, read and write below the base DN: granted"), "{out}");
+    assert!(out.contains("ok         the sync user may modify entries below the base DN"), "{out}");
+    let other = ad_client(&dest_user, SYNC_PW);
+    let err = other.search_with_controls(&base, Scope::Subtree, "(objectClass=user)", &["name"], vec![dirsync()]).await;
+    assert_eq!(err.err().and_then(|e| e.rc()), Some(50), "DirSync without the right must be refused");
+    assert!(out.contains("changed    \"Reset Password\" below the base DN (for unicodePwd): granted"), "{out}");
+    // and it writes below its base DN: a user with a password, renamed, then deleted
+    let dn = format!("CN=pu{short},{ou_base}");
+    let mut e = Entry::new(dn.clone());
+    e.add("objectClass", Value::from("user"));
+    e.add("sAMAccountName", Value::from(format!("pu{short}").as_str()));
+    other.add(&e).await.unwrap();
+    let pw: Vec<u8> = "\"Other-Passw0rd!88\"".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    other.modify(&dn, &[Modification::Replace("unicodePwd".into(), vec![Value::Binary(pw)])]).await.unwrap();
+    other.delete(&dn).await.unwrap();
+    other.close().await;
+
+    admin.delete(&ou_base).await.unwrap();
+    admin.delete(&source_user).await.unwrap();
+    admin.delete(&dest_user).await.unwrap();
+    admin.close().await;
+}
+
+#[test]
+fn no_prompt_with_a_missing_bind_password_names_the_option() {
+    let run = prepare(&["-h", "127.0.0.1", "-p", "1", "-b", "dc=example,dc=com", "--isSource", "--no-prompt"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("the administrator's password is missing: give --bindPassword or --bindPasswordFile"),
+        "{}",
+        run.stderr()
+    );
+    let run = prepare(&["-h", "127.0.0.1", "-p", "1", "-w", "x", "--isSource", "-n"]);
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("the base DN is missing: give --baseDN"), "{}", run.stderr());
+    let run = prepare(&["-h", "127.0.0.1", "-p", "1", "-w", "x", "-b", "dc=x", "-n"]);
+    assert!(run.stderr().contains("give --isSource and/or --isDestination"), "{}", run.stderr());
+    let run = prepare(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "1",
+        "-w",
+        "x",
+        "-b",
+        "dc=x",
+        "--isSource",
+        "--useSSL",
+        "--useStartTLS",
+        "-n",
+    ]);
+    assert!(run.stderr().contains("--useSSL or --useStartTLS, not both"), "{}", run.stderr());
+}
+
+#[test]
+fn unreachable_server_and_wrong_admin_password_are_clear_errors() {
+    let closed = free_port().to_string();
+    let run = prepare(&["-h", "127.0.0.1", "-p", &closed, "-w", "x", "-b", "dc=x", "--isSource", "-n"]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains(&format!("cannot connect to LDAP server 127.0.0.1:{closed}")), "{}", run.stderr());
+
+    let url = env("FERROSYNC_TEST_389_URL");
+    let port = url.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    let run = prepare(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-D",
+        "cn=Directory Manager",
+        "-w",
+        "not-the-password",
+        "-b",
+        "dc=example,dc=com",
+        "--isSource",
+        "--syncServerBindPassword",
+        SYNC_PW,
+        "-n",
+    ]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("the bind DN or password for LDAP server"), "{}", run.stderr());
+    assert!(!run.stderr().contains("not-the-password"));
+
+    let run = prepare(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-D",
+        "cn=Directory Manager",
+        "-w",
+        "Password1",
+        "-b",
+        "dc=nowhere,dc=com",
+        "--isSource",
+        "--syncServerBindPassword",
+        SYNC_PW,
+        "-n",
+    ]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("the base DN \"dc=nowhere,dc=com\" does not exist"), "{}", run.stderr());
+}
