@@ -126,7 +126,7 @@ impl Prompts {
         }
         let choice = dialoguer::Select::new()
             .with_prompt("Will this server be a sync source, a destination, or both?")
-            .items(&["source", "destination", "both"])
+            .items(["source", "destination", "both"])
             .default(0)
             .interact()
             .context("cannot read the server's role from the terminal")?;

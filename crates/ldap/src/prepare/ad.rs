@@ -209,7 +209,7 @@ async fn ensure_user(run: &mut Run<'_>) -> Result<(), PrepareError> {
             Ok(())
         }
         Err(e) if e.rc() == Some(rc::UNWILLING_TO_PERFORM) && run.sync_server.security == Security::None => {
-            Err(PrepareError::Ldap(LdapError::Request {
+            Err(PrepareError::from(LdapError::Request {
                 operation: "add".into(),
                 dn: user,
                 message: format!(

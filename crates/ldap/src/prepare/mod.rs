@@ -189,7 +189,7 @@ impl Report {
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
     #[error(transparent)]
-    Ldap(#[from] LdapError),
+    Ldap(Box<LdapError>),
     #[error("{what} {dn:?} is not a valid DN: {reason}")]
     BadDn { what: &'static str, dn: String, reason: String },
     #[error("the base DN {dn:?} does not exist on {server}{}", naming_contexts_hint(contexts))]
@@ -200,6 +200,12 @@ pub enum PrepareError {
     SecurityDescriptor(#[from] sd::SdError),
     #[error("--isSource and --isDestination are both off: say what the server is to the sync server")]
     NoRole,
+}
+
+impl From<LdapError> for PrepareError {
+    fn from(e: LdapError) -> Self {
+        PrepareError::Ldap(Box::new(e))
+    }
 }
 
 fn naming_contexts_hint(contexts: &[String]) -> String {
