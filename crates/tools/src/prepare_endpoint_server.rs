@@ -22,7 +22,10 @@ pub const EXIT_LEFT_TO_DO: i32 = 3;
     name = "prepare-endpoint-server",
     about = "Prepares a directory server to be a sync source or destination: creates the sync user, grants it \
              what the server needs, turns the change log on where the server allows it, and checks the result.",
-    disable_help_flag = true
+    disable_help_flag = true,
+    after_help = "Exit codes: 0 when everything is in place and every check as the sync user passed; 3 when \
+                  something is left to do (listed under \"Left to do\") or a check failed; 1 on errors; 2 on a \
+                  bad command line. A second run changes nothing that is already in place."
 )]
 pub struct Args {
     /// The directory server's host name or address.

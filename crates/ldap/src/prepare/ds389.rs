@@ -103,7 +103,14 @@ async fn retro_changelog(run: &mut Run<'_>) -> Result<bool, PrepareError> {
     }
     let dse = run.admin.root_dse(&["changelog"]).await?;
     let live = dse.has("changelog") && run.admin.get(CHANGELOG, &["1.1"]).await?.is_some();
-    if !mods.is_empty() || !live {
+    // with nsslapd-dynamic-plugins on, 389 DS restarts a plugin whose configuration changes
+    let dynamic = run
+        .admin
+        .get("cn=config", &["nsslapd-dynamic-plugins"])
+        .await?
+        .and_then(|c| c.first_text("nsslapd-dynamic-plugins"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("on"));
+    if !live || (!mods.is_empty() && !dynamic) {
         let why = if live {
             "its new settings apply from the next start"
         } else {
