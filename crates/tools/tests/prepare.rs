@@ -532,3 +532,116 @@ fn unreachable_server_and_wrong_admin_password_are_clear_errors() {
     assert_eq!(run.code(), 1);
     assert!(run.stderr().contains("the base DN \"dc=nowhere,dc=com\" does not exist"), "{}", run.stderr());
 }
+
+#[tokio::test]
+async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() {
+    env("FERROSYNC_TEST_OPENLDAP_URL");
+    let (port, sport) = (free_port(), free_port());
+    let dir = dir_for("prepol-");
+    let guard = OwnServer { dir: dir.clone(), stop: "stop-openldap.sh" };
+    let (p, sp) = (port.to_string(), sport.to_string());
+    let d = dir.to_str().unwrap();
+    let quiet = [("SLAPD_LOGLEVEL", "0"), ("SLAPD_KEEP_CONF", "1")];
+    script("start-openldap.sh", &[d, &p, &sp], &quiet[..1]);
+    script("stop-openldap.sh", &[d], &[]);
+    // take the accesslog overlay, its module and its database out of slapd.conf
+    let conf = dir.join("slapd.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let log_db = lines.iter().position(|l| l.starts_with("suffix") && l.contains("cn=accesslog")).unwrap() - 1;
+    let next_db = log_db + 1 + lines[log_db + 1..].iter().position(|l| l.starts_with("database")).unwrap();
+    let kept: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            !(log_db..next_db).contains(i)
+                && !l.starts_with("moduleload      accesslog")
+                && !["overlay         accesslog", "logdb", "logops", "logsuccess", "logpurge"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+        })
+        .map(|(_, l)| *l)
+        .collect();
+    std::fs::write(&conf, kept.join("\n") + "\n").unwrap();
+    script("start-openldap.sh", &[d, &p, &sp], &quiet);
+
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &p,
+        "-D",
+        "cn=admin,dc=example,dc=com",
+        "-w",
+        "secret",
+        "-b",
+        "dc=example,dc=com",
+        "--isSource",
+        "--syncServerBindPassword",
+        SYNC_PW,
+        "-n",
+    ];
+    let run = prepare(&args);
+    assert_eq!(run.code(), 3, "{}{}", run.stdout(), run.stderr());
+    let out = run.stdout();
+    assert!(out.contains("to do      no accesslog database found: turn the accesslog overlay on"), "{out}");
+    // the printed block, in its three parts (each after a comment saying where it goes)
+    let block: Vec<String> = out
+        .split("Add to slapd.conf (create the directory, owned by slapd's user), then restart slapd:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("      "))
+        .map(|l| l.trim().to_string())
+        .collect();
+    let mut parts: Vec<Vec<String>> = Vec::new();
+    for line in block {
+        if line.starts_with('#') {
+            parts.push(Vec::new());
+        } else {
+            parts.last_mut().unwrap().push(line);
+        }
+    }
+    assert_eq!(parts.len(), 3, "{out}");
+    assert_eq!(parts[0], vec!["moduleload accesslog"]);
+    assert!(parts[1].contains(&"suffix \"cn=accesslog\"".to_string()), "{out}");
+    assert!(parts[2].contains(&"logdb \"cn=accesslog\"".to_string()), "{out}");
+
+    // put it where the comments say, with a directory of this test's own, and it works
+    script("stop-openldap.sh", &[d], &[]);
+    let log_dir = dir.join("newlog");
+    std::fs::create_dir(&log_dir).unwrap();
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let mut out_lines = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("database") {
+            for l in &parts[1] {
+                out_lines.push(if l.starts_with("directory") {
+                    format!("directory {}", log_dir.display())
+                } else {
+                    l.clone()
+                });
+            }
+        }
+        out_lines.push(line.to_string());
+        if line.starts_with("moduleload      back_mdb") {
+            out_lines.extend(parts[0].iter().cloned());
+        }
+    }
+    out_lines.extend(parts[2].iter().cloned());
+    std::fs::write(&conf, out_lines.join("\n") + "\n").unwrap();
+    script("start-openldap.sh", &[d, &p, &sp], &quiet);
+    let admin = client("127.0.0.1", port, "cn=admin,dc=example,dc=com", "secret");
+    let mut e = Entry::new("ou=logged,dc=example,dc=com");
+    e.add("objectClass", Value::from("organizationalUnit"));
+    admin.add(&e).await.unwrap();
+    admin.close().await;
+    let out = prepare(&args).ok();
+    assert!(
+        out.contains("ok         the sync user can read \"cn=accesslog\", which logs changes below the base DN"),
+        "{out}"
+    );
+    assert!(out.contains("Nothing changed"), "{out}");
+    drop(guard);
+}

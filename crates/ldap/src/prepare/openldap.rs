@@ -107,25 +107,32 @@ fn ldif(entry: &Entry) -> Vec<String> {
     lines
 }
 
-/// Finds the accesslog database among the naming contexts (its top entry is an `auditContainer`).
-async fn find_log(run: &Run<'_>) -> Result<Option<String>, PrepareError> {
+/// Finds the accesslog database among the naming contexts: one whose top entry is an `auditContainer` to the
+/// administrator or to the sync user (its access lines may admit only the sync user), else one named
+/// `cn=accesslog`.
+async fn find_log(run: &Run<'_>, sync: &LdapClient) -> Result<Option<String>, PrepareError> {
     let base = Dn::parse(&run.opts.base_dn).unwrap_or_default();
-    for ctx in run.dse.texts("namingContexts") {
-        if Dn::parse(&ctx).is_ok_and(|c| base.is_within(&c)) {
-            continue;
-        }
-        if let Some(top) = run.admin.get(&ctx, &["objectClass"]).await? {
-            if top.texts("objectClass").iter().any(|o| o.eq_ignore_ascii_case("auditContainer")) {
-                return Ok(Some(ctx));
+    let contexts: Vec<String> = run
+        .dse
+        .texts("namingContexts")
+        .into_iter()
+        .filter(|ctx| !Dn::parse(ctx).is_ok_and(|c| base.is_within(&c)))
+        .collect();
+    for ctx in &contexts {
+        for client in [run.admin, sync] {
+            if let Ok(Some(top)) = client.get(ctx, &["objectClass"]).await {
+                if top.texts("objectClass").iter().any(|o| o.eq_ignore_ascii_case("auditContainer")) {
+                    return Ok(Some(ctx.clone()));
+                }
             }
         }
     }
-    Ok(None)
+    Ok(contexts.into_iter().find(|c| c.eq_ignore_ascii_case("cn=accesslog")))
 }
 
 async fn accesslog(run: &mut Run<'_>, sync: &LdapClient) -> Result<(), PrepareError> {
     let user = run.opts.sync_dn.clone();
-    let Some(log) = find_log(run).await? else {
+    let Some(log) = find_log(run, sync).await? else {
         run.report.step(Status::ToDo, "no accesslog database found: turn the accesslog overlay on");
         let mut lines = vec![
             "# at the top, with the other moduleload lines:".to_string(),
