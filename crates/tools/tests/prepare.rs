@@ -17,7 +17,7 @@ use util::{repo, unique, Run};
 const SYNC_PW: &str = "Sync-Passw0rd!77";
 
 /// Runs prepare-endpoint-server with `args` and never a terminal.
-fn prepare(args: &[&str]) -> Run {
+fn prepare<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     let out = Command::new(util::bin("prepare-endpoint-server"))
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -91,6 +91,57 @@ fn dir_for(prefix: &str) -> PathBuf {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir_in("/tmp").unwrap().keep();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     dir
+}
+
+/// An OpenLDAP instance of a test's own (the test edits its slapd.conf), removed when dropped.
+struct OwnOpenLdap {
+    _guard: OwnServer,
+    dir: PathBuf,
+    port: u16,
+    ports: [String; 2],
+    ca_file: String,
+}
+
+impl OwnOpenLdap {
+    fn start() -> OwnOpenLdap {
+        env("FERROSYNC_TEST_OPENLDAP_URL");
+        let (port, sport) = (free_port(), free_port());
+        let dir = dir_for("prepol-");
+        let guard = OwnServer { dir: dir.clone(), stop: "stop-openldap.sh" };
+        let ports = [port.to_string(), sport.to_string()];
+        let args = [dir.to_str().unwrap(), &ports[0], &ports[1]];
+        let info = summary(&script("start-openldap.sh", &args, &[("SLAPD_LOGLEVEL", "0")]));
+        OwnOpenLdap { _guard: guard, dir, port, ports, ca_file: info["CA_FILE"].clone() }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.join("slapd.conf")
+    }
+
+    fn stop(&self) {
+        script("stop-openldap.sh", &[self.dir.to_str().unwrap()], &[]);
+    }
+
+    /// Starts it again with slapd.conf as the test left it.
+    fn start_as_edited(&self) {
+        let args = [self.dir.to_str().unwrap(), &self.ports[0], &self.ports[1]];
+        script("start-openldap.sh", &args, &[("SLAPD_LOGLEVEL", "0"), ("SLAPD_KEEP_CONF", "1")]);
+    }
+
+    /// prepare-endpoint-server's options for this server as a source, then `extra`.
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = ["-h", "127.0.0.1", "-p", &self.ports[0], "-D", "cn=admin,dc=example,dc=com"]
+            .into_iter()
+            .chain(["-w", "secret", "-b", "dc=example,dc=com", "--isSource", "--syncServerBindPassword", SYNC_PW, "-n"])
+            .map(str::to_string)
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    fn admin(&self) -> LdapClient {
+        client("127.0.0.1", self.port, "cn=admin,dc=example,dc=com", "secret")
+    }
 }
 
 #[tokio::test]
@@ -185,33 +236,32 @@ async fn ds389_source_user_retro_changelog_restart_then_nothing_to_change() {
     drop(guard);
 }
 
-#[tokio::test]
-async fn ds389_destination_with_password_file() {
+/// The shared 389 DS's port, and prepare-endpoint-server's options for it: `admin_pw`, `base`, then `extra`.
+fn shared_389(admin_pw: &str, base: &str, extra: &[&str]) -> (u16, Vec<String>) {
     let url = env("FERROSYNC_TEST_389_URL");
     let port = url.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    let mut args: Vec<String> =
+        ["-h", "127.0.0.1", "-p", &port, "-D", "cn=Directory Manager", "-w", admin_pw, "-b", base]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    (port.parse().unwrap(), args)
+}
+
+#[tokio::test]
+async fn ds389_destination_with_password_file() {
     let name = unique("psync");
     let user = format!("cn={name},cn=config");
     let dir = tempfile::tempdir().unwrap();
     let pw_file = dir.path().join("pw");
     std::fs::write(&pw_file, format!("{SYNC_PW}\n")).unwrap();
-    let args = [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-D",
-        "cn=Directory Manager",
-        "-w",
+    let pw_path = pw_file.to_str().unwrap();
+    let (port, args) = shared_389(
         "Password1",
-        "-b",
         "dc=example,dc=com",
-        "--isDestination",
-        "--syncServerBindDN",
-        &user,
-        "--syncServerBindPasswordFile",
-        pw_file.to_str().unwrap(),
-        "-n",
-    ];
+        &["--isDestination", "--syncServerBindDN", &user, "--syncServerBindPasswordFile", pw_path, "-n"],
+    );
     let out = prepare(&args).ok();
     assert!(out.contains(&format!("changed    created the sync user \"{user}\"")), "{out}");
     assert!(out.contains("changed    read and write access below the base DN: added an ACI"), "{out}");
@@ -221,7 +271,7 @@ async fn ds389_destination_with_password_file() {
     assert!(out.contains("Nothing changed"), "{out}");
 
     // the sync user writes below the base DN
-    let sync = client("127.0.0.1", port.parse().unwrap(), &user, SYNC_PW);
+    let sync = client("127.0.0.1", port, &user, SYNC_PW);
     let dn = format!("ou={name},ou=people,dc=example,dc=com");
     let mut e = Entry::new(dn.clone());
     e.add("objectClass", Value::from("organizationalUnit"));
@@ -232,7 +282,7 @@ async fn ds389_destination_with_password_file() {
     sync.close().await;
 
     // clean up the shared server: the ACI and the user
-    let admin = client("127.0.0.1", port.parse().unwrap(), "cn=Directory Manager", "Password1");
+    let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");
     let base = admin.get("dc=example,dc=com", &["aci"]).await.unwrap().unwrap();
     let ours: Vec<Value> = base.texts("aci").into_iter().filter(|a| a.contains(&user)).map(Value::Text).collect();
     assert_eq!(ours.len(), 1);
@@ -263,32 +313,8 @@ fn add_to_database(conf: &Path, suffix: &str, lines: &[String]) {
 
 #[tokio::test]
 async fn openldap_user_created_and_printed_access_lines_work() {
-    env("FERROSYNC_TEST_OPENLDAP_URL");
-    let (port, sport) = (free_port(), free_port());
-    let dir = dir_for("prepol-");
-    let guard = OwnServer { dir: dir.clone(), stop: "stop-openldap.sh" };
-    let (p, sp) = (port.to_string(), sport.to_string());
-    let d = dir.to_str().unwrap();
-    let info = summary(&script("start-openldap.sh", &[d, &p, &sp], &[("SLAPD_LOGLEVEL", "0")]));
-    let args = [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &p,
-        "--useStartTLS",
-        "--trustStorePath",
-        &info["CA_FILE"],
-        "-D",
-        "cn=admin,dc=example,dc=com",
-        "-w",
-        "secret",
-        "-b",
-        "dc=example,dc=com",
-        "--isSource",
-        "--syncServerBindPassword",
-        SYNC_PW,
-        "-n",
-    ];
+    let ol = OwnOpenLdap::start();
+    let args = ol.args(&["--useStartTLS", "--trustStorePath", &ol.ca_file]);
     let run = prepare(&args);
     assert_eq!(run.code(), 3, "{}{}", run.stdout(), run.stderr());
     let out = run.stdout();
@@ -315,26 +341,25 @@ async fn openldap_user_created_and_printed_access_lines_work() {
         "{out}"
     );
     // the password is stored hashed (set with the password modify extended operation)
-    let admin = client("127.0.0.1", port, "cn=admin,dc=example,dc=com", "secret");
+    let admin = ol.admin();
     let stored = admin.get(user, &["userPassword"]).await.unwrap().unwrap().first_text("userPassword").unwrap();
     assert!(stored.starts_with('{'), "not hashed: the test would have printed it had it been the password");
     admin.close().await;
 
     // the printed lines, added where the tool says, make the next run pass every check
-    script("stop-openldap.sh", &[d], &[]);
-    add_to_database(&dir.join("slapd.conf"), "cn=accesslog", &printed);
-    script("start-openldap.sh", &[d, &p, &sp], &[("SLAPD_LOGLEVEL", "0"), ("SLAPD_KEEP_CONF", "1")]);
+    ol.stop();
+    add_to_database(&ol.conf(), "cn=accesslog", &printed);
+    ol.start_as_edited();
     let out = prepare(&args).ok();
     assert!(
         out.contains("ok         the sync user can read \"cn=accesslog\", which logs changes below the base DN"),
         "{out}"
     );
     assert!(out.contains("Nothing changed"), "{out}");
-    let sync = client("127.0.0.1", port, user, SYNC_PW);
+    let sync = client("127.0.0.1", ol.port, user, SYNC_PW);
     let logged = sync.search("cn=accesslog", Scope::OneLevel, "(reqType=add)", &["reqDN"]).await.unwrap();
     assert!(logged.iter().any(|e| e.first_text("reqDN").as_deref() == Some(user)), "{logged:?}");
     sync.close().await;
-    drop(guard);
 }
 
 /// The value of a first DirSync request: SEQUENCE { flags 0, maxBytes 1048576, cookie "" }.
@@ -363,7 +388,7 @@ async fn samba_ad_user_dirsync_rights_and_deleted_objects() {
     let short: String = n.chars().rev().filter(char::is_ascii_alphanumeric).take(8).collect();
     let source_user = format!("CN=ps{short},CN=Users,{base}");
     let dest_user = format!("CN=pd{short},CN=Users,{base}");
-    let run_with = |user: &str, role: &str| {
+    let run_with = |user: &str, base: &str, role: &str| {
         prepare(&[
             "-h",
             &host,
@@ -374,7 +399,7 @@ async fn samba_ad_user_dirsync_rights_and_deleted_objects() {
             "-w",
             &admin_pw,
             "-b",
-            &base,
+            base,
             role,
             "--syncServerBindDN",
             user,
@@ -384,7 +409,7 @@ async fn samba_ad_user_dirsync_rights_and_deleted_objects() {
         ])
     };
 
-    let out = run_with(&source_user, "--isSource").ok();
+    let out = run_with(&source_user, &base, "--isSource").ok();
     assert!(out.contains("is Active Directory (Samba AD domain controller)"), "{out}");
     assert!(out.contains(&format!("changed    created the sync user \"{source_user}\"")), "{out}");
     assert!(
@@ -393,7 +418,7 @@ async fn samba_ad_user_dirsync_rights_and_deleted_objects() {
     );
     assert!(out.contains("ok         a DirSync search as the sync user works"), "{out}");
     assert!(out.contains("ok         the sync user can read CN=Deleted Objects"), "{out}");
-    let out = run_with(&source_user, "--isSource").ok();
+    let out = run_with(&source_user, &base, "--isSource").ok();
     assert!(out.contains("Nothing changed"), "{out}");
 
     // a DirSync search as the sync user, outside the tool
@@ -411,25 +436,7 @@ async fn samba_ad_user_dirsync_rights_and_deleted_objects() {
     let mut e = Entry::new(ou_base.clone());
     e.add("objectClass", Value::from("organizationalUnit"));
     admin.add(&e).await.unwrap();
-    let out = prepare(&[
-        "-h",
-        &host,
-        "--useSSL",
-        "--trustAll",
-        "-D",
-        &admin_dn,
-        "-w",
-        &admin_pw,
-        "-b",
-        &ou_base,
-        "--isDestination",
-        "--syncServerBindDN",
-        &dest_user,
-        "--syncServerBindPassword",
-        SYNC_PW,
-        "-n",
-    ])
-    .ok();
+    let out = run_with(&dest_user, &ou_base, "--isDestination").ok();
     assert!(out.contains("changed    create, delete, read and write below the base DN: granted"), "{out}");
     assert!(out.contains("ok         the sync user may modify entries below the base DN"), "{out}");
     let other = ad_client(&dest_user, SYNC_PW);
@@ -491,61 +498,25 @@ fn unreachable_server_and_wrong_admin_password_are_clear_errors() {
     assert_eq!(run.code(), 1);
     assert!(run.stderr().contains(&format!("cannot connect to LDAP server 127.0.0.1:{closed}")), "{}", run.stderr());
 
-    let url = env("FERROSYNC_TEST_389_URL");
-    let port = url.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
-    let run = prepare(&[
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-D",
-        "cn=Directory Manager",
-        "-w",
-        "not-the-password",
-        "-b",
-        "dc=example,dc=com",
-        "--isSource",
-        "--syncServerBindPassword",
-        SYNC_PW,
-        "-n",
-    ]);
+    let source = ["--isSource", "--syncServerBindPassword", SYNC_PW, "-n"];
+    let (_, args) = shared_389("not-the-password", "dc=example,dc=com", &source);
+    let run = prepare(&args);
     assert_eq!(run.code(), 1);
     assert!(run.stderr().contains("the bind DN or password for LDAP server"), "{}", run.stderr());
     assert!(!run.stderr().contains("not-the-password"));
 
-    let run = prepare(&[
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-D",
-        "cn=Directory Manager",
-        "-w",
-        "Password1",
-        "-b",
-        "dc=nowhere,dc=com",
-        "--isSource",
-        "--syncServerBindPassword",
-        SYNC_PW,
-        "-n",
-    ]);
+    let (_, args) = shared_389("Password1", "dc=nowhere,dc=com", &source);
+    let run = prepare(&args);
     assert_eq!(run.code(), 1);
     assert!(run.stderr().contains("the base DN \"dc=nowhere,dc=com\" does not exist"), "{}", run.stderr());
 }
 
 #[tokio::test]
 async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() {
-    env("FERROSYNC_TEST_OPENLDAP_URL");
-    let (port, sport) = (free_port(), free_port());
-    let dir = dir_for("prepol-");
-    let guard = OwnServer { dir: dir.clone(), stop: "stop-openldap.sh" };
-    let (p, sp) = (port.to_string(), sport.to_string());
-    let d = dir.to_str().unwrap();
-    let quiet = [("SLAPD_LOGLEVEL", "0"), ("SLAPD_KEEP_CONF", "1")];
-    script("start-openldap.sh", &[d, &p, &sp], &quiet[..1]);
-    script("stop-openldap.sh", &[d], &[]);
+    let ol = OwnOpenLdap::start();
+    ol.stop();
     // take the accesslog overlay, its module and its database out of slapd.conf
-    let conf = dir.join("slapd.conf");
+    let conf = ol.conf();
     let text = std::fs::read_to_string(&conf).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let log_db = lines.iter().position(|l| l.starts_with("suffix") && l.contains("cn=accesslog")).unwrap() - 1;
@@ -563,24 +534,9 @@ async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() 
         .map(|(_, l)| *l)
         .collect();
     std::fs::write(&conf, kept.join("\n") + "\n").unwrap();
-    script("start-openldap.sh", &[d, &p, &sp], &quiet);
+    ol.start_as_edited();
 
-    let args = [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &p,
-        "-D",
-        "cn=admin,dc=example,dc=com",
-        "-w",
-        "secret",
-        "-b",
-        "dc=example,dc=com",
-        "--isSource",
-        "--syncServerBindPassword",
-        SYNC_PW,
-        "-n",
-    ];
+    let args = ol.args(&[]);
     let run = prepare(&args);
     assert_eq!(run.code(), 3, "{}{}", run.stdout(), run.stderr());
     let out = run.stdout();
@@ -609,8 +565,8 @@ async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() 
     assert!(parts[2].contains(&"logdb \"cn=accesslog\"".to_string()), "{out}");
 
     // put it where the comments say, with a directory of this test's own, and it works
-    script("stop-openldap.sh", &[d], &[]);
-    let log_dir = dir.join("newlog");
+    ol.stop();
+    let log_dir = ol.dir.join("newlog");
     std::fs::create_dir(&log_dir).unwrap();
     let text = std::fs::read_to_string(&conf).unwrap();
     let mut out_lines = Vec::new();
@@ -631,8 +587,8 @@ async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() 
     }
     out_lines.extend(parts[2].iter().cloned());
     std::fs::write(&conf, out_lines.join("\n") + "\n").unwrap();
-    script("start-openldap.sh", &[d, &p, &sp], &quiet);
-    let admin = client("127.0.0.1", port, "cn=admin,dc=example,dc=com", "secret");
+    ol.start_as_edited();
+    let admin = ol.admin();
     let mut e = Entry::new("ou=logged,dc=example,dc=com");
     e.add("objectClass", Value::from("organizationalUnit"));
     admin.add(&e).await.unwrap();
@@ -643,5 +599,4 @@ async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() 
         "{out}"
     );
     assert!(out.contains("Nothing changed"), "{out}");
-    drop(guard);
 }

@@ -190,8 +190,7 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
 
 async fn ensure_user(run: &mut Run<'_>) -> Result<(), PrepareError> {
     let user = run.opts.sync_dn.clone();
-    if run.admin.get(&user, &["1.1"]).await?.is_some() {
-        run.report.step(Status::Unchanged, format!("the sync user \"{user}\" exists"));
+    if run.user_exists().await? {
         return Ok(());
     }
     let name = user.split(',').next().and_then(|r| r.split_once('=')).map(|(_, v)| v.to_string()).unwrap_or_default();

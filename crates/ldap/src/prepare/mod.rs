@@ -307,10 +307,18 @@ impl Run<'_> {
         }
     }
 
+    /// Whether the sync user's entry exists (reported as unchanged when it does).
+    async fn user_exists(&mut self) -> Result<bool, LdapError> {
+        let exists = self.admin.get(&self.opts.sync_dn, &["1.1"]).await?.is_some();
+        if exists {
+            self.report.step(Status::Unchanged, format!("the sync user \"{}\" exists", self.opts.sync_dn));
+        }
+        Ok(exists)
+    }
+
     /// Adds `entry` as the administrator unless an entry with its DN exists: `true` when it was created.
     async fn ensure_user(&mut self, entry: Entry) -> Result<bool, LdapError> {
-        if self.admin.get(&entry.dn, &["1.1"]).await?.is_some() {
-            self.report.step(Status::Unchanged, format!("the sync user \"{}\" exists", entry.dn));
+        if self.user_exists().await? {
             return Ok(false);
         }
         self.admin.add(&entry).await?;
@@ -436,7 +444,7 @@ pub async fn prepare(
 /// PingDirectory and unknown servers: check the sync user only.
 async fn other(run: &mut Run<'_>) -> Result<(), PrepareError> {
     let dn = run.opts.sync_dn.clone();
-    if run.admin.get(&dn, &["1.1"]).await?.is_none() {
+    if !run.user_exists().await? {
         run.report.step(Status::ToDo, format!("the sync user \"{dn}\" does not exist; create it"));
         if matches!(run.report.server, ServerKind::PingDirectory { .. }) {
             run.report.instruct(
@@ -449,7 +457,6 @@ async fn other(run: &mut Run<'_>) -> Result<(), PrepareError> {
         }
         return Ok(());
     }
-    run.report.step(Status::Unchanged, format!("the sync user \"{dn}\" exists"));
     if let Some(sync) = run.sync_bind().await {
         run.check_base_read(&sync, &[]).await;
         sync.close().await;

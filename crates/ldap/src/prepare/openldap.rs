@@ -50,8 +50,7 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
 /// Modify extended operation, so slapd stores it hashed.
 async fn ensure_user(run: &mut Run<'_>) -> Result<(), PrepareError> {
     let user = run.opts.sync_dn.clone();
-    if run.admin.get(&user, &["1.1"]).await?.is_some() {
-        run.report.step(Status::Unchanged, format!("the sync user \"{user}\" exists"));
+    if run.user_exists().await? {
         return Ok(());
     }
     let entry = user_entry(&user)?;
