@@ -269,6 +269,17 @@ async fn ds389_destination_with_password_file() {
     assert!(!out.contains("Retro Changelog"), "a destination's change log is left alone: {out}");
     let out = prepare(&args).ok();
     assert!(out.contains("Nothing changed"), "{out}");
+    // an existing user with another password: a failed check that says what to do, and no password shown
+    let (_, wrong) = shared_389(
+        "Password1",
+        "dc=example,dc=com",
+        &["--isDestination", "--syncServerBindDN", &user, "--syncServerBindPassword", "Not-Its-Passw0rd", "-n"],
+    );
+    let run = prepare(&wrong);
+    assert_eq!(run.code(), 3, "{}{}", run.stdout(), run.stderr());
+    assert!(run.stdout().contains("FAILED     the sync user cannot bind: the bind DN or password"), "{}", run.stdout());
+    assert!(run.stdout().contains("give its current password, or reset it"), "{}", run.stdout());
+    assert!(!run.stdout().contains("Not-Its-Passw0rd"));
 
     // the sync user writes below the base DN
     let sync = client("127.0.0.1", port, &user, SYNC_PW);

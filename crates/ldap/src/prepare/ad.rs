@@ -83,6 +83,11 @@ fn sddl(ace: &Ace, guid: Option<&str>) -> String {
     format!("({kind};{flags};{rights};{};;{})", guid.unwrap_or(""), SidText(&ace.sid))
 }
 
+/// The `samba-tool` command that adds the ACE `sddl` to the object `dn`.
+fn samba_tool(host: &str, netbios: &str, dn: &str, sddl: &str) -> String {
+    format!("samba-tool dsacl set -H ldap://{host} -U '{netbios}\\Administrator' --objectdn=\"{dn}\" --sddl=\"{sddl}\"")
+}
+
 /// The sAMAccountName of a new user: its RDN value without spaces, at most 20 characters.
 fn sam_account_name(dn: &str) -> String {
     let first = dn.split(',').next().unwrap_or(dn);
@@ -112,15 +117,13 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
         .map(|(_, v)| v.to_ascii_uppercase())
         .unwrap_or_default();
     let who = format!("{netbios}\\{sam}");
+    let host = run.sync_server.host.clone();
 
     if opts.is_source {
         let guid = sd::guid_bytes(REPLICATING_DIRECTORY_CHANGES)?;
         let ace = Ace { flags: 0, mask: CONTROL_ACCESS, object_type: Some(guid), sid: sid.clone() };
         let commands = vec![
-            format!(
-                "samba-tool dsacl set -H ldap://HOST -U Administrator --objectdn=\"{root}\" --sddl=\"{}\"",
-                sddl(&ace, Some(REPLICATING_DIRECTORY_CHANGES))
-            ),
+            samba_tool(&host, &netbios, &root, &sddl(&ace, Some(REPLICATING_DIRECTORY_CHANGES))),
             format!("dsacls \"{root}\" /G \"{who}:CA;Replicating Directory Changes\""),
         ];
         ensure_ace(
@@ -148,20 +151,14 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
         let base = opts.base_dn.clone();
         let ace = Ace { flags: CONTAINER_INHERIT, mask: DESTINATION_RIGHTS, object_type: None, sid: sid.clone() };
         let commands = vec![
-            format!(
-                "samba-tool dsacl set -H ldap://HOST -U Administrator --objectdn=\"{base}\" --sddl=\"{}\"",
-                sddl(&ace, None)
-            ),
-            format!("dsacls \"{base}\" /I:T /G \"{who}:CCDCLCSWRPWPDTLOSDRC\""),
+            samba_tool(&host, &netbios, &base, &sddl(&ace, None)),
+            format!("dsacls \"{base}\" /I:T /G \"{who}:CCDCLCWSRPWPDTLOSDRC\""),
         ];
         ensure_ace(run, &base, &ace, &[], "create, delete, read and write below the base DN", commands).await?;
         let guid = sd::guid_bytes(RESET_PASSWORD)?;
         let ace = Ace { flags: CONTAINER_INHERIT, mask: CONTROL_ACCESS, object_type: Some(guid), sid: sid.clone() };
         let commands = vec![
-            format!(
-                "samba-tool dsacl set -H ldap://HOST -U Administrator --objectdn=\"{base}\" --sddl=\"{}\"",
-                sddl(&ace, Some(RESET_PASSWORD))
-            ),
+            samba_tool(&host, &netbios, &base, &sddl(&ace, Some(RESET_PASSWORD))),
             format!("dsacls \"{base}\" /I:T /G \"{who}:CA;Reset Password\""),
         ];
         ensure_ace(run, &base, &ace, &[], "\"Reset Password\" below the base DN (for unicodePwd)", commands).await?;
