@@ -23,6 +23,8 @@
 #   DS_NOSYNC=1          nsslapd-db-durable-transaction: off (benchmarks; only when DIR is created)
 #   DS_CONTENT_SYNC=0    leave the Content Synchronization plugin off (only when DIR is created): 389 DS 2.3's
 #                        plugin can deadlock the database under concurrent writes while persistent searches run
+#   DS_RETROCL=0         leave the Retro Changelog plugin (and so Content Synchronization) off (only when DIR is
+#                        created): for tests of tools that turn it on, such as prepare-endpoint-server
 #   START_TIMEOUT=60     seconds to wait for the server to answer
 #   SUMMARY_PREFIX=...   prefix for the summary variable names (e.g. DST_ -> DST_URL=...)
 #
@@ -174,11 +176,13 @@ def create_base_domain(inst, basedn):
     for ou in ('people', 'groups'):
         ous.create(properties={'ou': ou})
     R, A = ldap.MOD_REPLACE, ldap.MOD_ADD
-    inst.modify_s('cn=Retro Changelog Plugin,cn=plugins,cn=config', [
-        (R, 'nsslapd-pluginEnabled', [b'on']),
-        (A, 'nsslapd-attribute', [b'nsuniqueid:targetUniqueId']),
-        (R, 'nsslapd-changelogmaxage', [b'7d'])])
-    if os.environ.get('DS_CONTENT_SYNC', '1') == '1':
+    retrocl = os.environ.get('DS_RETROCL', '1') == '1'
+    if retrocl:
+        inst.modify_s('cn=Retro Changelog Plugin,cn=plugins,cn=config', [
+            (R, 'nsslapd-pluginEnabled', [b'on']),
+            (A, 'nsslapd-attribute', [b'nsuniqueid:targetUniqueId']),
+            (R, 'nsslapd-changelogmaxage', [b'7d'])])
+    if retrocl and os.environ.get('DS_CONTENT_SYNC', '1') == '1':
         inst.modify_s('cn=Content Synchronization,cn=plugins,cn=config', [
             (R, 'nsslapd-pluginEnabled', [b'on'])])
     inst.modify_s('cn=config', [
@@ -210,7 +214,7 @@ sys.exit(0 if sd.create_from_inf(sys.argv[1]) else 1)
 EOF
   log "creating instance $NAME in $DIR (takes 10-20 s) ..."
   # flock: instance creations are serialized host-wide (they share the CA in /etc/dirsrv/ssca)
-  if ! DS_PIDFILE="$PIDFILE" DS_NOSYNC="${DS_NOSYNC:-0}" DS_CONTENT_SYNC="${DS_CONTENT_SYNC:-1}" flock -o -w 600 /etc/dirsrv \
+  if ! DS_PIDFILE="$PIDFILE" DS_NOSYNC="${DS_NOSYNC:-0}" DS_CONTENT_SYNC="${DS_CONTENT_SYNC:-1}" DS_RETROCL="${DS_RETROCL:-1}" flock -o -w 600 /etc/dirsrv \
        $PY "$DIR/dscreate-nosystemd.py" "$DIR/instance.inf" </dev/null >"$DIR/dscreate.log" 2>&1; then
     errlog_tail
     if [ -f "$PIDFILE" ]; then kill "$(cat "$PIDFILE")" 2>/dev/null || true; fi

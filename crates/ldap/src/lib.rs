@@ -20,6 +20,7 @@ pub mod detector;
 pub mod endpoint;
 mod error;
 mod pool;
+pub mod prepare;
 mod stream;
 
 pub use client::{DedicatedConnection, LdapClient, RawSearchResult, ServerStatus};

@@ -6,6 +6,7 @@ pub mod create_sync_pipe_config;
 pub mod dsconfig;
 pub mod endpoints;
 pub mod menu;
+pub mod prepare_endpoint_server;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;

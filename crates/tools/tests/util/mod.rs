@@ -58,6 +58,7 @@ pub fn bin(tool: &str) -> PathBuf {
         "stop-server" => PathBuf::from(env!("CARGO_BIN_EXE_stop-server")),
         "status" => PathBuf::from(env!("CARGO_BIN_EXE_status")),
         "create-sync-pipe-config" => PathBuf::from(env!("CARGO_BIN_EXE_create-sync-pipe-config")),
+        "prepare-endpoint-server" => PathBuf::from(env!("CARGO_BIN_EXE_prepare-endpoint-server")),
         other => panic!("unknown tool {other}"),
     }
 }
