@@ -17,6 +17,7 @@ mod config;
 pub mod contentsync;
 mod convert;
 pub mod detector;
+pub mod dirsync;
 pub mod endpoint;
 mod error;
 mod pool;
