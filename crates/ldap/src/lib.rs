@@ -11,6 +11,7 @@
 //! * [`LdapError`] names the server, the operation, the DN and the result code, and never holds a password.
 
 pub mod accesslog;
+pub mod ad;
 pub mod changelog;
 mod client;
 mod config;

@@ -64,8 +64,105 @@ fn ad_server_lines(ad: &Server, name: &str, ldaps: bool) -> String {
     )
 }
 
+/// The OpenLDAP → AD mapping: inetOrgPersons of `ou=people` become AD users named by their uid, with
+/// their password as unicodePwd, enabled unless `employeeType: disabled`.
+const LDAP_TO_AD: &str = "\
+dsconfig create-dn-map --map-name to-ad --set \"from-dn-pattern:*,ou=people,BASE\" --set \"to-dn-pattern:CN={uid},OU=people,ADBASE\"
+dsconfig create-attribute-map --map-name to-ad
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name objectClass --type constructed --set value-pattern:top \
+    --set value-pattern:person --set value-pattern:organizationalPerson --set value-pattern:user
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name sAMAccountName --type direct --set from-attribute:uid
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name userPrincipalName --type constructed --set value-pattern:{uid}@samdom.example.com
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name sn --type direct --set from-attribute:sn
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name description --type direct --set from-attribute:description
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name unicodePwd --type direct --set from-attribute:userPassword
+dsconfig create-attribute-mapping --map-name to-ad --mapping-name userAccountControl --type constructed \
+    --set \"conditional-value-pattern:(employeeType=disabled) : 514\" --set value-pattern:512
+dsconfig create-sync-class --pipe-name p --class-name people --set include-base-dn:ou=people,BASE \
+    --set \"include-filter:(objectClass=inetOrgPerson)\" --set attribute-map:to-ad --set dn-map:to-ad \
+    --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:sAMAccountName
+";
+
 impl World {
+    /// A world whose pipe `p` reads OpenLDAP's accesslog and writes to AD (over LDAPS when `ldaps`).
+    async fn to_ad(name: &str, ldaps: bool) -> World {
+        let w = World::bare(name).await;
+        let ldap_server = Server::from_env("OPENLDAP");
+        w.dsconfig(&format!(
+            "{}{}\
+             dsconfig create-sync-source --source-name ldapsrc --type openldap --set base-dn:BASE --set server:openldap\n\
+             dsconfig create-sync-destination --destination-name addst --type active-directory --set base-dn:ADBASE --set server:ad\n\
+             dsconfig create-sync-pipe --pipe-name p --set sync-source:ldapsrc --set sync-destination:addst --set \"change-detection-polling-interval:200 ms\"\n\
+             {LDAP_TO_AD}",
+            ad_server_lines(&w.ad_server, "ad", ldaps),
+            ldap_server.dsconfig("openldap"),
+        ));
+        w
+    }
+
+    /// Adds `uid=<sam>,ou=people` at OpenLDAP.
+    async fn add_ldap_user(&self, sam: &str, extra: &[(&str, &str)]) -> String {
+        let dn = self.ldap_dn(&format!("uid={sam},ou=people"));
+        let mut attrs = vec![("objectClass", "inetOrgPerson"), ("uid", sam), ("cn", sam), ("sn", "Tester")];
+        attrs.extend_from_slice(extra);
+        self.ldap.add(&entry(&dn, &attrs)).await.unwrap();
+        dn
+    }
+
+    fn ad_dn(&self, rdn: &str) -> String {
+        format!("{rdn},{}", self.ad_base)
+    }
+
+    /// Whether a simple bind to Samba as `dn` with `password` succeeds.
+    async fn ad_bind_works(&self, dn: &str, password: &str) -> bool {
+        let cfg = ferrosync_ldap::ServerConfig::new("bindcheck", &self.ad_server.host, self.ad_server.port)
+            .with_bind(dn, ferrosync::secret::Secret::new(password));
+        let c = LdapClient::new(
+            vec![cfg],
+            ferrosync_ldap::ClientOptions {
+                retry: ferrosync_ldap::RetryPolicy { max_attempts: 1, ..Default::default() },
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ok = c.check_bind().await.is_ok();
+        c.close().await;
+        ok
+    }
+
+    /// Every log and the status output, to check that no password is in them.
+    fn all_output(&self) -> String {
+        let mut all = self.root.run("status", &["--script-friendly"]).stdout();
+        for dir in ["logs", "logs/tools"] {
+            if let Ok(rd) = std::fs::read_dir(self.root.path().join(dir)) {
+                for f in rd.flatten() {
+                    if f.path().is_file() {
+                        all.push_str(&String::from_utf8_lossy(&std::fs::read(f.path()).unwrap_or_default()));
+                    }
+                }
+            }
+        }
+        all
+    }
+
     async fn new(name: &str) -> World {
+        let w = World::bare(name).await;
+        let ldap_server = Server::from_env("OPENLDAP");
+        w.dsconfig(&format!(
+            "{}{}\
+             dsconfig create-sync-source --source-name adsrc --type active-directory --set base-dn:{} --set server:ad\n\
+             dsconfig create-sync-destination --destination-name dst --type generic-ldap --set base-dn:BASE --set server:openldap\n\
+             dsconfig create-sync-pipe --pipe-name p --set sync-source:adsrc --set sync-destination:dst --set \"change-detection-polling-interval:200 ms\"\n\
+             {AD_TO_LDAP}",
+            ad_server_lines(&w.ad_server, "ad", false),
+            ldap_server.dsconfig("openldap"),
+            w.ad_server.base_dn,
+        ));
+        w
+    }
+
+    /// The subtrees at both servers and an empty root.
+    async fn bare(name: &str) -> World {
         let ad_server = Server::from_env("AD");
         let ldap_server = Server::from_env("OPENLDAP");
         let (ad, ldap) = (ad_server.client(), ldap_server.client());
@@ -82,18 +179,7 @@ impl World {
         }
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let sfx = format!("{:07x}", (nanos ^ u128::from(std::process::id()) << 20) % 0xfff_ffff);
-        let w = World { root: Root::new(), ad, ldap, ad_server, ad_base, base, sfx };
-        w.dsconfig(&format!(
-            "{}{}\
-             dsconfig create-sync-source --source-name adsrc --type active-directory --set base-dn:{} --set server:ad\n\
-             dsconfig create-sync-destination --destination-name dst --type generic-ldap --set base-dn:BASE --set server:openldap\n\
-             dsconfig create-sync-pipe --pipe-name p --set sync-source:adsrc --set sync-destination:dst --set \"change-detection-polling-interval:200 ms\"\n\
-             {AD_TO_LDAP}",
-            ad_server_lines(&w.ad_server, "ad", false),
-            ldap_server.dsconfig("openldap"),
-            w.ad_server.base_dn,
-        ));
-        w
+        World { root: Root::new(), ad, ldap, ad_server, ad_base, base, sfx }
     }
 
     fn dsconfig(&self, text: &str) {
@@ -235,4 +321,86 @@ async fn beginning_of_changelog_copies_existing_objects() {
     // Objects outside the sync classes (the domain's own users) are not copied.
     let n = w.ldap.search(&w.ldap_dn("ou=people"), Scope::OneLevel, "(objectClass=*)", &["1.1"]).await.unwrap();
     assert_eq!(n.len(), 1);
+}
+
+/// OpenLDAP → AD over LDAPS: a user is created enabled with its password, its password changes at OpenLDAP
+/// reach AD (a bind with the new one works), it is disabled and enabled, and renamed. No password is in any
+/// log or status output.
+#[tokio::test]
+async fn passwords_from_openldap_reach_ad_over_ldaps() {
+    let w = World::to_ad("ad-pw", true).await;
+    w.set_startpoint("--end-of-changelog");
+    let _server = w.go();
+    let sam = w.sam("pw");
+    let (first, second) = ("Init!Passw0rd1", "New!Passw0rd2x");
+    let ldap_dn = w.add_ldap_user(&sam, &[("userPassword", first), ("description", "d1")]).await;
+    let ad_dn = w.ad_dn(&format!("CN={sam},OU=people"));
+    eventually("the user is created in AD, enabled", WAIT, || async {
+        w.ad.get(&ad_dn, &["*"]).await.unwrap().is_some_and(|e| {
+            e.texts("userAccountControl") == ["512"]
+                && e.texts("userPrincipalName") == [format!("{sam}@samdom.example.com")]
+                && e.texts("description") == ["d1"]
+        })
+    })
+    .await;
+    assert!(w.ad_bind_works(&ad_dn, first).await, "a bind with the first password works");
+    // The password changes at OpenLDAP: the accesslog's clear text reaches AD.
+    w.ldap.modify(&ldap_dn, &[Modification::Replace("userPassword".into(), vec![Value::from(second)])]).await.unwrap();
+    eventually("a bind with the new password works", WAIT, || async { w.ad_bind_works(&ad_dn, second).await }).await;
+    assert!(!w.ad_bind_works(&ad_dn, first).await, "the old password no longer works");
+    // Disabled, then enabled again.
+    w.ldap
+        .modify(&ldap_dn, &[Modification::Replace("employeeType".into(), vec![Value::from("disabled")])])
+        .await
+        .unwrap();
+    eventually("the account is disabled in AD", WAIT, || async {
+        w.ad.get(&ad_dn, &["userAccountControl"])
+            .await
+            .unwrap()
+            .is_some_and(|e| e.texts("userAccountControl") == ["514"])
+    })
+    .await;
+    assert!(!w.ad_bind_works(&ad_dn, second).await, "a disabled account cannot bind");
+    w.ldap.modify(&ldap_dn, &[Modification::Delete("employeeType".into(), vec![])]).await.unwrap();
+    eventually("the account is enabled again", WAIT, || async { w.ad_bind_works(&ad_dn, second).await }).await;
+    // Renamed: the DN and sAMAccountName follow the uid.
+    let sam2 = w.sam("pr");
+    w.ldap.modify_dn(&ldap_dn, &format!("uid={sam2}"), true, None).await.unwrap();
+    let ad_dn2 = w.ad_dn(&format!("CN={sam2},OU=people"));
+    eventually("the rename reaches AD", WAIT, || async {
+        w.ad.get(&ad_dn2, &["sAMAccountName"])
+            .await
+            .unwrap()
+            .is_some_and(|e| e.texts("sAMAccountName") == [sam2.clone()])
+    })
+    .await;
+    assert!(w.ad.get(&ad_dn, &["1.1"]).await.unwrap().is_none());
+    let out = w.all_output();
+    assert!(out.contains("type=change-applied"), "{out}");
+    assert!(!out.contains(first) && !out.contains(second), "a password reached a log or the status:\n{out}");
+}
+
+/// Over plain LDAP, with require-secure-connection-for-clear-text-passwords on (the default), a password is
+/// never sent: the user is not created, and the error says why.
+#[tokio::test]
+async fn passwords_are_refused_over_plain_ldap() {
+    let w = World::to_ad("ad-plain", false).await;
+    let sam = w.sam("np");
+    let secret = "Plain!Passw0rd3";
+    w.add_ldap_user(&sam, &[("userPassword", secret)]).await;
+    let out = w.root.run("resync", &["--pipe-name", "p"]);
+    let all = format!("{}{}{}", out.stdout(), out.stderr(), w.all_output());
+    assert!(
+        all.contains("not encrypted") && all.contains("require-secure-connection-for-clear-text-passwords"),
+        "{all}"
+    );
+    assert!(!all.contains(secret), "the password reached the output:\n{all}");
+    assert!(w.ad.get(&w.ad_dn(&format!("CN={sam},OU=people")), &["1.1"]).await.unwrap().is_none());
+    // A user without a password is created, disabled (AD refuses to enable it without one).
+    let sam2 = w.sam("nq");
+    w.add_ldap_user(&sam2, &[]).await;
+    w.root.run("resync", &["--pipe-name", "p"]);
+    let e = w.ad.get(&w.ad_dn(&format!("CN={sam2},OU=people")), &["userAccountControl"]).await.unwrap();
+    let uac: u32 = e.and_then(|e| e.first_text("userAccountControl")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    assert!(uac & 2 != 0, "created disabled: userAccountControl {uac}\n{}", w.all_output());
 }
