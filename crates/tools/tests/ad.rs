@@ -404,3 +404,151 @@ async fn passwords_are_refused_over_plain_ldap() {
     let uac: u32 = e.and_then(|e| e.first_text("userAccountControl")).and_then(|v| v.parse().ok()).unwrap_or(0);
     assert!(uac & 2 != 0, "created disabled: userAccountControl {uac}\n{}", w.all_output());
 }
+
+/// The OpenLDAP → AD half of a bidirectional setup (pipe `q`), the inverse of [`AD_TO_LDAP`]: entries keep
+/// their RDN, `uid` is the `sAMAccountName`. No password or account state: AD keeps those.
+const LDAP_TO_AD_BACK: &str = "\
+dsconfig create-dn-map --map-name back-people --set \"from-dn-pattern:*,ou=people,BASE\" --set \"to-dn-pattern:{1},OU=people,ADBASE\"
+dsconfig create-attribute-map --map-name back-users
+dsconfig create-attribute-mapping --map-name back-users --mapping-name objectClass --type constructed --set value-pattern:top \
+    --set value-pattern:person --set value-pattern:organizationalPerson --set value-pattern:user
+dsconfig create-attribute-mapping --map-name back-users --mapping-name sAMAccountName --type direct --set from-attribute:uid
+dsconfig create-attribute-mapping --map-name back-users --mapping-name cn --type direct --set from-attribute:cn
+dsconfig create-attribute-mapping --map-name back-users --mapping-name sn --type direct --set from-attribute:sn
+dsconfig create-attribute-mapping --map-name back-users --mapping-name givenName --type direct --set from-attribute:givenName
+dsconfig create-attribute-mapping --map-name back-users --mapping-name description --type direct --set from-attribute:description
+dsconfig create-sync-class --pipe-name q --class-name users --set include-base-dn:ou=people,BASE \
+    --set \"include-filter:(objectClass=inetOrgPerson)\" --set attribute-map:back-users --set dn-map:back-people \
+    --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:sAMAccountName
+";
+
+/// The counters of both pipes in the status output (changes detected and operations completed).
+fn counters(root: &Root) -> String {
+    let status = root.run("status", &["--script-friendly"]).stdout();
+    status
+        .lines()
+        .filter(|l| {
+            (l.starts_with("p\t") || l.starts_with("q\t"))
+                && (l.contains("\tChanges Detected\t") || l.contains("\tOps Completed Total\t"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// AD ↔ OpenLDAP, one pipe each way: users created and edited on both sides at the same time converge, and
+/// the echoes end as no-change-needed, so the pipes go quiet.
+#[tokio::test]
+async fn bidirectional_ad_and_openldap_converge_and_go_quiet() {
+    let w = World::new("ad-bidi").await;
+    w.dsconfig(&format!(
+        "{}dsconfig create-sync-source --source-name ldapsrc --type openldap --set base-dn:BASE --set server:openldap\n\
+         dsconfig create-sync-destination --destination-name addst --type active-directory --set base-dn:ADBASE --set server:adtls\n\
+         dsconfig create-sync-pipe --pipe-name q --set sync-source:ldapsrc --set sync-destination:addst --set \"change-detection-polling-interval:200 ms\"\n\
+         {LDAP_TO_AD_BACK}",
+        ad_server_lines(&w.ad_server, "adtls", true),
+    ));
+    for pipe in ["p", "q"] {
+        w.root.run("realtime-sync", &["set-startpoint", "--pipe-name", pipe, "--end-of-changelog"]).ok();
+        w.root.run("realtime-sync", &["start", "--pipe-name", pipe]).ok();
+    }
+    let _server = ServerGuard::start(&w.root);
+    let (ann, ben) = (w.sam("ann"), w.sam("ben"));
+    let ad_ann = w.ad_dn(&format!("CN={ann},OU=people"));
+    let ldap_ann = w.ldap_dn(&format!("CN={ann},ou=people"));
+    let ad_ben = w.ad_dn(&format!("CN={ben},OU=people"));
+    let ldap_ben = w.ldap_dn(&format!("CN={ben},ou=people"));
+    // Created on both sides at once.
+    let ben_attrs = [
+        ("objectClass", "inetOrgPerson"),
+        ("uid", ben.as_str()),
+        ("cn", ben.as_str()),
+        ("sn", "Tester"),
+        ("givenName", "Given"),
+        ("description", "ben at ldap"),
+    ];
+    let ann_entry = entry(
+        &ad_ann,
+        &[
+            ("objectClass", "user"),
+            ("sAMAccountName", ann.as_str()),
+            ("sn", "Tester"),
+            ("givenName", "Given"),
+            ("description", "ann at ad"),
+        ],
+    );
+    let ben_entry = entry(&ldap_ben, &ben_attrs);
+    let (r1, r2) = tokio::join!(w.ad.add(&ann_entry), w.ldap.add(&ben_entry));
+    r1.unwrap();
+    r2.unwrap();
+    eventually("each new user reaches the other side", WAIT, || async {
+        w.ldap_get(&ldap_ann).await.is_some_and(|e| e.texts("description") == ["ann at ad"])
+            && w.ad
+                .get(&ad_ben, &["description"])
+                .await
+                .unwrap()
+                .is_some_and(|e| e.texts("description") == ["ben at ldap"])
+    })
+    .await;
+    // The creations' echoes end before the edits: DirSync does not say who made a change, so the echo of a
+    // create carries the whole object and would overwrite an edit made meanwhile on the other side.
+    let root = &w.root;
+    let quiet = || async {
+        let before = counters(root);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = counters(root);
+        !before.is_empty() && before == after
+    };
+    eventually("the pipes go quiet after the creations", Duration::from_secs(60), quiet).await;
+    // Edited on both sides at once: different attributes of one user, the other user on each side, and one
+    // attribute on both sides (which converges to one of the two values).
+    let (r1, r2) = tokio::join!(
+        async {
+            w.ad.modify(&ad_ann, &[Modification::Replace("description".into(), vec![Value::from("ann edited at ad")])])
+                .await?;
+            w.ad.modify(&ad_ben, &[Modification::Replace("givenName".into(), vec![Value::from("Benjamin")])]).await?;
+            w.ad.modify(&ad_ben, &[Modification::Replace("sn".into(), vec![Value::from("AdSide")])]).await
+        },
+        async {
+            w.ldap.modify(&ldap_ann, &[Modification::Replace("sn".into(), vec![Value::from("Edited")])]).await?;
+            w.ldap
+                .modify(&ldap_ben, &[Modification::Replace("description".into(), vec![Value::from("ben edited")])])
+                .await?;
+            w.ldap.modify(&ldap_ben, &[Modification::Replace("sn".into(), vec![Value::from("LdapSide")])]).await
+        },
+    );
+    r1.unwrap();
+    r2.unwrap();
+    let both = |e: Option<Entry>, a: &str, v: &str| e.is_some_and(|e| e.texts(a) == [v]);
+    let converged = || async {
+        let (aa, la) = (w.ad.get(&ad_ann, &["*"]).await.unwrap(), w.ldap_get(&ldap_ann).await);
+        let (ab, lb) = (w.ad.get(&ad_ben, &["*"]).await.unwrap(), w.ldap_get(&ldap_ben).await);
+        both(aa.clone(), "description", "ann edited at ad")
+            && both(la.clone(), "description", "ann edited at ad")
+            && both(aa, "sn", "Edited")
+            && both(la, "sn", "Edited")
+            && both(ab.clone(), "givenName", "Benjamin")
+            && both(lb.clone(), "givenName", "Benjamin")
+            && both(ab.clone(), "description", "ben edited")
+            && both(lb.clone(), "description", "ben edited")
+            && ab.as_ref().map(|e| e.texts("sn")) == lb.as_ref().map(|e| e.texts("sn"))
+            && lb.is_some_and(|e| e.texts("sn") == ["AdSide"] || e.texts("sn") == ["LdapSide"])
+    };
+    let start = std::time::Instant::now();
+    while !converged().await {
+        assert!(
+            start.elapsed() < WAIT,
+            "both sides converge: not reached within {WAIT:?}\nAD: {:?}\n{:?}\nOpenLDAP: {:?}\n{:?}\n{}",
+            w.ad.get(&ad_ann, &["description", "sn"]).await.unwrap(),
+            w.ad.get(&ad_ben, &["description", "givenName"]).await.unwrap(),
+            w.ldap.get(&ldap_ann, &["description", "sn"]).await.unwrap(),
+            w.ldap.get(&ldap_ben, &["description", "givenName"]).await.unwrap(),
+            w.sync_log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Quiet: the counters stop moving (an echo loop would keep them climbing).
+    eventually("the pipes go quiet", Duration::from_secs(60), quiet).await;
+    let log = w.sync_log();
+    assert!(log.contains("no-change-needed"), "the echoes end as no-change-needed:\n{log}");
+    assert!(!log.contains("change-failed"), "{log}");
+}
