@@ -552,3 +552,32 @@ async fn bidirectional_ad_and_openldap_converge_and_go_quiet() {
     assert!(log.contains("no-change-needed"), "the echoes end as no-change-needed:\n{log}");
     assert!(!log.contains("change-failed"), "{log}");
 }
+
+/// The reference batch file for AD ↔ LDAP is accepted by dsconfig, and its mappings are the presets'.
+#[test]
+fn reference_bidirectional_batch_file_is_accepted() {
+    let root = Root::new();
+    let file =
+        util::repo().join("sample-dsconfig-batch-files/reference-bidirectional-sync-activedirectory-ldap.dsconfig");
+    root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let config = root.config();
+    for pipe in ["ad-to-ldap", "ldap-to-ad"] {
+        let classes: Vec<String> =
+            config.children("sync-class", &[pipe.to_string()]).iter().map(|c| c.name().to_string()).collect();
+        assert_eq!(classes.len(), 2, "{pipe}: {classes:?}");
+    }
+    let places = ferrosync::mapping::presets::AdLdapPlaces {
+        ad_users: "CN=Users,DC=samdom,DC=example,DC=com".into(),
+        ad_groups: "OU=Groups,DC=samdom,DC=example,DC=com".into(),
+        ldap_people: "ou=people,dc=example,dc=com".into(),
+        ldap_groups: "ou=groups,dc=example,dc=com".into(),
+        upn_suffix: "samdom.example.com".into(),
+    };
+    let text = std::fs::read_to_string(&file).unwrap();
+    use ferrosync::mapping::presets::{batch_text, Direction};
+    for (d, name) in [(Direction::AdToLdap, "ad-to-ldap"), (Direction::LdapToAd, "ldap-to-ad")] {
+        for line in batch_text(d, name, name, &places).lines() {
+            assert!(text.contains(line), "the batch file lacks the preset line {line}");
+        }
+    }
+}
