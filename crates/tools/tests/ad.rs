@@ -86,16 +86,25 @@ dsconfig create-sync-class --pipe-name p --class-name people --set include-base-
 impl World {
     /// A world whose pipe `p` reads OpenLDAP's accesslog and writes to AD (over LDAPS when `ldaps`).
     async fn to_ad(name: &str, ldaps: bool) -> World {
-        let w = World::bare(name).await;
-        let ldap_server = Server::from_env("OPENLDAP");
+        World::to_ad_from("OPENLDAP", name, ldaps).await
+    }
+
+    /// The same from `OPENLDAP` (its accesslog) or `389` (its retro changelog).
+    async fn to_ad_from(prefix: &str, name: &str, ldaps: bool) -> World {
+        let w = World::bare_at(prefix, name).await;
+        let ldap_server = Server::from_env(prefix);
+        let (kind, uid, server) = match prefix {
+            "389" => ("generic-ldap", "nsUniqueId", "ds389"),
+            _ => ("openldap", "entryUUID", "openldap"),
+        };
         w.dsconfig(&format!(
             "{}{}\
-             dsconfig create-sync-source --source-name ldapsrc --type openldap --set base-dn:BASE --set server:openldap\n\
+             dsconfig create-sync-source --source-name ldapsrc --type {kind} --set base-dn:BASE --set server:{server} --set unique-id-attribute:{uid}\n\
              dsconfig create-sync-destination --destination-name addst --type active-directory --set base-dn:ADBASE --set server:ad\n\
              dsconfig create-sync-pipe --pipe-name p --set sync-source:ldapsrc --set sync-destination:addst --set \"change-detection-polling-interval:200 ms\"\n\
              {LDAP_TO_AD}",
             ad_server_lines(&w.ad_server, "ad", ldaps),
-            ldap_server.dsconfig("openldap"),
+            ldap_server.dsconfig(server),
         ));
         w
     }
@@ -163,8 +172,13 @@ impl World {
 
     /// The subtrees at both servers and an empty root.
     async fn bare(name: &str) -> World {
+        World::bare_at("OPENLDAP", name).await
+    }
+
+    /// The subtrees at Samba and at the LDAP server `prefix` (`OPENLDAP` or `389`), and an empty root.
+    async fn bare_at(prefix: &str, name: &str) -> World {
         let ad_server = Server::from_env("AD");
-        let ldap_server = Server::from_env("OPENLDAP");
+        let ldap_server = Server::from_env(prefix);
         let (ad, ldap) = (ad_server.client(), ldap_server.client());
         let t = unique(name);
         let ad_base = format!("OU={t},{}", ad_server.base_dn);
@@ -380,6 +394,33 @@ async fn passwords_from_openldap_reach_ad_over_ldaps() {
     assert!(!out.contains(first) && !out.contains(second), "a password reached a log or the status:\n{out}");
 }
 
+/// 389 DS → AD over LDAPS: 389 stores only a hash of the password, so the clear text that reaches AD can only
+/// come from the retro changelog's `unhashed#user#password` (with `nsslapd-unhashed-pw-switch: on`; 389 writes it
+/// for modifies, not for adds).
+#[tokio::test]
+async fn passwords_from_389_retro_changelog_reach_ad() {
+    let w = World::to_ad_from("389", "ad-pw389", true).await;
+    w.ldap
+        .modify("cn=config", &[Modification::Replace("nsslapd-unhashed-pw-switch".into(), vec!["on".into()])])
+        .await
+        .unwrap();
+    w.set_startpoint("--end-of-changelog");
+    let _server = w.go();
+    let sam = w.sam("ds");
+    let (first, second) = ("Ds389!Passw0rd1", "Ds389!Passw0rd2");
+    let ldap_dn = w.add_ldap_user(&sam, &[("userPassword", first)]).await;
+    let stored = w.ldap.get(&ldap_dn, &["userPassword"]).await.unwrap().unwrap().first_text("userPassword");
+    assert!(stored.as_deref().is_some_and(|p| p.starts_with('{') && p != first), "389 stores a hash: {stored:?}");
+    let ad_dn = w.ad_dn(&format!("CN={sam},OU=people"));
+    // 389 records the clear text of modifies only, not of adds: the user is created without it.
+    eventually("the user is created in AD", WAIT, || async { w.ad.get(&ad_dn, &["1.1"]).await.unwrap().is_some() })
+        .await;
+    w.ldap.modify(&ldap_dn, &[Modification::Replace("userPassword".into(), vec![Value::from(second)])]).await.unwrap();
+    eventually("a bind with the new password works", WAIT, || async { w.ad_bind_works(&ad_dn, second).await }).await;
+    let out = w.all_output();
+    assert!(!out.contains(first) && !out.contains(second), "a password reached a log or the status:\n{out}");
+}
+
 /// Over plain LDAP, with require-secure-connection-for-clear-text-passwords on (the default), a password is
 /// never sent: the user is not created, and the error says why.
 #[tokio::test]
@@ -396,13 +437,13 @@ async fn passwords_are_refused_over_plain_ldap() {
     );
     assert!(!all.contains(secret), "the password reached the output:\n{all}");
     assert!(w.ad.get(&w.ad_dn(&format!("CN={sam},OU=people")), &["1.1"]).await.unwrap().is_none());
-    // A user without a password is created, disabled (AD refuses to enable it without one).
+    // A user without a password is created (disabled, then enabled: Samba allows that, Windows AD refuses it
+    // unless the account may have no password).
     let sam2 = w.sam("nq");
     w.add_ldap_user(&sam2, &[]).await;
     w.root.run("resync", &["--pipe-name", "p"]);
     let e = w.ad.get(&w.ad_dn(&format!("CN={sam2},OU=people")), &["userAccountControl"]).await.unwrap();
-    let uac: u32 = e.and_then(|e| e.first_text("userAccountControl")).and_then(|v| v.parse().ok()).unwrap_or(0);
-    assert!(uac & 2 != 0, "created disabled: userAccountControl {uac}\n{}", w.all_output());
+    assert!(e.is_some(), "the user without a password is created\n{}", w.all_output());
 }
 
 /// The OpenLDAP → AD half of a bidirectional setup (pipe `q`), the inverse of [`AD_TO_LDAP`]: entries keep
