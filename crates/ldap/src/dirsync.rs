@@ -336,6 +336,11 @@ impl DirSyncDetector {
                         "the server refused the saved DirSync cookie ({text}): set the start point again \
                          (realtime-sync set-startpoint) and resync"
                     ))
+                } else if e.rc() == Some(crate::rc::UNAVAILABLE_CRITICAL_EXTENSION) {
+                    EndpointError::Config(format!(
+                        "the server does not support the DirSync control ({DIRSYNC_OID}): is it an Active \
+                         Directory domain controller? ({text})"
+                    ))
                 } else {
                     endpoint_error(e)
                 }
