@@ -250,6 +250,13 @@ pub trait ChangeDetector: Send + Sync {
     /// share one `after` (the changes of an RFC 4533 refresh carry the cookie the refresh started from).
     async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>>;
 
+    /// After a [`ChangeDetector::poll`] from `after` returned no change: a later start point, when the log read
+    /// past records that need no work (DirSync pages of objects outside the source's base DNs), so they are not
+    /// read again. The runner saves it as the pipe's start point.
+    fn idle_start_point(&self, _after: &StartPoint) -> Option<StartPoint> {
+        None
+    }
+
     /// How many changes after `after` are not yet read, when the log can say.
     async fn unretrieved(&self, _after: &StartPoint) -> EndpointResult<Option<u64>> {
         Ok(None)

@@ -16,7 +16,9 @@
 //! * An object whose changed attributes include `objectClass` is new (or seen for the first time): an add.
 //!   Everything else is a modify of the object at its current DN (renames and moves included: DirSync does
 //!   not tell the old DN; the engine's id map knows it). The engine fetches the current entry by DN.
-//! * Only objects below the sync source's base DNs are reported.
+//! * Only objects below the sync source's base DNs are reported. When a poll finds nothing below them, the
+//!   cookie past what it read is offered as [`ChangeDetector::idle_start_point`], so those objects are not read
+//!   again; pages without a change in scope are read through in one poll.
 //!
 //! DirSync does not tell who made a change, so `ignore-changes-by-dn` cannot apply: in a bidirectional
 //! setup the echo of a change ends as no-change-needed.
@@ -41,6 +43,8 @@ pub const FLAG_ANCESTORS_FIRST_ORDER: u32 = 0x0000_0800;
 /// The most bytes a server should return per page (Samba ignores it).
 const MAX_BYTES: u32 = 0x0010_0000;
 const TOKEN_PREFIX: &str = "dirsync:";
+/// How many pages without a change in scope one poll reads through before it returns.
+const MAX_EMPTY_PAGES_PER_POLL: usize = 20;
 
 /// Why a DirSync control value could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -261,6 +265,8 @@ pub struct DirSyncDetector {
     /// The domain's naming context (read from the root DSE unless given).
     naming_context: OnceCell<String>,
     flags: u32,
+    /// After a poll from the first start point that found nothing in scope: the cookie past what it read.
+    idle: std::sync::Mutex<Option<(StartPoint, StartPoint)>>,
 }
 
 impl DirSyncDetector {
@@ -277,6 +283,7 @@ impl DirSyncDetector {
             bases: parsed,
             naming_context: OnceCell::new(),
             flags: FLAG_ANCESTORS_FIRST_ORDER,
+            idle: std::sync::Mutex::new(None),
         })
     }
 
@@ -460,10 +467,27 @@ impl ChangeDetector for DirSyncDetector {
         }
     }
 
+    /// One page of changes; pages with nothing in scope are read through (Windows AD pages its answers), and
+    /// the cookie after them is kept for [`ChangeDetector::idle_start_point`].
     async fn poll(&self, after: &StartPoint, _max: usize, _wait: std::time::Duration) -> EndpointResult<Vec<Change>> {
-        let cookie = parse_token(after)?;
-        let page = self.read_page(&cookie, POLL_ATTRIBUTES).await?;
-        Ok(page.changes)
+        let mut cookie = parse_token(after)?;
+        for _ in 0..MAX_EMPTY_PAGES_PER_POLL {
+            let page = self.read_page(&cookie, POLL_ATTRIBUTES).await?;
+            let advanced = page.response.cookie != cookie;
+            if !page.changes.is_empty() || !page.response.more_data || !advanced {
+                let idle = (page.changes.is_empty() && advanced).then(|| token(&page.response.cookie));
+                *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = idle.map(|i| (after.clone(), i));
+                return Ok(page.changes);
+            }
+            cookie = page.response.cookie;
+        }
+        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = Some((after.clone(), token(&cookie)));
+        Ok(Vec::new())
+    }
+
+    fn idle_start_point(&self, after: &StartPoint) -> Option<StartPoint> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.as_ref().filter(|(from, _)| from == after).map(|(_, next)| next.clone())
     }
 }
 

@@ -622,3 +622,29 @@ fn reference_bidirectional_batch_file_is_accepted() {
         }
     }
 }
+
+/// A source whose base DN is below the top of the domain: DirSync still reads the whole domain, reports only
+/// the objects below the base DN, and moves its start point past the others, so they are not read again.
+#[tokio::test]
+async fn changes_outside_the_base_dn_are_skipped_and_not_read_again() {
+    let w = World::new("ad-narrow").await;
+    w.dsconfig("dsconfig set-sync-source-prop --source-name adsrc --set base-dn:OU=people,ADBASE\n");
+    w.set_startpoint("--end-of-changelog");
+    let store = || ferrosync::store::Store::open(&ferrosync::store::ServerRoot::new(w.root.path())).unwrap();
+    let first = store().start_point("p").unwrap().unwrap();
+    let _server = w.go();
+    // A change outside the base DN: nothing to synchronize, and the start point moves past it.
+    let outside = format!("CN=out{},OU=groups,{}", w.sfx, w.ad_base);
+    w.ad.add(&entry(&outside, &[("objectClass", "group"), ("sAMAccountName", &w.sam("out"))])).await.unwrap();
+    eventually("the start point moves past the change outside the base DN", WAIT, || async {
+        store().start_point("p").unwrap().is_some_and(|sp| sp != first)
+    })
+    .await;
+    assert!(w.ldap_get(&w.ldap_dn(&format!("CN=out{},ou=groups", w.sfx))).await.is_none());
+    let status = w.root.run("status", &["--script-friendly"]).ok();
+    assert!(status.contains("p\tChanges Detected\t0\n"), "{status}");
+    // A change below it is synchronized.
+    w.add_ad_user("fay", &[]).await;
+    let l = w.ldap_dn("CN=fay,ou=people");
+    eventually("the user below the base DN reaches OpenLDAP", WAIT, || async { w.ldap_get(&l).await.is_some() }).await;
+}

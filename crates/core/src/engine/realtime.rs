@@ -270,6 +270,13 @@ impl PipeRunner {
                 }
             };
             if changes.is_empty() {
+                // The log may have moved past records that needed no work (DirSync: objects out of scope).
+                if let Some(next) = self.detector.idle_start_point(&start) {
+                    if next != start {
+                        self.store().set_start_point(&self.pipe, next.as_str())?;
+                        start = next;
+                    }
+                }
                 self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
                 self.stats.unretrieved.store(0, Ordering::Relaxed);
                 if wait_or_shutdown(&mut shutdown, self.settings.polling_interval).await {
