@@ -650,3 +650,51 @@ async fn changes_outside_the_base_dn_are_skipped_and_not_read_again() {
     let l = w.ldap_dn("CN=fay,ou=people");
     eventually("the user below the base DN reaches OpenLDAP", WAIT, || async { w.ldap_get(&l).await.is_some() }).await;
 }
+
+/// The AD → LDAP mapping preset (`ferrosync::mapping::presets`) at work: users and a group reach OpenLDAP,
+/// the member mapped, a disabled account locked with `pwdAccountLockedTime`.
+#[tokio::test]
+async fn ad_to_ldap_preset_synchronizes_users_and_groups() {
+    use ferrosync::mapping::presets::{batch_text, AdLdapPlaces, Direction};
+    let w = World::bare("ad-preset").await;
+    let ldap_server = Server::from_env("OPENLDAP");
+    let places = AdLdapPlaces {
+        ad_users: format!("OU=people,{}", w.ad_base),
+        ad_groups: format!("OU=groups,{}", w.ad_base),
+        ldap_people: format!("ou=people,{}", w.base),
+        ldap_groups: format!("ou=groups,{}", w.base),
+        upn_suffix: "samdom.example.com".into(),
+    };
+    w.dsconfig(&format!(
+        "{}{}\
+         dsconfig create-sync-source --source-name adsrc --type active-directory --set base-dn:{} --set server:ad\n\
+         dsconfig create-sync-destination --destination-name dst --type generic-ldap --set base-dn:BASE --set server:openldap\n\
+         dsconfig create-sync-pipe --pipe-name p --set sync-source:adsrc --set sync-destination:dst --set \"change-detection-polling-interval:200 ms\"\n\
+         {}",
+        ad_server_lines(&w.ad_server, "ad", false),
+        ldap_server.dsconfig("openldap"),
+        w.ad_server.base_dn,
+        batch_text(Direction::AdToLdap, "p", "preset", &places),
+    ));
+    w.set_startpoint("--end-of-changelog");
+    let _server = w.go();
+    // Created through LDAP without a password, the AD account is disabled (userAccountControl 546).
+    let gus = w.add_ad_user("gus", &[("mail", "gus@example.com"), ("displayName", "Gus T")]).await;
+    let group = format!("CN=crew,OU=groups,{}", w.ad_base);
+    w.ad.add(&entry(&group, &[("objectClass", "group"), ("sAMAccountName", &w.sam("crew")), ("member", &gus)]))
+        .await
+        .unwrap();
+    let l_gus = w.ldap_dn("CN=gus,ou=people");
+    let l_group = w.ldap_dn("CN=crew,ou=groups");
+    eventually("the user and the group reach OpenLDAP", WAIT, || async {
+        let user = w.ldap.get(&l_gus, &["*", "pwdAccountLockedTime"]).await.unwrap();
+        let g = w.ldap_get(&l_group).await;
+        user.is_some_and(|u| {
+            u.texts("uid") == [w.sam("gus")]
+                && u.texts("mail") == ["gus@example.com"]
+                && u.texts("displayName") == ["Gus T"]
+                && u.texts("pwdAccountLockedTime") == ["000001010000Z"]
+        }) && g.is_some_and(|g| g.texts("member").iter().any(|m| m.eq_ignore_ascii_case(&l_gus)))
+    })
+    .await;
+}
