@@ -698,3 +698,57 @@ async fn ad_to_ldap_preset_synchronizes_users_and_groups() {
     })
     .await;
 }
+
+/// The LDAP → AD mapping preset at work over LDAPS: a person with a password becomes an enabled AD user that
+/// can bind, and a lock at OpenLDAP disables it.
+#[tokio::test]
+async fn ldap_to_ad_preset_creates_enabled_users_with_passwords() {
+    use ferrosync::mapping::presets::{batch_text, AdLdapPlaces, Direction};
+    let w = World::bare("ad-preset-back").await;
+    let ldap_server = Server::from_env("OPENLDAP");
+    let places = AdLdapPlaces {
+        ad_users: format!("OU=people,{}", w.ad_base),
+        ad_groups: format!("OU=groups,{}", w.ad_base),
+        ldap_people: format!("ou=people,{}", w.base),
+        ldap_groups: format!("ou=groups,{}", w.base),
+        upn_suffix: "samdom.example.com".into(),
+    };
+    w.dsconfig(&format!(
+        "{}{}\
+         dsconfig create-sync-source --source-name ldapsrc --type openldap --set base-dn:BASE --set server:openldap\n\
+         dsconfig create-sync-destination --destination-name addst --type active-directory --set base-dn:ADBASE --set server:ad\n\
+         dsconfig create-sync-pipe --pipe-name p --set sync-source:ldapsrc --set sync-destination:addst --set \"change-detection-polling-interval:200 ms\"\n\
+         {}",
+        ad_server_lines(&w.ad_server, "ad", true),
+        ldap_server.dsconfig("openldap"),
+        batch_text(Direction::LdapToAd, "p", "preset", &places),
+    ));
+    w.set_startpoint("--end-of-changelog");
+    let _server = w.go();
+    let sam = w.sam("hal");
+    let pw = "Preset!Passw0rd7";
+    let l_dn = w.ldap_dn("cn=hal,ou=people");
+    w.ldap
+        .add(&entry(
+            &l_dn,
+            &[("objectClass", "inetOrgPerson"), ("uid", &sam), ("cn", "hal"), ("sn", "Preset"), ("userPassword", pw)],
+        ))
+        .await
+        .unwrap();
+    let ad_dn = w.ad_dn("CN=hal,OU=people");
+    eventually("the user can bind to AD", WAIT, || async { w.ad_bind_works(&ad_dn, pw).await }).await;
+    let e = w.ad.get(&ad_dn, &["*"]).await.unwrap().unwrap();
+    assert_eq!(e.texts("userPrincipalName"), [format!("{sam}@samdom.example.com")]);
+    assert_eq!(e.texts("userAccountControl"), ["512"]);
+    w.ldap
+        .modify(&l_dn, &[Modification::Replace("pwdAccountLockedTime".into(), vec![Value::from("000001010000Z")])])
+        .await
+        .unwrap();
+    eventually("the lock disables the AD account", WAIT, || async {
+        w.ad.get(&ad_dn, &["userAccountControl"])
+            .await
+            .unwrap()
+            .is_some_and(|e| e.texts("userAccountControl") == ["514"])
+    })
+    .await;
+}
