@@ -8,6 +8,7 @@ mod util;
 use std::time::Duration;
 
 use ferrosync::entry::{Entry, Value};
+use ferrosync::mapping::presets::{batch_text, AdLdapPlaces, Direction};
 use ferrosync_ldap::{LdapClient, Modification, Scope};
 use util::scenario::entry;
 use util::{eventually, unique, Root, Server, ServerGuard};
@@ -86,11 +87,12 @@ dsconfig create-sync-class --pipe-name p --class-name people --set include-base-
 impl World {
     /// A world whose pipe `p` reads OpenLDAP's accesslog and writes to AD (over LDAPS when `ldaps`).
     async fn to_ad(name: &str, ldaps: bool) -> World {
-        World::to_ad_from("OPENLDAP", name, ldaps).await
+        World::to_ad_from("OPENLDAP", name, ldaps, LDAP_TO_AD).await
     }
 
-    /// The same from `OPENLDAP` (its accesslog) or `389` (its retro changelog).
-    async fn to_ad_from(prefix: &str, name: &str, ldaps: bool) -> World {
+    /// The same from `OPENLDAP` (its accesslog) or `389` (its retro changelog), with the sync classes and
+    /// maps of `mapping`.
+    async fn to_ad_from(prefix: &str, name: &str, ldaps: bool, mapping: &str) -> World {
         let w = World::bare_at(prefix, name).await;
         let ldap_server = Server::from_env(prefix);
         let (kind, uid, server) = match prefix {
@@ -102,7 +104,7 @@ impl World {
              dsconfig create-sync-source --source-name ldapsrc --type {kind} --set base-dn:BASE --set server:{server} --set unique-id-attribute:{uid}\n\
              dsconfig create-sync-destination --destination-name addst --type active-directory --set base-dn:ADBASE --set server:ad\n\
              dsconfig create-sync-pipe --pipe-name p --set sync-source:ldapsrc --set sync-destination:addst --set \"change-detection-polling-interval:200 ms\"\n\
-             {LDAP_TO_AD}",
+             {mapping}",
             ad_server_lines(&w.ad_server, "ad", ldaps),
             ldap_server.dsconfig(server),
         ));
@@ -155,6 +157,12 @@ impl World {
     }
 
     async fn new(name: &str) -> World {
+        World::from_ad(name, AD_TO_LDAP).await
+    }
+
+    /// A world whose pipe `p` reads AD with DirSync and writes to OpenLDAP, with the sync classes and maps of
+    /// `mapping`.
+    async fn from_ad(name: &str, mapping: &str) -> World {
         let w = World::bare(name).await;
         let ldap_server = Server::from_env("OPENLDAP");
         w.dsconfig(&format!(
@@ -162,7 +170,7 @@ impl World {
              dsconfig create-sync-source --source-name adsrc --type active-directory --set base-dn:{} --set server:ad\n\
              dsconfig create-sync-destination --destination-name dst --type generic-ldap --set base-dn:BASE --set server:openldap\n\
              dsconfig create-sync-pipe --pipe-name p --set sync-source:adsrc --set sync-destination:dst --set \"change-detection-polling-interval:200 ms\"\n\
-             {AD_TO_LDAP}",
+             {mapping}",
             ad_server_lines(&w.ad_server, "ad", false),
             ldap_server.dsconfig("openldap"),
             w.ad_server.base_dn,
@@ -401,7 +409,7 @@ async fn passwords_from_openldap_reach_ad_over_ldaps() {
 /// for modifies, not for adds).
 #[tokio::test]
 async fn passwords_from_389_retro_changelog_reach_ad() {
-    let w = World::to_ad_from("389", "ad-pw389", true).await;
+    let w = World::to_ad_from("389", "ad-pw389", true, LDAP_TO_AD).await;
     w.ldap
         .modify("cn=config", &[Modification::Replace("nsslapd-unhashed-pw-switch".into(), vec!["on".into()])])
         .await
@@ -609,7 +617,7 @@ fn reference_bidirectional_batch_file_is_accepted() {
             config.children("sync-class", &[pipe.to_string()]).iter().map(|c| c.name().to_string()).collect();
         assert_eq!(classes.len(), 2, "{pipe}: {classes:?}");
     }
-    let places = ferrosync::mapping::presets::AdLdapPlaces {
+    let places = AdLdapPlaces {
         ad_users: "CN=Users,DC=samdom,DC=example,DC=com".into(),
         ad_groups: "OU=Groups,DC=samdom,DC=example,DC=com".into(),
         ldap_people: "ou=people,dc=example,dc=com".into(),
@@ -617,7 +625,6 @@ fn reference_bidirectional_batch_file_is_accepted() {
         upn_suffix: "samdom.example.com".into(),
     };
     let text = std::fs::read_to_string(&file).unwrap();
-    use ferrosync::mapping::presets::{batch_text, Direction};
     for (d, name) in [(Direction::AdToLdap, "ad-to-ldap"), (Direction::LdapToAd, "ldap-to-ad")] {
         for line in batch_text(d, name, name, &places).lines() {
             assert!(text.contains(line), "the batch file lacks the preset line {line}");
@@ -651,31 +658,23 @@ async fn changes_outside_the_base_dn_are_skipped_and_not_read_again() {
     eventually("the user below the base DN reaches OpenLDAP", WAIT, || async { w.ldap_get(&l).await.is_some() }).await;
 }
 
+/// A mapping preset for pipe `p` between the test's subtrees (`ADBASE` and `BASE` are replaced by dsconfig()).
+fn preset(direction: Direction) -> String {
+    let places = AdLdapPlaces {
+        ad_users: "OU=people,ADBASE".into(),
+        ad_groups: "OU=groups,ADBASE".into(),
+        ldap_people: "ou=people,BASE".into(),
+        ldap_groups: "ou=groups,BASE".into(),
+        upn_suffix: "samdom.example.com".into(),
+    };
+    batch_text(direction, "p", "preset", &places)
+}
+
 /// The AD → LDAP mapping preset (`ferrosync::mapping::presets`) at work: users and a group reach OpenLDAP,
 /// the member mapped, a disabled account locked with `pwdAccountLockedTime`.
 #[tokio::test]
 async fn ad_to_ldap_preset_synchronizes_users_and_groups() {
-    use ferrosync::mapping::presets::{batch_text, AdLdapPlaces, Direction};
-    let w = World::bare("ad-preset").await;
-    let ldap_server = Server::from_env("OPENLDAP");
-    let places = AdLdapPlaces {
-        ad_users: format!("OU=people,{}", w.ad_base),
-        ad_groups: format!("OU=groups,{}", w.ad_base),
-        ldap_people: format!("ou=people,{}", w.base),
-        ldap_groups: format!("ou=groups,{}", w.base),
-        upn_suffix: "samdom.example.com".into(),
-    };
-    w.dsconfig(&format!(
-        "{}{}\
-         dsconfig create-sync-source --source-name adsrc --type active-directory --set base-dn:{} --set server:ad\n\
-         dsconfig create-sync-destination --destination-name dst --type generic-ldap --set base-dn:BASE --set server:openldap\n\
-         dsconfig create-sync-pipe --pipe-name p --set sync-source:adsrc --set sync-destination:dst --set \"change-detection-polling-interval:200 ms\"\n\
-         {}",
-        ad_server_lines(&w.ad_server, "ad", false),
-        ldap_server.dsconfig("openldap"),
-        w.ad_server.base_dn,
-        batch_text(Direction::AdToLdap, "p", "preset", &places),
-    ));
+    let w = World::from_ad("ad-preset", &preset(Direction::AdToLdap)).await;
     w.set_startpoint("--end-of-changelog");
     let _server = w.go();
     // Created through LDAP without a password, the AD account is disabled (userAccountControl 546).
@@ -703,26 +702,7 @@ async fn ad_to_ldap_preset_synchronizes_users_and_groups() {
 /// can bind, and a lock at OpenLDAP disables it.
 #[tokio::test]
 async fn ldap_to_ad_preset_creates_enabled_users_with_passwords() {
-    use ferrosync::mapping::presets::{batch_text, AdLdapPlaces, Direction};
-    let w = World::bare("ad-preset-back").await;
-    let ldap_server = Server::from_env("OPENLDAP");
-    let places = AdLdapPlaces {
-        ad_users: format!("OU=people,{}", w.ad_base),
-        ad_groups: format!("OU=groups,{}", w.ad_base),
-        ldap_people: format!("ou=people,{}", w.base),
-        ldap_groups: format!("ou=groups,{}", w.base),
-        upn_suffix: "samdom.example.com".into(),
-    };
-    w.dsconfig(&format!(
-        "{}{}\
-         dsconfig create-sync-source --source-name ldapsrc --type openldap --set base-dn:BASE --set server:openldap\n\
-         dsconfig create-sync-destination --destination-name addst --type active-directory --set base-dn:ADBASE --set server:ad\n\
-         dsconfig create-sync-pipe --pipe-name p --set sync-source:ldapsrc --set sync-destination:addst --set \"change-detection-polling-interval:200 ms\"\n\
-         {}",
-        ad_server_lines(&w.ad_server, "ad", true),
-        ldap_server.dsconfig("openldap"),
-        batch_text(Direction::LdapToAd, "p", "preset", &places),
-    ));
+    let w = World::to_ad_from("OPENLDAP", "ad-preset-back", true, &preset(Direction::LdapToAd)).await;
     w.set_startpoint("--end-of-changelog");
     let _server = w.go();
     let sam = w.sam("hal");
