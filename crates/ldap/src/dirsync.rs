@@ -18,7 +18,9 @@
 //!   not tell the old DN; the engine's id map knows it). The engine fetches the current entry by DN.
 //! * Only objects below the sync source's base DNs are reported. When a poll finds nothing below them, the
 //!   cookie past what it read is offered as [`ChangeDetector::idle_start_point`], so those objects are not read
-//!   again; pages without a change in scope are read through in one poll.
+//!   again; pages without a change in scope are read through in one poll. An object moved from below a base DN
+//!   to elsewhere is then not reported: point the source at the top of the domain and let sync classes pick
+//!   the OUs (as PingDataSync advises), so such a move reaches the engine, which deletes the destination entry.
 //!
 //! DirSync does not tell who made a change, so `ignore-changes-by-dn` cannot apply: in a bidirectional
 //! setup the echo of a change ends as no-change-needed.
