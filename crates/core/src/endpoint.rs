@@ -245,6 +245,16 @@ pub trait ChangeDetector: Send + Sync {
     /// unreadable (and how to enable it), or when the request is older than the change log's oldest entry.
     async fn start_point(&self, request: &StartPointRequest) -> EndpointResult<StartPoint>;
 
+    /// [`ChangeDetector::start_point`], telling `progress` how many change log records were read so far, for
+    /// detectors that must read the whole log to find its end (DirSync pages through every object).
+    async fn start_point_with_progress(
+        &self,
+        request: &StartPointRequest,
+        _progress: &(dyn Fn(u64) + Sync),
+    ) -> EndpointResult<StartPoint> {
+        self.start_point(request).await
+    }
+
     /// The changes after `after`, oldest first, at most `max`. Returns an empty list when there is nothing new
     /// (push detectors wait up to `wait` for a change before returning). An error of kind
     /// [`EndpointError::Config`] means the start point is no longer in the change log: a resync is needed.
@@ -257,6 +267,13 @@ pub trait ChangeDetector: Send + Sync {
     /// pipe then polls again at once instead of sleeping a polling interval on top.
     fn waits_for_changes(&self) -> bool {
         false
+    }
+
+    /// After a [`ChangeDetector::poll`] from `after` returned no change: a later start point, when the log read
+    /// past records that need no work (DirSync pages of objects outside the source's base DNs), so they are not
+    /// read again. The runner saves it as the pipe's start point.
+    fn idle_start_point(&self, _after: &StartPoint) -> Option<StartPoint> {
+        None
     }
 
     /// How many changes after `after` are not yet read, when the log can say.

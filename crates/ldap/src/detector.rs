@@ -6,8 +6,9 @@
 //! | `ping-identity`, `generic-ldap`, `sun-ds`, `oracle-unified-directory` | [`ChangelogDetector`] (`cn=changelog`) | `changenumber:N` |
 //! | `openldap` | [`AccesslogDetector`] (`cn=accesslog`) | `accesslog:E0[,E1,S]` |
 //! | `content-sync` | [`ContentSyncDetector`] (RFC 4533 refreshAndPersist) | `cookie:<base64>` |
+//! | `active-directory` | [`DirSyncDetector`] (the DirSync control) | `dirsync:<base64>` |
 //!
-//! `active-directory` and `ping-one-customer` sources are not supported here yet.
+//! `ping-one-customer` sources are read by the `ferrosync-pingone` crate.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +22,7 @@ use ferrosync::syntax::{Dn, Rdn};
 use crate::accesslog::AccesslogDetector;
 use crate::changelog::ChangelogDetector;
 use crate::contentsync::{ContentSyncDetector, ContentSyncOptions};
+use crate::dirsync::DirSyncDetector;
 use crate::endpoint::client_from_config;
 
 fn lookup<'a>(config: &'a Config, type_name: &str, name: &str) -> Result<&'a ConfigObject, EndpointError> {
@@ -74,6 +76,11 @@ pub fn detector_from_config(
                 options.reconnect_interval = d.max(Duration::from_millis(10));
             }
             Ok(Arc::new(ContentSyncDetector::new(client, &base, options)))
+        }
+        "active-directory" => {
+            let client = client_from_config(config, secrets, root, s, p)?;
+            let bases: Vec<String> = s.values("base-dn").iter().map(|b| b.to_string()).collect();
+            Ok(Arc::new(DirSyncDetector::new(client, &bases)?))
         }
         other => Err(EndpointError::Config(format!(
             "change detection for sync sources of type '{other}' ({}) is not supported yet",

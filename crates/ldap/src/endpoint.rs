@@ -176,7 +176,9 @@ impl LdapSource {
         let p = lookup(config, "sync-pipe", pipe)?;
         let s = lookup(config, "sync-source", source)?;
         let client = client_from_config(config, secrets, root, s, p)?;
-        let uid = s.first("unique-id-attribute").unwrap_or("entryUUID");
+        // Active Directory objects are known by their objectGUID (DirSync's deletes name nothing else).
+        let default_uid = if s.variant.as_deref() == Some("active-directory") { "objectGUID" } else { "entryUUID" };
+        let uid = s.first("unique-id-attribute").unwrap_or(default_uid);
         let mut attrs: Vec<String> = vec!["*".into(), uid.to_string()];
         for class in mapping.classes() {
             for a in class.source_attributes() {
@@ -196,6 +198,19 @@ impl LdapSource {
     fn attrs(&self) -> Vec<&str> {
         self.attributes.iter().map(String::as_str).collect()
     }
+
+    /// The filter that finds the entry whose unique id is `id` (an AD GUID string becomes its binary value).
+    fn id_filter(&self, id: &str) -> String {
+        match crate::dirsync::guid_from_string(id) {
+            Some(bytes) if self.is_guid() => assertion(&self.unique_id_attribute, &Value::Binary(bytes.to_vec())),
+            _ => format!("({}={})", self.unique_id_attribute, ldap_filter_escape(id)),
+        }
+    }
+
+    /// Whether the unique id is Active Directory's binary `objectGUID` (shown in AD's string form).
+    fn is_guid(&self) -> bool {
+        self.unique_id_attribute.eq_ignore_ascii_case("objectGUID")
+    }
 }
 
 #[async_trait]
@@ -209,7 +224,7 @@ impl EntrySource for LdapSource {
     }
 
     async fn fetch_by_unique_id(&self, id: &str) -> EndpointResult<Option<Entry>> {
-        let filter = format!("({}={})", self.unique_id_attribute, ldap_filter_escape(id));
+        let filter = self.id_filter(id);
         for base in &self.base_dns {
             let found =
                 self.client.search(base, Scope::Subtree, &filter, &self.attrs()).await.map_err(endpoint_error)?;
@@ -225,6 +240,9 @@ impl EntrySource for LdapSource {
     }
 
     fn unique_id(&self, entry: &Entry) -> Option<String> {
+        if self.is_guid() {
+            return crate::dirsync::object_guid(entry);
+        }
         entry.first_text(&self.unique_id_attribute)
     }
 
@@ -237,7 +255,7 @@ impl EntrySource for LdapSource {
         for chunk in ids.chunks(64) {
             let mut filter = String::from("(|");
             for id in chunk {
-                filter.push_str(&format!("({}={})", self.unique_id_attribute, ldap_filter_escape(id)));
+                filter.push_str(&self.id_filter(id));
             }
             filter.push(')');
             for base in &self.base_dns {

@@ -11,12 +11,14 @@
 //! * [`LdapError`] names the server, the operation, the DN and the result code, and never holds a password.
 
 pub mod accesslog;
+pub mod ad;
 pub mod changelog;
 mod client;
 mod config;
 pub mod contentsync;
 mod convert;
 pub mod detector;
+pub mod dirsync;
 pub mod endpoint;
 mod error;
 mod pool;

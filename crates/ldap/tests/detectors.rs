@@ -887,12 +887,21 @@ async fn factory_builds_the_detector_of_each_source_type() {
     objects.push(obj("sync-source", "no-server", Some("generic-ldap"), &[("base-dn", base), ("server", "missing")]));
     let config = Config::from_objects(objects);
     let build = |source: &str| detector_from_config(&config, &secrets, &root, "p", source);
-    for v in ["ping-identity", "generic-ldap", "sun-ds", "oracle-unified-directory", "openldap", "content-sync"] {
+    for v in [
+        "ping-identity",
+        "generic-ldap",
+        "sun-ds",
+        "oracle-unified-directory",
+        "openldap",
+        "content-sync",
+        "active-directory",
+    ] {
         assert!(build(v).is_ok(), "{v}: {:?}", build(v).err());
     }
-    for v in ["active-directory", "ping-one-customer"] {
-        assert_config_error(build(v).map(|_| ()), &["not supported yet", v]);
-    }
+    assert_config_error(build("ping-one-customer").map(|_| ()), &["not supported yet", "ping-one-customer"]);
+    // DirSync against a server that is not AD (389 DS): the error says so.
+    let err = build("active-directory").unwrap().start_point(&Req::EndOfChangelog).await.unwrap_err().to_string();
+    assert!(err.contains("Active Directory"), "{err}");
     assert_config_error(build("two-bases").map(|_| ()), &["one base DN"]);
     assert_config_error(build("no-server").map(|_| ()), &["missing"]);
     assert_config_error(build("nowhere").map(|_| ()), &["nowhere"]);

@@ -56,7 +56,12 @@ pub fn build_pair(
     } else {
         bail!("ferrosync cannot read a sync source of type '{source_type}' ('{source_name}') yet")
     };
-    let destination: Arc<dyn Destination> = if LDAP_DESTINATIONS.contains(&dest_type.as_str()) {
+    let destination: Arc<dyn Destination> = if dest_type == "active-directory" {
+        Arc::new(
+            ferrosync_ldap::ad::AdDestination::from_config(config, secrets, root, pipe, &dest_name)
+                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
+        )
+    } else if LDAP_DESTINATIONS.contains(&dest_type.as_str()) {
         Arc::new(
             LdapDestination::from_config(config, secrets, root, pipe, &dest_name)
                 .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,

@@ -1,5 +1,6 @@
 //! `realtime-sync`: start and stop pipes, and set where they read their source's change log from.
 
+use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
@@ -167,10 +168,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let detector =
                     crate::endpoints::build_detector(&config, store.secrets(), &root, &sp.pipe_name, &source)
                         .with_context(|| format!("cannot read the change log of the sync source '{source}'"))?;
-                detector
-                    .start_point(&request)
+                // Some change logs are read to their end (DirSync pages through every object): show progress.
+                let bar = if std::io::stderr().is_terminal() {
+                    indicatif::ProgressBar::new_spinner()
+                } else {
+                    indicatif::ProgressBar::hidden()
+                };
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} reading the change log: {pos} records, {per_sec}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                let progress = |n: u64| bar.set_position(n);
+                let point = detector
+                    .start_point_with_progress(&request, &progress)
                     .await
-                    .with_context(|| format!("cannot set the start point of sync pipe '{}'", sp.pipe_name))
+                    .with_context(|| format!("cannot set the start point of sync pipe '{}'", sp.pipe_name));
+                if bar.position() > 0 {
+                    bar.finish_and_clear();
+                    cli::out(&format!("Read {} change log records to find the start point\n", bar.position()))?;
+                }
+                point
             })?;
             let task = format!(
                 "{}",

@@ -279,12 +279,21 @@ impl PipeRunner {
             let changes = match msg {
                 Err(_) => continue,
                 Ok(None) => break,
-                Ok(Some(Err(e))) => {
+                Ok(Some(Read::Failed(e))) => {
                     last_error = Some(e);
                     self.save_stats(start.as_str(), started, &last_error);
                     continue;
                 }
-                Ok(Some(Ok(changes))) => changes,
+                Ok(Some(Read::Idle(next))) => {
+                    // Everything read before was applied (batches arrive in order): the log moved past records
+                    // that needed no work (DirSync: objects out of scope), so they are not read again.
+                    if next != start {
+                        self.store().set_start_point(&self.pipe, next.as_str())?;
+                        start = next;
+                    }
+                    continue;
+                }
+                Ok(Some(Read::Changes(changes))) => changes,
             };
             // Apply the batch; while an endpoint is down, try the same batch again (nothing is skipped).
             loop {
@@ -508,6 +517,15 @@ async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, d: Duration) -> 
     }
 }
 
+/// What the reader hands the pipe runner, in the order it read the log.
+enum Read {
+    Changes(Vec<Change>),
+    /// A poll found no change but moved the log's position on to this start point.
+    Idle(StartPoint),
+    /// A poll failed (the reader retries it with backoff).
+    Failed(String),
+}
+
 /// Reads the change log ahead of the pipe runner and hands it the changes, a batch at a time.
 struct Reader {
     pipe: String,
@@ -523,7 +541,7 @@ impl Reader {
     async fn run(
         self,
         mut cursor: StartPoint,
-        tx: tokio::sync::mpsc::Sender<Result<Vec<Change>, String>>,
+        tx: tokio::sync::mpsc::Sender<Read>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let interval = self.settings.polling_interval;
@@ -543,7 +561,9 @@ impl Reader {
             let changes = match self.detector.poll(&cursor, self.settings.batch, interval).await {
                 Ok(c) => c,
                 Err(e) => {
-                    if tx.send(Err(e.to_string())).await.is_err() || wait_or_shutdown(&mut shutdown, backoff).await {
+                    if tx.send(Read::Failed(e.to_string())).await.is_err()
+                        || wait_or_shutdown(&mut shutdown, backoff).await
+                    {
                         return;
                     }
                     backoff = (backoff * 2).min(self.settings.max_backoff);
@@ -552,6 +572,14 @@ impl Reader {
             };
             backoff = interval.max(Duration::from_millis(100));
             let Some(last) = changes.last() else {
+                if let Some(next) = self.detector.idle_start_point(&cursor) {
+                    if next != cursor {
+                        cursor = next.clone();
+                        if tx.send(Read::Idle(next)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
                 self.stats.unretrieved.store(0, Ordering::Relaxed);
                 // A push detector's empty poll already waited for a change.
@@ -577,7 +605,7 @@ impl Reader {
                     changes: &[],
                 });
             }
-            if tx.send(Ok(changes)).await.is_err() {
+            if tx.send(Read::Changes(changes)).await.is_err() {
                 return;
             }
         }

@@ -41,6 +41,7 @@ mod compile;
 mod diff;
 mod error;
 mod map;
+pub mod presets;
 pub mod rules;
 mod scope;
 
