@@ -25,7 +25,8 @@
 //! * **Groups**: a mapping whose `scim-attribute-name` is `members` (type `string`) reads DNs; each is
 //!   turned into the SCIM id of the synchronized user (remembered, or looked up by its RDN as above).
 //!   Members that cannot be found yet are left out (a later pass adds them).
-//! * Attributes the service's `/Schemas` does not declare are dropped with a warning. A 409 on create
+//! * Attributes the service's `/Schemas` does not declare are dropped with a warning in the sync log (once
+//!   per attribute and process; on stderr when no sync log publisher is enabled). A 409 on create
 //!   correlates and modifies instead.
 
 pub mod http;
@@ -42,6 +43,7 @@ use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::{reveal, SecretBox};
 use ferrosync::store::ServerRoot;
+use ferrosync::synclog::SyncLog;
 use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
@@ -77,6 +79,8 @@ struct Known {
 
 struct Inner {
     name: String,
+    pipe: String,
+    log: SyncLog,
     http: Http,
     endpoints: Vec<Endpoint>,
     mapping: PipeMapping,
@@ -201,6 +205,8 @@ impl ScimDestination {
         Ok(ScimDestination {
             inner: Arc::new(Inner {
                 name: dest.to_string(),
+                pipe: pipe.to_string(),
+                log: SyncLog::from_config(config, root),
                 http: Http::new(base, auth, retry, timeout, blind),
                 endpoints,
                 mapping: mapping.clone(),
@@ -271,7 +277,10 @@ impl Inner {
 
     fn warn_once(&self, what: String) {
         if lock(&self.warned).insert(what.clone()) {
-            eprintln!("warning: SCIM destination '{}': {what}", self.name);
+            let message = format!("SCIM destination '{}': {what}", self.name);
+            if !self.log.warning(&self.pipe, &message) {
+                eprintln!("warning: {message}");
+            }
         }
     }
 

@@ -656,3 +656,44 @@ async fn scim2_server_query_method_post() {
     assert!(proxy.count("searches_post") >= 2, "{}", proxy.stats());
     assert_eq!(proxy.count("searches_get"), 0, "no search by GET: {}", proxy.stats());
 }
+
+/// An attribute mapping to a SCIM attribute that the service's `/Schemas` does not declare: the attribute is
+/// not sent, the rest is, and the sync log says so once (not once per entry).
+async fn undeclared_attribute(prefix: &str) {
+    let w = World::new("undecl", prefix, None).await;
+    w.dsconfig(
+        "dsconfig create-scim2-attribute-mapping --mapping-name favoriteColor --type string \
+           --set scim-attribute-name:favoriteColor --set ldap-attribute-name:description --set single-valued:true\n\
+         dsconfig set-scim2-endpoint-mapping-prop --mapping-name Users --add attribute-mapping:favoriteColor\n",
+    );
+    for n in ["ursula", "ulf", "uma"] {
+        w.add_user(n, &[("description", "teal"), ("title", "Undeclared")]).await;
+    }
+    let run = w.resync(&[]);
+    run.ok();
+    for n in ["ursula", "ulf", "uma"] {
+        let u = w.user(n);
+        assert_eq!(u["title"], "Undeclared", "{u}");
+        assert!(u.get("favoriteColor").is_none(), "{u}");
+    }
+    let log = w.sync_log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("favoriteColor")).collect();
+    assert_eq!(lines.len(), 1, "one warning in the sync log:\n{log}");
+    assert!(
+        lines[0].contains("severity=MILD_WARNING")
+            && lines[0].contains("pipe=\"ldap-to-scim\"")
+            && lines[0].contains("does not declare"),
+        "{log}"
+    );
+    assert!(!run.stderr().contains("favoriteColor"), "the warning went to the sync log, not stderr: {}", run.stderr());
+}
+
+#[tokio::test]
+async fn scim2_server_undeclared_attribute_is_dropped_with_one_sync_log_warning() {
+    undeclared_attribute("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_undeclared_attribute_is_dropped_with_one_sync_log_warning() {
+    undeclared_attribute("SCIMMY").await;
+}
