@@ -36,6 +36,9 @@ trap cleanup EXIT
 
 eval "$(DS_NOSYNC=1 DS_CONTENT_SYNC=0 SUMMARY_PREFIX=SRC_ tests/servers/start-389ds.sh "$work/src" "$DS_PORT" $((DS_PORT + 1)) "t$DS_PORT")"
 SRC=(-x -H "$SRC_URL" -D "$SRC_BIND_DN" -w "$SRC_BIND_PW")
+if curl -s -o /dev/null "http://127.0.0.1:$SCIM2_PORT/"; then
+    echo "port $SCIM2_PORT is taken: set BENCH_SCIM2_PORT" >&2; exit 1
+fi
 eval "$(SCIM2_LOG="$work/scim2.log" SUMMARY_PREFIX=SCIM2_ tests/servers/start-scim2-server.sh "$SCIM2_PORT")"
 eval "$(SCIM_PROXY_LOG="$work/proxy.log" SUMMARY_PREFIX=PROXY_ tests/servers/start-scim-proxy.sh 0 "$SCIM2_URL" "$SCIM2_TOKEN")"
 

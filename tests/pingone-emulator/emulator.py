@@ -623,7 +623,8 @@ def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 19443
     srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
-    sys.stdout.write("listening on 127.0.0.1:%d\n" % port)
+    # Port 0 picks a free one: the first line says which.
+    sys.stdout.write("listening on 127.0.0.1:%d\n" % srv.server_address[1])
     sys.stdout.flush()
     srv.serve_forever()
 

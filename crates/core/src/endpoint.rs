@@ -240,6 +240,13 @@ pub trait ChangeDetector: Send + Sync {
     /// share one `after` (the changes of an RFC 4533 refresh carry the cookie the refresh started from).
     async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>>;
 
+    /// After a poll of `after` that returned nothing: a later start point that stands for the same position
+    /// (nothing to synchronize in between), for detectors whose start points would otherwise age out of the
+    /// change log while the pipe is idle. The runner records it. `None`: keep `after`.
+    async fn caught_up(&self, _after: &StartPoint) -> Option<StartPoint> {
+        None
+    }
+
     /// How many changes after `after` are not yet read, when the log can say.
     async fn unretrieved(&self, _after: &StartPoint) -> EndpointResult<Option<u64>> {
         Ok(None)

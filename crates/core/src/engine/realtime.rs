@@ -270,6 +270,10 @@ impl PipeRunner {
                 }
             };
             if changes.is_empty() {
+                if let Some(sp) = self.detector.caught_up(&start).await {
+                    self.store().record_progress(&self.pipe, sp.as_str(), &[], &[])?;
+                    start = sp;
+                }
                 self.stats.caught_up_ms.store(now_ms(), Ordering::Relaxed);
                 self.stats.unretrieved.store(0, Ordering::Relaxed);
                 if wait_or_shutdown(&mut shutdown, self.settings.polling_interval).await {
