@@ -120,6 +120,28 @@ check=$(curl -sf -H "Authorization: Bearer $SCIM2_TOKEN" "$SCIM2_URL/Users?filte
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["totalResults"])')
 [ "$check" = "$N" ] || echo "warning: $check of $N users carry the last title at the service" >&2
 
+# The service's own capacity: N creates of the same shape sent straight to scim2-server by 8 Python threads.
+raw=$(python3 - "$N" "$SCIM2_URL" "$SCIM2_TOKEN" <<'PY'
+import json, sys, threading, time, urllib.request
+n, url, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def post(i):
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "userName": "raw%d" % i, "displayName": "Raw %d" % i, "title": "Engineer",
+            "name": {"givenName": "Raw", "familyName": "Number%d" % i},
+            "emails": [{"value": "raw%d@example.com" % i, "type": "work", "primary": True}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": str(i % 50)}}
+    req = urllib.request.Request(url + "/Users", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/scim+json"})
+    urllib.request.urlopen(req).read()
+t0 = time.time()
+ts = [threading.Thread(target=lambda k=k: [post(i) for i in range(k, n, 8)]) for k in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("%.2f" % (time.time() - t0))
+PY
+)
+results+=("raw: $N POSTs straight to scim2-server, 8 threads | $N | $raw s | $(rate "$N" "$raw") | $N (POST $N) | 1.00")
+
 echo
 echo "| run | users | time | users/s | HTTP requests (by method) | requests per change |"
 echo "|---|---|---|---|---|---|"
