@@ -637,7 +637,8 @@ impl OwnEmulator {
             let rest = u.strip_prefix("http://").and_then(|r| r.split_once('/')).map(|(_, p)| p).unwrap_or("");
             format!("http://{addr}/{rest}")
         };
-        let p1 = P1 { url: re(&shared.url), auth_url: re(&shared.auth_url), admin_url: re(&shared.admin_url), ..shared };
+        let p1 =
+            P1 { url: re(&shared.url), auth_url: re(&shared.auth_url), admin_url: re(&shared.admin_url), ..shared };
         (OwnEmulator { child }, p1)
     }
 }
@@ -715,21 +716,29 @@ async fn bidirectional_pingone_ldap_pair_does_not_loop() {
     let t = unique("p1-bidi");
     let base = format!("ou={t},{}", ds.base_dn);
     let editor_dn = format!("uid=editor,{base}");
-    let aci = format!(
-        "(targetattr=\"*\")(version 3.0; acl \"editor\"; allow (all) userdn=\"ldap:///{editor_dn}\";)"
-    );
+    let aci = format!("(targetattr=\"*\")(version 3.0; acl \"editor\"; allow (all) userdn=\"ldap:///{editor_dn}\";)");
     admin.add(&entry(&base, &[("objectClass", "organizationalUnit"), ("ou", &t), ("aci", &aci)])).await.unwrap();
-    admin.add(&entry(&format!("ou=people,{base}"), &[("objectClass", "organizationalUnit"), ("ou", "people")])).await.unwrap();
+    admin
+        .add(&entry(&format!("ou=people,{base}"), &[("objectClass", "organizationalUnit"), ("ou", "people")]))
+        .await
+        .unwrap();
     admin
         .add(&entry(
             &editor_dn,
-            &[("objectClass", "inetOrgPerson"), ("uid", "editor"), ("cn", "editor"), ("sn", "editor"), ("userPassword", "Editor-Pa55")],
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", "editor"),
+                ("cn", "editor"),
+                ("sn", "editor"),
+                ("userPassword", "Editor-Pa55"),
+            ],
         ))
         .await
         .unwrap();
     // Someone editing the directory by hand (not the sync user).
     let editor = ferrosync_ldap::LdapClient::single(
-        ServerConfig::new("editor", &ds.host, ds.port).with_bind(&editor_dn, ferrosync::secret::Secret::new("Editor-Pa55")),
+        ServerConfig::new("editor", &ds.host, ds.port)
+            .with_bind(&editor_dn, ferrosync::secret::Secret::new("Editor-Pa55")),
     )
     .unwrap();
     let pop = create_population(&api, &format!("pop-{t}")).await;
@@ -803,7 +812,8 @@ dsconfig create-sync-class --pipe-name ldap-to-p1 --class-name users --set \"inc
     let ana = format!("{t}-ana");
     let ana_id = create_user(&api, &pop, &ana, "Ana", "Original").await;
     eventually("the PingOne create reaches 389 DS", WAIT, || async { ldap_get(ana.clone()).await.is_some() }).await;
-    user_call(&api, "PATCH", &ana_id, "", Some(Body::json(json!({"name": {"given": "Ana", "family": "FromPingOne"}})))).await;
+    user_call(&api, "PATCH", &ana_id, "", Some(Body::json(json!({"name": {"given": "Ana", "family": "FromPingOne"}}))))
+        .await;
     eventually("the PingOne update reaches 389 DS", WAIT, || async {
         ldap_get(ana.clone()).await.is_some_and(|e| e.texts("sn") == ["FromPingOne"])
     })
@@ -813,7 +823,14 @@ dsconfig create-sync-class --pipe-name ldap-to-p1 --class-name users --set \"inc
     editor
         .add(&entry(
             &dn(&ben),
-            &[("objectClass", "inetOrgPerson"), ("uid", &ben), ("cn", &ben), ("sn", "Original"), ("givenName", "Ben"), ("mail", &format!("{ben}@example.com"))],
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", &ben),
+                ("cn", &ben),
+                ("sn", "Original"),
+                ("givenName", "Ben"),
+                ("mail", &format!("{ben}@example.com")),
+            ],
         ))
         .await
         .unwrap();
@@ -824,7 +841,10 @@ dsconfig create-sync-class --pipe-name ldap-to-p1 --class-name users --set \"inc
     })
     .await;
     // The PingOne user edited in the directory: back to PingOne, and not back again.
-    editor.modify(&dn(&ana), &[Modification::Replace("mail".into(), vec![Value::from("ana.new@example.com")])]).await.unwrap();
+    editor
+        .modify(&dn(&ana), &[Modification::Replace("mail".into(), vec![Value::from("ana.new@example.com")])])
+        .await
+        .unwrap();
     eventually("the directory edit of a PingOne user reaches PingOne", WAIT, || async {
         p1_get(ana.clone()).await.is_some_and(|u| u["email"] == "ana.new@example.com")
     })
@@ -834,11 +854,19 @@ dsconfig create-sync-class --pipe-name ldap-to-p1 --class-name users --set \"inc
     editor
         .add(&entry(
             &dn(&cy),
-            &[("objectClass", "inetOrgPerson"), ("uid", &cy), ("cn", &cy), ("sn", "Gone"), ("givenName", "Cy"), ("mail", &format!("{cy}@example.com"))],
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", &cy),
+                ("cn", &cy),
+                ("sn", "Gone"),
+                ("givenName", "Cy"),
+                ("mail", &format!("{cy}@example.com")),
+            ],
         ))
         .await
         .unwrap();
-    eventually("the second directory create reaches PingOne", WAIT, || async { p1_get(cy.clone()).await.is_some() }).await;
+    eventually("the second directory create reaches PingOne", WAIT, || async { p1_get(cy.clone()).await.is_some() })
+        .await;
     editor.delete(&dn(&cy)).await.unwrap();
     eventually("the directory delete reaches PingOne", WAIT, || async { p1_get(cy.clone()).await.is_none() }).await;
 
