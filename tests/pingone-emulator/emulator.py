@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """A PingOne Platform API emulator for ferrosync's tests, written from /work/shared/reference/pingone-api.md.
 
+Usage: emulator.py [PORT]   (default 19443; 0 picks a free port, and the first line on stdout,
+"listening on 127.0.0.1:PORT", says which)
+
 Stdlib only. One environment, one population by default ("Default"), two worker apps (the main client and a
 second "other" client, for actor-id-to-ignore tests).
 

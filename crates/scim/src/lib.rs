@@ -664,6 +664,14 @@ impl Inner {
                     self.remember(dn, known);
                     return Ok(());
                 }
+                404 => {
+                    // Deleted by someone else since this destination read it: forget it, so that the retry
+                    // looks it up again (and creates it).
+                    lock(&self.known).remove(&norm(dn));
+                    return Err(EndpointError::Retryable(format!(
+                        "{path} is gone (HTTP 404 on {method}): it is looked up again at the next attempt"
+                    )));
+                }
                 412 => match self.get(ep, &k.id)? {
                     Some((res, v)) => {
                         resource = res;

@@ -336,6 +336,18 @@ async fn scim2_server_etag_conflict_is_retried_and_delete_works() {
     dest.modify(&dn, &[Modification::Replace("title".into(), vec![Value::Text("Two".into())])]).await.unwrap();
     let u = w.user("erin");
     assert_eq!(u["title"], "Two", "{u}");
+    // The destination keeps what it wrote (no read before the next update); someone else deletes the
+    // resource: the update fails as retryable, and the retry finds nothing (the engine then creates it).
+    let (code, j) = w.scim.curl("DELETE", &format!("Users/{id}"), None);
+    assert_eq!(code, 204, "{j}");
+    let err = dest
+        .modify(&dn, &[Modification::Replace("title".into(), vec![Value::Text("Three".into())])])
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, ferrosync::endpoint::EndpointError::Retryable(m) if m.contains("404")), "{err}");
+    assert!(dest.fetch(&dn, &[]).await.unwrap().is_none());
+    dest.create(&mapped).await.unwrap();
+    assert!(w.scim.find("Users", "userName", &w.uid("erin")).is_some());
     dest.delete(&dn).await.unwrap();
     assert!(w.scim.find("Users", "userName", &w.uid("erin")).is_none());
 }
