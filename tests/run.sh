@@ -50,6 +50,9 @@ eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIM2_ tests/servers/start-scim2-server.sh
 SCIM2_PID=$FERROSYNC_TEST_SCIM2_PID
 eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIMMY_ tests/servers/start-scimmy.sh "${SCIMMY_PORT:-18083}")"
 SCIMMY_PID=$FERROSYNC_TEST_SCIMMY_PID
+# The SCIM tests put their own gateway (tests/scim-proxy/proxy.py: 429s, basic and OAuth authorization, request
+# counts) in front of these servers, one per test on a free port, since each test throttles on its own;
+# tests/servers/start-scim-proxy.sh PORT URL TOKEN starts one by hand (PORT 0: a free one).
 # The PingOne API emulator (Python 3 stdlib): the ping-one-customer source and destination tests.
 eval "$(PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
 # A Samba 4 Active Directory domain controller: DirSync source, AD destination, passwords.

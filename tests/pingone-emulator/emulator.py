@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """A PingOne Platform API emulator for ferrosync's tests, written from /work/shared/reference/pingone-api.md.
 
+Usage: emulator.py [PORT]   (default 19443; 0 picks a free port, and the first line on stdout,
+"listening on 127.0.0.1:PORT", says which)
+
 Stdlib only. One environment, one population by default ("Default"), two worker apps (the main client and a
 second "other" client, for actor-id-to-ignore tests).
 
@@ -623,7 +626,8 @@ def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 19443
     srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
-    sys.stdout.write("listening on 127.0.0.1:%d\n" % port)
+    # Port 0 picks a free one: the first line says which.
+    sys.stdout.write("listening on 127.0.0.1:%d\n" % srv.server_address[1])
     sys.stdout.flush()
     srv.serve_forever()
 

@@ -269,10 +269,11 @@ pub trait ChangeDetector: Send + Sync {
         false
     }
 
-    /// After a [`ChangeDetector::poll`] from `after` returned no change: a later start point, when the log read
-    /// past records that need no work (DirSync pages of objects outside the source's base DNs), so they are not
-    /// read again. The runner saves it as the pipe's start point.
-    fn idle_start_point(&self, _after: &StartPoint) -> Option<StartPoint> {
+    /// After a poll from `after` that returned no change: a later start point that stands for the same
+    /// position, or `None` to keep `after`. The runner records it (once every change read before is applied), so
+    /// that records which needed no work are not read again (DirSync pages of objects outside the source's base
+    /// DNs) and an idle pipe's start point does not age out of the change log (PingOne's retention window).
+    async fn idle_start_point(&self, _after: &StartPoint) -> Option<StartPoint> {
         None
     }
 

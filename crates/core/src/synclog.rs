@@ -201,6 +201,24 @@ impl SyncLog {
         }
     }
 
+    /// Writes a warning about pipe `pipe` that is not about one change (an endpoint dropping an attribute it
+    /// cannot send, say) to every sync log publisher of the pipe, whatever its message types. Returns false
+    /// when no publisher took it, so the caller can say it elsewhere.
+    pub fn warning(&self, pipe: &str, message: &str) -> bool {
+        let lower = pipe.to_lowercase();
+        let mut written = false;
+        for p in self.publishers.iter().filter(|p| p.pipes.is_empty() || p.pipes.contains(&lower)) {
+            p.file.append(&format!(
+                "{} category=SYNC severity=MILD_WARNING msgID=1893797010 pipe=\"{}\" msg=\"{}\"\n",
+                ping_timestamp(),
+                quote(pipe),
+                quote(message)
+            ));
+            written = true;
+        }
+        written
+    }
+
     /// Writes a change that failed for good to the failed-operations log, with what a repair needs.
     pub fn failed(
         &self,

@@ -487,7 +487,7 @@ impl ChangeDetector for DirSyncDetector {
         Ok(Vec::new())
     }
 
-    fn idle_start_point(&self, after: &StartPoint) -> Option<StartPoint> {
+    async fn idle_start_point(&self, after: &StartPoint) -> Option<StartPoint> {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.as_ref().filter(|(from, _)| from == after).map(|(_, next)| next.clone())
     }

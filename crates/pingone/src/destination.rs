@@ -8,6 +8,11 @@
 //! attributes and read-only fields are not sent. New users go to the `population` the mapping gives, or the
 //! `default-population-id` / `default-population-name` (old name `ping-one-default-population-id`), or the
 //! environment's default population.
+//!
+//! The engine knows a user it created by the mapped DN (the source's DN, or the class's DN map): the
+//! destination remembers the id each such DN got, and for a DN it has not seen (after a restart) it looks for
+//! the user whose `username` is the DN's RDN value (`uid=jdoe,...` finds `jdoe`). A delete of a user that
+//! cannot be found is taken as done.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +54,12 @@ pub struct PingOneDestination {
     default_population_id: Option<String>,
     default_population_name: Option<String>,
     population: OnceCell<Option<String>>,
+    /// The user id of each mapped DN this destination created or correlated (normalized DN).
+    ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+fn norm(dn: &str) -> String {
+    ferrosync::syntax::normalize_dn(dn).unwrap_or_else(|_| dn.to_ascii_lowercase())
 }
 
 fn to_json(values: &[Value]) -> Json {
@@ -95,6 +106,7 @@ impl PingOneDestination {
             default_population_id,
             default_population_name,
             population: OnceCell::new(),
+            ids: Default::default(),
         }
     }
 
@@ -168,13 +180,41 @@ impl PingOneDestination {
         }
     }
 
-    fn id_of(&self, dn: &str) -> EndpointResult<String> {
-        id_from_dn(dn).ok_or_else(|| {
-            EndpointError::Rejected(format!(
-                "'{dn}' is not a PingOne user of the {} (expected id=<user id>)",
+    fn remember(&self, dn: &str, id: &str) {
+        if id_from_dn(dn).is_none() {
+            self.ids.lock().unwrap_or_else(|p| p.into_inner()).insert(norm(dn), id.to_string());
+        }
+    }
+
+    /// The user id of a destination DN: `id=<user id>`, a DN this destination created or correlated, or the
+    /// user whose username is the DN's RDN value. `None`: no such user.
+    async fn resolve(&self, dn: &str) -> EndpointResult<Option<String>> {
+        if let Some(id) = id_from_dn(dn) {
+            return Ok(Some(id));
+        }
+        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(&norm(dn)) {
+            return Ok(Some(id.clone()));
+        }
+        let value = ferrosync::syntax::Dn::parse(dn)
+            .ok()
+            .and_then(|d| d.rdn().and_then(|r| r.avas().first().map(|a| a.value().to_string())));
+        let Some(value) = value else {
+            return Err(EndpointError::Rejected(format!(
+                "'{dn}' is not a PingOne user of the {} (expected id=<user id>, or a DN whose RDN value is the username)",
                 self.label()
-            ))
-        })
+            )));
+        };
+        let found = self.search(&format!("username eq {}", quote(&value))).await?;
+        match found.as_slice() {
+            [one] => {
+                let id = id_from_dn(&one.dn);
+                if let Some(id) = &id {
+                    self.remember(dn, id);
+                }
+                Ok(id)
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn search(&self, filter: &str) -> EndpointResult<Vec<Entry>> {
@@ -246,7 +286,13 @@ impl Destination for PingOneDestination {
             };
             match found.len() {
                 0 => {}
-                1 => return Ok(Correlated::One(found.into_iter().next().unwrap_or_default())),
+                1 => {
+                    let one = found.into_iter().next().unwrap_or_default();
+                    if let Some(id) = id_from_dn(&one.dn) {
+                        self.remember(&mapped.dn, &id);
+                    }
+                    return Ok(Correlated::One(one));
+                }
                 _ => many = Some(found.into_iter().map(|e| e.dn).collect()),
             }
         }
@@ -254,7 +300,7 @@ impl Destination for PingOneDestination {
     }
 
     async fn fetch(&self, id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
-        let Some(uid) = id_from_dn(id) else { return Ok(None) };
+        let Some(uid) = self.resolve(id).await? else { return Ok(None) };
         Ok(self.get_user(&uid).await?.and_then(|u| user_to_entry(&u)))
     }
 
@@ -277,11 +323,16 @@ impl Destination for PingOneDestination {
         if !a.ok() {
             return Err(self.write_error(&format!("create user {}", entry.dn), &a));
         }
+        if let Some(id) = a.body.get("id").and_then(Json::as_str) {
+            self.remember(&entry.dn, id);
+        }
         Ok(())
     }
 
     async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
-        let uid = self.id_of(id)?;
+        let Some(uid) = self.resolve(id).await? else {
+            return Err(EndpointError::Rejected(format!("no PingOne user of the {} is known for {id}", self.label())));
+        };
         let Some(user) = self.get_user(&uid).await? else {
             return Err(EndpointError::Rejected(format!("the PingOne user {uid} of the {} is gone", self.label())));
         };
@@ -356,7 +407,8 @@ impl Destination for PingOneDestination {
     }
 
     async fn delete(&self, id: &str) -> EndpointResult<()> {
-        let uid = self.id_of(id)?;
+        let Some(uid) = self.resolve(id).await? else { return Ok(()) };
+        self.ids.lock().unwrap_or_else(|p| p.into_inner()).remove(&norm(id));
         let a = self.client.call("DELETE", self.user_url(&uid), None).await?;
         match a.status {
             404 => Ok(()),

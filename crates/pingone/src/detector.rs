@@ -12,6 +12,8 @@
 //! `USER.DELETED`, else an add (when `USER.CREATED` is among them) or a modify; the engine reads the user
 //! again in every case, and a user that is gone (404) is handled by the delete activity that follows.
 //! PingOne keeps activities 14 days: an older start point is an [`EndpointError::Config`] asking for a resync.
+//! So that an idle pipe's start point does not age out, a poll that read its whole window and found nothing
+//! to synchronize lets [`ChangeDetector::caught_up`] move the start point to the end of that window.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -33,6 +35,8 @@ use crate::{time, user_dn};
 pub const RETENTION: Duration = Duration::from_secs(14 * 86_400);
 /// The most activities read in one poll, so a large backlog is read in parts.
 const MAX_ACTIVITIES_PER_POLL: usize = 10_000;
+/// How far an idle start point must be behind before it is moved (one store write at most this often).
+const IDLE_ADVANCE_MS: i64 = 1_000;
 
 /// A parsed start point.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +70,8 @@ pub struct PingOneDetector {
     populations: Populations,
     ignore: Vec<String>,
     offset: Duration,
+    /// The last poll that read its whole window and found nothing: its start point and the window's end.
+    idle: std::sync::Mutex<Option<(String, i64)>>,
 }
 
 /// One activity that counts.
@@ -80,7 +86,13 @@ struct Event {
 
 impl PingOneDetector {
     pub fn new(client: Client, populations: Vec<String>, ignore: Vec<String>, offset: Duration) -> PingOneDetector {
-        PingOneDetector { client, populations: Populations::new(populations), ignore, offset }
+        PingOneDetector {
+            client,
+            populations: Populations::new(populations),
+            ignore,
+            offset,
+            idle: std::sync::Mutex::new(None),
+        }
     }
 
     /// The detector of the `ping-one-customer` sync source `source`.
@@ -110,11 +122,13 @@ impl PingOneDetector {
         &self.client.settings().label
     }
 
-    fn too_old(&self, time_ms: i64) -> EndpointError {
+    /// `said`: PingOne's own answer, when it refused the window.
+    fn too_old(&self, time_ms: i64, said: Option<&str>) -> EndpointError {
         EndpointError::Config(format!(
-            "the start point {} of the {} is older than the PingOne activities kept (14 days): run resync to copy every user, then realtime-sync set-startpoint --end-of-changelog",
+            "the start point {} of the {} is older than the audit activities PingOne keeps ({}): changes since then may be lost; run resync to copy every user, then realtime-sync set-startpoint --end-of-changelog",
             time::format_iso(time_ms),
-            self.label()
+            self.label(),
+            said.map(|s| format!("PingOne said: {s}")).unwrap_or_else(|| "14 days".into())
         ))
     }
 
@@ -127,8 +141,9 @@ impl PingOneDetector {
         })
     }
 
-    /// The events after `cp` up to `upper_ms`, oldest first.
-    async fn events(&self, cp: &Checkpoint, upper_ms: i64) -> EndpointResult<Vec<Event>> {
+    /// The events after `cp` up to `upper_ms`, oldest first, and whether that is all of the window (a large
+    /// backlog is read in parts).
+    async fn events(&self, cp: &Checkpoint, upper_ms: i64) -> EndpointResult<(Vec<Event>, bool)> {
         let filter = format!(
             "recordedat ge \"{}\" and recordedat lt \"{}\"",
             time::format_iso(cp.time_ms),
@@ -138,22 +153,24 @@ impl PingOneDetector {
         let seen: HashSet<&str> = cp.seen.iter().map(String::as_str).collect();
         let mut raw = Vec::new();
         let mut next = Some(url);
+        let mut complete = true;
         while let Some(u) = next.take() {
             let a = self.client.call("GET", u, None).await?;
             if !a.ok() {
                 let d = a.describe();
                 if a.status == 400 && d.to_ascii_lowercase().contains("retention") {
-                    return Err(self.too_old(cp.time_ms));
+                    return Err(self.too_old(cp.time_ms, Some(&d)));
                 }
                 return Err(crate::client::status_error(self.label(), "list the audit activities", &a));
             }
             if let Some(items) = a.body.pointer("/_embedded/activities").and_then(Json::as_array) {
                 raw.extend(items.iter().cloned());
             }
-            if raw.len() >= MAX_ACTIVITIES_PER_POLL {
+            next = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
+            if raw.len() >= MAX_ACTIVITIES_PER_POLL && next.is_some() {
+                complete = false;
                 break;
             }
-            next = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
         }
         let mut out = Vec::new();
         for act in raw {
@@ -202,7 +219,7 @@ impl PingOneDetector {
             }
         }
         out.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.id.cmp(&b.id)));
-        Ok(out)
+        Ok((out, complete))
     }
 }
 
@@ -248,13 +265,13 @@ impl ChangeDetector for PingOneDetector {
         let now = time::now_ms();
         let retention_ms = i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX);
         if cp.time_ms < now - retention_ms {
-            return Err(self.too_old(cp.time_ms));
+            return Err(self.too_old(cp.time_ms, None));
         }
         let upper = now - i64::try_from(self.offset.as_millis()).unwrap_or(0);
         if upper <= cp.time_ms {
             return Ok(Vec::new());
         }
-        let events = self.events(&cp, upper).await?;
+        let (events, complete) = self.events(&cp, upper).await?;
         // Each user's change sits at its last activity.
         let mut last: HashMap<&str, usize> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
@@ -297,7 +314,16 @@ impl ChangeDetector for PingOneDetector {
                 break;
             }
         }
+        let idle = (changes.is_empty() && complete).then(|| (after.as_str().to_string(), upper));
+        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = idle;
         Ok(changes)
+    }
+
+    async fn idle_start_point(&self, after: &StartPoint) -> Option<StartPoint> {
+        let (token, upper) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let cp = Checkpoint::parse(after.as_str())?;
+        (token == after.as_str() && upper - cp.time_ms >= IDLE_ADVANCE_MS)
+            .then(|| Checkpoint { time_ms: upper, seen: Vec::new() }.token())
     }
 }
 

@@ -17,6 +17,10 @@
 //!   (the sync class's correlation lists do not apply to SCIM, as in PingDataSync).
 //! * **Fetch**: the resource is read back through the mappings with `attribute-usage:fetch` (or no usage)
 //!   into an entry with the same attribute names as the mapped entry, so the engine's diff is meaningful.
+//!   With ETags, a resource this destination wrote or read before is not read again: the update's
+//!   `If-Match` catches a change by someone else (412: read it, and bring it to the desired state), so a
+//!   modify of a known resource costs one request. A create whose look-up finds the resource answers
+//!   "already exists", and the engine compares and updates it (without a second look-up).
 //! * **Modify**: the engine's modifications are applied to that entry; the result is mapped forward and
 //!   compared with the resource; the differences become the fewest PATCH operations (value adds and
 //!   removes for `members`, adds for multi-valued attributes that only grew, per-sub-attribute replaces for
@@ -25,7 +29,8 @@
 //! * **Groups**: a mapping whose `scim-attribute-name` is `members` (type `string`) reads DNs; each is
 //!   turned into the SCIM id of the synchronized user (remembered, or looked up by its RDN as above).
 //!   Members that cannot be found yet are left out (a later pass adds them).
-//! * Attributes the service's `/Schemas` does not declare are dropped with a warning. A 409 on create
+//! * Attributes the service's `/Schemas` does not declare are dropped with a warning in the sync log (once
+//!   per attribute and process; on stderr when no sync log publisher is enabled). A 409 on create
 //!   correlates and modifies instead.
 
 pub mod http;
@@ -42,6 +47,7 @@ use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::{reveal, SecretBox};
 use ferrosync::store::ServerRoot;
+use ferrosync::synclog::SyncLog;
 use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
@@ -73,10 +79,14 @@ struct Known {
     version: Option<String>,
     resource: Option<Json>,
     mapped: Option<Entry>,
+    /// Read by this sync operation a moment ago: the next correlation may use it without a request.
+    fresh: bool,
 }
 
 struct Inner {
     name: String,
+    pipe: String,
+    log: SyncLog,
     http: Http,
     endpoints: Vec<Endpoint>,
     mapping: PipeMapping,
@@ -201,6 +211,8 @@ impl ScimDestination {
         Ok(ScimDestination {
             inner: Arc::new(Inner {
                 name: dest.to_string(),
+                pipe: pipe.to_string(),
+                log: SyncLog::from_config(config, root),
                 http: Http::new(base, auth, retry, timeout, blind),
                 endpoints,
                 mapping: mapping.clone(),
@@ -271,7 +283,10 @@ impl Inner {
 
     fn warn_once(&self, what: String) {
         if lock(&self.warned).insert(what.clone()) {
-            eprintln!("warning: SCIM destination '{}': {what}", self.name);
+            let message = format!("SCIM destination '{}': {what}", self.name);
+            if !self.log.warning(&self.pipe, &message) {
+                eprintln!("warning: {message}");
+            }
         }
     }
 
@@ -422,13 +437,46 @@ impl Inner {
                     let version = version_of(one, None);
                     self.remember(
                         dn,
-                        Known { ep: i, id: id.to_string(), version, resource: Some(one.clone()), mapped: None },
+                        Known {
+                            ep: i,
+                            id: id.to_string(),
+                            version,
+                            resource: Some(one.clone()),
+                            mapped: None,
+                            fresh: false,
+                        },
                     );
                     return Ok(Some((i, id.to_string())));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Learns the SCIM ids of the members that the mapped entry `e` names, so that reading the resource back
+    /// gives their DNs (an id this process has not seen yet would read as an unknown member, and make an
+    /// in-sync group look changed).
+    fn learn_members(&self, ep: &Endpoint, e: &Entry) {
+        for m in ep.attrs.iter().filter(|m| m.is_members()) {
+            for a in m.ldap_attrs() {
+                for dn in e.texts(&a) {
+                    self.resolve_dn(&dn);
+                }
+            }
+        }
+    }
+
+    /// What a value is compared by when a modification is applied: a member reads as a DN or as
+    /// `scim-id:ID` depending on what this process knew when it read the resource, so both forms of a
+    /// synchronized member compare as its id.
+    fn value_key(&self, v: &str) -> String {
+        if let Some(id) = v.strip_prefix(ID_PREFIX) {
+            return id.to_string();
+        }
+        match lock(&self.known).get(&norm(v)) {
+            Some(k) => k.id.clone(),
+            None => v.to_lowercase(),
+        }
     }
 
     fn unresolve(&self) -> impl Fn(&str) -> String + '_ {
@@ -441,11 +489,16 @@ impl Inner {
     fn correlate(&self, mapped: &Entry) -> EndpointResult<Correlated> {
         let i = self.choose(mapped);
         let ep = &self.endpoints[i];
-        let cached = lock(&self.known).get(&norm(&mapped.dn)).map(|k| (k.ep, k.id.clone()));
+        let cached = lock(&self.known).get_mut(&norm(&mapped.dn)).map(|k| {
+            let fresh = std::mem::take(&mut k.fresh);
+            (k.ep, k.id.clone(), k.resource.clone().filter(|_| fresh).map(|r| (r, k.version.clone())))
+        });
         let mut found: Option<(Json, Option<String>)> = None;
-        if let Some((ci, id)) = cached.filter(|(ci, _)| *ci == i) {
-            let _ = ci;
-            found = self.get(ep, &id)?;
+        if let Some((_, id, fresh)) = cached.filter(|(ci, ..)| *ci == i) {
+            found = match fresh {
+                Some(r) => Some(r),
+                None => self.get(ep, &id)?,
+            };
         }
         if found.is_none() {
             let Some(f) = self.filter(ep, mapped) else { return Ok(Correlated::None) };
@@ -468,8 +521,9 @@ impl Inner {
         let id = res.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
         self.remember(
             &mapped.dn,
-            Known { ep: i, id, version, resource: Some(res.clone()), mapped: Some(mapped.clone()) },
+            Known { ep: i, id, version, resource: Some(res.clone()), mapped: Some(mapped.clone()), fresh: false },
         );
+        self.learn_members(ep, mapped);
         let e = ep.reverse(&mapped.dn, &res, Some(mapped), &self.unresolve());
         Ok(Correlated::One(e))
     }
@@ -478,13 +532,18 @@ impl Inner {
         let i = self.choose(e);
         let ep = &self.endpoints[i];
         // Services need not enforce uniqueness (Groups rarely do): look first, so a create never duplicates.
+        // A resource that exists is the engine's to compare and update (it correlates next, and finds the
+        // resource just read without asking the service again).
         match self.correlate(e)? {
             Correlated::None => {}
             Correlated::One(_) => {
-                let k = lock(&self.known).get(&norm(&e.dn)).cloned();
-                if let Some(k) = k {
-                    return self.update(&e.dn, k, e.clone());
+                if let Some(k) = lock(&self.known).get_mut(&norm(&e.dn)) {
+                    k.fresh = true;
                 }
+                return Err(EndpointError::AlreadyExists(format!(
+                    "{}: a resource matching {} exists already",
+                    ep.path, e.dn
+                )));
             }
             Correlated::Many(ids) => {
                 return Err(EndpointError::Rejected(format!(
@@ -504,7 +563,10 @@ impl Inner {
                 let j = r.json();
                 let id = j.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
                 let version = version_of(&j, r.etag.as_deref());
-                self.remember(&e.dn, Known { ep: i, id, version, resource: Some(j), mapped: Some(e.clone()) });
+                self.remember(
+                    &e.dn,
+                    Known { ep: i, id, version, resource: Some(j), mapped: Some(e.clone()), fresh: false },
+                );
                 Ok(())
             }
             409 => {
@@ -529,7 +591,7 @@ impl Inner {
                 let Some((ep, id)) = self.locate(dn)? else {
                     return Err(EndpointError::Rejected(format!("no SCIM resource is known for {dn}")));
                 };
-                Known { ep, id, version: None, resource: None, mapped: None }
+                Known { ep, id, version: None, resource: None, mapped: None, fresh: false }
             }
         };
         let ep = &self.endpoints[k.ep];
@@ -542,7 +604,7 @@ impl Inner {
         };
         let mut target = ep.reverse(dn, &resource, k.mapped.as_ref(), &self.unresolve());
         for m in mods {
-            apply(&mut target, m);
+            apply(&mut target, m, &|v| self.value_key(v));
         }
         self.update(dn, Known { resource: Some(resource), version, ..k }, target)
     }
@@ -582,16 +644,33 @@ impl Inner {
             match r.status {
                 200 | 204 => {
                     let mut known = k.clone();
+                    known.fresh = false;
                     if r.status == 200 && !r.body.is_empty() {
                         let j = r.json();
                         known.version = version_of(&j, r.etag.as_deref());
                         known.resource = Some(j);
+                    } else if let (Some(v), true) = (r.etag.clone(), etag) {
+                        // No body, but the new version: the resource is what it was plus what was sent.
+                        let mut now = resource.as_object().cloned().unwrap_or_default();
+                        for m in ep.attrs.iter().filter(|m| m.used_for(Usage::Update)) {
+                            ep.put(&mut now, &m.scim, ep.get(&desired, &m.scim).cloned());
+                        }
+                        known.resource = Some(Json::Object(now));
+                        known.version = Some(v);
                     } else {
                         known.resource = None;
                         known.version = None;
                     }
                     self.remember(dn, known);
                     return Ok(());
+                }
+                404 => {
+                    // Deleted by someone else since this destination read it: forget it, so that the retry
+                    // looks it up again (and creates it).
+                    lock(&self.known).remove(&norm(dn));
+                    return Err(EndpointError::Retryable(format!(
+                        "{path} is gone (HTTP 404 on {method}): it is looked up again at the next attempt"
+                    )));
                 }
                 412 => match self.get(ep, &k.id)? {
                     Some((res, v)) => {
@@ -621,6 +700,11 @@ impl Inner {
     fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>> {
         let Some(k) = lock(&self.known).get(&norm(dn)).cloned() else { return Ok(None) };
         let ep = &self.endpoints[k.ep];
+        // With ETags, the state this destination last wrote or read stands: an update sends If-Match, and a
+        // resource changed by someone else since gives 412, which reads it again. One request per modify.
+        if let (Some(res), Some(_), true) = (&k.resource, &k.version, self.discovery()?.etag) {
+            return Ok(Some(ep.reverse(dn, res, k.mapped.as_ref(), &self.unresolve())));
+        }
         let Some((res, version)) = self.get(ep, &k.id)? else {
             lock(&self.known).remove(&norm(dn));
             return Ok(None);
@@ -631,14 +715,15 @@ impl Inner {
     }
 }
 
-/// Applies one engine modification to an entry.
-fn apply(e: &mut Entry, m: &Modification) {
+/// Applies one engine modification to an entry, values compared by `key`.
+fn apply(e: &mut Entry, m: &Modification, key: &dyn Fn(&str) -> String) {
     match m {
         Modification::Replace(a, v) => e.set(a, v.clone()),
         Modification::Add(a, v) => {
             let mut cur = e.values(a).to_vec();
             for x in v {
-                if !cur.contains(x) {
+                let k = key(&x.as_text());
+                if !cur.iter().any(|c| key(&c.as_text()) == k) {
                     cur.push(x.clone());
                 }
             }
@@ -646,9 +731,8 @@ fn apply(e: &mut Entry, m: &Modification) {
         }
         Modification::Delete(a, v) if v.is_empty() => e.set(a, Vec::new()),
         Modification::Delete(a, v) => {
-            let gone: Vec<String> = v.iter().map(|x| x.as_text().to_lowercase()).collect();
-            let keep: Vec<Value> =
-                e.values(a).iter().filter(|x| !gone.contains(&x.as_text().to_lowercase())).cloned().collect();
+            let gone: Vec<String> = v.iter().map(|x| key(&x.as_text())).collect();
+            let keep: Vec<Value> = e.values(a).iter().filter(|x| !gone.contains(&key(&x.as_text()))).cloned().collect();
             e.set(a, keep);
         }
     }

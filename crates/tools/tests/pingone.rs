@@ -152,7 +152,11 @@ impl World {
     /// `source_extra` is appended to the `create-sync-source` line; the source synchronizes the test's
     /// population unless `source_extra` says otherwise.
     async fn new(name: &str, source_extra: &str) -> World {
-        let p1 = P1::from_env();
+        World::with(name, source_extra, P1::from_env()).await
+    }
+
+    /// The same, against the emulator `p1`.
+    async fn with(name: &str, source_extra: &str, p1: P1) -> World {
         let api = p1.client(false);
         let server = Server::from_env("OPENLDAP");
         let ldap = server.client();
@@ -605,4 +609,299 @@ async fn token_refresh_and_rate_limit() {
         assert!(slow.call("GET", slow.env_url("users?limit=1"), None).await.unwrap().ok());
     }
     assert!(start.elapsed() >= Duration::from_millis(1900), "{:?}", start.elapsed());
+}
+
+/// A PingOne emulator of a test's own (its settings are global, and this test changes them), on a free port.
+struct OwnEmulator {
+    child: std::process::Child,
+}
+
+impl OwnEmulator {
+    /// Starts it and returns it with the coordinates of the shared one rewritten to it.
+    fn start() -> (OwnEmulator, P1) {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .arg(util::repo().join("tests/pingone-emulator/emulator.py"))
+            .arg("0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs tests/pingone-emulator/emulator.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("the emulator prints its address");
+        let addr = line.trim().strip_prefix("listening on ").expect("listening on HOST:PORT").to_string();
+        let shared = P1::from_env();
+        let re = |u: &str| {
+            let rest = u.strip_prefix("http://").and_then(|r| r.split_once('/')).map(|(_, p)| p).unwrap_or("");
+            format!("http://{addr}/{rest}")
+        };
+        let p1 =
+            P1 { url: re(&shared.url), auth_url: re(&shared.auth_url), admin_url: re(&shared.admin_url), ..shared };
+        (OwnEmulator { child }, p1)
+    }
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `status` value `field` of pipe `pipe`.
+fn status_field(root: &Root, pipe: &str, field: &str) -> String {
+    let out = root.run("status", &["--script-friendly"]).ok();
+    let prefix = format!("{pipe}\t{field}\t");
+    out.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default().to_string()
+}
+
+/// PingOne keeps activities for a while only (here the emulator keeps them 6 s): an idle pipe keeps its start
+/// point fresh and goes on working; a server stopped for longer than that reports, in `status`, that a resync
+/// is needed; resync and a new start point bring the pipe back.
+#[tokio::test]
+async fn retention_window_end_to_end() {
+    let (_emulator, p1) = OwnEmulator::start();
+    let w = World::with("p1-retention", "", p1).await;
+    w.p1.admin("config", json!({"retention_seconds": 6})).await;
+    let t = unique("ret");
+    let server = w.go();
+    let first = format!("{t}-first");
+    create_user(&w.api, &w.pop, &first, "First", "User").await;
+    eventually("the first create arrives", WAIT, || async { w.get(&first).await.is_some() }).await;
+    // Idle for longer than the retention: the pipe still works.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let second = format!("{t}-second");
+    create_user(&w.api, &w.pop, &second, "Second", "User").await;
+    eventually("a create after an idle spell longer than the retention arrives", WAIT, || async {
+        w.get(&second).await.is_some()
+    })
+    .await;
+    assert_eq!(status_field(&w.root, "p", "Last Error"), "", "no error while idle");
+    // Stopped for longer than the retention: the start point is too old.
+    drop(server);
+    let third = format!("{t}-third");
+    create_user(&w.api, &w.pop, &third, "Third", "User").await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let server = ServerGuard::start(&w.root);
+    eventually("status says a resync is needed", WAIT, || async {
+        let e = status_field(&w.root, "p", "Last Error");
+        e.contains("older than the audit activities PingOne keeps") && e.contains("run resync")
+    })
+    .await;
+    assert!(w.get(&third).await.is_none(), "the lost change was not applied");
+    // What the error says to do.
+    drop(server);
+    w.resync().ok();
+    assert!(w.get(&third).await.is_some(), "resync copied the user whose change was lost");
+    let _server = w.go();
+    let fourth = format!("{t}-fourth");
+    create_user(&w.api, &w.pop, &fourth, "Fourth", "User").await;
+    eventually("the pipe works again", WAIT, || async { w.get(&fourth).await.is_some() }).await;
+    assert_eq!(status_field(&w.root, "p", "Last Error"), "");
+}
+
+/// A bidirectional pair between PingOne and 389 DS in one sync server: `p1-to-ldap` ignores the activities of
+/// the worker app that `ldap-to-p1` writes with (`actor-id-to-ignore`), and `ldap-to-p1` ignores the changes
+/// made by the DN that `p1-to-ldap` binds as (`ignore-changes-by-dn`). Edits on both sides converge, and the
+/// pipes go quiet: nothing bounces back.
+#[tokio::test]
+async fn bidirectional_pingone_ldap_pair_does_not_loop() {
+    use ferrosync_ldap::ServerConfig;
+    let p1 = P1::from_env();
+    let api = p1.client(false);
+    let ds = Server::from_env("389");
+    let admin = ds.client();
+    let t = unique("p1-bidi");
+    let base = format!("ou={t},{}", ds.base_dn);
+    let editor_dn = format!("uid=editor,{base}");
+    let aci = format!("(targetattr=\"*\")(version 3.0; acl \"editor\"; allow (all) userdn=\"ldap:///{editor_dn}\";)");
+    admin.add(&entry(&base, &[("objectClass", "organizationalUnit"), ("ou", &t), ("aci", &aci)])).await.unwrap();
+    admin
+        .add(&entry(&format!("ou=people,{base}"), &[("objectClass", "organizationalUnit"), ("ou", "people")]))
+        .await
+        .unwrap();
+    admin
+        .add(&entry(
+            &editor_dn,
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", "editor"),
+                ("cn", "editor"),
+                ("sn", "editor"),
+                ("userPassword", "Editor-Pa55"),
+            ],
+        ))
+        .await
+        .unwrap();
+    // Someone editing the directory by hand (not the sync user).
+    let editor = ferrosync_ldap::LdapClient::single(
+        ServerConfig::new("editor", &ds.host, ds.port)
+            .with_bind(&editor_dn, ferrosync::secret::Secret::new("Editor-Pa55")),
+    )
+    .unwrap();
+    let pop = create_population(&api, &format!("pop-{t}")).await;
+    let people = format!("ou=people,{base}");
+    let batch = format!(
+        "{ds389}\
+{p1src}\
+dsconfig create-sync-destination --destination-name ldapdst --type generic-ldap --set base-dn:{base} --set server:ds389\n\
+dsconfig create-sync-pipe --pipe-name p1-to-ldap --set sync-source:p1src --set sync-destination:ldapdst --set \"change-detection-polling-interval:200 ms\"\n\
+dsconfig create-dn-map --map-name users-dn --set from-dn-pattern:* --set \"to-dn-pattern:uid={{username}},{people}\"\n\
+dsconfig create-attribute-map --map-name from-p1\n\
+dsconfig create-attribute-mapping --map-name from-p1 --mapping-name objectClass --type constructed --set value-pattern:inetOrgPerson\n\
+dsconfig create-attribute-mapping --map-name from-p1 --mapping-name uid --type constructed --set value-pattern:{{username}}\n\
+dsconfig create-attribute-mapping --map-name from-p1 --mapping-name cn --type constructed --set value-pattern:{{username}}\n\
+dsconfig create-attribute-mapping --map-name from-p1 --mapping-name givenName --type constructed --set \"value-pattern:{{name.given}}\"\n\
+dsconfig create-attribute-mapping --map-name from-p1 --mapping-name sn --type constructed --set \"value-pattern:{{name.family}}\"\n\
+dsconfig create-attribute-mapping --map-name from-p1 --mapping-name mail --type constructed --set value-pattern:{{email}}\n\
+dsconfig create-sync-class --pipe-name p1-to-ldap --class-name users --set attribute-map:from-p1 --set dn-map:users-dn \
+    --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:dn\n\
+dsconfig create-sync-source --source-name ldapsrc --type generic-ldap --set base-dn:{people} --set server:ds389 \
+    --set unique-id-attribute:nsUniqueId --set \"ignore-changes-by-dn:{dm}\"\n\
+dsconfig create-sync-destination --destination-name p1dst --type ping-one-customer --set ping-one-api-url:{url} \
+    --set ping-one-auth-url:{auth} --set ping-one-environment-id:{env} --set ping-one-oauth-client-id:{id2} \
+    --set ping-one-oauth-client-secret:{secret2} --set ping-one-default-population-id:{pop}\n\
+dsconfig create-sync-pipe --pipe-name ldap-to-p1 --set sync-source:ldapsrc --set sync-destination:p1dst --set \"change-detection-polling-interval:200 ms\"\n\
+dsconfig create-attribute-map --map-name to-p1\n\
+dsconfig create-attribute-mapping --map-name to-p1 --mapping-name username --type constructed --set value-pattern:{{uid}}\n\
+dsconfig create-attribute-mapping --map-name to-p1 --mapping-name email --type constructed --set value-pattern:{{mail}}\n\
+dsconfig create-attribute-mapping --map-name to-p1 --mapping-name name --type constructed \
+    --set 'value-pattern:{{{{\"given\":\"{{givenName}}\",\"family\":\"{{sn}}\"}}}}'\n\
+dsconfig create-sync-class --pipe-name ldap-to-p1 --class-name users --set \"include-filter:(&(objectClass=inetOrgPerson)(!(uid=editor)))\" \
+    --set attribute-map:to-p1 --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:username\n",
+        ds389 = ds.dsconfig("ds389"),
+        p1src = p1.source(
+            "p1src",
+            &format!(
+                "--set population-to-synchronize:pop-{t} --set actor-id-to-ignore:{} --set \"realtime-sync-polling-offset:1 s\"",
+                p1.id2
+            )
+        ),
+        dm = ds.bind_dn,
+        url = p1.url,
+        auth = p1.auth_url,
+        env = p1.env,
+        id2 = p1.id2,
+        secret2 = p1.secret2,
+    );
+    let root = Root::new();
+    let file = root.write("bidi.dsconfig", &batch);
+    root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    for pipe in ["p1-to-ldap", "ldap-to-p1"] {
+        root.run("realtime-sync", &["set-startpoint", "--pipe-name", pipe, "--end-of-changelog"]).ok();
+        root.run("realtime-sync", &["start", "--pipe-name", pipe]).ok();
+    }
+    let _server = ServerGuard::start(&root);
+    let dn = |u: &str| format!("uid={u},{people}");
+    let ldap_get = |u: String| {
+        let admin = &admin;
+        let d = dn(&u);
+        async move { admin.get(&d, &["*"]).await.unwrap() }
+    };
+    let p1_get = |u: String| {
+        let api = &api;
+        let pop = &pop;
+        async move {
+            list_users(api, &format!("population.id eq \"{pop}\" and username eq \"{u}\"")).await.into_iter().next()
+        }
+    };
+
+    // Made in PingOne: created and updated there, reaches the directory.
+    let ana = format!("{t}-ana");
+    let ana_id = create_user(&api, &pop, &ana, "Ana", "Original").await;
+    eventually("the PingOne create reaches 389 DS", WAIT, || async { ldap_get(ana.clone()).await.is_some() }).await;
+    user_call(&api, "PATCH", &ana_id, "", Some(Body::json(json!({"name": {"given": "Ana", "family": "FromPingOne"}}))))
+        .await;
+    eventually("the PingOne update reaches 389 DS", WAIT, || async {
+        ldap_get(ana.clone()).await.is_some_and(|e| e.texts("sn") == ["FromPingOne"])
+    })
+    .await;
+    // Made in the directory: created and updated there, reaches PingOne.
+    let ben = format!("{t}-ben");
+    editor
+        .add(&entry(
+            &dn(&ben),
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", &ben),
+                ("cn", &ben),
+                ("sn", "Original"),
+                ("givenName", "Ben"),
+                ("mail", &format!("{ben}@example.com")),
+            ],
+        ))
+        .await
+        .unwrap();
+    eventually("the directory create reaches PingOne", WAIT, || async { p1_get(ben.clone()).await.is_some() }).await;
+    editor.modify(&dn(&ben), &[Modification::Replace("sn".into(), vec![Value::from("FromLdap")])]).await.unwrap();
+    eventually("the directory update reaches PingOne", WAIT, || async {
+        p1_get(ben.clone()).await.is_some_and(|u| u["name"]["family"] == "FromLdap")
+    })
+    .await;
+    // The PingOne user edited in the directory: back to PingOne, and not back again.
+    editor
+        .modify(&dn(&ana), &[Modification::Replace("mail".into(), vec![Value::from("ana.new@example.com")])])
+        .await
+        .unwrap();
+    eventually("the directory edit of a PingOne user reaches PingOne", WAIT, || async {
+        p1_get(ana.clone()).await.is_some_and(|u| u["email"] == "ana.new@example.com")
+    })
+    .await;
+    // A delete in the directory.
+    let cy = format!("{t}-cy");
+    editor
+        .add(&entry(
+            &dn(&cy),
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", &cy),
+                ("cn", &cy),
+                ("sn", "Gone"),
+                ("givenName", "Cy"),
+                ("mail", &format!("{cy}@example.com")),
+            ],
+        ))
+        .await
+        .unwrap();
+    eventually("the second directory create reaches PingOne", WAIT, || async { p1_get(cy.clone()).await.is_some() })
+        .await;
+    editor.delete(&dn(&cy)).await.unwrap();
+    eventually("the directory delete reaches PingOne", WAIT, || async { p1_get(cy.clone()).await.is_none() }).await;
+
+    // Converged: both sides hold the same users with the same values.
+    for u in [&ana, &ben] {
+        let e = ldap_get(u.clone()).await.unwrap_or_else(|| panic!("{u} is in 389 DS"));
+        let p = p1_get(u.clone()).await.unwrap_or_else(|| panic!("{u} is in PingOne"));
+        assert_eq!(e.texts("sn"), [p["name"]["family"].as_str().unwrap()], "{u}: {p}");
+        assert_eq!(e.texts("givenName"), [p["name"]["given"].as_str().unwrap()], "{u}: {p}");
+        assert_eq!(e.texts("mail"), [p["email"].as_str().unwrap()], "{u}: {p}");
+    }
+    assert!(ldap_get(cy.clone()).await.is_none());
+
+    // Quiet: the counters stop moving (an echo would make a new change every second or so), and each pipe did
+    // no more than the edits made on its side: 2 in PingOne (create, update), 5 in the directory.
+    let counts = |pipe: &'static str| {
+        let root = &root;
+        move || (status_field(root, pipe, "Changes Detected"), status_field(root, pipe, "Success"))
+    };
+    let (a, b) = (counts("p1-to-ldap"), counts("ldap-to-p1"));
+    let mut last = (a(), b());
+    let mut stable_since = Instant::now();
+    let start = Instant::now();
+    while stable_since.elapsed() < Duration::from_secs(6) {
+        assert!(start.elapsed() < Duration::from_secs(90), "the pipes never went quiet: {last:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = (a(), b());
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        }
+    }
+    let n = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);
+    let ((a_detected, a_success), (b_detected, b_success)) = last.clone();
+    assert!(n(&a_success) <= 2, "p1-to-ldap applied more than the PingOne edits: {last:?}");
+    assert!(n(&b_success) <= 5, "ldap-to-p1 applied more than the directory edits: {last:?}");
+    assert!(n(&a_detected) >= 2 && n(&b_detected) >= 5, "{last:?}");
 }

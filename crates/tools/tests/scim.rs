@@ -5,7 +5,9 @@
 
 mod util;
 
-use std::process::Command;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use ferrosync::endpoint::{Correlated, Destination, Modification};
 use ferrosync::entry::Value;
@@ -14,7 +16,9 @@ use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
 use serde_json::{json, Value as Json};
 use util::scenario::entry;
-use util::{repo, unique, Root, Server};
+use util::{eventually, repo, unique, Root, Server, ServerGuard};
+
+const WAIT: Duration = Duration::from_secs(30);
 
 struct Scim {
     url: String,
@@ -45,6 +49,7 @@ impl Scim {
         (code.trim().parse().unwrap(), serde_json::from_str(body).unwrap_or(Json::Null))
     }
 
+    /// The resource `endpoint` whose `attr` is `value`, if any.
     fn find(&self, endpoint: &str, attr: &str, value: &str) -> Option<Json> {
         let filter = format!("{attr} eq \"{value}\"").replace(' ', "%20").replace('"', "%22");
         let (code, j) = self.curl("GET", &format!("{endpoint}?filter={filter}"), None);
@@ -90,6 +95,53 @@ impl World {
         let file = root.write("scim.dsconfig", &text);
         root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
         World { root, base, t, src, scim }
+    }
+
+    /// Applies dsconfig batch text to the world's root.
+    fn dsconfig(&self, text: &str) {
+        let file = self.root.write(&format!("{}.dsconfig", unique("b")), text);
+        self.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().expect("utf-8 path")]).ok();
+    }
+
+    /// Points the pipe at `url` (a proxy in front of the service).
+    fn use_url(&self, url: &str) {
+        self.dsconfig(&format!("dsconfig set-external-server-prop --server-name scim --set scim-service-url:{url}\n"));
+    }
+
+    /// Sets the start point at the end of the change log, starts the pipe and the sync server.
+    fn go(&self) -> ServerGuard<'_> {
+        self.dsconfig(
+            "dsconfig set-sync-pipe-prop --pipe-name ldap-to-scim --set \"change-detection-polling-interval:100 ms\"\n",
+        );
+        let out = self
+            .root
+            .run("realtime-sync", &["set-startpoint", "--pipe-name", "ldap-to-scim", "--end-of-changelog"])
+            .ok();
+        assert!(out.contains("The startpoint has been set"), "{out}");
+        self.root.run("realtime-sync", &["start", "--pipe-name", "ldap-to-scim"]).ok();
+        ServerGuard::start(&self.root)
+    }
+
+    fn sync_log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("logs/sync")).unwrap_or_default()
+    }
+
+    /// The SCIM user `n`, if it exists.
+    fn try_user(&self, n: &str) -> Option<Json> {
+        self.scim.find("Users", "userName", &self.uid(n))
+    }
+
+    fn group(&self, n: &str) -> Option<Json> {
+        self.scim.find("Groups", "displayName", &format!("{n}{}", self.t))
+    }
+
+    async fn add_group(&self, n: &str, members: &[&str]) -> String {
+        let dn = format!("cn={n}{},ou=groups,{}", self.t, self.base);
+        let cn = format!("{n}{}", self.t);
+        let mut attrs = vec![("objectClass", "groupOfNames"), ("cn", cn.as_str())];
+        attrs.extend(members.iter().map(|m| ("member", *m)));
+        self.src.add(&entry(&dn, &attrs)).await.expect("add the group at the source");
+        dn
     }
 
     fn uid(&self, n: &str) -> String {
@@ -178,7 +230,8 @@ async fn full_cycle(prefix: &str) {
 
     // A second resync changes nothing.
     let out = w.resync(&[]).ok();
-    assert!(!out.to_lowercase().contains("modified: 1") && !out.contains("failed"), "{out}");
+    assert!(out.contains(", 0 entries were modified, 0 entries were created,"), "{out}");
+    assert!(!out.contains("failed"), "{out}");
 
     // Modifies: single-valued (title, sn inside name), complex (emails), membership (remove bob, add carol).
     use ferrosync_ldap::Modification as Mod;
@@ -283,6 +336,377 @@ async fn scim2_server_etag_conflict_is_retried_and_delete_works() {
     dest.modify(&dn, &[Modification::Replace("title".into(), vec![Value::Text("Two".into())])]).await.unwrap();
     let u = w.user("erin");
     assert_eq!(u["title"], "Two", "{u}");
+    // The destination keeps what it wrote (no read before the next update); someone else deletes the
+    // resource: the update fails as retryable, and the retry finds nothing (the engine then creates it).
+    let (code, j) = w.scim.curl("DELETE", &format!("Users/{id}"), None);
+    assert_eq!(code, 204, "{j}");
+    let err = dest
+        .modify(&dn, &[Modification::Replace("title".into(), vec![Value::Text("Three".into())])])
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, ferrosync::endpoint::EndpointError::Retryable(m) if m.contains("404")), "{err}");
+    assert!(dest.fetch(&dn, &[]).await.unwrap().is_none());
+    dest.create(&mapped).await.unwrap();
+    assert!(w.scim.find("Users", "userName", &w.uid("erin")).is_some());
     dest.delete(&dn).await.unwrap();
     assert!(w.scim.find("Users", "userName", &w.uid("erin")).is_none());
+}
+
+/// The test gateway `tests/scim-proxy/proxy.py` in front of a SCIM server, on a free port of its own: it
+/// throttles (429 with Retry-After), accepts basic credentials and OAuth client-credentials tokens it issues,
+/// and counts requests. Stopped when dropped.
+struct Proxy {
+    child: Child,
+    /// The SCIM base URL through the proxy.
+    url: String,
+    root: String,
+}
+
+const BASIC: (&str, &str) = ("sync-user", "basic-Pa55");
+const CLIENT: (&str, &str) = ("sync-client", "client-S3cret");
+
+impl Proxy {
+    fn start(upstream: &Scim) -> Proxy {
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/scim-proxy/proxy.py"))
+            .args(["--upstream", &upstream.url, "--upstream-token", &upstream.token])
+            .args(["--basic", &format!("{}:{}", BASIC.0, BASIC.1), "--client", &format!("{}:{}", CLIENT.0, CLIENT.1)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs tests/scim-proxy/proxy.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("the proxy prints its port");
+        let port = line.trim().strip_prefix("PORT=").unwrap_or_else(|| panic!("the proxy said {line:?}")).to_string();
+        let root = format!("http://127.0.0.1:{port}");
+        Proxy { child, url: format!("{root}/scim"), root }
+    }
+
+    fn admin(&self, method: &str, path: &str, body: Option<Json>) -> Json {
+        let mut c = Command::new("curl");
+        c.args(["-sf", "-X", method]);
+        if let Some(b) = body {
+            c.args(["-H", "Content-Type: application/json", "--data", &b.to_string()]);
+        }
+        let out = c.arg(format!("{}/admin/{path}", self.root)).output().expect("curl runs");
+        assert!(out.status.success(), "admin {path} failed");
+        serde_json::from_slice(&out.stdout).unwrap_or(Json::Null)
+    }
+
+    fn stats(&self) -> Json {
+        self.admin("GET", "stats", None)
+    }
+
+    fn count(&self, key: &str) -> u64 {
+        self.stats()[key].as_u64().expect("a count")
+    }
+
+    fn method(&self, m: &str) -> u64 {
+        self.stats()["by_method"][m].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Real-time sync from 389 DS's change log into the SCIM service: creates, modifies, group membership and
+/// deletes arrive while the sync server runs.
+async fn realtime(prefix: &str) {
+    use ferrosync_ldap::Modification as Mod;
+    let w = World::new("rt", prefix, None).await;
+    let _server = w.go();
+    let alice = w.add_user("alice", &[("mail", "alice@example.com"), ("title", "Engineer")]).await;
+    let bob = w.add_user("bob", &[("mail", "bob@example.com")]).await;
+    eventually("the creates reach the SCIM service", WAIT, || async {
+        w.try_user("alice").is_some() && w.try_user("bob").is_some()
+    })
+    .await;
+    let a = w.user("alice");
+    assert_eq!(a["title"], "Engineer", "{a}");
+    assert_eq!(a["emails"][0]["value"], "alice@example.com", "{a}");
+    let (alice_id, bob_id) = (a["id"].as_str().unwrap().to_string(), w.user("bob")["id"].as_str().unwrap().to_string());
+
+    let t = |s: &str| Value::Text(s.to_string());
+    w.src
+        .modify(
+            &alice,
+            &[
+                Mod::Replace("title".into(), vec![t("Manager")]),
+                Mod::Replace("sn".into(), vec![t("Newname")]),
+                Mod::Replace("mail".into(), vec![t("alice.new@example.com")]),
+            ],
+        )
+        .await
+        .unwrap();
+    eventually("the modify reaches the SCIM service", WAIT, || async {
+        w.try_user("alice").is_some_and(|a| {
+            a["title"] == "Manager"
+                && a["name"]["familyName"] == "Newname"
+                && a["emails"].as_array().is_some_and(|e| e.len() == 1 && e[0]["value"] == "alice.new@example.com")
+        })
+    })
+    .await;
+    assert_eq!(w.user("alice")["name"]["givenName"], "Given", "the other sub-attribute of name stays");
+
+    // Groups: created with its member, then a member added and one removed.
+    let group = w.add_group("rtstaff", &[&alice]).await;
+    eventually("the group reaches the SCIM service with its member", WAIT, || async {
+        w.group("rtstaff").is_some_and(|g| member_ids(&g) == vec![alice_id.clone()])
+    })
+    .await;
+    w.src.modify(&group, &[Mod::Add("member".into(), vec![t(&bob)])]).await.unwrap();
+    let mut both = vec![alice_id.clone(), bob_id.clone()];
+    both.sort();
+    eventually("the added member reaches the SCIM service", WAIT, || async {
+        w.group("rtstaff").is_some_and(|g| member_ids(&g) == both)
+    })
+    .await;
+    w.src.modify(&group, &[Mod::Delete("member".into(), vec![t(&alice)])]).await.unwrap();
+    eventually("the removed member leaves the SCIM group", WAIT, || async {
+        w.group("rtstaff").is_some_and(|g| member_ids(&g) == vec![bob_id.clone()])
+    })
+    .await;
+
+    // Removing an attribute, then deletes.
+    w.src.modify(&alice, &[Mod::Delete("title".into(), vec![])]).await.unwrap();
+    eventually("the removed attribute leaves the SCIM user", WAIT, || async {
+        w.try_user("alice").is_some_and(|a| a.get("title").is_none_or(Json::is_null))
+    })
+    .await;
+    w.src.delete(&group).await.unwrap();
+    w.src.delete(&bob).await.unwrap();
+    eventually("the deletes reach the SCIM service", WAIT, || async {
+        w.group("rtstaff").is_none() && w.try_user("bob").is_none()
+    })
+    .await;
+    assert!(w.try_user("alice").is_some(), "alice stays");
+    let log = w.sync_log();
+    assert!(log.contains("type=change-applied") && log.contains(&alice), "{log}");
+}
+
+#[tokio::test]
+async fn scim2_server_realtime_creates_modifies_groups_deletes() {
+    realtime("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_realtime_creates_modifies_groups_deletes() {
+    realtime("SCIMMY").await;
+}
+
+/// A service that answers 429 with Retry-After for a while: resync and real-time sync wait, retry, and lose
+/// nothing.
+async fn throttled(prefix: &str) {
+    let w = World::new("thr", prefix, None).await;
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    w.dsconfig("dsconfig set-sync-pipe-prop --pipe-name ldap-to-scim --set max-operation-attempts:10\n");
+    for i in 0..6 {
+        w.add_user(&format!("r{i}"), &[("mail", &format!("r{i}@example.com"))]).await;
+    }
+    // Resync: the next 8 requests are refused, whichever worker sends them.
+    proxy.admin("POST", "throttle", Some(json!({"requests": 8, "retry_after": "1"})));
+    let out = w.resync(&[]).ok();
+    for i in 0..6 {
+        assert!(w.try_user(&format!("r{i}")).is_some(), "r{i} is missing after the throttled resync: {out}");
+    }
+    assert_eq!(proxy.count("throttled"), 8, "{}", proxy.stats());
+
+    // Real time: the service refuses everything for 4 s while changes arrive.
+    let _server = w.go();
+    eventually("the pipe is running", WAIT, || async {
+        w.root.run("status", &["--script-friendly"]).ok().contains("ldap-to-scim\tStarted\ttrue\n")
+    })
+    .await;
+    let before = proxy.count("throttled");
+    proxy.admin("POST", "throttle", Some(json!({"seconds": 4, "retry_after": "1"})));
+    let mut dns = Vec::new();
+    for i in 0..6 {
+        dns.push(w.add_user(&format!("t{i}"), &[]).await);
+    }
+    eventually("every change made while throttled arrives", Duration::from_secs(60), || async {
+        (0..6).all(|i| w.try_user(&format!("t{i}")).is_some())
+    })
+    .await;
+    assert!(proxy.count("throttled") > before, "the service throttled the real-time changes: {}", proxy.stats());
+    let failed = std::fs::read_to_string(w.root.path().join("logs/sync-failed-ops")).unwrap_or_default();
+    assert!(failed.is_empty(), "nothing failed for good: {failed}");
+}
+
+#[tokio::test]
+async fn scim2_server_throttled_with_429_loses_nothing() {
+    throttled("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_throttled_with_429_loses_nothing() {
+    throttled("SCIMMY").await;
+}
+
+/// HTTP basic credentials, checked by the gateway in front of the service; wrong ones are a clear error that
+/// does not show the password.
+#[tokio::test]
+async fn basic_authorization_through_a_gateway() {
+    let w = World::new("basic", "SCIM2", None).await;
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    w.dsconfig(&format!(
+        "dsconfig create-http-authorization-method --method-name basic-auth --type basic --set username:{} --set password:wrong-Pa55\n\
+         dsconfig set-external-server-prop --server-name scim --set http-authorization-method:basic-auth\n",
+        BASIC.0
+    ));
+    w.add_user("bea", &[]).await;
+    let run = w.resync(&[]);
+    let err = format!("{}{}", run.stdout(), run.stderr());
+    assert!(run.code() != 0 && err.contains("401") && err.contains("credentials"), "{err}");
+    assert!(!err.contains("wrong-Pa55"), "the password leaked: {err}");
+    w.dsconfig(&format!(
+        "dsconfig set-http-authorization-method-prop --method-name basic-auth --set password:{}\n",
+        BASIC.1
+    ));
+    w.resync(&[]).ok();
+    assert!(w.try_user("bea").is_some());
+    assert!(proxy.count("unauthorized") >= 1, "{}", proxy.stats());
+}
+
+/// OAuth 2.0 client credentials: one token for the whole run, fetched again when the service stops accepting
+/// it (401), in a running sync server.
+#[tokio::test]
+async fn oauth_client_credentials_token_is_cached_and_refreshed() {
+    let w = World::new("oauth", "SCIM2", None).await;
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    w.dsconfig(&format!(
+        "dsconfig create-http-authorization-method --method-name oauth --type client-credentials-bearer-token \
+           --set oauth-server-token-endpoint-url:{}/oauth/token --set oauth-client-id:{} --set oauth-client-secret:{}\n\
+         dsconfig set-external-server-prop --server-name scim --set http-authorization-method:oauth\n",
+        proxy.root, CLIENT.0, CLIENT.1
+    ));
+    for n in ["olga", "otto", "oona"] {
+        w.add_user(n, &[]).await;
+    }
+    w.resync(&[]).ok();
+    assert!(w.try_user("olga").is_some() && w.try_user("oona").is_some());
+    assert_eq!(proxy.count("tokens_issued"), 1, "one token serves the whole resync: {}", proxy.stats());
+
+    let _server = w.go();
+    w.add_user("oleg", &[]).await;
+    eventually("a real-time create arrives", WAIT, || async { w.try_user("oleg").is_some() }).await;
+    let issued = proxy.count("tokens_issued");
+    proxy.admin("POST", "expire-tokens", None);
+    w.add_user("omar", &[]).await;
+    eventually("a create after the token expired arrives", WAIT, || async { w.try_user("omar").is_some() }).await;
+    assert_eq!(proxy.count("tokens_issued"), issued + 1, "a 401 fetched one new token: {}", proxy.stats());
+
+    // Wrong client secret: a clear error naming the client, without the secret.
+    w.dsconfig("dsconfig set-http-authorization-method-prop --method-name oauth --set oauth-client-secret:not-it\n");
+    let run = w.resync(&[]);
+    let err = format!("{}{}", run.stdout(), run.stderr());
+    assert!(run.code() != 0 && err.contains(CLIENT.0) && err.contains("token endpoint"), "{err}");
+    assert!(!err.contains("not-it"), "the secret leaked: {err}");
+}
+
+/// `update-method:put` replaces whole resources with PUT (and never sends PATCH); query-method post searches
+/// through `.search`.
+async fn put_updates(prefix: &str) {
+    let w = World::new("put", prefix, None).await;
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    w.dsconfig("dsconfig set-sync-destination-prop --destination-name scim-destination --set update-method:put\n");
+    let dn = w.add_user("pia", &[("mail", "pia@example.com"), ("title", "One"), ("departmentNumber", "7")]).await;
+    w.resync(&[]).ok();
+    use ferrosync_ldap::Modification as Mod;
+    let t = |s: &str| Value::Text(s.to_string());
+    w.src
+        .modify(&dn, &[Mod::Replace("title".into(), vec![t("Two")]), Mod::Replace("sn".into(), vec![t("Other")])])
+        .await
+        .unwrap();
+    let out = w.resync(&[]).ok();
+    let u = w.user("pia");
+    assert_eq!(u["title"], "Two", "{u}\n{out}");
+    assert_eq!(u["name"]["familyName"], "Other", "{u}");
+    assert_eq!(u["name"]["givenName"], "Given", "{u}");
+    assert_eq!(u["emails"][0]["value"], "pia@example.com", "PUT kept the rest: {u}");
+    assert_eq!(u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "7", "{u}");
+    assert!(proxy.method("PUT") >= 1 && proxy.method("PATCH") == 0, "{}", proxy.stats());
+    // Nothing changed: no request that writes.
+    let writes = proxy.method("PUT");
+    w.resync(&[]).ok();
+    assert_eq!(proxy.method("PUT"), writes, "{}", proxy.stats());
+}
+
+#[tokio::test]
+async fn scim2_server_put_updates() {
+    put_updates("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_put_updates() {
+    put_updates("SCIMMY").await;
+}
+
+/// `query-method:post` correlates through `POST /Users/.search` (scim2-server supports it).
+#[tokio::test]
+async fn scim2_server_query_method_post() {
+    let w = World::new("qpost", "SCIM2", None).await;
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    w.dsconfig("dsconfig set-sync-destination-prop --destination-name scim-destination --set query-method:post\n");
+    let dn = w.add_user("quinn", &[("title", "One")]).await;
+    w.resync(&[]).ok();
+    w.src
+        .modify(&dn, &[ferrosync_ldap::Modification::Replace("title".into(), vec![Value::Text("Two".into())])])
+        .await
+        .unwrap();
+    w.resync(&[]).ok();
+    assert_eq!(w.user("quinn")["title"], "Two");
+    assert!(proxy.count("searches_post") >= 2, "{}", proxy.stats());
+    assert_eq!(proxy.count("searches_get"), 0, "no search by GET: {}", proxy.stats());
+}
+
+/// An attribute mapping to a SCIM attribute that the service's `/Schemas` does not declare: the attribute is
+/// not sent, the rest is, and the sync log says so once (not once per entry).
+async fn undeclared_attribute(prefix: &str) {
+    let w = World::new("undecl", prefix, None).await;
+    w.dsconfig(
+        "dsconfig create-scim2-attribute-mapping --mapping-name favoriteColor --type string \
+           --set scim-attribute-name:favoriteColor --set ldap-attribute-name:description --set single-valued:true\n\
+         dsconfig set-scim2-endpoint-mapping-prop --mapping-name Users --add attribute-mapping:favoriteColor\n",
+    );
+    for n in ["ursula", "ulf", "uma"] {
+        w.add_user(n, &[("description", "teal"), ("title", "Undeclared")]).await;
+    }
+    let run = w.resync(&[]);
+    run.ok();
+    for n in ["ursula", "ulf", "uma"] {
+        let u = w.user(n);
+        assert_eq!(u["title"], "Undeclared", "{u}");
+        assert!(u.get("favoriteColor").is_none(), "{u}");
+    }
+    let log = w.sync_log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("favoriteColor")).collect();
+    assert_eq!(lines.len(), 1, "one warning in the sync log:\n{log}");
+    assert!(
+        lines[0].contains("severity=MILD_WARNING")
+            && lines[0].contains("pipe=\"ldap-to-scim\"")
+            && lines[0].contains("does not declare"),
+        "{log}"
+    );
+    assert!(!run.stderr().contains("favoriteColor"), "the warning went to the sync log, not stderr: {}", run.stderr());
+}
+
+#[tokio::test]
+async fn scim2_server_undeclared_attribute_is_dropped_with_one_sync_log_warning() {
+    undeclared_attribute("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_undeclared_attribute_is_dropped_with_one_sync_log_warning() {
+    undeclared_attribute("SCIMMY").await;
 }

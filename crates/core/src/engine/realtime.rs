@@ -288,7 +288,7 @@ impl PipeRunner {
                     // Everything read before was applied (batches arrive in order): the log moved past records
                     // that needed no work (DirSync: objects out of scope), so they are not read again.
                     if next != start {
-                        self.store().set_start_point(&self.pipe, next.as_str())?;
+                        self.store().record_progress(&self.pipe, next.as_str(), &[], &[])?;
                         start = next;
                     }
                     continue;
@@ -572,7 +572,7 @@ impl Reader {
             };
             backoff = interval.max(Duration::from_millis(100));
             let Some(last) = changes.last() else {
-                if let Some(next) = self.detector.idle_start_point(&cursor) {
+                if let Some(next) = self.detector.idle_start_point(&cursor).await {
                     if next != cursor {
                         cursor = next.clone();
                         if tx.send(Read::Idle(next)).await.is_err() {
