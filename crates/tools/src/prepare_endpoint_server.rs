@@ -74,6 +74,10 @@ pub struct Args {
     /// The server is a sync destination (the sync user may write below the base DN).
     #[arg(long = "isDestination")]
     pub is_destination: bool,
+    /// 389 DS source: keep the clear text of password changes in the retro changelog
+    /// (nsslapd-unhashed-pw-switch: on), so that passwords reach Active Directory destinations.
+    #[arg(long = "recordClearTextPasswords")]
+    pub record_clear_text_passwords: bool,
     /// Never prompt: a missing answer is an error.
     #[arg(short = 'n', long = "no-prompt")]
     pub no_prompt: bool,
@@ -238,7 +242,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &prompt,
             !exists,
         )?;
-        let opts = PrepareOptions { base_dn: base_dn.clone(), sync_dn, sync_password, is_source, is_destination };
+        let opts = PrepareOptions {
+            base_dn: base_dn.clone(),
+            sync_dn,
+            sync_password,
+            is_source,
+            is_destination,
+            record_clear_text_passwords: args.record_clear_text_passwords,
+        };
         let report = prepare::prepare(&admin, &server, &dse, &opts)
             .await
             .with_context(|| format!("cannot prepare {} ({kind})", server.label()))?;

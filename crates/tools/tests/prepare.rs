@@ -233,6 +233,22 @@ async fn ds389_source_user_retro_changelog_restart_then_nothing_to_change() {
     assert!(lines_with(&out, "changed").is_empty(), "{out}");
     assert_eq!(lines_with(&out, "unchanged").len(), 4, "{out}");
     assert!(out.contains("Nothing changed: the server was already prepared, and every check passed."), "{out}");
+
+    // clear-text passwords for AD destinations: reported when off, turned on when asked
+    let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");
+    let switch = |v: &str| vec![Modification::Replace("nsslapd-unhashed-pw-switch".into(), vec![Value::from(v)])];
+    admin.modify("cn=config", &switch("off")).await.unwrap();
+    let out = prepare(&args).ok();
+    assert!(out.contains("(nsslapd-unhashed-pw-switch: off): passwords cannot reach Active Directory"), "{out}");
+    assert!(lines_with(&out, "changed").is_empty(), "{out}");
+    let with_flag: Vec<&str> = args.iter().copied().chain(["--recordClearTextPasswords"]).collect();
+    let out = prepare(&with_flag).ok();
+    assert!(out.contains("changed    nsslapd-unhashed-pw-switch: on (was off)"), "{out}");
+    let config = admin.get("cn=config", &["nsslapd-unhashed-pw-switch"]).await.unwrap().unwrap();
+    assert_eq!(config.first_text("nsslapd-unhashed-pw-switch").as_deref(), Some("on"));
+    let out = prepare(&args).ok();
+    assert!(out.contains("ok         the change log records the clear text of password changes"), "{out}");
+    admin.close().await;
     drop(guard);
 }
 

@@ -38,6 +38,7 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
     let mut changelog_live = false;
     if opts.is_source {
         changelog_live = retro_changelog(run).await?;
+        clear_text_passwords(run).await?;
         if changelog_live {
             run.ensure_aci(
                 CHANGELOG,
@@ -129,6 +130,35 @@ async fn retro_changelog(run: &mut Run<'_>) -> Result<bool, PrepareError> {
         );
     }
     Ok(live)
+}
+
+/// Whether the retro changelog records the clear text of password changes (`unhashed#user#password`), which
+/// is how a password changed at 389 DS reaches Active Directory; turned on with `--recordClearTextPasswords`.
+async fn clear_text_passwords(run: &mut Run<'_>) -> Result<(), PrepareError> {
+    const SWITCH: &str = "nsslapd-unhashed-pw-switch";
+    let value =
+        run.admin.get("cn=config", &[SWITCH]).await?.and_then(|c| c.first_text(SWITCH)).unwrap_or_else(|| "on".into());
+    if value.eq_ignore_ascii_case("on") {
+        run.report.step(
+            Status::Ok,
+            format!("the change log records the clear text of password changes ({SWITCH}: on), for AD destinations"),
+        );
+    } else if run.opts.record_clear_text_passwords {
+        run.admin.modify("cn=config", &[Modification::Replace(SWITCH.into(), vec![Value::Text("on".into())])]).await?;
+        run.report.step(
+            Status::Changed,
+            format!("{SWITCH}: on (was {value}): password changes reach Active Directory destinations"),
+        );
+    } else {
+        run.report.step(
+            Status::Ok,
+            format!(
+                "the change log does not record the clear text of password changes ({SWITCH}: {value}): passwords \
+                 cannot reach Active Directory destinations; --recordClearTextPasswords turns it on"
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Reads `cn=changelog` and its last entry as the sync user.

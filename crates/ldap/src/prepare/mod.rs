@@ -105,6 +105,9 @@ pub struct PrepareOptions {
     pub is_source: bool,
     /// The server is a sync destination: the sync user writes below the base DN.
     pub is_destination: bool,
+    /// A 389 DS source keeps the clear text of password changes in its retro changelog, so that passwords can
+    /// reach Active Directory destinations.
+    pub record_clear_text_passwords: bool,
 }
 
 /// How a step ended.
