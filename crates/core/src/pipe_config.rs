@@ -69,6 +69,10 @@ pub const QUESTIONS: &[Question] = &[
     q("sourceSecurity", "the source's connection security: none, ssl or start-tls"),
     q("sourceTrust", "with ssl or start-tls, which certificates the source's servers may have: system, trust-all, or the path of a PEM file of CA certificates"),
     qm("sourceServer", "the source's servers as host:port, in failover order (repeat for several)"),
+    q("prepareSourceServer", "yes or no: prepare the source's servers first as an administrator (create the sync user, grant it its rights, turn on the change log)"),
+    q("sourceAdminBindDN", "with prepareSourceServer: the DN of an administrator of the source's servers"),
+    qs("sourceAdminBindPassword", "with prepareSourceServer: the administrator's password"),
+    q("sourceAdminBindPasswordFile", "with prepareSourceServer: a file holding the administrator's password"),
     q("sourceBindDN", "the DN the sync user of the source binds with"),
     qs("sourceBindPassword", "the password of the source's sync user"),
     q("sourceBindPasswordFile", "a file holding the password of the source's sync user"),
@@ -79,6 +83,10 @@ pub const QUESTIONS: &[Question] = &[
     q("destinationSecurity", "the destination's connection security: none, ssl or start-tls"),
     q("destinationTrust", "with ssl or start-tls: system, trust-all, or the path of a PEM file of CA certificates"),
     qm("destinationServer", "the destination's servers as host:port, in failover order"),
+    q("prepareDestinationServer", "yes or no: prepare the destination's servers first as an administrator (create the sync user, grant it its rights)"),
+    q("destinationAdminBindDN", "with prepareDestinationServer: the DN of an administrator of the destination's servers"),
+    qs("destinationAdminBindPassword", "with prepareDestinationServer: the administrator's password"),
+    q("destinationAdminBindPasswordFile", "with prepareDestinationServer: a file holding the administrator's password"),
     q("destinationBindDN", "the DN the sync user of the destination binds with"),
     qs("destinationBindPassword", "the password of the destination's sync user"),
     q("destinationBindPasswordFile", "a file holding the password of the destination's sync user"),
@@ -373,7 +381,54 @@ pub trait Probe {
     fn connect(&self, c: &Connection) -> Result<(), String>;
     /// Connects and binds as `dn`.
     fn bind(&self, c: &Connection, dn: &str, password: &str) -> Result<(), String>;
+    /// Binds as an administrator and recognizes the server (prepare-endpoint-server's first step).
+    fn detect(
+        &self,
+        _c: &Connection,
+        _admin_dn: &str,
+        _admin_password: &str,
+        _base_dn: &str,
+    ) -> Result<Detected, String> {
+        Err(NO_PREPARE.into())
+    }
+    /// Prepares one server for the sync user, as prepare-endpoint-server does.
+    fn prepare(&self, _c: &Connection, _req: &PrepareRequest) -> Result<Prepared, String> {
+        Err(NO_PREPARE.into())
+    }
 }
+
+/// What [`Probe::detect`] found on a server, as its administrator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detected {
+    /// What the server is, for the user ("389 Directory Server (...)").
+    pub kind: String,
+    /// The sync user's DN that prepare-endpoint-server uses on this kind of server.
+    pub default_sync_dn: String,
+}
+
+/// One server to prepare (prepare-endpoint-server's work), as [`Probe::prepare`] gets it.
+#[derive(Clone, Debug)]
+pub struct PrepareRequest<'r> {
+    pub admin_dn: &'r str,
+    pub admin_password: &'r str,
+    pub base_dn: &'r str,
+    pub sync_dn: &'r str,
+    pub sync_password: &'r str,
+    pub is_source: bool,
+    pub is_destination: bool,
+}
+
+/// What [`Probe::prepare`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// The report, as prepare-endpoint-server prints it (no password in it).
+    pub report: String,
+    /// Everything is in place, and every check as the sync user passed.
+    pub complete: bool,
+}
+
+/// The error of a probe that cannot prepare servers.
+pub const NO_PREPARE: &str = "preparing a server needs the connection tests (do not give --skipConnectionTest)";
 
 /// A probe that tests nothing (`--skipConnectionTest`).
 pub struct NoProbe;
@@ -1179,21 +1234,54 @@ impl<'a> Wizard<'a> {
                     .map_err(|reason| WizardError::Check { key: key("BaseDN").into(), reason })?;
             }
         }
-        // The sync user, tested on every server.
+        let connections: Vec<Connection> =
+            servers.iter().map(|s| Connection { server: s.clone(), security, trust: trust.clone() }).collect();
+        let (is_source, is_destination) = (role == "source" || bidirectional, role == "destination" || bidirectional);
+        let admin = self.prepare_admin(role, &connections, &base_dns)?;
+        // The sync user (created first when preparing), tested on every server.
         let (bind_dn, password) = loop {
-            let dn = self.ask(
-                key("BindDN"),
-                &format!("DN of the sync user of the {role}"),
-                Some("cn=Sync User,cn=Root DNs,cn=config"),
-                &check_dn,
-            )?;
+            let default_dn = admin.as_ref().map_or("cn=Sync User,cn=Root DNs,cn=config", |a| &a.2.default_sync_dn);
+            let dn =
+                self.ask(key("BindDN"), &format!("DN of the sync user of the {role}"), Some(default_dn), &check_dn)?;
             let pw = self.password(key("BindPassword"), key("BindPasswordFile"), &format!("Password of {dn}"))?;
             let mut failure = None;
-            for s in &servers {
-                let c = Connection { server: s.clone(), security, trust: trust.clone() };
-                if let Err(reason) = self.probe.bind(&c, &dn, &pw) {
-                    failure = Some(format!("cannot bind as {dn} to {s}: {reason}"));
+            if let Some((admin_dn, admin_password, _)) = &admin {
+                'prepare: for c in &connections {
+                    for base_dn in &base_dns {
+                        let req = PrepareRequest {
+                            admin_dn,
+                            admin_password,
+                            base_dn,
+                            sync_dn: &dn,
+                            sync_password: &pw,
+                            is_source,
+                            is_destination,
+                        };
+                        self.prompter.note(&format!("Preparing {} for the sync user {dn} ...", c.server));
+                        match self.probe.prepare(c, &req) {
+                            Ok(p) => {
+                                self.prompter.note(&p.report);
+                                if !p.complete {
+                                    self.prompter.note(&format!(
+                                        "{} is not completely prepared: do what is listed above (the wizard goes on)",
+                                        c.server
+                                    ));
+                                }
+                            }
+                            Err(reason) => {
+                                failure = Some(format!("cannot prepare {}: {reason}", c.server));
+                                break 'prepare;
+                            }
+                        }
+                    }
+                }
+            }
+            for c in &connections {
+                if failure.is_some() {
                     break;
+                }
+                if let Err(reason) = self.probe.bind(c, &dn, &pw) {
+                    failure = Some(format!("cannot bind as {dn} to {}: {reason}", c.server));
                 }
             }
             match failure {
@@ -1218,6 +1306,64 @@ impl<'a> Wizard<'a> {
             _ => None,
         };
         Ok(Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id })
+    }
+
+    /// Whether to prepare the endpoint's servers (prepare-endpoint-server's work) before the sync user is
+    /// tested; when so, the administrator's DN and password, checked on the first server, and what it is.
+    fn prepare_admin(
+        &mut self,
+        role: &'static str,
+        connections: &[Connection],
+        base_dns: &[String],
+    ) -> Result<Option<(String, String, Detected)>, WizardError> {
+        let (prepare_key, dn_key, pw_key, file_key) = if role == "source" {
+            ("prepareSourceServer", "sourceAdminBindDN", "sourceAdminBindPassword", "sourceAdminBindPasswordFile")
+        } else {
+            (
+                "prepareDestinationServer",
+                "destinationAdminBindDN",
+                "destinationAdminBindPassword",
+                "destinationAdminBindPasswordFile",
+            )
+        };
+        let what = if role == "source" {
+            "create the sync user, grant it its rights, turn on the change log"
+        } else {
+            "create the sync user, grant it its rights"
+        };
+        let yes = self.ask(
+            prepare_key,
+            &format!("Prepare the {role}'s servers now as an administrator ({what})? yes or no"),
+            Some("no"),
+            &check_yes_no,
+        )?;
+        if yes != "yes" {
+            return Ok(None);
+        }
+        let (Some(first), Some(base_dn)) = (connections.first(), base_dns.first()) else { return Ok(None) };
+        loop {
+            let dn = self.ask(
+                dn_key,
+                &format!("DN of an administrator of the {role}'s servers"),
+                Some("cn=Directory Manager"),
+                &check_dn,
+            )?;
+            let pw = self.password(pw_key, file_key, &format!("Password of {dn}"))?;
+            match self.probe.detect(first, &dn, &pw, base_dn) {
+                Ok(d) => {
+                    self.prompter.note(&format!("{} is {}.", first.server, d.kind));
+                    return Ok(Some((dn, pw, d)));
+                }
+                Err(reason) => {
+                    let reason = format!("cannot read {} as {dn}: {reason}", first.server);
+                    if self.given.get(dn_key).is_some() || self.no_prompt {
+                        return Err(WizardError::Check { key: dn_key.into(), reason });
+                    }
+                    self.prompter.note(&format!("{reason}. Enter the administrator again."));
+                    self.taken.values.remove(dn_key);
+                }
+            }
+        }
     }
 
     /// After a check of several answers failed: re-ask (interactive) or fail.
@@ -1417,6 +1563,15 @@ impl<'a> Wizard<'a> {
 }
 
 /// An object name: not empty, no control characters.
+/// yes or no (also true/false, y/n).
+pub fn check_yes_no(s: &str) -> Result<String, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" => Ok("yes".into()),
+        "no" | "n" | "false" => Ok("no".into()),
+        t => Err(format!("'{t}' is not yes or no")),
+    }
+}
+
 pub fn check_name(s: &str) -> Result<String, String> {
     let t = s.trim();
     if t.is_empty() {
@@ -1579,6 +1734,22 @@ mod tests {
     }
 
     #[test]
+    fn preparing_needs_the_connection_tests_and_a_yes_or_no() {
+        let mut p = Scripted(vec![], vec![]);
+        let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
+        a.extend([("prepareSourceServer", "yes"), ("sourceAdminBindPassword", "pw")]);
+        let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(
+            e.to_string().contains("--sourceAdminBindDN: cannot read") && e.to_string().contains(NO_PREPARE),
+            "{e}"
+        );
+        let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
+        a.push(("prepareDestinationServer", "perhaps"));
+        let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(e.to_string().contains("invalid answer --prepareDestinationServer 'perhaps'"), "{e}");
+    }
+
+    #[test]
     fn wrong_answers_are_refused_with_the_reason() {
         let mut p = Scripted(vec![], vec![]);
         let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
@@ -1615,6 +1786,7 @@ mod tests {
             "nohost:abc",
             "ds:389",
             "",
+            "", // not prepared
             "cn=Directory Manager",
             "pw",
             "", // unique id default
@@ -1625,6 +1797,7 @@ mod tests {
             "1",
             "ol:389",
             "",
+            "no",
             "cn=admin,dc=example,dc=com",
             "pw2",
             "", // pipe name
