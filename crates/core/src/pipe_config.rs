@@ -14,6 +14,10 @@
 
 use std::collections::BTreeMap;
 
+mod http;
+
+pub use http::{Http, ScimAuth};
+
 use crate::model::{check_value, find_type, Syntax};
 use crate::syntax::{Dn, Filter};
 
@@ -91,6 +95,31 @@ pub const QUESTIONS: &[Question] = &[
     qs("destinationBindPassword", "the password of the destination's sync user"),
     q("destinationBindPasswordFile", "a file holding the password of the destination's sync user"),
     q("destinationUniqueIdAttribute", "bidirectional: the destination attribute that identifies an entry across renames"),
+    q("destinationScimServiceURL", "SCIM 2.0 destination: the service's base URL, such as https://host/scim/v2"),
+    q("destinationScimAuth", "SCIM 2.0 destination: bearer-token, basic or client-credentials"),
+    qs("destinationScimBearerToken", "SCIM 2.0 destination: the bearer token"),
+    q("destinationScimBearerTokenFile", "SCIM 2.0 destination: a file holding the bearer token"),
+    q("destinationScimUsername", "SCIM 2.0 destination, basic: the user name"),
+    qs("destinationScimPassword", "SCIM 2.0 destination, basic: the password"),
+    q("destinationScimPasswordFile", "SCIM 2.0 destination, basic: a file holding the password"),
+    q("destinationScimTokenURL", "SCIM 2.0 destination, client-credentials: the OAuth 2.0 token endpoint URL"),
+    q("destinationScimClientID", "SCIM 2.0 destination, client-credentials: the client id"),
+    qs("destinationScimClientSecret", "SCIM 2.0 destination, client-credentials: the client secret"),
+    q("destinationScimClientSecretFile", "SCIM 2.0 destination, client-credentials: a file holding the client secret"),
+    q("sourcePingOneEnvironmentID", "PingOne source: the environment id"),
+    q("sourcePingOneAPIURL", "PingOne source: the API URL (default https://api.pingone.com/v1)"),
+    q("sourcePingOneAuthURL", "PingOne source: the token URL (default: derived from the API URL)"),
+    q("sourcePingOneClientID", "PingOne source: the worker application's client id"),
+    qs("sourcePingOneClientSecret", "PingOne source: the worker application's client secret"),
+    q("sourcePingOneClientSecretFile", "PingOne source: a file holding the client secret"),
+    qm("sourcePingOnePopulation", "PingOne source: a population (name or id) to synchronize (repeat for several; all when none)"),
+    q("destinationPingOneEnvironmentID", "PingOne destination: the environment id"),
+    q("destinationPingOneAPIURL", "PingOne destination: the API URL (default https://api.pingone.com/v1)"),
+    q("destinationPingOneAuthURL", "PingOne destination: the token URL (default: derived from the API URL)"),
+    q("destinationPingOneClientID", "PingOne destination: the worker application's client id"),
+    qs("destinationPingOneClientSecret", "PingOne destination: the worker application's client secret"),
+    q("destinationPingOneClientSecretFile", "PingOne destination: a file holding the client secret"),
+    q("destinationPingOnePopulation", "PingOne destination: the population (name or id) new users are created in"),
     q("pipeName", "the sync pipe's name"),
     q("reversePipeName", "bidirectional: the name of the pipe from the destination back to the source"),
     qm("syncClass", "the names of the sync classes, in evaluation order (repeat for several; 'none' for none)"),
@@ -251,11 +280,30 @@ pub const ENDPOINT_KINDS: &[EndpointKind] = &[
         unique_id: None,
         default_port: 389,
     },
+    EndpointKind {
+        key: "scim2",
+        display: "A SCIM 2.0 service (a destination: LDAP inetOrgPerson entries become SCIM Users)",
+        server_type: "scim2",
+        source_type: "",
+        destination_type: "scim2",
+        unique_id: None,
+        default_port: 443,
+    },
+    EndpointKind {
+        key: "pingone",
+        display: "PingOne (the users of an environment, through its Platform API)",
+        server_type: "",
+        source_type: "ping-one-customer",
+        destination_type: "ping-one-customer",
+        unique_id: None,
+        default_port: 443,
+    },
 ];
 
-/// The endpoint kinds whose server, source and destination types all exist in the model.
+/// The endpoint kinds whose server, source and destination types all exist in the model (an empty type: the
+/// kind has none, such as a SCIM service that is never a source).
 pub fn endpoint_kinds() -> Vec<&'static EndpointKind> {
-    let has = |t: &str, v: &str| find_type(t).and_then(|t| t.variant(v)).is_some_and(|v| !v.unused);
+    let has = |t: &str, v: &str| v.is_empty() || find_type(t).and_then(|t| t.variant(v)).is_some_and(|v| !v.unused);
     ENDPOINT_KINDS
         .iter()
         .filter(|k| {
@@ -618,6 +666,8 @@ pub struct Endpoint {
     pub password: String,
     /// `unique-id-attribute`, when this endpoint is read as a source and its type has that property.
     pub unique_id: Option<String>,
+    /// A SCIM service or PingOne: no servers, base DNs nor bind DN, and a preset sync class.
+    pub http: Option<Http>,
 }
 
 impl Endpoint {
@@ -754,7 +804,10 @@ impl Plan {
                 // The reverse pipe writes to this endpoint as its sync user: skip those changes, or they loop.
                 set(&mut w, "ignore-changes-by-dn", &from.bind_dn);
             }
-            out.push(w);
+            match &from.http {
+                Some(h) => out.extend(h.source_commands(&from.name)),
+                None => out.push(w),
+            }
             let mut w =
                 words(&["create-sync-destination", "--destination-name", &to.name, "--type", to.kind.destination_type]);
             for d in &to.base_dns {
@@ -763,9 +816,12 @@ impl Plan {
             for s in to.server_names() {
                 set(&mut w, "server", &s);
             }
-            out.push(w);
+            match &to.http {
+                Some(h) => out.extend(h.destination_commands(&to.name)),
+                None => out.push(w),
+            }
         }
-        let differ = self.bases_differ();
+        let differ = self.bases_differ() && self.endpoints.iter().all(|e| e.http.is_none());
         for (pipe, from, to) in &pipes {
             let map = differ.then(|| dn_map_name(from, to));
             if let Some(m) = &map {
@@ -808,6 +864,7 @@ impl Plan {
                 class_common(&mut w, &Attributes::All, ops, "dn", &maps);
                 out.push(w);
             }
+            out.extend(http::preset_commands(pipe, from, to));
         }
         out
     }
@@ -833,6 +890,10 @@ impl Plan {
         s.push_str(&format!("  Direction: {}\n", if self.bidirectional { "bidirectional" } else { "one-way" }));
         for (role, e) in [("Source", &self.endpoints[0]), ("Destination", &self.endpoints[1])] {
             s.push_str(&format!("  {role} '{}': {}\n", e.name, e.kind.display));
+            if let Some(h) = &e.http {
+                s.push_str(&h.review());
+                continue;
+            }
             s.push_str(&format!("    base DNs: {}\n", e.base_dns.join("; ")));
             s.push_str(&format!(
                 "    servers: {} (security {}{})\n",
@@ -845,6 +906,12 @@ impl Plan {
         s.push_str(&format!("  Sync pipe: {}\n", self.pipe_name));
         if let Some(r) = &self.reverse_pipe_name {
             s.push_str(&format!("  Reverse sync pipe: {r}\n"));
+        }
+        if self.endpoints.iter().any(|e| e.http.is_some()) {
+            s.push_str(&format!(
+                "  Sync class '{}': the preset for LDAP inetOrgPerson entries and the other endpoint's users\n",
+                http::PRESET_CLASS
+            ));
         }
         for c in &self.classes {
             s.push_str(&format!(
@@ -1104,14 +1171,19 @@ impl<'a> Wizard<'a> {
         } else {
             None
         };
-        let classes = self.classes(&source)?;
-        let default_ops = self.ask(
-            "defaultClassOperations",
-            "Operations the DEFAULT class synchronizes, for entries no other class takes (creates,modifies,deletes, or none)",
-            Some("creates,modifies,deletes"),
-            &|s| Operations::parse(s).map(|o| o.answer()),
-        )?;
-        let default_ops = Operations::parse(&default_ops).ok().filter(|o| !o.is_none());
+        let (classes, default_ops) = if source.http.is_some() || destination.http.is_some() {
+            // the preset class of the HTTP endpoint (see the http module)
+            (Vec::new(), None)
+        } else {
+            let classes = self.classes(&source)?;
+            let default_ops = self.ask(
+                "defaultClassOperations",
+                "Operations the DEFAULT class synchronizes, for entries no other class takes (creates,modifies,deletes, or none)",
+                Some("creates,modifies,deletes"),
+                &|s| Operations::parse(s).map(|o| o.answer()),
+            )?;
+            (classes, Operations::parse(&default_ops).ok().filter(|o| !o.is_none()))
+        };
         Ok(Plan {
             endpoints: [source, destination],
             bidirectional,
@@ -1133,7 +1205,13 @@ impl<'a> Wizard<'a> {
             QUESTIONS.iter().find(|q| q.key == format!("{role}{suffix}")).map(|q| q.key).unwrap_or("")
         };
         let title = if role == "source" { "Source" } else { "Destination" };
-        let kinds = endpoint_kinds();
+        // HTTP endpoints: one-way, with an LDAP directory at the other end.
+        let http_ok = !bidirectional && other.is_none_or(|o| o.http.is_none());
+        let kinds: Vec<&EndpointKind> = endpoint_kinds()
+            .into_iter()
+            .filter(|k| if role == "source" { !k.source_type.is_empty() } else { !k.destination_type.is_empty() })
+            .filter(|k| http_ok || !http::is_http(k.key))
+            .collect();
         let items: Vec<(&str, &str)> = kinds.iter().map(|k| (k.key, k.display)).collect();
         let kind_key = self.choose_key(key("Type"), &format!("{title} endpoint type"), &items, Some("389ds"))?;
         let kind = kinds.iter().copied().find(|k| k.key == kind_key).ok_or(WizardError::Cancelled)?;
@@ -1149,6 +1227,23 @@ impl<'a> Wizard<'a> {
             Ok(n)
         };
         let name = self.ask(key("Name"), &format!("Name of the {role}"), Some(default_name), &check)?;
+        if http::is_http(kind.key) {
+            let http = Some(self.http_endpoint(role, kind.key)?);
+            let (security, trust, password) = (Security::None, Trust::System, String::new());
+            let (base_dns, servers, bind_dn) = (Vec::new(), Vec::new(), String::new());
+            return Ok(Endpoint {
+                name,
+                kind,
+                base_dns,
+                security,
+                trust,
+                servers,
+                bind_dn,
+                password,
+                unique_id: None,
+                http,
+            });
+        }
         // Base DNs: valid, and not overlapping each other.
         let base_dns = loop {
             let dns = self.ask_many(key("BaseDN"), &format!("Base DN of the {role}"), None, &check_dn)?;
@@ -1305,7 +1400,7 @@ impl<'a> Wizard<'a> {
             )?),
             _ => None,
         };
-        Ok(Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id })
+        Ok(Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id, http: None })
     }
 
     /// Whether to prepare the endpoint's servers (prepare-endpoint-server's work) before the sync user is
