@@ -322,8 +322,11 @@ impl Http {
     }
 }
 
-/// `create-attribute-mapping` commands of map `map`: `(attribute, type, [(property, value)])`.
-fn mappings(out: &mut Vec<Vec<String>>, map: &str, items: &[(&str, &str, &[(&str, &str)])]) {
+/// An attribute mapping: the attribute, its type, and its properties.
+type Mapping<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+/// The `create-attribute-map` command of map `map` and the `create-attribute-mapping` commands of `items`.
+fn mappings(out: &mut Vec<Vec<String>>, map: &str, items: &[Mapping]) {
     out.push(words(&["create-attribute-map", "--map-name", map]));
     for (attr, ty, props) in items {
         let mut w = words(&["create-attribute-mapping", "--map-name", map, "--mapping-name", attr, "--type", ty]);

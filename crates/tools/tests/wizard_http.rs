@@ -1,0 +1,221 @@
+//! create-sync-pipe-config with its HTTP endpoints, end to end: an OpenLDAP → SCIM 2.0 pipe (through the
+//! pseudo-terminal, then by flags) against the scim2-server of tests/run.sh, and a PingOne → OpenLDAP pipe (by
+//! flags) against the PingOne emulator; resync with the configuration the wizard wrote copies the users.
+//! Servers: `FERROSYNC_TEST_OPENLDAP_*`, `FERROSYNC_TEST_SCIM2_*`, `FERROSYNC_TEST_PINGONE_*`.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::process::Command;
+
+use ferrosync_pingone::client::{Body, Client, Settings};
+use serde_json::{json, Value as Json};
+use util::pty::Pty;
+use util::scenario::entry;
+use util::{unique, Root, Server};
+
+fn var(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with tests/run.sh, which starts the test servers"))
+}
+
+/// A subtree of its own at OpenLDAP, with `people` (uids) below it when given.
+async fn subtree(name: &str, people: &[&str]) -> (String, Server) {
+    let ldap = Server::from_env("OPENLDAP");
+    let t = unique(name).replace('-', "");
+    let base = format!("ou={t},{}", ldap.base_dn);
+    let c = ldap.client();
+    c.add(&entry(&base, &[("objectClass", "organizationalUnit"), ("ou", &t)])).await.unwrap();
+    for p in people {
+        let uid = format!("{p}{t}");
+        let mail = format!("{uid}@example.com");
+        c.add(&entry(
+            &format!("uid={uid},{base}"),
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", &uid),
+                ("cn", p),
+                ("sn", "Tester"),
+                ("givenName", p),
+                ("mail", &mail),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    (t, ldap)
+}
+
+/// The SCIM User named `user_name`, read with curl.
+fn scim_user(url: &str, token: &str, user_name: &str) -> Option<Json> {
+    let filter = format!("userName eq \"{user_name}\"").replace(' ', "%20").replace('"', "%22");
+    let out = Command::new("curl")
+        .args(["-s", "-H", &format!("Authorization: Bearer {token}"), &format!("{url}/Users?filter={filter}")])
+        .output()
+        .unwrap();
+    let j: Json = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+    let found = j["Resources"].as_array().cloned().unwrap_or_default();
+    assert!(found.len() <= 1, "one SCIM User per userName: {j}");
+    found.into_iter().next()
+}
+
+#[tokio::test]
+async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_the_users() {
+    let (url, token) = (var("FERROSYNC_TEST_SCIM2_URL"), var("FERROSYNC_TEST_SCIM2_TOKEN"));
+    let (t, ldap) = subtree("wscim", &["ann", "bob"]).await;
+    let base = format!("ou={t},{}", ldap.base_dn);
+    let server = format!("{}:{}", ldap.host, ldap.port);
+    let root = Root::new();
+    // The source by flags, the rest on the terminal.
+    let source = [
+        "--direction",
+        "one-way",
+        "--sourceType",
+        "openldap",
+        "--sourceName",
+        "ol",
+        "--sourceBaseDN",
+        &base,
+        "--sourceServer",
+        &server,
+        "--sourceBindDN",
+        &ldap.bind_dn,
+        "--sourceBindPassword",
+        &ldap.bind_pw,
+        "--sourceSecurity",
+        "none",
+        "--prepareSourceServer",
+        "no",
+        "--sourceUniqueIdAttribute",
+        "entryUUID",
+    ];
+    let mut p = Pty::spawn("create-sync-pipe-config", root.path(), &source);
+    p.expect("Destination endpoint type");
+    p.expect("A SCIM 2.0 service");
+    p.answer("Enter a choice", "scim2");
+    p.answer("Name of the destination", "scim");
+    p.answer("Base URL of the SCIM 2.0 service", "not a url"); // re-asked with the reason:
+    p.answer("is not an absolute URL", &url);
+    p.expect("How requests to the SCIM service are authorized");
+    p.answer("Enter a choice", "");
+    p.answer("Bearer token", &token);
+    p.answer("Name of the sync pipe", "p");
+    p.expect(&format!("SCIM 2.0 service: {url} (a bearer token *****)"));
+    p.expect("Sync class 'users': the preset");
+    p.expect("What next");
+    p.answer("Enter a choice", "1");
+    p.expect("The configuration was written");
+    assert_eq!(p.finish(), 0, "{}", p.seen);
+    assert!(!p.seen.contains(&token) && !p.seen.contains(&ldap.bind_pw), "a secret was echoed:\n{}", p.seen);
+    let saved = std::fs::read_to_string(root.path().join("config/create-sync-pipe-config.properties")).unwrap();
+    assert!(saved.contains("destinationScimAuth=bearer-token") && !saved.contains(&token), "{saved}");
+
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    assert!(out.contains("2 entries were created"), "{out}");
+    let ann = scim_user(&url, &token, &format!("ann{t}")).expect("ann is a SCIM User");
+    assert_eq!(ann["name"]["familyName"], "Tester", "{ann}");
+    assert_eq!(ann["emails"][0]["value"], format!("ann{t}@example.com"), "{ann}");
+
+    // The same by flags (and the answers file): in sync already.
+    let by_flags = Root::new();
+    let props = by_flags.write("answers.properties", &saved);
+    let args = [
+        "--no-prompt",
+        "--propertiesFilePath",
+        props.to_str().unwrap(),
+        "--sourceBindPassword",
+        &ldap.bind_pw,
+        "--destinationScimBearerToken",
+        &token,
+    ];
+    by_flags.run("create-sync-pipe-config", &args).ok();
+    let out = by_flags.run("resync", &["--pipe-name", "p"]).ok();
+    assert!(out.contains("0 entries could not be processed due to an error"), "{out}");
+    let again = scim_user(&url, &token, &format!("ann{t}")).expect("ann is still a SCIM User");
+    assert_eq!(again["id"], ann["id"], "the same SCIM User, found by userName");
+    // A SCIM service is never a source, and an HTTP endpoint is refused in a bidirectional pipe.
+    let err = Root::new().run("create-sync-pipe-config", &["--no-prompt", "--sourceType", "scim2"]).fails();
+    assert!(err.contains("invalid answer --sourceType 'scim2'"), "{err}");
+    let err = Root::new()
+        .run("create-sync-pipe-config", &["--no-prompt", "--direction", "bidirectional", "--sourceType", "pingone"])
+        .fails();
+    assert!(err.contains("invalid answer --sourceType 'pingone'"), "{err}");
+}
+
+#[tokio::test]
+async fn pingone_to_openldap_by_flags_then_resync_copies_the_population() {
+    let (api_url, auth_url) = (var("FERROSYNC_TEST_PINGONE_URL"), var("FERROSYNC_TEST_PINGONE_AUTH_URL"));
+    let (env, id, secret) = (
+        var("FERROSYNC_TEST_PINGONE_ENV_ID"),
+        var("FERROSYNC_TEST_PINGONE_CLIENT_ID"),
+        var("FERROSYNC_TEST_PINGONE_CLIENT_SECRET"),
+    );
+    let api = Client::new(Settings {
+        api_url: api_url.clone(),
+        auth_url: auth_url.clone(),
+        environment_id: env.clone(),
+        client_id: id.clone(),
+        client_secret: ferrosync::secret::Secret::new(&secret),
+        max_requests_per_second: 0,
+        label: "test client".into(),
+    });
+    let (t, ldap) = subtree("wp1", &[]).await;
+    let base = format!("ou={t},{}", ldap.base_dn);
+    let pop_name = format!("pop-{t}");
+    let a = api.call("POST", api.env_url("populations"), Some(Body::json(json!({ "name": pop_name })))).await.unwrap();
+    assert_eq!(a.status, 201, "{}", a.describe());
+    let pop = a.body["id"].as_str().unwrap().to_string();
+    for (user, given) in [("zoe", "Zoe"), ("yan", "Yan")] {
+        let body = json!({
+            "username": format!("{user}{t}"),
+            "email": format!("{user}{t}@example.com"),
+            "population": {"id": pop},
+            "name": {"given": given, "family": "Pinger", "formatted": format!("{given} Pinger")},
+        });
+        let a = api.call("POST", api.env_url("users"), Some(Body::json(body))).await.unwrap();
+        assert_eq!(a.status, 201, "{}", a.describe());
+    }
+    let root = Root::new();
+    let secret_file = root.write("p1.secret", &format!("{secret}\n"));
+    let server = format!("{}:{}", ldap.host, ldap.port);
+    let args: Vec<String> = [
+        ("sourceType", "pingone"),
+        ("sourceName", "p1"),
+        ("sourcePingOneEnvironmentID", &env),
+        ("sourcePingOneAPIURL", &api_url),
+        ("sourcePingOneAuthURL", &auth_url),
+        ("sourcePingOneClientID", &id),
+        ("sourcePingOneClientSecretFile", secret_file.to_str().unwrap()),
+        ("sourcePingOnePopulation", &pop_name),
+        ("destinationType", "openldap"),
+        ("destinationName", "ol"),
+        ("destinationBaseDN", &base),
+        ("destinationServer", &server),
+        ("destinationBindDN", &ldap.bind_dn),
+        ("destinationBindPassword", &ldap.bind_pw),
+        ("pipeName", "p"),
+    ]
+    .iter()
+    .map(|(k, v)| format!("--{k}={v}"))
+    .chain(["--no-prompt".to_string()])
+    .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = root.run("create-sync-pipe-config", &args);
+    assert!(!run.stderr().contains(&secret), "{}", run.stderr());
+    run.ok();
+    let config = root.config();
+    let src = config.get("sync-source", "p1").expect("the PingOne source");
+    assert_eq!(src.values("population-to-synchronize"), vec![pop_name.as_str()]);
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    assert!(out.contains("2 entries were created"), "{out}");
+    let e = ldap.client().get(&format!("uid=zoe{t},{base}"), &["*"]).await.unwrap().expect("zoe at OpenLDAP");
+    assert_eq!(e.texts("cn"), vec!["Zoe Pinger"]);
+    assert_eq!(e.texts("sn"), vec!["Pinger"]);
+    assert_eq!(e.texts("mail"), vec![format!("zoe{t}@example.com")]);
+    assert_eq!(e.texts("employeeNumber").len(), 1, "the PingOne id correlates: {e:?}");
+    // Without the client secret, --no-prompt names it.
+    let mut missing = args.to_vec();
+    missing.retain(|a| !a.starts_with("--sourcePingOneClientSecretFile="));
+    let err = Root::new().run("create-sync-pipe-config", &missing).fails();
+    assert!(err.contains("missing answer --sourcePingOneClientSecret"), "{err}");
+}
