@@ -213,6 +213,46 @@ async fn pingone_to_openldap_by_flags_then_resync_copies_the_population() {
     assert_eq!(e.texts("sn"), vec!["Pinger"]);
     assert_eq!(e.texts("mail"), vec![format!("zoe{t}@example.com")]);
     assert_eq!(e.texts("employeeNumber").len(), 1, "the PingOne id correlates: {e:?}");
+
+    // Back the other way: an OpenLDAP → PingOne pipe into the same population (by id) creates a new person
+    // there, finds the two that came from PingOne by their username, and leaves out a person without the email
+    // address PingOne requires.
+    for (uid, mail) in [(format!("xan{t}"), Some(format!("xan{t}@example.com"))), (format!("wes{t}"), None)] {
+        let mut attrs = vec![("objectClass", "inetOrgPerson"), ("uid", uid.as_str()), ("cn", "X"), ("sn", "Back")];
+        attrs.extend(mail.as_deref().map(|m| ("mail", m)));
+        ldap.client().add(&entry(&format!("uid={uid},{base}"), &attrs)).await.unwrap();
+    }
+    let back = Root::new();
+    let pairs = [
+        ("sourceType", "openldap"),
+        ("sourceName", "ol"),
+        ("sourceBaseDN", &base),
+        ("sourceServer", &server),
+        ("sourceBindDN", &ldap.bind_dn),
+        ("sourceBindPassword", &ldap.bind_pw),
+        ("destinationType", "pingone"),
+        ("destinationName", "p1"),
+        ("destinationPingOneEnvironmentID", &env),
+        ("destinationPingOneAPIURL", &api_url),
+        ("destinationPingOneAuthURL", &auth_url),
+        ("destinationPingOneClientID", &id),
+        ("destinationPingOneClientSecret", &secret),
+        ("destinationPingOnePopulation", &pop),
+        ("pipeName", "back"),
+    ];
+    let a: Vec<String> = pairs.iter().map(|(k, v)| format!("--{k}={v}")).chain(["--no-prompt".into()]).collect();
+    back.run("create-sync-pipe-config", &a.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    let dst = back.config().get("sync-destination", "p1").expect("the PingOne destination").clone();
+    assert_eq!(dst.values("default-population-id"), vec![pop.as_str()]);
+    let out = back.run("resync", &["--pipe-name", "back"]).ok();
+    assert!(out.contains("1 entries were created") && out.contains("0 entries could not be processed"), "{out}");
+    let filter = ferrosync_pingone::client::encode(&format!("population.id eq \"{pop}\""));
+    let a = api.call("GET", api.env_url(&format!("users?filter={filter}")), None).await.unwrap();
+    let users = a.body["_embedded"]["users"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = users.iter().filter_map(|u| u["username"].as_str()).collect();
+    assert_eq!(users.len(), 3, "{names:?}");
+    assert!(names.contains(&format!("xan{t}").as_str()), "{names:?}");
+
     // Without the client secret, --no-prompt names it.
     let mut missing = args.to_vec();
     missing.retain(|a| !a.starts_with("--sourcePingOneClientSecretFile="));

@@ -363,7 +363,8 @@ pub fn preset_commands(pipe: &str, from: &Endpoint, to: &Endpoint) -> Vec<Vec<St
                     ("name", "constructed", &[("value-pattern", name)]),
                 ],
             );
-            set(&mut class, "include-filter", "(objectClass=inetOrgPerson)");
+            // PingOne requires an email address
+            set(&mut class, "include-filter", "(&(objectClass=inetOrgPerson)(mail=*))");
             set(&mut class, "attribute-map", &map);
             set(&mut class, "auto-mapped-source-attribute", "-none-");
             set(&mut class, "destination-correlation-attributes", "username");
