@@ -15,8 +15,10 @@
 use std::collections::BTreeMap;
 
 mod http;
+mod reuse;
 
 pub use http::{Http, ScimAuth};
+pub use reuse::Existing;
 
 use crate::model::{check_value, find_type, Syntax};
 use crate::syntax::{Dn, Filter};
@@ -67,9 +69,11 @@ const fn qs(key: &'static str, what: &'static str) -> Question {
 /// Every question, in the order asked. `source*` and `destination*` questions are asked for each endpoint.
 pub const QUESTIONS: &[Question] = &[
     q("direction", "one-way, or bidirectional (two pipes, one each way)"),
+    q("sourceExisting", "the name of an existing sync source to use as it is (one-way pipes), instead of creating one"),
     q("sourceType", "the source endpoint's type"),
     q("sourceName", "the source endpoint's name"),
     qm("sourceBaseDN", "the source's base DNs (repeat for several; they must not overlap)"),
+    qm("sourceExistingServer", "the names of existing external servers to use for a new source, in failover order, instead of creating servers and asking for their sync user"),
     q("sourceSecurity", "the source's connection security: none, ssl or start-tls"),
     q("sourceTrust", "with ssl or start-tls, which certificates the source's servers may have: system, trust-all, or the path of a PEM file of CA certificates"),
     qm("sourceServer", "the source's servers as host:port, in failover order (repeat for several)"),
@@ -81,9 +85,11 @@ pub const QUESTIONS: &[Question] = &[
     qs("sourceBindPassword", "the password of the source's sync user"),
     q("sourceBindPasswordFile", "a file holding the password of the source's sync user"),
     q("sourceUniqueIdAttribute", "the source attribute that identifies an entry across renames"),
+    q("destinationExisting", "the name of an existing sync destination to use as it is (one-way pipes), instead of creating one"),
     q("destinationType", "the destination endpoint's type"),
     q("destinationName", "the destination endpoint's name"),
     qm("destinationBaseDN", "the destination's base DNs"),
+    qm("destinationExistingServer", "the names of existing external servers to use for a new destination, in failover order"),
     q("destinationSecurity", "the destination's connection security: none, ssl or start-tls"),
     q("destinationTrust", "with ssl or start-tls: system, trust-all, or the path of a PEM file of CA certificates"),
     qm("destinationServer", "the destination's servers as host:port, in failover order"),
@@ -668,11 +674,29 @@ pub struct Endpoint {
     pub unique_id: Option<String>,
     /// A SCIM service or PingOne: no servers, base DNs nor bind DN, and a preset sync class.
     pub http: Option<Http>,
+    /// Objects of the configuration used as they are.
+    pub existing: Existing,
 }
 
 impl Endpoint {
+    /// An endpoint whose servers the wizard does not create: an HTTP one, or one that exists already.
+    fn without_servers(
+        name: String,
+        kind: &'static EndpointKind,
+        base_dns: Vec<String>,
+        http: Option<Http>,
+        existing: Existing,
+    ) -> Endpoint {
+        let (security, trust, servers, bind_dn, password) =
+            (Security::None, Trust::System, Vec::new(), String::new(), String::new());
+        Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id: None, http, existing }
+    }
+
     /// The external server name of each server.
     pub fn server_names(&self) -> Vec<String> {
+        if let Existing::Servers(names) = &self.existing {
+            return names.clone();
+        }
         self.servers.iter().map(|s| format!("{} {}", self.name, s)).collect()
     }
 }
@@ -743,6 +767,9 @@ impl Plan {
         let mut out = Vec::new();
         let mut blind_trust_enabled = false;
         for e in &self.endpoints {
+            if e.existing != Existing::Nothing {
+                continue;
+            }
             let trust_name = match (&e.trust, e.security) {
                 (_, Security::None) | (Trust::System, _) => None,
                 (Trust::TrustAll, _) => {
@@ -805,6 +832,7 @@ impl Plan {
                 set(&mut w, "ignore-changes-by-dn", &from.bind_dn);
             }
             match &from.http {
+                _ if from.existing == Existing::Endpoint => {}
                 Some(h) => out.extend(h.source_commands(&from.name)),
                 None => out.push(w),
             }
@@ -817,6 +845,7 @@ impl Plan {
                 set(&mut w, "server", &s);
             }
             match &to.http {
+                _ if to.existing == Existing::Endpoint => {}
                 Some(h) => out.extend(h.destination_commands(&to.name)),
                 None => out.push(w),
             }
@@ -890,6 +919,14 @@ impl Plan {
         s.push_str(&format!("  Direction: {}\n", if self.bidirectional { "bidirectional" } else { "one-way" }));
         for (role, e) in [("Source", &self.endpoints[0]), ("Destination", &self.endpoints[1])] {
             s.push_str(&format!("  {role} '{}': {}\n", e.name, e.kind.display));
+            match &e.existing {
+                Existing::Endpoint => {
+                    s.push_str("    (exists in the configuration: used as it is)\n");
+                    continue;
+                }
+                Existing::Servers(names) => s.push_str(&format!("    existing servers: {}\n", names.join(", "))),
+                Existing::Nothing => {}
+            }
             if let Some(h) = &e.http {
                 s.push_str(&h.review());
                 continue;
@@ -975,6 +1012,8 @@ pub struct Wizard<'a> {
     taken: Answers,
     /// Objects already in the configuration (type name, object name): names that would clash are refused.
     existing: Vec<(&'static str, String)>,
+    /// The configuration's endpoints and servers that may be used as they are.
+    known: reuse::Known,
 }
 
 type Check<'c> = &'c dyn Fn(&str) -> Result<String, String>;
@@ -987,7 +1026,8 @@ impl<'a> Wizard<'a> {
         probe: &'a dyn Probe,
         read_file: &'a dyn Fn(&str) -> Result<String, String>,
     ) -> Self {
-        Wizard { given, no_prompt, prompter, probe, read_file, taken: Answers::default(), existing: Vec::new() }
+        let (taken, existing, known) = (Answers::default(), Vec::new(), reuse::Known::default());
+        Wizard { given, no_prompt, prompter, probe, read_file, taken, existing, known }
     }
 
     /// Refuses names that `config` already uses for the objects the wizard creates.
@@ -998,6 +1038,7 @@ impl<'a> Wizard<'a> {
             .filter(|o| matches!(o.object_type.name, "sync-source" | "sync-destination" | "sync-pipe"))
             .map(|o| (o.object_type.name, o.name().to_string()))
             .collect();
+        self.known = reuse::Known::from_config(config);
         self
     }
 
@@ -1005,7 +1046,7 @@ impl<'a> Wizard<'a> {
     fn clash(existing: &[(&'static str, String)], types: &[&str], name: &str) -> Result<(), String> {
         match existing.iter().find(|(t, n)| types.contains(t) && n.eq_ignore_ascii_case(name)) {
             Some((t, n)) => Err(format!(
-                "the configuration already has a {} '{n}': choose another name (or delete it with dsconfig delete-{t})",
+                "the configuration already has a {} '{n}': choose another name, use it as it is (--sourceExisting or --destinationExisting, or the list on a terminal), or delete it with dsconfig delete-{t}",
                 crate::model::find_type(t).map(|t| t.display).unwrap_or(t)
             )),
             None => Ok(()),
@@ -1205,6 +1246,10 @@ impl<'a> Wizard<'a> {
             QUESTIONS.iter().find(|q| q.key == format!("{role}{suffix}")).map(|q| q.key).unwrap_or("")
         };
         let title = if role == "source" { "Source" } else { "Destination" };
+        if let Some(e) = self.reuse_endpoint(role, bidirectional)? {
+            self.prompter.note(&format!("The {role} is the existing '{}', used as it is.", e.name));
+            return Ok(e);
+        }
         // HTTP endpoints: one-way, with an LDAP directory at the other end.
         let http_ok = !bidirectional && other.is_none_or(|o| o.http.is_none());
         let kinds: Vec<&EndpointKind> = endpoint_kinds()
@@ -1229,20 +1274,7 @@ impl<'a> Wizard<'a> {
         let name = self.ask(key("Name"), &format!("Name of the {role}"), Some(default_name), &check)?;
         if http::is_http(kind.key) {
             let http = Some(self.http_endpoint(role, kind.key)?);
-            let (security, trust, password) = (Security::None, Trust::System, String::new());
-            let (base_dns, servers, bind_dn) = (Vec::new(), Vec::new(), String::new());
-            return Ok(Endpoint {
-                name,
-                kind,
-                base_dns,
-                security,
-                trust,
-                servers,
-                bind_dn,
-                password,
-                unique_id: None,
-                http,
-            });
+            return Ok(Endpoint::without_servers(name, kind, Vec::new(), http, Existing::Nothing));
         }
         // Base DNs: valid, and not overlapping each other.
         let base_dns = loop {
@@ -1251,6 +1283,13 @@ impl<'a> Wizard<'a> {
                 Ok(()) => break dns,
                 Err(reason) => self.retry(key("BaseDN"), reason)?,
             }
+        };
+        let base_dns = match self.reuse_servers(role, name.clone(), kind, base_dns)? {
+            Ok(mut e) => {
+                e.unique_id = self.unique_id(role, kind, bidirectional)?;
+                return Ok(e);
+            }
+            Err(base_dns) => base_dns,
         };
         let security = self.choose_key(
             key("Security"),
@@ -1390,17 +1429,41 @@ impl<'a> Wizard<'a> {
                 }
             }
         };
+        let unique_id = self.unique_id(role, kind, bidirectional)?;
+        let existing = Existing::Nothing;
+        Ok(Endpoint {
+            name,
+            kind,
+            base_dns,
+            security,
+            trust,
+            servers,
+            bind_dn,
+            password,
+            unique_id,
+            http: None,
+            existing,
+        })
+    }
+
+    /// The source's `unique-id-attribute`, when the endpoint is read and its type has one.
+    fn unique_id(
+        &mut self,
+        role: &'static str,
+        kind: &EndpointKind,
+        bidirectional: bool,
+    ) -> Result<Option<String>, WizardError> {
         let reads = role == "source" || bidirectional;
-        let unique_id = match kind.unique_id {
+        let key = if role == "source" { "sourceUniqueIdAttribute" } else { "destinationUniqueIdAttribute" };
+        Ok(match kind.unique_id {
             Some(d) if reads => Some(self.ask(
-                key("UniqueIdAttribute"),
+                key,
                 &format!("Attribute of the {role} that identifies an entry across renames"),
                 Some(d),
                 &|s| check_value(&Syntax::AttributeName, s),
             )?),
             _ => None,
-        };
-        Ok(Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id, http: None })
+        })
     }
 
     /// Whether to prepare the endpoint's servers (prepare-endpoint-server's work) before the sync user is

@@ -133,6 +133,47 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     assert!(out.contains("0 entries could not be processed due to an error"), "{out}");
     let again = scim_user(&url, &token, &format!("ann{t}")).expect("ann is still a SCIM User");
     assert_eq!(again["id"], ann["id"], "the same SCIM User, found by userName");
+    // A second pipe from the same source, used as it is, to a copy at the same OpenLDAP through its existing
+    // external server (whose sync user is the source's): the wizard creates only the destination and the pipe.
+    let copy = format!("ou=copy{t},{}", ldap.base_dn);
+    ldap.client()
+        .add(&entry(&copy, &[("objectClass", "organizationalUnit"), ("ou", &format!("copy{t}"))]))
+        .await
+        .unwrap();
+    let before = root.config().objects().len();
+    let server_name = format!("ol {server}");
+    let reuse = [
+        "--no-prompt",
+        "--sourceExisting",
+        "ol",
+        "--destinationType",
+        "openldap",
+        "--destinationName",
+        "copy",
+        "--destinationBaseDN",
+        &copy,
+        "--destinationExistingServer",
+        &server_name,
+        "--pipeName",
+        "p2",
+        "--syncClass",
+        "none",
+    ];
+    let out = root.run("create-sync-pipe-config", &reuse);
+    assert!(out.stderr().contains("The source is the existing 'ol', used as it is."), "{}", out.stderr());
+    out.ok();
+    let config = root.config();
+    assert_eq!(config.objects().len(), before + 4, "a destination, a DN map, a pipe and its DEFAULT class");
+    assert_eq!(config.get("sync-destination", "copy").unwrap().values("server"), vec![server_name.as_str()]);
+    let out = root.run("resync", &["--pipe-name", "p2"]).ok();
+    assert!(out.contains("1 entries were modified, 2 entries were created"), "{out}");
+    assert!(ldap.client().get(&format!("uid=bob{t},{copy}"), &["1.1"]).await.unwrap().is_some(), "bob was copied");
+    // A name that is not in the configuration is refused with the names that are.
+    let mut wrong = reuse.to_vec();
+    wrong[2] = "nope";
+    let err = root.run("create-sync-pipe-config", &wrong).fails();
+    assert!(err.contains("invalid answer --sourceExisting 'nope'") && err.contains("it has: ol"), "{err}");
+
     // A SCIM service is never a source, and an HTTP endpoint is refused in a bidirectional pipe.
     let err = Root::new().run("create-sync-pipe-config", &["--no-prompt", "--sourceType", "scim2"]).fails();
     assert!(err.contains("invalid answer --sourceType 'scim2'"), "{err}");

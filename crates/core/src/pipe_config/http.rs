@@ -38,6 +38,22 @@ pub enum Http {
     },
 }
 
+/// An HTTP endpoint of kind `key` that exists in the configuration already: only its kind matters (for the
+/// preset class); nothing of it is written.
+pub fn placeholder(key: &str) -> Http {
+    if key == "scim2" {
+        return Http::Scim2 { url: String::new(), auth: ScimAuth::Bearer { token: String::new() } };
+    }
+    Http::PingOne {
+        api_url: String::new(),
+        auth_url: None,
+        environment_id: String::new(),
+        client_id: String::new(),
+        client_secret: String::new(),
+        populations: Vec::new(),
+    }
+}
+
 /// Whether the endpoint kind `key` is reached over HTTP (asked and written here).
 pub fn is_http(key: &str) -> bool {
     matches!(key, "scim2" | "pingone")
