@@ -168,6 +168,26 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     let out = root.run("resync", &["--pipe-name", "p2"]).ok();
     assert!(out.contains("1 entries were modified, 2 entries were created"), "{out}");
     assert!(ldap.client().get(&format!("uid=bob{t},{copy}"), &["1.1"]).await.unwrap().is_some(), "bob was copied");
+    // On a terminal, the existing ones are listed first: this pipe uses both ends as they are.
+    let mut p = Pty::spawn("create-sync-pipe-config", root.path(), &[]);
+    p.expect("Synchronization direction");
+    p.answer("Enter a choice", "1");
+    p.expect("The source: a new one, or one of the configuration's");
+    p.expect("Use the existing source 'ol' (openldap");
+    p.answer("Enter a choice", "ol");
+    p.expect("The source is the existing 'ol', used as it is.");
+    p.expect("Use the existing destination 'scim' (scim2)");
+    p.answer("Enter a choice", "scim");
+    p.answer("Name of the sync pipe", "p3");
+    p.expect("(exists in the configuration: used as it is)");
+    p.expect("What next");
+    p.answer("Enter a choice", "1");
+    p.expect("The configuration was written");
+    assert_eq!(p.finish(), 0, "{}", p.seen);
+    let out = root.run("resync", &["--pipe-name", "p3"]).ok();
+    assert!(out.contains("0 entries could not be processed due to an error"), "{out}");
+    assert_eq!(scim_user(&url, &token, &format!("bob{t}")).expect("bob")["name"]["familyName"], "Tester");
+
     // A name that is not in the configuration is refused with the names that are.
     let mut wrong = reuse.to_vec();
     wrong[2] = "nope";
