@@ -170,19 +170,30 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     assert!(ldap.client().get(&format!("uid=bob{t},{copy}"), &["1.1"]).await.unwrap().is_some(), "bob was copied");
     // On a terminal, the existing ones are listed first: this pipe uses both ends as they are.
     let mut p = Pty::spawn("create-sync-pipe-config", root.path(), &[]);
-    p.expect("Synchronization direction");
-    p.answer("Enter a choice", "1");
-    p.expect("The source: a new one, or one of the configuration's");
-    p.expect("Use the existing source 'ol' (openldap");
-    p.answer("Enter a choice", "ol");
-    p.expect("The source is the existing 'ol', used as it is.");
-    p.expect("Use the existing destination 'scim' (scim2)");
-    p.answer("Enter a choice", "scim");
-    p.answer("Name of the sync pipe", "p3");
-    p.expect("(exists in the configuration: used as it is)");
-    p.expect("What next");
-    p.answer("Enter a choice", "1");
-    p.expect("The configuration was written");
+    // (what to wait for, then the answer to type when there is one)
+    let script = [
+        ("Synchronization direction", None),
+        ("Enter a choice", Some("1")),
+        ("The source: a new one, or one of the configuration's", None),
+        ("Use the existing source 'ol' (openldap", None),
+        ("Enter a choice", Some("ol")),
+        ("The source is the existing 'ol', used as it is.", None),
+        ("Use the existing destination 'scim' (scim2)", None),
+        ("Enter a choice", Some("scim")),
+        ("Name of the sync pipe", Some("p3")),
+        ("(exists in the configuration: used as it is)", None),
+        ("What next", None),
+        ("Enter a choice", Some("1")),
+        ("The configuration was written", None),
+    ];
+    for (wait, answer) in script {
+        match answer {
+            Some(a) => p.answer(wait, a),
+            None => {
+                p.expect(wait);
+            }
+        }
+    }
     assert_eq!(p.finish(), 0, "{}", p.seen);
     let out = root.run("resync", &["--pipe-name", "p3"]).ok();
     assert!(out.contains("0 entries could not be processed due to an error"), "{out}");
