@@ -445,6 +445,10 @@ pub trait Probe {
     ) -> Result<Detected, String> {
         Err(NO_PREPARE.into())
     }
+    /// Calls a SCIM service or PingOne with the answers given (a read that needs the credentials).
+    fn check_http(&self, _h: &Http) -> Result<(), String> {
+        Ok(())
+    }
     /// Prepares one server for the sync user, as prepare-endpoint-server does.
     fn prepare(&self, _c: &Connection, _req: &PrepareRequest) -> Result<Prepared, String> {
         Err(NO_PREPARE.into())

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use ferrosync::dsconfig::{self, Format};
 use ferrosync::pipe_config::{
-    self, Answers, Connection, Detected, Plan, PrepareRequest, Prepared, Probe, Prompter, Security, Trust, Wizard,
-    WizardError,
+    self, Answers, Connection, Detected, Http, Plan, PrepareRequest, Prepared, Probe, Prompter, ScimAuth, Security,
+    Trust, Wizard, WizardError,
 };
 use ferrosync::secret::Secret;
 use ferrosync::store::Store;
@@ -146,6 +146,9 @@ impl Probe for LdapProbe {
             })
         })
     }
+    fn check_http(&self, h: &Http) -> Result<(), String> {
+        self.runtime.block_on(check_http(h))
+    }
     fn prepare(&self, c: &Connection, req: &PrepareRequest) -> Result<Prepared, String> {
         let admin = Self::admin(c, req.admin_dn, req.admin_password)?;
         let server = Self::server_config(c);
@@ -167,6 +170,57 @@ impl Probe for LdapProbe {
             let report = report?;
             Ok(Prepared { report: render(&report, &server.label()), complete: report.complete() })
         })
+    }
+}
+
+/// Reads what needs the credentials: a SCIM service's first User, or a PingOne population.
+async fn check_http(h: &Http) -> Result<(), String> {
+    let timeout = std::time::Duration::from_secs(15);
+    match h {
+        Http::Scim2 { url, auth } => {
+            use ferrosync_scim::http::{Auth, Http as ScimHttp, Retry};
+            let auth = match auth {
+                ScimAuth::Bearer { token } => Auth::Bearer(Secret::new(token)),
+                ScimAuth::Basic { username, password } => Auth::Basic(username.clone(), Secret::new(password)),
+                ScimAuth::ClientCredentials { token_url, client_id, client_secret } => Auth::OAuth {
+                    url: token_url.clone(),
+                    id: client_id.clone(),
+                    secret: Secret::new(client_secret),
+                    scopes: Vec::new(),
+                    in_body: false,
+                    get: false,
+                    max_life: None,
+                },
+            };
+            let retry = Retry { attempts: 1, initial: timeout, max: timeout };
+            let client = ScimHttp::new(url, auth, retry, timeout, false);
+            let resp = tokio::task::spawn_blocking(move || client.send("GET", "Users?count=1", None, None))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            match resp.status {
+                200..=299 => Ok(()),
+                s => Err(format!("GET {url}/Users?count=1 answered HTTP {s}")),
+            }
+        }
+        Http::PingOne { api_url, auth_url, environment_id, client_id, client_secret, .. } => {
+            use ferrosync_pingone::client::{default_auth_url, Client, Settings};
+            let client = Client::new(Settings {
+                api_url: api_url.clone(),
+                auth_url: auth_url.clone().unwrap_or_else(|| default_auth_url(api_url, environment_id)),
+                environment_id: environment_id.clone(),
+                client_id: client_id.clone(),
+                client_secret: Secret::new(client_secret),
+                max_requests_per_second: 0,
+                label: "PingOne".into(),
+            });
+            let a = client.call("GET", client.env_url("populations?limit=1"), None).await.map_err(|e| e.to_string())?;
+            if a.ok() {
+                Ok(())
+            } else {
+                Err(a.describe())
+            }
+        }
     }
 }
 

@@ -98,7 +98,13 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     p.answer("is not an absolute URL", &url);
     p.expect("How requests to the SCIM service are authorized");
     p.answer("Enter a choice", "");
+    p.answer("Bearer token", "not-the-token");
+    p.expect("cannot use the SCIM service");
+    p.expect("Enter them again");
+    p.answer("Base URL of the SCIM 2.0 service", &url);
+    p.answer("Enter a choice", "bearer-token");
     p.answer("Bearer token", &token);
+    p.expect("Connected to the SCIM service.");
     p.answer("Name of the sync pipe", "p");
     p.expect(&format!("SCIM 2.0 service: {url} (a bearer token *****)"));
     p.expect("Sync class 'users': the preset");
@@ -324,6 +330,14 @@ async fn pingone_to_openldap_by_flags_then_resync_copies_the_population() {
     let names: Vec<&str> = users.iter().filter_map(|u| u["username"].as_str()).collect();
     assert_eq!(users.len(), 3, "{names:?}");
     assert!(names.contains(&format!("xan{t}").as_str()), "{names:?}");
+
+    // A wrong client secret is refused by PingOne when the wizard tests it.
+    let mut wrong: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    wrong.retain(|a| !a.starts_with("--sourcePingOneClientSecretFile="));
+    wrong.push("--sourcePingOneClientSecret=not-the-secret".into());
+    let err = Root::new().run("create-sync-pipe-config", &wrong.iter().map(String::as_str).collect::<Vec<_>>()).fails();
+    assert!(err.contains("--sourcePingOneEnvironmentID: cannot use PingOne"), "{err}");
+    assert!(!err.contains("not-the-secret"), "{err}");
 
     // Without the client secret, --no-prompt names it.
     let mut missing = args.to_vec();

@@ -86,9 +86,32 @@ fn is_uuid(s: &str) -> bool {
 impl Wizard<'_> {
     /// The questions of an HTTP endpoint of kind `kind` (see [`is_http`]).
     pub(super) fn http_endpoint(&mut self, role: &'static str, kind: &str) -> Result<Http, WizardError> {
-        if kind == "scim2" {
-            return self.scim2(role);
+        loop {
+            let h = if kind == "scim2" { self.scim2(role)? } else { self.pingone(role)? };
+            let what = if kind == "scim2" { "the SCIM service" } else { "PingOne" };
+            self.prompter.note(&format!("Testing the connection to {what} ..."));
+            let Err(reason) = self.probe.check_http(&h) else {
+                self.prompter.note(&format!("Connected to {what}."));
+                return Ok(h);
+            };
+            let reason = format!("cannot use {what}: {reason}");
+            let keys: Vec<&'static str> = QUESTIONS
+                .iter()
+                .map(|q| q.key)
+                .filter(|k| k.starts_with(role) && (k.contains("Scim") || k.contains("PingOne")))
+                .collect();
+            if self.no_prompt || keys.iter().any(|k| self.given.get(k).is_some()) {
+                let key = if kind == "scim2" { key(role, "ScimServiceURL") } else { key(role, "PingOneEnvironmentID") };
+                return Err(WizardError::Check { key: key.into(), reason });
+            }
+            self.prompter.note(&format!("{reason}. Enter them again."));
+            for k in keys {
+                self.taken.values.remove(k);
+            }
         }
+    }
+
+    fn pingone(&mut self, role: &'static str) -> Result<Http, WizardError> {
         let env = self.ask(
             key(role, "PingOneEnvironmentID"),
             &format!("PingOne environment id of the {role}"),
