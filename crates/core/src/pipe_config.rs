@@ -1517,8 +1517,9 @@ impl<'a> Wizard<'a> {
                     return Ok(Some((dn, pw, d)));
                 }
                 Err(reason) => {
+                    let unavailable = reason == NO_PREPARE;
                     let reason = format!("cannot read {} as {dn}: {reason}", first.server);
-                    if self.given.get(dn_key).is_some() || self.no_prompt {
+                    if self.given.get(dn_key).is_some() || self.no_prompt || unavailable {
                         return Err(WizardError::Check { key: dn_key.into(), reason });
                     }
                     self.prompter.note(&format!("{reason}. Enter the administrator again."));
