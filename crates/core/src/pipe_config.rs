@@ -14,6 +14,12 @@
 
 use std::collections::BTreeMap;
 
+mod http;
+mod reuse;
+
+pub use http::{Http, ScimAuth};
+pub use reuse::Existing;
+
 use crate::model::{check_value, find_type, Syntax};
 use crate::syntax::{Dn, Filter};
 
@@ -63,26 +69,63 @@ const fn qs(key: &'static str, what: &'static str) -> Question {
 /// Every question, in the order asked. `source*` and `destination*` questions are asked for each endpoint.
 pub const QUESTIONS: &[Question] = &[
     q("direction", "one-way, or bidirectional (two pipes, one each way)"),
+    q("sourceExisting", "the name of an existing sync source to use as it is (one-way pipes), instead of creating one"),
     q("sourceType", "the source endpoint's type"),
     q("sourceName", "the source endpoint's name"),
     qm("sourceBaseDN", "the source's base DNs (repeat for several; they must not overlap)"),
+    qm("sourceExistingServer", "the names of existing external servers to use for a new source, in failover order, instead of creating servers and asking for their sync user"),
     q("sourceSecurity", "the source's connection security: none, ssl or start-tls"),
     q("sourceTrust", "with ssl or start-tls, which certificates the source's servers may have: system, trust-all, or the path of a PEM file of CA certificates"),
     qm("sourceServer", "the source's servers as host:port, in failover order (repeat for several)"),
+    q("prepareSourceServer", "yes or no: prepare the source's servers first as an administrator (create the sync user, grant it its rights, turn on the change log)"),
+    q("sourceAdminBindDN", "with prepareSourceServer: the DN of an administrator of the source's servers"),
+    qs("sourceAdminBindPassword", "with prepareSourceServer: the administrator's password"),
+    q("sourceAdminBindPasswordFile", "with prepareSourceServer: a file holding the administrator's password"),
     q("sourceBindDN", "the DN the sync user of the source binds with"),
     qs("sourceBindPassword", "the password of the source's sync user"),
     q("sourceBindPasswordFile", "a file holding the password of the source's sync user"),
     q("sourceUniqueIdAttribute", "the source attribute that identifies an entry across renames"),
+    q("destinationExisting", "the name of an existing sync destination to use as it is (one-way pipes), instead of creating one"),
     q("destinationType", "the destination endpoint's type"),
     q("destinationName", "the destination endpoint's name"),
     qm("destinationBaseDN", "the destination's base DNs"),
+    qm("destinationExistingServer", "the names of existing external servers to use for a new destination, in failover order"),
     q("destinationSecurity", "the destination's connection security: none, ssl or start-tls"),
     q("destinationTrust", "with ssl or start-tls: system, trust-all, or the path of a PEM file of CA certificates"),
     qm("destinationServer", "the destination's servers as host:port, in failover order"),
+    q("prepareDestinationServer", "yes or no: prepare the destination's servers first as an administrator (create the sync user, grant it its rights)"),
+    q("destinationAdminBindDN", "with prepareDestinationServer: the DN of an administrator of the destination's servers"),
+    qs("destinationAdminBindPassword", "with prepareDestinationServer: the administrator's password"),
+    q("destinationAdminBindPasswordFile", "with prepareDestinationServer: a file holding the administrator's password"),
     q("destinationBindDN", "the DN the sync user of the destination binds with"),
     qs("destinationBindPassword", "the password of the destination's sync user"),
     q("destinationBindPasswordFile", "a file holding the password of the destination's sync user"),
     q("destinationUniqueIdAttribute", "bidirectional: the destination attribute that identifies an entry across renames"),
+    q("destinationScimServiceURL", "SCIM 2.0 destination: the service's base URL, such as https://host/scim/v2"),
+    q("destinationScimAuth", "SCIM 2.0 destination: bearer-token, basic or client-credentials"),
+    qs("destinationScimBearerToken", "SCIM 2.0 destination: the bearer token"),
+    q("destinationScimBearerTokenFile", "SCIM 2.0 destination: a file holding the bearer token"),
+    q("destinationScimUsername", "SCIM 2.0 destination, basic: the user name"),
+    qs("destinationScimPassword", "SCIM 2.0 destination, basic: the password"),
+    q("destinationScimPasswordFile", "SCIM 2.0 destination, basic: a file holding the password"),
+    q("destinationScimTokenURL", "SCIM 2.0 destination, client-credentials: the OAuth 2.0 token endpoint URL"),
+    q("destinationScimClientID", "SCIM 2.0 destination, client-credentials: the client id"),
+    qs("destinationScimClientSecret", "SCIM 2.0 destination, client-credentials: the client secret"),
+    q("destinationScimClientSecretFile", "SCIM 2.0 destination, client-credentials: a file holding the client secret"),
+    q("sourcePingOneEnvironmentID", "PingOne source: the environment id"),
+    q("sourcePingOneAPIURL", "PingOne source: the API URL (default https://api.pingone.com/v1)"),
+    q("sourcePingOneAuthURL", "PingOne source: the token URL (default: derived from the API URL)"),
+    q("sourcePingOneClientID", "PingOne source: the worker application's client id"),
+    qs("sourcePingOneClientSecret", "PingOne source: the worker application's client secret"),
+    q("sourcePingOneClientSecretFile", "PingOne source: a file holding the client secret"),
+    qm("sourcePingOnePopulation", "PingOne source: a population (name or id) to synchronize (repeat for several; all when none)"),
+    q("destinationPingOneEnvironmentID", "PingOne destination: the environment id"),
+    q("destinationPingOneAPIURL", "PingOne destination: the API URL (default https://api.pingone.com/v1)"),
+    q("destinationPingOneAuthURL", "PingOne destination: the token URL (default: derived from the API URL)"),
+    q("destinationPingOneClientID", "PingOne destination: the worker application's client id"),
+    qs("destinationPingOneClientSecret", "PingOne destination: the worker application's client secret"),
+    q("destinationPingOneClientSecretFile", "PingOne destination: a file holding the client secret"),
+    q("destinationPingOnePopulation", "PingOne destination: the population (name or id) new users are created in"),
     q("pipeName", "the sync pipe's name"),
     q("reversePipeName", "bidirectional: the name of the pipe from the destination back to the source"),
     qm("syncClass", "the names of the sync classes, in evaluation order (repeat for several; 'none' for none)"),
@@ -243,11 +286,30 @@ pub const ENDPOINT_KINDS: &[EndpointKind] = &[
         unique_id: None,
         default_port: 389,
     },
+    EndpointKind {
+        key: "scim2",
+        display: "A SCIM 2.0 service (a destination: LDAP inetOrgPerson entries become SCIM Users)",
+        server_type: "scim2",
+        source_type: "",
+        destination_type: "scim2",
+        unique_id: None,
+        default_port: 443,
+    },
+    EndpointKind {
+        key: "pingone",
+        display: "PingOne (the users of an environment, through its Platform API)",
+        server_type: "",
+        source_type: "ping-one-customer",
+        destination_type: "ping-one-customer",
+        unique_id: None,
+        default_port: 443,
+    },
 ];
 
-/// The endpoint kinds whose server, source and destination types all exist in the model.
+/// The endpoint kinds whose server, source and destination types all exist in the model (an empty type: the
+/// kind has none, such as a SCIM service that is never a source).
 pub fn endpoint_kinds() -> Vec<&'static EndpointKind> {
-    let has = |t: &str, v: &str| find_type(t).and_then(|t| t.variant(v)).is_some_and(|v| !v.unused);
+    let has = |t: &str, v: &str| v.is_empty() || find_type(t).and_then(|t| t.variant(v)).is_some_and(|v| !v.unused);
     ENDPOINT_KINDS
         .iter()
         .filter(|k| {
@@ -373,7 +435,58 @@ pub trait Probe {
     fn connect(&self, c: &Connection) -> Result<(), String>;
     /// Connects and binds as `dn`.
     fn bind(&self, c: &Connection, dn: &str, password: &str) -> Result<(), String>;
+    /// Binds as an administrator and recognizes the server (prepare-endpoint-server's first step).
+    fn detect(
+        &self,
+        _c: &Connection,
+        _admin_dn: &str,
+        _admin_password: &str,
+        _base_dn: &str,
+    ) -> Result<Detected, String> {
+        Err(NO_PREPARE.into())
+    }
+    /// Calls a SCIM service or PingOne with the answers given (a read that needs the credentials).
+    fn check_http(&self, _h: &Http) -> Result<(), String> {
+        Ok(())
+    }
+    /// Prepares one server for the sync user, as prepare-endpoint-server does.
+    fn prepare(&self, _c: &Connection, _req: &PrepareRequest) -> Result<Prepared, String> {
+        Err(NO_PREPARE.into())
+    }
 }
+
+/// What [`Probe::detect`] found on a server, as its administrator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detected {
+    /// What the server is, for the user ("389 Directory Server (...)").
+    pub kind: String,
+    /// The sync user's DN that prepare-endpoint-server uses on this kind of server.
+    pub default_sync_dn: String,
+}
+
+/// One server to prepare (prepare-endpoint-server's work), as [`Probe::prepare`] gets it.
+#[derive(Clone, Debug)]
+pub struct PrepareRequest<'r> {
+    pub admin_dn: &'r str,
+    pub admin_password: &'r str,
+    pub base_dn: &'r str,
+    pub sync_dn: &'r str,
+    pub sync_password: &'r str,
+    pub is_source: bool,
+    pub is_destination: bool,
+}
+
+/// What [`Probe::prepare`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// The report, as prepare-endpoint-server prints it (no password in it).
+    pub report: String,
+    /// Everything is in place, and every check as the sync user passed.
+    pub complete: bool,
+}
+
+/// The error of a probe that cannot prepare servers.
+pub const NO_PREPARE: &str = "preparing a server needs the connection tests (do not give --skipConnectionTest)";
 
 /// A probe that tests nothing (`--skipConnectionTest`).
 pub struct NoProbe;
@@ -563,11 +676,31 @@ pub struct Endpoint {
     pub password: String,
     /// `unique-id-attribute`, when this endpoint is read as a source and its type has that property.
     pub unique_id: Option<String>,
+    /// A SCIM service or PingOne: no servers, base DNs nor bind DN, and a preset sync class.
+    pub http: Option<Http>,
+    /// Objects of the configuration used as they are.
+    pub existing: Existing,
 }
 
 impl Endpoint {
+    /// An endpoint whose servers the wizard does not create: an HTTP one, or one that exists already.
+    fn without_servers(
+        name: String,
+        kind: &'static EndpointKind,
+        base_dns: Vec<String>,
+        http: Option<Http>,
+        existing: Existing,
+    ) -> Endpoint {
+        let (security, trust, servers, bind_dn, password) =
+            (Security::None, Trust::System, Vec::new(), String::new(), String::new());
+        Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id: None, http, existing }
+    }
+
     /// The external server name of each server.
     pub fn server_names(&self) -> Vec<String> {
+        if let Existing::Servers(names) = &self.existing {
+            return names.clone();
+        }
         self.servers.iter().map(|s| format!("{} {}", self.name, s)).collect()
     }
 }
@@ -638,6 +771,9 @@ impl Plan {
         let mut out = Vec::new();
         let mut blind_trust_enabled = false;
         for e in &self.endpoints {
+            if e.existing != Existing::Nothing {
+                continue;
+            }
             let trust_name = match (&e.trust, e.security) {
                 (_, Security::None) | (Trust::System, _) => None,
                 (Trust::TrustAll, _) => {
@@ -699,7 +835,11 @@ impl Plan {
                 // The reverse pipe writes to this endpoint as its sync user: skip those changes, or they loop.
                 set(&mut w, "ignore-changes-by-dn", &from.bind_dn);
             }
-            out.push(w);
+            match &from.http {
+                _ if from.existing == Existing::Endpoint => {}
+                Some(h) => out.extend(h.source_commands(&from.name)),
+                None => out.push(w),
+            }
             let mut w =
                 words(&["create-sync-destination", "--destination-name", &to.name, "--type", to.kind.destination_type]);
             for d in &to.base_dns {
@@ -708,9 +848,13 @@ impl Plan {
             for s in to.server_names() {
                 set(&mut w, "server", &s);
             }
-            out.push(w);
+            match &to.http {
+                _ if to.existing == Existing::Endpoint => {}
+                Some(h) => out.extend(h.destination_commands(&to.name)),
+                None => out.push(w),
+            }
         }
-        let differ = self.bases_differ();
+        let differ = self.bases_differ() && self.endpoints.iter().all(|e| e.http.is_none());
         for (pipe, from, to) in &pipes {
             let map = differ.then(|| dn_map_name(from, to));
             if let Some(m) = &map {
@@ -753,6 +897,7 @@ impl Plan {
                 class_common(&mut w, &Attributes::All, ops, "dn", &maps);
                 out.push(w);
             }
+            out.extend(http::preset_commands(pipe, from, to));
         }
         out
     }
@@ -778,6 +923,18 @@ impl Plan {
         s.push_str(&format!("  Direction: {}\n", if self.bidirectional { "bidirectional" } else { "one-way" }));
         for (role, e) in [("Source", &self.endpoints[0]), ("Destination", &self.endpoints[1])] {
             s.push_str(&format!("  {role} '{}': {}\n", e.name, e.kind.display));
+            match &e.existing {
+                Existing::Endpoint => {
+                    s.push_str("    (exists in the configuration: used as it is)\n");
+                    continue;
+                }
+                Existing::Servers(names) => s.push_str(&format!("    existing servers: {}\n", names.join(", "))),
+                Existing::Nothing => {}
+            }
+            if let Some(h) = &e.http {
+                s.push_str(&h.review());
+                continue;
+            }
             s.push_str(&format!("    base DNs: {}\n", e.base_dns.join("; ")));
             s.push_str(&format!(
                 "    servers: {} (security {}{})\n",
@@ -790,6 +947,12 @@ impl Plan {
         s.push_str(&format!("  Sync pipe: {}\n", self.pipe_name));
         if let Some(r) = &self.reverse_pipe_name {
             s.push_str(&format!("  Reverse sync pipe: {r}\n"));
+        }
+        if self.endpoints.iter().any(|e| e.http.is_some()) {
+            s.push_str(&format!(
+                "  Sync class '{}': the preset for LDAP inetOrgPerson entries and the other endpoint's users\n",
+                http::PRESET_CLASS
+            ));
         }
         for c in &self.classes {
             s.push_str(&format!(
@@ -853,6 +1016,8 @@ pub struct Wizard<'a> {
     taken: Answers,
     /// Objects already in the configuration (type name, object name): names that would clash are refused.
     existing: Vec<(&'static str, String)>,
+    /// The configuration's endpoints and servers that may be used as they are.
+    known: reuse::Known,
 }
 
 type Check<'c> = &'c dyn Fn(&str) -> Result<String, String>;
@@ -865,7 +1030,8 @@ impl<'a> Wizard<'a> {
         probe: &'a dyn Probe,
         read_file: &'a dyn Fn(&str) -> Result<String, String>,
     ) -> Self {
-        Wizard { given, no_prompt, prompter, probe, read_file, taken: Answers::default(), existing: Vec::new() }
+        let (taken, existing, known) = (Answers::default(), Vec::new(), reuse::Known::default());
+        Wizard { given, no_prompt, prompter, probe, read_file, taken, existing, known }
     }
 
     /// Refuses names that `config` already uses for the objects the wizard creates.
@@ -876,6 +1042,7 @@ impl<'a> Wizard<'a> {
             .filter(|o| matches!(o.object_type.name, "sync-source" | "sync-destination" | "sync-pipe"))
             .map(|o| (o.object_type.name, o.name().to_string()))
             .collect();
+        self.known = reuse::Known::from_config(config);
         self
     }
 
@@ -883,7 +1050,7 @@ impl<'a> Wizard<'a> {
     fn clash(existing: &[(&'static str, String)], types: &[&str], name: &str) -> Result<(), String> {
         match existing.iter().find(|(t, n)| types.contains(t) && n.eq_ignore_ascii_case(name)) {
             Some((t, n)) => Err(format!(
-                "the configuration already has a {} '{n}': choose another name (or delete it with dsconfig delete-{t})",
+                "the configuration already has a {} '{n}': choose another name, use it as it is (--sourceExisting or --destinationExisting, or the list on a terminal), or delete it with dsconfig delete-{t}",
                 crate::model::find_type(t).map(|t| t.display).unwrap_or(t)
             )),
             None => Ok(()),
@@ -1049,14 +1216,19 @@ impl<'a> Wizard<'a> {
         } else {
             None
         };
-        let classes = self.classes(&source)?;
-        let default_ops = self.ask(
-            "defaultClassOperations",
-            "Operations the DEFAULT class synchronizes, for entries no other class takes (creates,modifies,deletes, or none)",
-            Some("creates,modifies,deletes"),
-            &|s| Operations::parse(s).map(|o| o.answer()),
-        )?;
-        let default_ops = Operations::parse(&default_ops).ok().filter(|o| !o.is_none());
+        let (classes, default_ops) = if source.http.is_some() || destination.http.is_some() {
+            // the preset class of the HTTP endpoint (see the http module)
+            (Vec::new(), None)
+        } else {
+            let classes = self.classes(&source)?;
+            let default_ops = self.ask(
+                "defaultClassOperations",
+                "Operations the DEFAULT class synchronizes, for entries no other class takes (creates,modifies,deletes, or none)",
+                Some("creates,modifies,deletes"),
+                &|s| Operations::parse(s).map(|o| o.answer()),
+            )?;
+            (classes, Operations::parse(&default_ops).ok().filter(|o| !o.is_none()))
+        };
         Ok(Plan {
             endpoints: [source, destination],
             bidirectional,
@@ -1078,7 +1250,17 @@ impl<'a> Wizard<'a> {
             QUESTIONS.iter().find(|q| q.key == format!("{role}{suffix}")).map(|q| q.key).unwrap_or("")
         };
         let title = if role == "source" { "Source" } else { "Destination" };
-        let kinds = endpoint_kinds();
+        if let Some(e) = self.reuse_endpoint(role, bidirectional)? {
+            self.prompter.note(&format!("The {role} is the existing '{}', used as it is.", e.name));
+            return Ok(e);
+        }
+        // HTTP endpoints: one-way, with an LDAP directory at the other end.
+        let http_ok = !bidirectional && other.is_none_or(|o| o.http.is_none());
+        let kinds: Vec<&EndpointKind> = endpoint_kinds()
+            .into_iter()
+            .filter(|k| if role == "source" { !k.source_type.is_empty() } else { !k.destination_type.is_empty() })
+            .filter(|k| http_ok || !http::is_http(k.key))
+            .collect();
         let items: Vec<(&str, &str)> = kinds.iter().map(|k| (k.key, k.display)).collect();
         let kind_key = self.choose_key(key("Type"), &format!("{title} endpoint type"), &items, Some("389ds"))?;
         let kind = kinds.iter().copied().find(|k| k.key == kind_key).ok_or(WizardError::Cancelled)?;
@@ -1094,6 +1276,10 @@ impl<'a> Wizard<'a> {
             Ok(n)
         };
         let name = self.ask(key("Name"), &format!("Name of the {role}"), Some(default_name), &check)?;
+        if http::is_http(kind.key) {
+            let http = Some(self.http_endpoint(role, kind.key)?);
+            return Ok(Endpoint::without_servers(name, kind, Vec::new(), http, Existing::Nothing));
+        }
         // Base DNs: valid, and not overlapping each other.
         let base_dns = loop {
             let dns = self.ask_many(key("BaseDN"), &format!("Base DN of the {role}"), None, &check_dn)?;
@@ -1101,6 +1287,13 @@ impl<'a> Wizard<'a> {
                 Ok(()) => break dns,
                 Err(reason) => self.retry(key("BaseDN"), reason)?,
             }
+        };
+        let base_dns = match self.reuse_servers(role, name.clone(), kind, base_dns)? {
+            Ok(mut e) => {
+                e.unique_id = self.unique_id(role, kind, bidirectional)?;
+                return Ok(e);
+            }
+            Err(base_dns) => base_dns,
         };
         let security = self.choose_key(
             key("Security"),
@@ -1179,21 +1372,54 @@ impl<'a> Wizard<'a> {
                     .map_err(|reason| WizardError::Check { key: key("BaseDN").into(), reason })?;
             }
         }
-        // The sync user, tested on every server.
+        let connections: Vec<Connection> =
+            servers.iter().map(|s| Connection { server: s.clone(), security, trust: trust.clone() }).collect();
+        let (is_source, is_destination) = (role == "source" || bidirectional, role == "destination" || bidirectional);
+        let admin = self.prepare_admin(role, &connections, &base_dns)?;
+        // The sync user (created first when preparing), tested on every server.
         let (bind_dn, password) = loop {
-            let dn = self.ask(
-                key("BindDN"),
-                &format!("DN of the sync user of the {role}"),
-                Some("cn=Sync User,cn=Root DNs,cn=config"),
-                &check_dn,
-            )?;
+            let default_dn = admin.as_ref().map_or("cn=Sync User,cn=Root DNs,cn=config", |a| &a.2.default_sync_dn);
+            let dn =
+                self.ask(key("BindDN"), &format!("DN of the sync user of the {role}"), Some(default_dn), &check_dn)?;
             let pw = self.password(key("BindPassword"), key("BindPasswordFile"), &format!("Password of {dn}"))?;
             let mut failure = None;
-            for s in &servers {
-                let c = Connection { server: s.clone(), security, trust: trust.clone() };
-                if let Err(reason) = self.probe.bind(&c, &dn, &pw) {
-                    failure = Some(format!("cannot bind as {dn} to {s}: {reason}"));
+            if let Some((admin_dn, admin_password, _)) = &admin {
+                'prepare: for c in &connections {
+                    for base_dn in &base_dns {
+                        let req = PrepareRequest {
+                            admin_dn,
+                            admin_password,
+                            base_dn,
+                            sync_dn: &dn,
+                            sync_password: &pw,
+                            is_source,
+                            is_destination,
+                        };
+                        self.prompter.note(&format!("Preparing {} for the sync user {dn} ...", c.server));
+                        match self.probe.prepare(c, &req) {
+                            Ok(p) => {
+                                self.prompter.note(&p.report);
+                                if !p.complete {
+                                    self.prompter.note(&format!(
+                                        "{} is not completely prepared: do what is listed above (the wizard goes on)",
+                                        c.server
+                                    ));
+                                }
+                            }
+                            Err(reason) => {
+                                failure = Some(format!("cannot prepare {}: {reason}", c.server));
+                                break 'prepare;
+                            }
+                        }
+                    }
+                }
+            }
+            for c in &connections {
+                if failure.is_some() {
                     break;
+                }
+                if let Err(reason) = self.probe.bind(c, &dn, &pw) {
+                    failure = Some(format!("cannot bind as {dn} to {}: {reason}", c.server));
                 }
             }
             match failure {
@@ -1207,17 +1433,100 @@ impl<'a> Wizard<'a> {
                 }
             }
         };
+        let unique_id = self.unique_id(role, kind, bidirectional)?;
+        let existing = Existing::Nothing;
+        Ok(Endpoint {
+            name,
+            kind,
+            base_dns,
+            security,
+            trust,
+            servers,
+            bind_dn,
+            password,
+            unique_id,
+            http: None,
+            existing,
+        })
+    }
+
+    /// The source's `unique-id-attribute`, when the endpoint is read and its type has one.
+    fn unique_id(
+        &mut self,
+        role: &'static str,
+        kind: &EndpointKind,
+        bidirectional: bool,
+    ) -> Result<Option<String>, WizardError> {
         let reads = role == "source" || bidirectional;
-        let unique_id = match kind.unique_id {
+        let key = if role == "source" { "sourceUniqueIdAttribute" } else { "destinationUniqueIdAttribute" };
+        Ok(match kind.unique_id {
             Some(d) if reads => Some(self.ask(
-                key("UniqueIdAttribute"),
+                key,
                 &format!("Attribute of the {role} that identifies an entry across renames"),
                 Some(d),
                 &|s| check_value(&Syntax::AttributeName, s),
             )?),
             _ => None,
+        })
+    }
+
+    /// Whether to prepare the endpoint's servers (prepare-endpoint-server's work) before the sync user is
+    /// tested; when so, the administrator's DN and password, checked on the first server, and what it is.
+    fn prepare_admin(
+        &mut self,
+        role: &'static str,
+        connections: &[Connection],
+        base_dns: &[String],
+    ) -> Result<Option<(String, String, Detected)>, WizardError> {
+        let (prepare_key, dn_key, pw_key, file_key) = if role == "source" {
+            ("prepareSourceServer", "sourceAdminBindDN", "sourceAdminBindPassword", "sourceAdminBindPasswordFile")
+        } else {
+            (
+                "prepareDestinationServer",
+                "destinationAdminBindDN",
+                "destinationAdminBindPassword",
+                "destinationAdminBindPasswordFile",
+            )
         };
-        Ok(Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id })
+        let what = if role == "source" {
+            "create the sync user, grant it its rights, turn on the change log"
+        } else {
+            "create the sync user, grant it its rights"
+        };
+        let yes = self.ask(
+            prepare_key,
+            &format!("Prepare the {role}'s servers now as an administrator ({what})? yes or no"),
+            Some("no"),
+            &check_yes_no,
+        )?;
+        if yes != "yes" {
+            return Ok(None);
+        }
+        let (Some(first), Some(base_dn)) = (connections.first(), base_dns.first()) else { return Ok(None) };
+        loop {
+            let dn = self.ask(
+                dn_key,
+                &format!("DN of an administrator of the {role}'s servers"),
+                Some("cn=Directory Manager"),
+                &check_dn,
+            )?;
+            let pw = self.password(pw_key, file_key, &format!("Password of {dn}"))?;
+            match self.probe.detect(first, &dn, &pw, base_dn) {
+                Ok(d) => {
+                    self.prompter.note(&format!("{} is {}.", first.server, d.kind));
+                    return Ok(Some((dn, pw, d)));
+                }
+                Err(reason) => {
+                    let unavailable = reason == NO_PREPARE;
+                    let reason = format!("cannot read {} as {dn}: {reason}", first.server);
+                    if self.given.get(dn_key).is_some() || self.no_prompt || unavailable {
+                        return Err(WizardError::Check { key: dn_key.into(), reason });
+                    }
+                    self.prompter.note(&format!("{reason}. Enter the administrator again."));
+                    self.taken.values.remove(dn_key);
+                }
+            }
+        }
     }
 
     /// After a check of several answers failed: re-ask (interactive) or fail.
@@ -1417,6 +1726,15 @@ impl<'a> Wizard<'a> {
 }
 
 /// An object name: not empty, no control characters.
+/// yes or no (also true/false, y/n).
+pub fn check_yes_no(s: &str) -> Result<String, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" => Ok("yes".into()),
+        "no" | "n" | "false" => Ok("no".into()),
+        t => Err(format!("'{t}' is not yes or no")),
+    }
+}
+
 pub fn check_name(s: &str) -> Result<String, String> {
     let t = s.trim();
     if t.is_empty() {
@@ -1579,6 +1897,22 @@ mod tests {
     }
 
     #[test]
+    fn preparing_needs_the_connection_tests_and_a_yes_or_no() {
+        let mut p = Scripted(vec![], vec![]);
+        let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
+        a.extend([("prepareSourceServer", "yes"), ("sourceAdminBindPassword", "pw")]);
+        let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(
+            e.to_string().contains("--sourceAdminBindDN: cannot read") && e.to_string().contains(NO_PREPARE),
+            "{e}"
+        );
+        let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
+        a.push(("prepareDestinationServer", "perhaps"));
+        let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(e.to_string().contains("invalid answer --prepareDestinationServer 'perhaps'"), "{e}");
+    }
+
+    #[test]
     fn wrong_answers_are_refused_with_the_reason() {
         let mut p = Scripted(vec![], vec![]);
         let mut a: Vec<(&str, &str)> = FLAGS.to_vec();
@@ -1615,6 +1949,7 @@ mod tests {
             "nohost:abc",
             "ds:389",
             "",
+            "", // not prepared
             "cn=Directory Manager",
             "pw",
             "", // unique id default
@@ -1625,6 +1960,7 @@ mod tests {
             "1",
             "ol:389",
             "",
+            "no",
             "cn=admin,dc=example,dc=com",
             "pw2",
             "", // pipe name

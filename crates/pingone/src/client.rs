@@ -88,7 +88,7 @@ impl Settings {
 }
 
 /// `https://api.pingone.eu/v1` gives `https://auth.pingone.eu/{env}/as/token`.
-fn default_auth_url(api_url: &str, env: &str) -> String {
+pub fn default_auth_url(api_url: &str, env: &str) -> String {
     let (scheme, rest) = api_url.split_once("://").unwrap_or(("https", api_url));
     let host = rest.split('/').next().unwrap_or(rest);
     let host = host.strip_prefix("api").map(|h| format!("auth{h}")).unwrap_or_else(|| host.to_string());

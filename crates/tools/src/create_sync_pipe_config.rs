@@ -6,12 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ferrosync::dsconfig::{self, Format};
-use ferrosync::pipe_config::{self, Answers, Connection, Plan, Probe, Prompter, Security, Trust, Wizard, WizardError};
+use ferrosync::pipe_config::{
+    self, Answers, Connection, Detected, Http, Plan, PrepareRequest, Prepared, Probe, Prompter, ScimAuth, Security,
+    Trust, Wizard, WizardError,
+};
 use ferrosync::secret::Secret;
 use ferrosync::store::Store;
-use ferrosync_ldap::{LdapClient, ServerConfig};
+use ferrosync_ldap::prepare::{self, PrepareOptions};
+use ferrosync_ldap::{ClientOptions, LdapClient, RetryPolicy, ServerConfig};
 
 use crate::cli;
+use crate::prepare_endpoint_server::render;
 use crate::terminal::Terminal;
 
 /// The tool's own options; everything else is an answer (`--KEY VALUE`).
@@ -85,7 +90,8 @@ struct LdapProbe {
 }
 
 impl LdapProbe {
-    fn try_bind(&self, c: &Connection, bind: Option<(&str, &str)>) -> Result<(), String> {
+    /// The connection settings of `c` (without a bind).
+    fn server_config(c: &Connection) -> ServerConfig {
         let security = match c.security {
             Security::None => ferrosync_ldap::Security::None,
             Security::Ssl => ferrosync_ldap::Security::Ssl,
@@ -98,13 +104,25 @@ impl LdapProbe {
         };
         let mut cfg = ServerConfig::new(c.server.to_string(), &c.server.host, c.server.port)
             .with_security(security, trust)
-            .with_timeouts(std::time::Duration::from_secs(10), std::time::Duration::from_secs(10));
+            .with_timeouts(std::time::Duration::from_secs(10), std::time::Duration::from_secs(60));
         cfg.verify_hostname = c.trust != Trust::TrustAll;
+        cfg
+    }
+
+    fn try_bind(&self, c: &Connection, bind: Option<(&str, &str)>) -> Result<(), String> {
+        let mut cfg = Self::server_config(c);
         if let Some((dn, pw)) = bind {
             cfg = cfg.with_bind(dn, Secret::new(pw));
         }
         let client = LdapClient::single(cfg).map_err(|e| e.to_string())?;
         self.runtime.block_on(async { client.check_bind().await.map(|_| ()).map_err(|e| e.to_string()) })
+    }
+
+    /// A client bound as the administrator, without retries.
+    fn admin(c: &Connection, dn: &str, password: &str) -> Result<LdapClient, String> {
+        let options = ClientOptions { retry: RetryPolicy::no_retries(), ..ClientOptions::default() };
+        LdapClient::new(vec![Self::server_config(c).with_bind(dn, Secret::new(password))], options)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -114,6 +132,95 @@ impl Probe for LdapProbe {
     }
     fn bind(&self, c: &Connection, dn: &str, password: &str) -> Result<(), String> {
         self.try_bind(c, Some((dn, password)))
+    }
+    fn detect(&self, c: &Connection, admin_dn: &str, admin_password: &str, base_dn: &str) -> Result<Detected, String> {
+        let admin = Self::admin(c, admin_dn, admin_password)?;
+        self.runtime.block_on(async {
+            let found = prepare::detect_server(&admin).await.map_err(|e| e.to_string());
+            admin.close().await;
+            let (kind, dse) = found?;
+            let root = dse.first_text("defaultNamingContext");
+            Ok(Detected {
+                default_sync_dn: prepare::default_sync_dn(&kind, base_dn, root.as_deref()),
+                kind: kind.to_string(),
+            })
+        })
+    }
+    fn check_http(&self, h: &Http) -> Result<(), String> {
+        self.runtime.block_on(check_http(h))
+    }
+    fn prepare(&self, c: &Connection, req: &PrepareRequest) -> Result<Prepared, String> {
+        let admin = Self::admin(c, req.admin_dn, req.admin_password)?;
+        let server = Self::server_config(c);
+        let opts = PrepareOptions {
+            base_dn: req.base_dn.to_string(),
+            sync_dn: req.sync_dn.to_string(),
+            sync_password: Secret::new(req.sync_password),
+            is_source: req.is_source,
+            is_destination: req.is_destination,
+        };
+        self.runtime.block_on(async {
+            let report = async {
+                let (_, dse) = prepare::detect_server(&admin).await?;
+                prepare::prepare(&admin, &server, &dse, &opts).await
+            }
+            .await
+            .map_err(|e| e.to_string());
+            admin.close().await;
+            let report = report?;
+            Ok(Prepared { report: render(&report, &server.label()), complete: report.complete() })
+        })
+    }
+}
+
+/// Reads what needs the credentials: a SCIM service's first User, or a PingOne population.
+async fn check_http(h: &Http) -> Result<(), String> {
+    let timeout = std::time::Duration::from_secs(15);
+    match h {
+        Http::Scim2 { url, auth } => {
+            use ferrosync_scim::http::{Auth, Http as ScimHttp, Retry};
+            let auth = match auth {
+                ScimAuth::Bearer { token } => Auth::Bearer(Secret::new(token)),
+                ScimAuth::Basic { username, password } => Auth::Basic(username.clone(), Secret::new(password)),
+                ScimAuth::ClientCredentials { token_url, client_id, client_secret } => Auth::OAuth {
+                    url: token_url.clone(),
+                    id: client_id.clone(),
+                    secret: Secret::new(client_secret),
+                    scopes: Vec::new(),
+                    in_body: false,
+                    get: false,
+                    max_life: None,
+                },
+            };
+            let retry = Retry { attempts: 1, initial: timeout, max: timeout };
+            let client = ScimHttp::new(url, auth, retry, timeout, false);
+            let resp = tokio::task::spawn_blocking(move || client.send("GET", "Users?count=1", None, None))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            match resp.status {
+                200..=299 => Ok(()),
+                s => Err(format!("GET {url}/Users?count=1 answered HTTP {s}")),
+            }
+        }
+        Http::PingOne { api_url, auth_url, environment_id, client_id, client_secret, .. } => {
+            use ferrosync_pingone::client::{default_auth_url, Client, Settings};
+            let client = Client::new(Settings {
+                api_url: api_url.clone(),
+                auth_url: auth_url.clone().unwrap_or_else(|| default_auth_url(api_url, environment_id)),
+                environment_id: environment_id.clone(),
+                client_id: client_id.clone(),
+                client_secret: Secret::new(client_secret),
+                max_requests_per_second: 0,
+                label: "PingOne".into(),
+            });
+            let a = client.call("GET", client.env_url("populations?limit=1"), None).await.map_err(|e| e.to_string())?;
+            if a.ok() {
+                Ok(())
+            } else {
+                Err(a.describe())
+            }
+        }
     }
 }
 

@@ -86,6 +86,32 @@ fn flags(base: &str, src: &Server, dst: &Server) -> Vec<String> {
     .collect()
 }
 
+/// The interactive answers from the endpoint type of `role` ("source" or "destination") to its servers: the one
+/// `server`, no connection security.
+fn endpoint(t: &mut Pty, role: &str, kind: &str, name: &str, base: &str, server: &Server) {
+    let title = if role == "source" { "Source" } else { "Destination" };
+    t.expect(&format!("{title} endpoint type"));
+    t.answer("Enter a choice", kind);
+    t.answer(&format!("Name of the {role}"), name);
+    t.answer(&format!("Base DN of the {role}"), base);
+    t.answer("another one, or press Enter when done", "");
+    t.expect(&format!("Connection security of the {role}"));
+    t.answer("Enter a choice", "");
+    t.answer(&format!("Server of the {role}, as host:port"), &format!("{}:{}", server.host, server.port));
+    t.answer(&format!("Another server of the {role}"), "");
+}
+
+/// The interactive answers from the source's unique ID attribute to the pipe's name "p": the destination "ol" is
+/// the OpenLDAP of tests/run.sh, with its administrator as the sync user (not prepared).
+fn openldap_destination(t: &mut Pty, base: &str, dst: &Server) {
+    t.answer("identifies an entry across renames", "");
+    endpoint(t, "destination", "openldap", "ol", base, dst);
+    t.answer("Prepare the destination's servers now", "no");
+    t.answer("DN of the sync user of the destination", &dst.bind_dn);
+    t.answer("Password of", &dst.bind_pw);
+    t.answer("Name of the sync pipe", "p");
+}
+
 #[tokio::test]
 async fn the_wizard_creates_a_pipe_that_resync_uses_and_flags_give_the_same_configuration() {
     let (base, src, dst) = world("wizard").await;
@@ -112,25 +138,14 @@ async fn the_wizard_creates_a_pipe_that_resync_uses_and_flags_give_the_same_conf
     t.answer("Server of the source, as host:port", &format!("{}:{}", src.host, src.port));
     t.expect(&format!("Connected to {}:{}", src.host, src.port));
     t.answer("Another server of the source", "");
+    t.answer("Prepare the source's servers now", "");
     // A wrong password is refused by the server; the sync user is asked again.
     t.answer("DN of the sync user of the source", &src.bind_dn);
     t.answer("Password of", "not-the-password");
     t.expect("invalidCredentials");
     t.answer("DN of the sync user of the source", &src.bind_dn);
     t.answer("Password of", &src.bind_pw);
-    t.answer("identifies an entry across renames", "");
-    t.expect("Destination endpoint type");
-    t.answer("Enter a choice", "openldap");
-    t.answer("Name of the destination", "ol");
-    t.answer("Base DN of the destination", &base);
-    t.answer("another one, or press Enter when done", "");
-    t.expect("Connection security of the destination");
-    t.answer("Enter a choice", "");
-    t.answer("Server of the destination, as host:port", &format!("{}:{}", dst.host, dst.port));
-    t.answer("Another server of the destination", "");
-    t.answer("DN of the sync user of the destination", &dst.bind_dn);
-    t.answer("Password of", &dst.bind_pw);
-    t.answer("Name of the sync pipe", "p");
+    openldap_destination(&mut t, &base, &dst);
     t.answer("Name of a sync class", "people");
     // A base DN outside the source's is refused.
     t.answer("Base DN of the entries of class 'people'", "ou=people,dc=elsewhere");
@@ -312,4 +327,127 @@ async fn bidirectional_makes_two_pipes_that_resync_both_ways() {
     assert!(out.contains("\"3 entries were in-sync, 0 entries were modified, 1 entries were created"), "{out}");
     let e = src.client().get(&format!("uid=dee,ou=people,{base}"), &["sn"]).await.unwrap().expect("dee at 389 DS");
     assert_eq!(e.texts("sn"), vec!["Back"]);
+}
+
+/// Removes what preparing the shared 389 DS as a source added outside the test's subtree: the sync user's ACI on
+/// cn=changelog, and the user.
+async fn remove_sync_user(src: &Server, user: &str) {
+    use ferrosync::entry::Value;
+    use ferrosync_ldap::Modification;
+    let admin = src.client();
+    if let Some(cl) = admin.get("cn=changelog", &["aci"]).await.expect("read cn=changelog") {
+        let ours: Vec<Value> = cl.texts("aci").into_iter().filter(|a| a.contains(user)).map(Value::Text).collect();
+        if !ours.is_empty() {
+            admin.modify("cn=changelog", &[Modification::Delete("aci".into(), ours)]).await.expect("remove the ACI");
+        }
+    }
+    admin.delete(user).await.expect("remove the sync user");
+}
+
+const SYNC_PW: &str = "Wizard-Sync-Passw0rd!5";
+
+#[tokio::test]
+async fn the_wizard_prepares_the_source_and_the_pipe_resyncs_as_the_new_sync_user() {
+    let (base, src, dst) = world("wizard-prep").await;
+    let user = format!("cn={},cn=config", unique("wizsync"));
+    let root = Root::new();
+    let mut t = Pty::spawn("create-sync-pipe-config", root.path(), &[]);
+    t.expect("Synchronization direction");
+    t.answer("Enter a choice", "1");
+    endpoint(&mut t, "source", "389ds", "ds", &base, &src);
+    t.answer("Prepare the source's servers now", "maybe");
+    t.expect("'maybe' is not yes or no");
+    t.session.send_line("yes").unwrap();
+    // A wrong administrator password is refused by the server; the administrator is asked again.
+    t.expect("DN of an administrator of the source's servers");
+    t.answer("cn=Directory Manager", "");
+    t.answer("Password of cn=Directory Manager", "not-the-password");
+    t.expect("invalidCredentials");
+    t.expect("Enter the administrator again");
+    t.answer("DN of an administrator of the source's servers", "");
+    t.answer("Password of cn=Directory Manager", &src.bind_pw);
+    t.expect("is 389 Directory Server");
+    // The default sync user is prepare-endpoint-server's for 389 DS; this test takes one of its own.
+    t.expect("DN of the sync user of the source");
+    t.answer("cn=Sync User,cn=config", &user);
+    t.answer(&format!("Password of {user}"), SYNC_PW);
+    t.expect(&format!("Preparing {}:{} for the sync user {user}", src.host, src.port));
+    t.expect(&format!("changed    created the sync user \"{user}\""));
+    t.expect("changed    read access to the base DN: added an ACI");
+    t.expect("ok         the sync user can read cn=changelog");
+    t.expect("Done:");
+    openldap_destination(&mut t, &base, &dst);
+    t.answer("Name of a sync class", "");
+    t.answer("Operations the DEFAULT class synchronizes", "");
+    t.expect(&format!("sync user: {user} (password *****)"));
+    t.expect("What next");
+    t.answer("Enter a choice", "1");
+    t.expect("The configuration was written");
+    assert_eq!(t.finish(), 0, "{}", t.seen);
+    for pw in [SYNC_PW, src.bind_pw.as_str(), dst.bind_pw.as_str()] {
+        assert!(!t.seen.contains(pw), "a password was echoed:\n{}", t.seen);
+    }
+    let config = root.config();
+    let server = config.get("external-server", &format!("ds {}:{}", src.host, src.port)).expect("the source's server");
+    assert_eq!(server.values("bind-dn"), vec![user.as_str()]);
+
+    // resync reads the source as the new sync user: the people are copied.
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    assert!(out.contains("3 entries were created"), "{out}");
+    let e = dst.client().get(&format!("uid=cy,ou=people,{base}"), &["sn"]).await.unwrap().expect("cy was created");
+    assert_eq!(e.texts("sn"), vec!["Tester"]);
+
+    // The same answers as flags (the administrator's password from a file): prepare finds everything in place.
+    let by_flags = Root::new();
+    let admin_pw = by_flags.write("admin.pw", &format!("{}\n", src.bind_pw));
+    let server_arg = format!("{}:{}", src.host, src.port);
+    let dst_arg = format!("{}:{}", dst.host, dst.port);
+    let args = [
+        "--no-prompt",
+        "--sourceType",
+        "389ds",
+        "--sourceName",
+        "ds",
+        "--sourceBaseDN",
+        &base,
+        "--sourceServer",
+        &server_arg,
+        "--prepareSourceServer",
+        "yes",
+        "--sourceAdminBindPasswordFile",
+        admin_pw.to_str().unwrap(),
+        "--sourceBindDN",
+        &user,
+        "--sourceBindPassword",
+        SYNC_PW,
+        "--destinationType",
+        "openldap",
+        "--destinationName",
+        "ol",
+        "--destinationBaseDN",
+        &base,
+        "--destinationServer",
+        &dst_arg,
+        "--destinationBindDN",
+        &dst.bind_dn,
+        "--destinationBindPassword",
+        &dst.bind_pw,
+        "--pipeName",
+        "p",
+        "--syncClass",
+        "none",
+    ];
+    let run = by_flags.run("create-sync-pipe-config", &args);
+    let err = run.stderr();
+    run.ok();
+    assert!(err.contains("Nothing changed: the server was already prepared"), "{err}");
+    assert!(!err.contains(SYNC_PW) && !err.contains(&src.bind_pw), "{err}");
+    assert_eq!(snapshot(&by_flags), snapshot(&root));
+    // Without the administrator's password, --no-prompt names it.
+    let mut missing: Vec<&str> = args.to_vec();
+    let i = missing.iter().position(|a| *a == "--sourceAdminBindPasswordFile").expect("the flag");
+    missing.drain(i..i + 2);
+    let err = Root::new().run("create-sync-pipe-config", &missing).fails();
+    assert!(err.contains("missing answer --sourceAdminBindPassword"), "{err}");
+    remove_sync_user(&src, &user).await;
 }
