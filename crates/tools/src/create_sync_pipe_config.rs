@@ -158,6 +158,8 @@ impl Probe for LdapProbe {
             sync_password: Secret::new(req.sync_password),
             is_source: req.is_source,
             is_destination: req.is_destination,
+            // reported, not changed: prepare-endpoint-server --recordClearTextPasswords turns it on
+            record_clear_text_passwords: false,
         };
         self.runtime.block_on(async {
             let report = async {
