@@ -18,7 +18,6 @@ use ferrosync::endpoint::{Correlated, Destination, EndpointError, EndpointResult
 use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
-use ferrosync::syntax::Dn;
 use tokio::sync::mpsc;
 
 use crate::detector::is_hashed_password;
@@ -216,16 +215,7 @@ impl Destination for AdDestination {
 
     /// AD refuses to keep the old RDN value (`00002035: Old RDN must be deleted`): it is always deleted.
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
-        let old = Dn::parse(id).map_err(|e| EndpointError::Rejected(format!("'{id}' is not a DN: {e}")))?;
-        let new = Dn::parse(new_dn).map_err(|e| EndpointError::Rejected(format!("'{new_dn}' is not a DN: {e}")))?;
-        let rdn = new
-            .rdn()
-            .map(|r| r.to_string())
-            .ok_or_else(|| EndpointError::Rejected("cannot rename to the root DN".into()))?;
-        let parent = new.parent();
-        let superior = if parent != old.parent() { parent.map(|p| p.to_string()) } else { None };
-        self.inner.client().modify_dn(id, &rdn, true, superior.as_deref()).await.map_err(endpoint_error)?;
-        Ok(new_dn.to_string())
+        self.inner.rename_entry(id, new_dn, true).await
     }
 
     async fn delete(&self, id: &str) -> EndpointResult<()> {

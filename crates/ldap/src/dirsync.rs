@@ -56,48 +56,11 @@ pub struct BerError(pub String);
 // ------------------------------------------------------------------------------------------------------------
 // BER of the control values
 
-fn ber_length(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-}
-
-fn ber_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
-    out.push(tag);
-    ber_length(out, content.len());
-    out.extend_from_slice(content);
-}
-
-/// The minimal two's complement bytes of `v`.
-fn ber_integer(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7 {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    bytes[start..].to_vec()
-}
-
 /// The request value: `SEQUENCE { flags INTEGER, maxBytes INTEGER, cookie OCTET STRING }`. The flags are an
 /// unsigned 32-bit field that Windows encodes as a signed INTEGER (0x80000000 is -2147483648).
 pub fn encode_request(flags: u32, max_bytes: u32, cookie: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(cookie.len() + 16);
-    ber_tlv(&mut body, 0x02, &ber_integer(i64::from(flags as i32)));
-    ber_tlv(&mut body, 0x02, &ber_integer(i64::from(max_bytes)));
-    ber_tlv(&mut body, 0x04, cookie);
-    let mut out = Vec::with_capacity(body.len() + 4);
-    ber_tlv(&mut out, 0x30, &body);
-    out
+    use crate::ber::{integer, octet_string, sequence};
+    sequence(&[integer(i64::from(flags as i32)), integer(i64::from(max_bytes)), octet_string(cookie)])
 }
 
 /// Reads one TLV at the start of `data`: (tag, content, rest).
@@ -522,9 +485,9 @@ mod tests {
         let v = encode_request(1, 1, &cookie);
         assert_eq!(&v[..4], &[0x30, 0x82, 0x01, 0x36]);
         assert_eq!(&v[10..14], &[0x04, 0x82, 0x01, 0x2c]);
-        assert_eq!(ber_integer(128), [0x00, 0x80]);
-        assert_eq!(ber_integer(-1), [0xff]);
-        assert_eq!(ber_integer(-129), [0xff, 0x7f]);
+        assert_eq!(crate::ber::integer(128), [0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(crate::ber::integer(-1), [0x02, 0x01, 0xff]);
+        assert_eq!(crate::ber::integer(-129), [0x02, 0x02, 0xff, 0x7f]);
     }
 
     #[test]

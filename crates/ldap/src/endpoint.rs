@@ -301,6 +301,20 @@ pub struct LdapDestination {
 }
 
 impl LdapDestination {
+    /// Renames or moves entry `id` to `new_dn` (modify DN, with a new superior when the parent changes).
+    pub(crate) async fn rename_entry(&self, id: &str, new_dn: &str, delete_old_rdn: bool) -> EndpointResult<String> {
+        let old = Dn::parse(id).map_err(|e| EndpointError::Rejected(format!("'{id}' is not a DN: {e}")))?;
+        let new = Dn::parse(new_dn).map_err(|e| EndpointError::Rejected(format!("'{new_dn}' is not a DN: {e}")))?;
+        let rdn = new
+            .rdn()
+            .map(|r| r.to_string())
+            .ok_or_else(|| EndpointError::Rejected("cannot rename to the root DN".into()))?;
+        let new_parent = new.parent();
+        let superior = if new_parent != old.parent() { new_parent.map(|p| p.to_string()) } else { None };
+        self.client.modify_dn(id, &rdn, delete_old_rdn, superior.as_deref()).await.map_err(endpoint_error)?;
+        Ok(new_dn.to_string())
+    }
+
     pub fn new(name: &str, client: LdapClient, base_dns: Vec<String>) -> Self {
         LdapDestination { name: name.to_string(), client, base_dns }
     }
@@ -427,18 +441,9 @@ impl Destination for LdapDestination {
     }
 
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
-        let old = Dn::parse(id).map_err(|e| EndpointError::Rejected(format!("'{id}' is not a DN: {e}")))?;
-        let new = Dn::parse(new_dn).map_err(|e| EndpointError::Rejected(format!("'{new_dn}' is not a DN: {e}")))?;
-        let rdn = new
-            .rdn()
-            .map(|r| r.to_string())
-            .ok_or_else(|| EndpointError::Rejected("cannot rename to the root DN".into()))?;
-        let new_parent = new.parent();
-        let superior = if new_parent != old.parent() { new_parent.map(|p| p.to_string()) } else { None };
         // The old RDN values stay: deleting them could leave a required attribute (cn) empty. The diff that
         // follows removes them when the mapped entry does not have them.
-        self.client.modify_dn(id, &rdn, false, superior.as_deref()).await.map_err(endpoint_error)?;
-        Ok(new_dn.to_string())
+        self.rename_entry(id, new_dn, false).await
     }
 
     async fn delete(&self, id: &str) -> EndpointResult<()> {

@@ -12,6 +12,7 @@
 
 pub mod accesslog;
 pub mod ad;
+mod ber;
 pub mod changelog;
 mod client;
 mod config;

@@ -12,7 +12,7 @@
 //! | PingDirectory, other | `cn=Sync User,cn=Root DNs,cn=config` (Ping's) | checked only | checked only |
 
 mod ad;
-mod ber;
+use crate::ber;
 mod ds389;
 mod openldap;
 pub mod sd;

@@ -244,7 +244,7 @@ impl fmt::Display for SidText<'_> {
 
 /// The BER value of the SD_FLAGS control: `SEQUENCE { flags INTEGER }`.
 pub fn sd_flags_value(flags: u32) -> Vec<u8> {
-    super::ber::sequence(&[super::ber::integer(i64::from(flags))])
+    crate::ber::sequence(&[crate::ber::integer(i64::from(flags))])
 }
 
 #[cfg(test)]

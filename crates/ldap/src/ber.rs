@@ -1,4 +1,4 @@
-//! A minimal BER encoder for the values of the Active Directory controls prepare-endpoint-server sends.
+//! A minimal BER encoder for the values of the controls ferrosync builds itself (DirSync, SD flags).
 
 fn with_length(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
