@@ -104,7 +104,7 @@ async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
         .await
         .unwrap()
         .expect("the AD user was copied below ou=people");
-    assert_eq!(copied.texts("uid"), [sam.clone()]);
+    assert_eq!(copied.texts("uid"), [sam]);
     assert_eq!(copied.texts("mail"), ["ann@example.com"]);
     assert!(copied.texts("objectClass").iter().any(|c| c.eq_ignore_ascii_case("inetOrgPerson")), "{copied:?}");
 
