@@ -7,6 +7,7 @@ mod util;
 
 use ferrosync::config::Config;
 use ferrosync::mapping::presets::{objects, AdLdapPlaces, Direction};
+use util::pty::Pty;
 use util::scenario::entry;
 use util::{unique, Root, Server};
 
@@ -27,13 +28,12 @@ fn assert_preset(config: &Config, direction: Direction, pipe: &str, prefix: &str
     assert_eq!(classes.len(), 2, "{pipe}: only the preset's classes: {classes:?}");
 }
 
-#[tokio::test]
-async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
-    let help = Root::new().run("create-sync-pipe-config", &["--help"]).ok();
-    assert!(help.contains("--activeDirectoryPreset VALUE"), "{help}");
-
+/// The test's subtrees: `OU=<t>,<domain>` at Samba and `ou=<t>,<base>` at OpenLDAP, each with `people` and
+/// `groups` below, and a user `CN=ann,OU=people` at Samba. Returns (AD, OpenLDAP, AD subtree, LDAP subtree,
+/// ann's sAMAccountName).
+async fn world(name: &str) -> (Server, Server, String, String, String) {
     let (ad, ldap) = (Server::from_env("AD"), Server::from_env("OPENLDAP"));
-    let t = unique("wiz-ad");
+    let t = unique(name);
     let ad_base = format!("OU={t},{}", ad.base_dn);
     let base = format!("ou={t},{}", ldap.base_dn);
     for (c, b) in [(ad.client(), &ad_base), (ldap.client(), &base)] {
@@ -42,7 +42,7 @@ async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
             c.add(&entry(&format!("ou={ou},{b}"), &[("objectClass", "organizationalUnit"), ("ou", ou)])).await.unwrap();
         }
     }
-    // A user in AD (sAMAccountName: unique in the domain, 20 characters at most).
+    // sAMAccountName: unique in the domain, 20 characters at most.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let sam = format!("wann{:07x}", (nanos ^ u128::from(std::process::id()) << 20) % 0xfff_ffff);
     ad.client()
@@ -52,7 +52,25 @@ async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
         ))
         .await
         .unwrap();
+    (ad, ldap, ad_base, base, sam)
+}
 
+/// The preset's places in the test's subtrees (the LDAP ones are the wizard's defaults below the LDAP base DN).
+fn places(ad_base: &str, base: &str) -> AdLdapPlaces {
+    AdLdapPlaces {
+        ad_users: format!("OU=people,{ad_base}"),
+        ad_groups: format!("OU=groups,{ad_base}"),
+        ldap_people: format!("ou=people,{base}"),
+        ldap_groups: format!("ou=groups,{base}"),
+        upn_suffix: "samdom.example.com".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
+    let help = Root::new().run("create-sync-pipe-config", &["--help"]).ok();
+    assert!(help.contains("--activeDirectoryPreset VALUE"), "{help}");
+    let (ad, ldap, ad_base, base, sam) = world("wiz-ad").await;
     let ad_users = format!("OU=people,{ad_base}");
     let ad_groups = format!("OU=groups,{ad_base}");
     let flags = |direction: &str| -> Vec<String> {
@@ -82,14 +100,7 @@ async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
         .chain(["--no-prompt".to_string()])
         .collect()
     };
-    // The LDAP containers are the defaults: ou=people and ou=groups below the LDAP base DN.
-    let places = AdLdapPlaces {
-        ad_users: ad_users.clone(),
-        ad_groups: ad_groups.clone(),
-        ldap_people: format!("ou=people,{base}"),
-        ldap_groups: format!("ou=groups,{base}"),
-        upn_suffix: "samdom.example.com".into(),
-    };
+    let places = places(&ad_base, &base);
 
     // One-way, AD to OpenLDAP: the configuration is the preset's, and resync copies the AD user.
     let root = Root::new();
@@ -115,4 +126,55 @@ async fn the_active_directory_preset_is_offered_and_resync_uses_it() {
     let config = both.config();
     assert_preset(&config, Direction::AdToLdap, "ad to ol", "ad-to-ol", &places);
     assert_preset(&config, Direction::LdapToAd, "ol to ad", "ol-to-ad", &places);
+}
+
+/// The same on a terminal: after the pipe's name the preset is offered (Enter: yes), with the containers'
+/// defaults shown; the configuration is the preset's.
+#[tokio::test]
+async fn the_preset_is_asked_on_a_terminal() {
+    let (ad, ldap, ad_base, base, _) = world("wiz-ad-tty").await;
+    let root = Root::new();
+    let mut t = Pty::spawn("create-sync-pipe-config", root.path(), &[]);
+    t.expect("Synchronization direction");
+    t.answer("Enter a choice", "");
+    t.expect("Source endpoint type");
+    t.answer("Enter a choice", "active-directory");
+    t.answer("Name of the source", "ad");
+    t.answer("Base DN of the source", &ad.base_dn);
+    t.answer("another one, or press Enter when done", "");
+    t.expect("Connection security of the source");
+    t.answer("Enter a choice", "ssl");
+    t.answer("Certificates to trust for the source", "trust-all");
+    t.answer("Server of the source, as host:port", &format!("{}:636", ad.host));
+    t.answer("Another server of the source", "");
+    t.answer("Prepare the source's servers now", "no");
+    t.answer("DN of the sync user of the source", &ad.bind_dn);
+    t.answer("Password of", &ad.bind_pw);
+    t.expect("Destination endpoint type");
+    t.answer("Enter a choice", "openldap");
+    t.answer("Name of the destination", "ol");
+    t.answer("Base DN of the destination", &base);
+    t.answer("another one, or press Enter when done", "");
+    t.expect("Connection security of the destination");
+    t.answer("Enter a choice", "none");
+    t.answer("Server of the destination, as host:port", &format!("{}:{}", ldap.host, ldap.port));
+    t.answer("Another server of the destination", "");
+    t.answer("Prepare the destination's servers now", "no");
+    t.answer("DN of the sync user of the destination", &ldap.bind_dn);
+    t.answer("Password of", &ldap.bind_pw);
+    t.answer("Name of the sync pipe", "");
+    t.answer("Use the Active Directory preset (users and groups, CN=Users <-> ou=people, sAMAccountName <-> uid", "");
+    // The defaults are shown: CN=Users below the AD base DN, ou=people below the LDAP one.
+    t.answer(
+        &format!("The Active Directory container of the users [CN=Users,{}]", ad.base_dn),
+        &format!("OU=people,{ad_base}"),
+    );
+    t.answer("The Active Directory container of the groups", &format!("OU=groups,{ad_base}"));
+    t.answer(&format!("The LDAP container of the people [ou=people,{base}]"), "");
+    t.answer("The LDAP container of the groups", "");
+    t.expect("Review:");
+    t.expect("the Active Directory preset");
+    t.write_to_store();
+    assert!(!t.seen.contains(&ad.bind_pw), "the password was echoed:\n{}", t.seen);
+    assert_preset(&root.config(), Direction::AdToLdap, "ad to ol", "ad-to-ol", &places(&ad_base, &base));
 }
