@@ -2112,6 +2112,36 @@ mod tests {
             let classes = config.children("sync-class", &[pipe.to_string()]);
             assert_eq!(classes.len(), 2, "{pipe}: only the preset's classes");
         }
+        // One-way into AD: the preset of that direction, the UPN suffix asked (here its default).
+        let back: &[(&str, &str)] = &[
+            ("direction", "one-way"),
+            ("sourceType", "openldap"),
+            ("sourceName", "ol"),
+            ("sourceBaseDN", "dc=example,dc=org"),
+            ("sourceServer", "ol.example.com"),
+            ("sourceBindDN", "cn=admin,dc=example,dc=org"),
+            ("sourceBindPassword", "secret2"),
+            ("destinationType", "active-directory"),
+            ("destinationName", "ad"),
+            ("destinationBaseDN", "DC=samdom,DC=example,DC=com"),
+            ("destinationServer", "dc.example.com:389"),
+            ("destinationBindDN", "CN=Administrator,CN=Users,DC=samdom,DC=example,DC=com"),
+            ("destinationBindPassword", "secret1"),
+        ];
+        let plan = Wizard::new(answers(back), true, &mut p, &NoProbe, &no_file).run().unwrap();
+        assert_eq!(plan.ad_preset.as_ref().map(|p| p.upn_suffix.as_str()), Some("samdom.example.com"));
+        let text = plan.batch_text();
+        assert!(
+            text.contains("--mapping-name userPrincipalName")
+                && text.contains("--class-name users")
+                && !text.contains("ad-to-ol"),
+            "{text}"
+        );
+        // Class answers with the preset are refused, naming the flag.
+        let mut with_class = a.clone();
+        with_class.push(("syncClass", "people"));
+        let e = Wizard::new(answers(&with_class), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(e.to_string().starts_with("--syncClass: the Active Directory preset replaces"), "{e}");
         // No: classes are asked for as before.
         a.push(("activeDirectoryPreset", "no"));
         let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();

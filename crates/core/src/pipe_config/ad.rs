@@ -96,6 +96,15 @@ impl Wizard<'_> {
         if yes != "yes" {
             return Ok(None);
         }
+        let class_keys = ["syncClass", "syncClassBaseDN", "syncClassFilter", "syncClassAttributes"];
+        let class_keys =
+            class_keys.iter().chain(&["syncClassOperations", "syncClassCorrelation", "defaultClassOperations"]);
+        if let Some(k) = class_keys.into_iter().find(|k| self.given.get(k).is_some()) {
+            return Err(WizardError::Check {
+                key: (*k).into(),
+                reason: "the Active Directory preset replaces the sync classes: leave out the sync class answers, or give --activeDirectoryPreset no".into(),
+            });
+        }
         let (ad, ldap) = if is_ad(source) { (source, destination) } else { (destination, source) };
         let (ad_base, ldap_base) =
             (ad.base_dns.first().cloned().unwrap_or_default(), ldap.base_dns.first().cloned().unwrap_or_default());
