@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+mod ad;
 mod http;
 mod reuse;
 
@@ -128,6 +129,12 @@ pub const QUESTIONS: &[Question] = &[
     q("destinationPingOnePopulation", "PingOne destination: the population (name or id) new users are created in"),
     q("pipeName", "the sync pipe's name"),
     q("reversePipeName", "bidirectional: the name of the pipe from the destination back to the source"),
+    q("activeDirectoryPreset", "Active Directory and an LDAP directory: yes or no, use the Active Directory preset (users and groups, CN=Users <-> ou=people, sAMAccountName <-> uid, ...) instead of asking for sync classes (default yes)"),
+    q("activeDirectoryUsersDN", "with the Active Directory preset: the AD container of the users (default CN=Users,<AD base DN>)"),
+    q("activeDirectoryGroupsDN", "with the Active Directory preset: the AD container of the groups (default: the users')"),
+    q("ldapPeopleDN", "with the Active Directory preset: the LDAP container of the people (default ou=people,<LDAP base DN>)"),
+    q("ldapGroupsDN", "with the Active Directory preset: the LDAP container of the groups (default ou=groups,<LDAP base DN>)"),
+    q("activeDirectoryUPNSuffix", "with the Active Directory preset, writing to AD: the userPrincipalName suffix (default: the AD domain)"),
     qm("syncClass", "the names of the sync classes, in evaluation order (repeat for several; 'none' for none)"),
     qm("syncClassBaseDN", "CLASS:DN, a base DN of a sync class (repeat for several)"),
     qm("syncClassFilter", "CLASS:FILTER, an include filter of a sync class (repeat for several)"),
@@ -727,6 +734,8 @@ pub struct Plan {
     pub classes: Vec<SyncClass>,
     /// `None`: no DEFAULT class.
     pub default_ops: Option<Operations>,
+    /// The Active Directory preset's places, when it replaces the sync classes.
+    pub ad_preset: Option<crate::mapping::presets::AdLdapPlaces>,
     /// The answers as given, to save for a later non-interactive run.
     pub answers: Answers,
 }
@@ -854,7 +863,7 @@ impl Plan {
                 None => out.push(w),
             }
         }
-        let differ = self.bases_differ() && self.endpoints.iter().all(|e| e.http.is_none());
+        let differ = self.bases_differ() && self.endpoints.iter().all(|e| e.http.is_none()) && self.ad_preset.is_none();
         for (pipe, from, to) in &pipes {
             let map = differ.then(|| dn_map_name(from, to));
             if let Some(m) = &map {
@@ -898,6 +907,9 @@ impl Plan {
                 out.push(w);
             }
             out.extend(http::preset_commands(pipe, from, to));
+            if let Some(at) = &self.ad_preset {
+                out.extend(ad::preset_commands(pipe, from, at));
+            }
         }
         out
     }
@@ -953,6 +965,9 @@ impl Plan {
                 "  Sync class '{}': the preset for LDAP inetOrgPerson entries and the other endpoint's users\n",
                 http::PRESET_CLASS
             ));
+        }
+        if let Some(at) = &self.ad_preset {
+            s.push_str(&ad::review(at));
         }
         for c in &self.classes {
             s.push_str(&format!(
@@ -1216,8 +1231,9 @@ impl<'a> Wizard<'a> {
         } else {
             None
         };
-        let (classes, default_ops) = if source.http.is_some() || destination.http.is_some() {
-            // the preset class of the HTTP endpoint (see the http module)
+        let ad_preset = self.ad_preset(&source, &destination, bidirectional)?;
+        let (classes, default_ops) = if source.http.is_some() || destination.http.is_some() || ad_preset.is_some() {
+            // the preset class of the HTTP endpoint (see the http module), or the Active Directory preset
             (Vec::new(), None)
         } else {
             let classes = self.classes(&source)?;
@@ -1236,6 +1252,7 @@ impl<'a> Wizard<'a> {
             reverse_pipe_name,
             classes,
             default_ops,
+            ad_preset,
             answers: self.taken,
         })
     }
@@ -2045,6 +2062,90 @@ mod tests {
         crate::dsconfig::run_batch("t", &plan.batch_text(), &mut config, &Plain, Default::default(), false).unwrap();
         let e = Wizard::new(answers(FLAGS), true, &mut p, &NoProbe, &no_file).with_existing(&config).run().unwrap_err();
         assert!(e.to_string().contains("--sourceName 'ds': the configuration already has a Sync Source 'ds'"), "{e}");
+    }
+
+    #[test]
+    fn active_directory_gets_the_preset_for_each_pipe() {
+        use crate::mapping::presets::{objects, AdLdapPlaces, Direction};
+        let ad: &[(&str, &str)] = &[
+            ("sourceType", "active-directory"),
+            ("sourceName", "ad"),
+            ("sourceBaseDN", "DC=samdom,DC=example,DC=com"),
+            ("sourceServer", "dc.example.com:636"),
+            ("sourceSecurity", "ssl"),
+            ("sourceTrust", "trust-all"),
+            ("sourceBindDN", "CN=Administrator,CN=Users,DC=samdom,DC=example,DC=com"),
+            ("sourceBindPassword", "secret1"),
+        ];
+        let mut a: Vec<(&str, &str)> = FLAGS[..1].iter().chain(ad).chain(&FLAGS[7..13]).copied().collect();
+        a[0] = ("direction", "bidirectional");
+        let mut p = Scripted(vec![], vec![]);
+        let plan = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap();
+        let places = AdLdapPlaces {
+            ad_users: "CN=Users,DC=samdom,DC=example,DC=com".into(),
+            ad_groups: "CN=Users,DC=samdom,DC=example,DC=com".into(),
+            ldap_people: "ou=people,dc=example,dc=org".into(),
+            ldap_groups: "ou=groups,dc=example,dc=org".into(),
+            upn_suffix: "samdom.example.com".into(),
+        };
+        assert_eq!(plan.ad_preset.as_ref().map(|p| format!("{p:?}")), Some(format!("{places:?}")));
+        assert!(plan.review().contains("the Active Directory preset"), "{}", plan.review());
+        struct Plain;
+        impl crate::config::SecretSealer for Plain {
+            fn seal(&self, p: &str) -> Result<String, crate::error::ConfigError> {
+                Ok(p.to_string())
+            }
+        }
+        let mut config = crate::config::Config::builtin();
+        crate::dsconfig::run_batch("t", &plan.batch_text(), &mut config, &Plain, Default::default(), false).unwrap();
+        for (pipe, d) in [("ad to ol", Direction::AdToLdap), ("ol to ad", Direction::LdapToAd)] {
+            // The preset's own objects (made for a pipe "p": pipe names with spaces are the wizard's).
+            let want = objects(d, "p", &ad::slug(pipe), &places).unwrap();
+            for o in &want {
+                let mut names = o.names.clone();
+                if o.object_type.name == "sync-class" {
+                    names[0] = pipe.to_string();
+                }
+                let got = config.find(o.object_type, &names).unwrap_or_else(|| panic!("{names:?} missing"));
+                assert_eq!(got.props, o.props, "{:?}", o.names);
+            }
+            let classes = config.children("sync-class", &[pipe.to_string()]);
+            assert_eq!(classes.len(), 2, "{pipe}: only the preset's classes");
+        }
+        // One-way into AD: the preset of that direction, the UPN suffix asked (here its default).
+        let back: &[(&str, &str)] = &[
+            ("direction", "one-way"),
+            ("sourceType", "openldap"),
+            ("sourceName", "ol"),
+            ("sourceBaseDN", "dc=example,dc=org"),
+            ("sourceServer", "ol.example.com"),
+            ("sourceBindDN", "cn=admin,dc=example,dc=org"),
+            ("sourceBindPassword", "secret2"),
+            ("destinationType", "active-directory"),
+            ("destinationName", "ad"),
+            ("destinationBaseDN", "DC=samdom,DC=example,DC=com"),
+            ("destinationServer", "dc.example.com:389"),
+            ("destinationBindDN", "CN=Administrator,CN=Users,DC=samdom,DC=example,DC=com"),
+            ("destinationBindPassword", "secret1"),
+        ];
+        let plan = Wizard::new(answers(back), true, &mut p, &NoProbe, &no_file).run().unwrap();
+        assert_eq!(plan.ad_preset.as_ref().map(|p| p.upn_suffix.as_str()), Some("samdom.example.com"));
+        let text = plan.batch_text();
+        assert!(
+            text.contains("--mapping-name userPrincipalName")
+                && text.contains("--class-name users")
+                && !text.contains("ad-to-ol"),
+            "{text}"
+        );
+        // Class answers with the preset are refused, naming the flag.
+        let mut with_class = a.clone();
+        with_class.push(("syncClass", "people"));
+        let e = Wizard::new(answers(&with_class), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(e.to_string().starts_with("--syncClass: the Active Directory preset replaces"), "{e}");
+        // No: classes are asked for as before.
+        a.push(("activeDirectoryPreset", "no"));
+        let e = Wizard::new(answers(&a), true, &mut p, &NoProbe, &no_file).run().unwrap_err();
+        assert!(e.to_string().starts_with("missing answer --syncClass"), "{e}");
     }
 
     #[test]

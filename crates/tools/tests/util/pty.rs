@@ -53,6 +53,17 @@ impl Pty {
         self.answer("Enter choice", answer);
     }
 
+    /// At the wizard's "What next" menu, writes the configuration to the store and checks that the tool ends
+    /// successfully.
+    #[track_caller]
+    pub fn write_to_store(&mut self) {
+        self.expect("What next");
+        self.answer("Enter a choice", "1");
+        self.expect("The configuration was written");
+        let code = self.finish();
+        assert_eq!(code, 0, "{}", self.seen);
+    }
+
     /// Waits for the end of the output and returns the exit code.
     #[track_caller]
     pub fn finish(&mut self) -> i32 {
