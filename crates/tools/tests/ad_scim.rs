@@ -73,13 +73,18 @@ impl World {
         World { root, ad, users, sfx, scim_url, scim_token }
     }
 
+    fn display(&self, cn: &str) -> String {
+        format!("{cn} {}", self.sfx)
+    }
+
     fn sam(&self, cn: &str) -> String {
         format!("{cn}{}", self.sfx)
     }
 
-    /// Adds the AD user `CN=<cn>,CN=Users,<t>` whose `sAMAccountName` is [`World::sam`].
+    /// Adds the AD user `CN=<cn> <sfx>,CN=Users,<t>` whose `sAMAccountName` is [`World::sam`]. The CN (the
+    /// SCIM displayName, by which a member is found) is unique among the runs that share the SCIM server.
     async fn add_user(&self, cn: &str, extra: &[(&str, &str)]) -> String {
-        let dn = format!("CN={cn},{}", self.users);
+        let dn = format!("CN={},{}", self.display(cn), self.users);
         let sam = self.sam(cn);
         let mut attrs =
             vec![("objectClass", "user"), ("sAMAccountName", sam.as_str()), ("sn", "Tester"), ("givenName", "Given")];
@@ -163,7 +168,7 @@ async fn ad_to_scim2_sample_resync_and_realtime() {
     assert!(out.contains("2 entries were created"), "{out}");
     let out = w.root.run("resync", &["--pipe-name", PIPE]).ok();
     let a = w.user("alice").unwrap_or_else(|| panic!("alice reached scim2-server\n{out}"));
-    assert_eq!(a["displayName"], "alice", "{a}");
+    assert_eq!(a["displayName"], w.display("alice"), "{a}");
     assert_eq!(a["title"], "Engineer", "{a}");
     assert_eq!(a["name"]["givenName"], "Given", "{a}");
     assert_eq!(a["name"]["familyName"], "Tester", "{a}");
@@ -203,13 +208,23 @@ async fn ad_to_scim2_sample_resync_and_realtime() {
     w.ad.modify(&group_dn, &[Modification::Add("member".into(), vec![Value::from(carol.as_str())])])
         .await
         .expect("add carol to the group");
-    eventually("carol and her membership reach scim2-server", WAIT, || async {
+    let reached = || async {
         let (Some(c), Some(g)) = (w.user("carol"), w.group(&group)) else { return false };
         let mut want = vec![id(&a), id(&b), id(&c)];
         want.sort();
         member_ids(&g) == want
-    })
-    .await;
+    };
+    let start = std::time::Instant::now();
+    while !reached().await {
+        assert!(
+            start.elapsed() < WAIT,
+            "carol and her membership reach scim2-server: not within {WAIT:?}\ncarol: {:?}\ngroup: {:?}\nsync log:\n{}",
+            w.user("carol"),
+            w.group(&group),
+            w.sync_log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let log = w.sync_log();
     assert!(!log.contains("change-failed"), "{log}");
 }
