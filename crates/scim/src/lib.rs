@@ -415,9 +415,11 @@ impl Inner {
             // does (AD: `CN=Jane Doe,...` is found by `displayName`, userName being the sAMAccountName).
             let by: Vec<&AttrMap> = match ep.search.as_slice() {
                 [m] if reads_rdn(m) => vec![m],
-                _ => match ep.attrs.iter().find(|m| {
-                    reads_rdn(m) && m.single && !m.is_members() && matches!(m.kind, mapping::Kind::Str)
-                }) {
+                _ => match ep
+                    .attrs
+                    .iter()
+                    .find(|m| reads_rdn(m) && m.single && !m.is_members() && matches!(m.kind, mapping::Kind::Str))
+                {
                     Some(m) => vec![m],
                     None => continue,
                 },

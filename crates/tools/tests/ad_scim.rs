@@ -67,8 +67,7 @@ impl World {
         let root = Root::new();
         let file = root.write("ad-scim.dsconfig", &text);
         root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().expect("utf-8 path")]).ok();
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
         let sfx = format!("{:07x}", (nanos ^ u128::from(std::process::id()) << 20) % 0xfff_ffff);
         World { root, ad, users, sfx, scim_url, scim_token }
     }
@@ -156,9 +155,8 @@ fn id(j: &Json) -> String {
 #[tokio::test]
 async fn ad_to_scim2_sample_resync_and_realtime() {
     let w = World::new("adscim").await;
-    let alice = w
-        .add_user("alice", &[("mail", "alice@example.com"), ("title", "Engineer"), ("department", "R&D")])
-        .await;
+    let alice =
+        w.add_user("alice", &[("mail", "alice@example.com"), ("title", "Engineer"), ("department", "R&D")]).await;
     let bob = w.add_user("bob", &[("mail", "bob@example.com")]).await;
     let group = format!("staff{}", w.sfx);
     let group_dn = w.add_group(&group, &[&alice, &bob]).await;
