@@ -12,7 +12,8 @@
 //! * **Ids**: the engine's id for a destination entry is the mapped DN; the destination remembers which SCIM
 //!   resource each DN correlated to. `rename` changes nothing at the service (SCIM ids do not change).
 //!   A DN it does not know is looked up through its RDN: `uid=jdoe,...` with a search mapping reading `uid`
-//!   gives `userName eq "jdoe"`.
+//!   gives `userName eq "jdoe"`; else a single-valued string mapping that reads the RDN's attribute does:
+//!   AD's `CN=Jane Doe,...` with `cn` mapped to `displayName` gives `displayName eq "Jane Doe"`.
 //! * **Correlation**: the filter built from the endpoint's `search-attribute-mapping`s, joined with `and`
 //!   (the sync class's correlation lists do not apply to SCIM, as in PingDataSync).
 //! * **Fetch**: the resource is read back through the mappings with `attribute-usage:fetch` (or no usage)
