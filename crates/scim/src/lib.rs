@@ -12,7 +12,8 @@
 //! * **Ids**: the engine's id for a destination entry is the mapped DN; the destination remembers which SCIM
 //!   resource each DN correlated to. `rename` changes nothing at the service (SCIM ids do not change).
 //!   A DN it does not know is looked up through its RDN: `uid=jdoe,...` with a search mapping reading `uid`
-//!   gives `userName eq "jdoe"`.
+//!   gives `userName eq "jdoe"`; else a single-valued string mapping that reads the RDN's attribute does:
+//!   AD's `CN=Jane Doe,...` with `cn` mapped to `displayName` gives `displayName eq "Jane Doe"`.
 //! * **Correlation**: the filter built from the endpoint's `search-attribute-mapping`s, joined with `and`
 //!   (the sync class's correlation lists do not apply to SCIM, as in PingDataSync).
 //! * **Fetch**: the resource is read back through the mappings with `attribute-usage:fetch` (or no usage)
@@ -52,7 +53,7 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
 use http::{status_error, Auth, Http, Retry};
-use mapping::{filter_escape, get_ci, Endpoint, Usage, ID_PREFIX};
+use mapping::{filter_escape, get_ci, AttrMap, Endpoint, Usage, ID_PREFIX};
 
 /// Why a SCIM destination cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -354,21 +355,7 @@ impl Inner {
 
     /// The SCIM filter that finds `e` at endpoint `ep`.
     fn filter(&self, ep: &Endpoint, e: &Entry) -> Option<String> {
-        let mut clauses = Vec::new();
-        for m in &ep.search {
-            let v = m.to_json(e, &mut |_| None)?;
-            let v = match v {
-                Json::Array(a) => a.into_iter().next()?,
-                v => v,
-            };
-            let lit = match v {
-                Json::String(s) => format!("\"{}\"", filter_escape(&s)),
-                Json::Object(_) | Json::Array(_) | Json::Null => return None,
-                other => other.to_string(),
-            };
-            clauses.push(format!("{} eq {lit}", m.scim));
-        }
-        (!clauses.is_empty()).then(|| clauses.join(" and "))
+        filter_of(&ep.search, e)
     }
 
     fn search(&self, ep: &Endpoint, filter: &str) -> EndpointResult<Vec<Json>> {
@@ -423,14 +410,24 @@ impl Inner {
         let Ok(parsed) = ferrosync::syntax::Dn::parse(dn) else { return Ok(None) };
         let Some(rdn) = parsed.rdn() else { return Ok(None) };
         let Some(ava) = rdn.avas().first() else { return Ok(None) };
+        let reads_rdn = |m: &AttrMap| m.ldap.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(ava.attr_type()));
         for (i, ep) in self.endpoints.iter().enumerate() {
-            let Some(m) = ep.search.first() else { continue };
-            if ep.search.len() != 1 || !m.ldap.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(ava.attr_type())) {
-                continue;
-            }
+            // The search mapping when it reads the RDN's attribute; else a single-valued string mapping that
+            // does (AD: `CN=Jane Doe,...` is found by `displayName`, userName being the sAMAccountName).
+            let by: Vec<&AttrMap> = match ep.search.as_slice() {
+                [m] if reads_rdn(m) => vec![m],
+                _ => match ep
+                    .attrs
+                    .iter()
+                    .find(|m| reads_rdn(m) && m.single && !m.is_members() && matches!(m.kind, mapping::Kind::Str))
+                {
+                    Some(m) => vec![m],
+                    None => continue,
+                },
+            };
             let mut probe = Entry::new(dn);
             probe.add(ava.attr_type(), ava.value());
-            let Some(f) = self.filter(ep, &probe) else { continue };
+            let Some(f) = filter_of(by, &probe) else { continue };
             let found = self.search(ep, &f)?;
             if let [one] = found.as_slice() {
                 if let Some(id) = one.get("id").and_then(Json::as_str) {
@@ -891,4 +888,24 @@ impl Destination for ScimDestination {
     async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
         Ok(())
     }
+}
+
+/// The filter `scim eq value and ...` for the mappings `maps` of entry `e`; `None` when `e` lacks a value
+/// or a value is not a simple one.
+fn filter_of<'a>(maps: impl IntoIterator<Item = &'a AttrMap>, e: &Entry) -> Option<String> {
+    let mut clauses = Vec::new();
+    for m in maps {
+        let v = m.to_json(e, &mut |_| None)?;
+        let v = match v {
+            Json::Array(a) => a.into_iter().next()?,
+            v => v,
+        };
+        let lit = match v {
+            Json::String(s) => format!("\"{}\"", filter_escape(&s)),
+            Json::Object(_) | Json::Array(_) | Json::Null => return None,
+            other => other.to_string(),
+        };
+        clauses.push(format!("{} eq {lit}", m.scim));
+    }
+    (!clauses.is_empty()).then(|| clauses.join(" and "))
 }
