@@ -234,6 +234,16 @@ impl Client {
     /// Sends a request (on the blocking pool) and returns the answer, whatever its status, except that
     /// credentials PingOne refuses are [`EndpointError::Config`] and unreachable servers or exhausted
     /// retries are [`EndpointError::Unavailable`] / [`EndpointError::Retryable`].
+    /// Checks the credentials and the environment by listing one user.
+    pub async fn check(&self) -> EndpointResult<()> {
+        let a = self.call("GET", self.env_url("users?limit=1"), None).await?;
+        if a.ok() {
+            Ok(())
+        } else {
+            Err(status_error(&self.settings().label, "list users", &a))
+        }
+    }
+
     pub async fn call(&self, method: &'static str, url: String, body: Option<Body>) -> EndpointResult<Answer> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.call(method, &url, body.as_ref()))

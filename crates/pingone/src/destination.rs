@@ -247,12 +247,7 @@ impl Destination for PingOneDestination {
     }
 
     async fn check(&self) -> EndpointResult<()> {
-        let a = self.client.call("GET", self.client.env_url("users?limit=1"), None).await?;
-        if a.ok() {
-            Ok(())
-        } else {
-            Err(status_error(self.label(), "list users", &a))
-        }
+        self.client.check().await
     }
 
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {

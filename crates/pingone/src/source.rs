@@ -176,12 +176,7 @@ impl EntrySource for PingOneSource {
     }
 
     async fn check(&self) -> EndpointResult<()> {
-        let a = self.client.call("GET", self.client.env_url("users?limit=1"), None).await?;
-        if a.ok() {
-            Ok(())
-        } else {
-            Err(status_error(&self.client.settings().label, "list users", &a))
-        }
+        self.client.check().await
     }
 
     async fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>> {
