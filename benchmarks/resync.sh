@@ -7,11 +7,23 @@
 #
 # Two destination modes run: OpenLDAP as it is (every write synced to disk) and with `dbnosync`, where the
 # destination is fast and ferrosync's own cost shows. Each run starts from an empty destination.
+#
+#   RS_MODES="synced dbnosync"   the destination modes to run (default: both)
+#   RS_REPEAT=N                  run every method N times, interleaved (default 1): this machine's speed drifts
+#
+# Besides the time, each row gives the CPU seconds the source (389 DS), the destination (slapd) and the client
+# (ferrosync's resync; for the OpenLDAP tools: ldapsearch and ldapadd together) used during the run.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
+read -r -a modes <<<"${RS_MODES:-synced dbnosync}"
+REPEAT=${RS_REPEAT:-1}
+for m in "${modes[@]}"; do
+    case "$m" in synced | dbnosync) ;; *) echo "RS_MODES: unknown mode '$m' (synced, dbnosync)" >&2; exit 2 ;; esac
+done
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "RS_REPEAT must be a positive integer" >&2; exit 2; }
 
 tests/servers/install-deps.sh all >&2
 command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends time >&2
@@ -38,6 +50,11 @@ dst_start() { # $1 = dbnosync (1) or not (0)
 DST=(-x -H "ldap://127.0.0.1:$DST_PORT" -D cn=admin,dc=example,dc=com -w secret)
 
 now() { date +%s.%N; }
+# CPU seconds (user + system) a process has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU seconds this shell's finished children used so far (the OpenLDAP tools).
+children_cpu() { times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
+sub() { python3 -c "import sys; print(f'{float(sys.argv[1])-float(sys.argv[2]):.1f}')" "$1" "$2"; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
 
@@ -73,8 +90,13 @@ for n in "${sizes[@]}"; do
     gen_ldif 0 "$n" >"$work/all.ldif"
     split -n l/4 -d "$work/all.ldif" "$work/part"
 
-    for mode in 0 1; do
-        label=$([ $mode = 1 ] && echo "dbnosync" || echo "synced writes")
+    for rep in $(seq 1 "$REPEAT"); do
+    for m in "${modes[@]}"; do
+        if [ "$m" = dbnosync ]; then mode=1; label=dbnosync; else mode=0; label="synced writes"; fi
+        # Runs one method (its commands on stdin are a function name) and records its row.
+        row() { # $1 = method label, $2 = peak RSS, t0/t1 and the cpu_* variables set by the caller
+            results+=("$n | $label | $1 | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | $(sub "$(cpu_of "$SRC_PID")" "$src0") | $(sub "$(cpu_of "$DST_PID")" "$dst0") | $client_cpu | $2")
+        }
 
         # ferrosync resync
         dst_start $mode
@@ -88,22 +110,28 @@ dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destinati
 dsconfig create-sync-class --pipe-name p --class-name people --set "include-filter:(objectClass=inetOrgPerson)" --set destination-correlation-attributes:dn
 EOF2
         "$bindir/dsconfig" --server-root "$root" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID")
         t0=$(now)
-        /usr/bin/time -f "%M" -o "$work/rss" "$bindir/resync" --server-root "$root" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+        /usr/bin/time -f "%M %U %S" -o "$work/rss" "$bindir/resync" --server-root "$root" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
         t1=$(now)
         grep -q "$n entries were created" "$work/out" || { echo "resync did not create $n entries:"; cat "$work/out"; exit 1; }
-        results+=("$n | $label | ferrosync resync (16 in flight) | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | $(($(cat "$work/rss") / 1024)) MB")
+        read -r rss ucpu scpu <"$work/rss"
+        client_cpu=$(python3 -c "import sys; print(f'{float(sys.argv[1])+float(sys.argv[2]):.1f}')" "$ucpu" "$scpu")
+        row "ferrosync resync (16 in flight)" "$((rss / 1024)) MB"
 
         # ldapsearch | ldapadd, one stream
         dst_start $mode
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); c0=$(children_cpu)
         t0=$(now)
         ldapsearch "${SRC[@]}" -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "(objectClass=inetOrgPerson)" \
             | grep -v '^#' | ldapadd "${DST[@]}" -c >/dev/null 2>"$work/err" || true
         t1=$(now)
-        results+=("$n | $label | ldapsearch \\| ldapadd, 1 stream | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
+        client_cpu=$(sub "$(children_cpu)" "$c0")
+        row "ldapsearch \\| ldapadd, 1 stream" "-"
 
         # ldapsearch | ldapadd, four streams (partitioned by the last digit of the uid)
         dst_start $mode
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); c0=$(children_cpu)
         t0=$(now)
         for f in "(|(uid=*0)(uid=*1)(uid=*2))" "(|(uid=*3)(uid=*4)(uid=*5))" "(|(uid=*6)(uid=*7))" "(|(uid=*8)(uid=*9))"; do
             ldapsearch "${SRC[@]}" -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "$f" \
@@ -111,20 +139,24 @@ EOF2
         done
         wait
         t1=$(now)
-        results+=("$n | $label | ldapsearch \\| ldapadd, 4 streams | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
+        client_cpu=$(sub "$(children_cpu)" "$c0")
+        row "ldapsearch \\| ldapadd, 4 streams" "-"
 
         # The destination's raw capacity: 4 parallel ldapadd of prepared LDIF
         dst_start $mode
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); c0=$(children_cpu)
         t0=$(now)
         for p in "$work"/part0*; do ldapadd "${DST[@]}" -c -f "$p" >/dev/null 2>>"$work/err" & done
         wait
         t1=$(now)
-        results+=("$n | $label | raw: 4 parallel ldapadd of LDIF | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | -")
+        client_cpu=$(sub "$(children_cpu)" "$c0")
+        row "raw: 4 parallel ldapadd of LDIF" "-"
+    done
     done
     rm -f "$work"/part0* "$work/all.ldif"
 done
 
 echo
-echo "| entries | destination | method | time | entries/s | peak RSS |"
-echo "|---|---|---|---|---|---|"
+echo "| entries | destination | method | time | entries/s | CPU s: 389 DS | CPU s: slapd | CPU s: client | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}" | sed 's/^/| /; s/$/ |/'

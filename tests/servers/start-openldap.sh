@@ -3,7 +3,8 @@
 #
 # Starts a throwaway OpenLDAP slapd (Debian 12: 2.5.x) on 127.0.0.1 with all state in DIR:
 #   * mdb database dc=example,dc=com (ou=people, ou=groups loaded offline with slapadd),
-#     rootdn cn=admin,dc=example,dc=com / secret, no size/time limits
+#     rootdn cn=admin,dc=example,dc=com / secret, no size/time limits; cn=blind-writer (password
+#     blind-secret) may write but not read the entries of uid=*,ou=people,ou=*,dc=example,dc=com
 #   * schemas core, cosine, inetorgperson, nis (posixAccount) + the ppolicy overlay
 #     (OpenLDAP 2.5 has the ppolicy schema built into the module: pwdAccountLockedTime, pwdPolicy ...)
 #   * accesslog overlay -> cn=accesslog (logops writes, logsuccess TRUE), readable by the rootdn only
@@ -143,6 +144,9 @@ index           cn,uid,mail eq,sub
 index           member,memberUid,uidNumber,gidNumber eq
 limits          dn.exact="$ROOTDN" size=unlimited time=unlimited
 access to attrs=userPassword by self write by anonymous auth by * none
+# cn=blind-writer may write the entries of people but not read them (a test: a real-time modify of an entry
+# ferrosync wrote before needs no read of it)
+access to dn.regex="^uid=[^,]+,ou=people,ou=[^,]+,$SUFFIX\$" by dn.exact="cn=blind-writer,$SUFFIX" =w by * break
 access to * by * read
 overlay         syncprov
 syncprov-checkpoint 100 10
@@ -175,6 +179,12 @@ ou: people
 dn: ou=groups,$SUFFIX
 objectClass: organizationalUnit
 ou: groups
+
+dn: cn=blind-writer,$SUFFIX
+objectClass: person
+cn: blind-writer
+sn: writer
+userPassword: blind-secret
 EOF
   "$SLAPD" -T add -f "$DIR/slapd.conf" -b "$SUFFIX" -l "$DIR/base.ldif" >"$DIR/slapadd.log" 2>&1 \
     || { tail -20 "$DIR/slapadd.log" >&2; die "slapadd failed, see $DIR/slapadd.log"; }

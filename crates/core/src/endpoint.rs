@@ -139,6 +139,15 @@ pub trait Destination: Send + Sync {
 
     /// Sends every entry below the destination's base DNs to `tx`, with the attributes `attrs`.
     async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;
+
+    /// Whether a [`Modification::Replace`] of an attribute leaves it holding exactly the given values (an
+    /// empty list: none, even when it had none), with nothing else to know about the entry. The engine then
+    /// applies a change to an entry it wrote before without reading it first (see
+    /// [`crate::mapping::Digest`]). LDAP directories do; endpoints that need the entry's current state to
+    /// write (SCIM resources replaced whole, Active Directory passwords) do not.
+    fn replaces_values(&self) -> bool {
+        false
+    }
 }
 
 /// Where a change log is read from: an opaque token that the detector understands (a change number, an

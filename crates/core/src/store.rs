@@ -59,6 +59,9 @@ const MIGRATIONS: &[M<'static>] = &[
         "DROP INDEX id_map_source_dn;
     CREATE INDEX id_map_source_dn_nocase ON id_map (pipe, source_dn COLLATE NOCASE);",
     ),
+    // What the destination holds of each entry (see `ferrosync::mapping::Digest`), so that a change needs no
+    // read of the destination entry.
+    M::up("ALTER TABLE id_map ADD COLUMN digest TEXT;"),
 ];
 
 /// The folder that holds `config/` and `logs/`, as `<server-root>` in Ping's docs.
@@ -228,6 +231,8 @@ pub struct IdMapping {
     pub source_id: String,
     pub source_dn: String,
     pub dest_dn: String,
+    /// The digest of what the destination entry holds, as last written (`None`: unknown, read it).
+    pub digest: Option<String>,
 }
 
 /// The sync state kept beside the configuration: start points, the id map and the server's counters.
@@ -287,12 +292,13 @@ impl Store {
         {
             let mut up = tx
                 .prepare_cached(
-                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn, dest_dn = excluded.dest_dn",
+                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn,
+                         dest_dn = excluded.dest_dn, digest = excluded.digest",
                 )
                 .map_err(sql)?;
             for m in put {
-                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn]).map_err(sql)?;
+                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn, m.digest]).map_err(sql)?;
             }
             let mut del = tx.prepare_cached("DELETE FROM id_map WHERE pipe = ?1 AND source_id = ?2").map_err(sql)?;
             for id in remove {
@@ -314,9 +320,9 @@ impl Store {
     pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
         self.conn
             .query_row(
-                "SELECT source_id, source_dn, dest_dn FROM id_map WHERE pipe = ?1 AND source_id = ?2",
+                "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_id = ?2",
                 [pipe, source_id],
-                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)? }),
+                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)?, digest: r.get(3)? }),
             )
             .optional()
             .map_err(self.sql_err())
@@ -326,9 +332,9 @@ impl Store {
     pub fn id_mapping_by_dn(&self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
         self.conn
             .query_row(
-                "SELECT source_id, source_dn, dest_dn FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+                "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
                 [pipe, source_dn],
-                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)? }),
+                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)?, digest: r.get(3)? }),
             )
             .optional()
             .map_err(self.sql_err())
@@ -473,10 +479,16 @@ mod tests {
             source_id: "u1".into(),
             source_dn: "uid=Alice,ou=People,dc=example,dc=com".into(),
             dest_dn: "uid=alice,ou=people,dc=example,dc=net".into(),
+            digest: Some("d1 cn:0123456789abcdef".into()),
         };
         store.put_id_mappings("p", std::slice::from_ref(&m)).unwrap();
         let found = store.id_mapping_by_dn("p", "UID=alice,OU=people,DC=EXAMPLE,DC=com").unwrap();
-        assert_eq!(found.map(|f| f.source_id), Some("u1".to_string()));
+        assert_eq!(found.as_ref(), Some(&m));
+        assert_eq!(store.id_mapping("p", "u1").unwrap().as_ref(), Some(&m));
+        // A put replaces the digest too (a change made by someone else forgets it).
+        let forgotten = IdMapping { digest: None, ..m.clone() };
+        store.put_id_mappings("p", std::slice::from_ref(&forgotten)).unwrap();
+        assert_eq!(store.id_mapping("p", "u1").unwrap(), Some(forgotten));
         assert!(store.id_mapping_by_dn("other", &m.source_dn).unwrap().is_none());
         let plan: String = store
             .conn

@@ -360,6 +360,10 @@ impl Destination for LdapDestination {
         &self.name
     }
 
+    fn replaces_values(&self) -> bool {
+        true
+    }
+
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], attrs: &[String]) -> EndpointResult<Correlated> {
         let default = [vec!["dn".to_string()]];
         let lists = if lists.is_empty() { &default[..] } else { lists };

@@ -166,6 +166,7 @@ impl Observer for Progress {
                         source_id: source_id.clone(),
                         source_dn: dn.to_string(),
                         dest_dn: dest.clone(),
+                        digest: result.digest.clone(),
                     });
                     p.len() >= 2000
                 });

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use crate::endpoint::{Correlated, Destination, EndpointError, EntrySource, Modification};
 use crate::entry::Entry;
-use crate::mapping::{ClassMapping, DiffScope, PipeMapping};
+use crate::mapping::{apply_modifications, ClassMapping, DiffScope, Digest, PipeMapping};
+use crate::store::IdMapping;
 use crate::syntax::dn_equal;
 
 /// What happened to one entry or change, in PingDataSync's vocabulary.
@@ -94,6 +95,9 @@ pub struct SyncResult {
     pub endpoint_down: Option<String>,
     /// The source entry's unique id, when it has one (for the id map).
     pub source_id: Option<String>,
+    /// The [digest](crate::mapping::Digest) of what the destination entry holds after this, for the id map,
+    /// when the destination [replaces values](crate::endpoint::Destination::replaces_values).
+    pub digest: Option<String>,
 }
 
 impl SyncResult {
@@ -105,6 +109,7 @@ impl SyncResult {
             changes: Vec::new(),
             endpoint_down: None,
             source_id: None,
+            digest: None,
         }
     }
 }
@@ -196,8 +201,9 @@ impl Engine {
 
     /// Synchronizes one source entry whose destination entry was recorded before (`known`, from the id map):
     /// that entry is used when it still exists, so renames at the source find their target whatever the
-    /// correlation attributes; otherwise correlation runs as usual.
-    pub async fn sync_entry_known(&self, source: &Entry, opts: &SyncOptions, known: Option<&str>) -> SyncResult {
+    /// correlation attributes; otherwise correlation runs as usual. When the id map also knows what the
+    /// destination entry holds (its digest), a modify is applied without reading the destination entry.
+    pub async fn sync_entry_known(&self, source: &Entry, opts: &SyncOptions, known: Option<&IdMapping>) -> SyncResult {
         let Some(class) = self.class_for(source) else {
             return SyncResult::new(Outcome::OutOfScope);
         };
@@ -216,12 +222,19 @@ impl Engine {
         class: &ClassMapping,
         source: &Entry,
         opts: &SyncOptions,
-        known: Option<&str>,
+        known: Option<&IdMapping>,
     ) -> SyncResult {
         let mapped = match class.map_entry(source) {
             Ok(m) => m,
             Err(e) => return SyncResult::new(Outcome::FailedDuringMapping(e.to_string())),
         };
+        let digest = if self.destination.replaces_values() { class.digest(&mapped, &mapped) } else { None };
+        if let (Some(k), Some(d)) = (known, &digest) {
+            if let Some(r) = self.blind_update(class, &mapped, k, d, opts).await {
+                return r;
+            }
+        }
+        let known = known.map(|k| k.dest_dn.as_str());
         let dest_attrs = class.destination_attributes();
         let by_dn_only = class.correlation().iter().all(|l| l.len() == 1 && l[0].eq_ignore_ascii_case("dn"));
         let may_create = opts.operation != Operation::Modify && class.creates() && !opts.dry_run;
@@ -231,6 +244,7 @@ impl Engine {
                     self.adjust_score(1);
                     let mut r = SyncResult::new(Outcome::Created);
                     r.destination = Some(mapped.dn.clone());
+                    r.digest = digest.map(|d| d.to_string());
                     return r;
                 }
                 Err(EndpointError::AlreadyExists(_)) => self.adjust_score(-1),
@@ -264,7 +278,11 @@ impl Engine {
             }
             Correlated::None => {
                 self.adjust_score(1);
-                self.create(class, mapped, opts).await
+                let mut r = self.create(class, mapped, opts).await;
+                if r.outcome == Outcome::Created {
+                    r.digest = digest.map(|d| d.to_string());
+                }
+                r
             }
             Correlated::One(existing) => self.update(class, mapped, existing, opts).await,
         }
@@ -343,6 +361,7 @@ impl Engine {
         let mods = class.diff(&mapped, &current, &scope);
         r.destination = Some(if opts.dry_run { mapped.dn.clone() } else { current.dn.clone() });
         if mods.is_empty() {
+            r.digest = self.digest_after(class, &mapped, current, &[], opts);
             return r;
         }
         r.changes = mods;
@@ -351,10 +370,67 @@ impl Engine {
             return r;
         }
         match self.destination.modify(&current.dn, &r.changes).await {
-            Ok(()) => r.outcome = Outcome::Modified,
+            Ok(()) => {
+                r.outcome = Outcome::Modified;
+                r.digest = self.digest_after(class, &mapped, current, &r.changes, opts);
+            }
             Err(e) => r.outcome = resource_failure(&e),
         }
         r
+    }
+
+    /// The digest of destination entry `current` once `mods` are applied, for the id map.
+    fn digest_after(
+        &self,
+        class: &ClassMapping,
+        mapped: &Entry,
+        mut current: Entry,
+        mods: &[Modification],
+        opts: &SyncOptions,
+    ) -> Option<String> {
+        if opts.dry_run || !self.destination.replaces_values() {
+            return None;
+        }
+        apply_modifications(&mut current, mods, |a| class.matching_rule(a));
+        class.digest(&current, mapped).map(|d| d.to_string())
+    }
+
+    /// Applies a modify to an entry the id map knows, with its digest, without reading it: only attributes
+    /// whose mapped values changed since they were written are replaced. `None` when this cannot be done (not
+    /// a modify, a rename, an unknown digest, a change that needs the entry, or a write the destination
+    /// refused): then the entry is read and diffed as usual.
+    async fn blind_update(
+        &self,
+        class: &ClassMapping,
+        mapped: &Entry,
+        known: &IdMapping,
+        digest: &Digest,
+        opts: &SyncOptions,
+    ) -> Option<SyncResult> {
+        if opts.operation != Operation::Modify || opts.dry_run || !opts.exclude.is_empty() || !class.modifies() {
+            return None;
+        }
+        if !dn_equal(&known.dest_dn, &mapped.dn) {
+            return None;
+        }
+        let old = Digest::parse(known.digest.as_deref()?)?;
+        let mods = class.blind_modifications(mapped, &old, digest)?;
+        let mut r = SyncResult::new(Outcome::NoChangeNeeded);
+        r.destination = Some(known.dest_dn.clone());
+        r.digest = Some(digest.to_string());
+        if mods.is_empty() {
+            return Some(r);
+        }
+        match self.destination.modify(&known.dest_dn, &mods).await {
+            Ok(()) => {
+                r.outcome = Outcome::Modified;
+                r.changes = mods;
+                Some(r)
+            }
+            Err(e) if e.is_endpoint_wide() => Some(SyncResult::failed(&e)),
+            // Gone, moved, or refused as written: read it and diff.
+            Err(_) => None,
+        }
     }
 
     /// Deletes a destination entry known by its id (from the id map), if `class` synchronizes deletes.

@@ -632,7 +632,13 @@ impl ChangeContext {
             if self.ignore.iter().any(|d| dn_equal(d, m)) {
                 let mut r = SyncResult::new(Outcome::NoChangeNeeded);
                 r.class = Some("ignored: made by an ignored DN".into());
-                return self.applied(change.clone(), r, change.dn);
+                let mut a = self.applied(change.clone(), r, change.dn);
+                // What the destination holds is no longer known for sure (in a two-way setup, the other pipe
+                // wrote this change from the destination's side): the entry's next change reads it.
+                if let Some(k) = known.filter(|k| k.digest.is_some()) {
+                    a.put = Some(IdMapping { digest: None, ..k });
+                }
+                return a;
             }
         }
         match change.kind {
@@ -717,6 +723,7 @@ impl ChangeContext {
                 source_id: unique_id.clone().unwrap_or_default(),
                 source_dn: change.dn.clone(),
                 dest_dn,
+                digest: None,
             }),
             (None, None) => None,
         };
@@ -761,18 +768,21 @@ impl ChangeContext {
             _ => None,
         };
         let opts = SyncOptions { dry_run: false, exclude: Vec::new(), operation, changed_attributes: changed };
-        let mut result = self.engine.sync_entry_known(&entry, &opts, known.as_ref().map(|k| k.dest_dn.as_str())).await;
+        let mut result = self.engine.sync_entry_known(&entry, &opts, known.as_ref()).await;
         // A create of an entry that already exists (a replayed change after a crash) is applied as a modify.
         if operation == Operation::Create
             && matches!(&result.outcome, Outcome::FailedAtResource(m) if m.contains("already exists at the destination"))
         {
             let opts = SyncOptions { operation: Operation::Resync, ..opts };
-            result = self.engine.sync_entry_known(&entry, &opts, known.as_ref().map(|k| k.dest_dn.as_str())).await;
+            result = self.engine.sync_entry_known(&entry, &opts, known.as_ref()).await;
         }
         let put = match (&result.outcome, &unique_id, &result.destination) {
-            (Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded, Some(u), Some(d)) => {
-                Some(IdMapping { source_id: u.clone(), source_dn: source_dn.clone(), dest_dn: d.clone() })
-            }
+            (Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded, Some(u), Some(d)) => Some(IdMapping {
+                source_id: u.clone(),
+                source_dn: source_dn.clone(),
+                dest_dn: d.clone(),
+                digest: result.digest.clone(),
+            }),
             _ => None,
         };
         let mut a = self.applied(change, result, source_dn);

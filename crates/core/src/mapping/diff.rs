@@ -125,7 +125,7 @@ impl ClassMapping {
     }
 
     /// Whether destination attribute `attr` takes part in a diff.
-    fn in_diff_scope(&self, attr: &str, in_mapped: bool, scope: &DiffScope) -> bool {
+    pub(super) fn in_diff_scope(&self, attr: &str, in_mapped: bool, scope: &DiffScope) -> bool {
         if listed(&scope.exclude, attr) || listed(&self.create_only, attr) {
             return false;
         }

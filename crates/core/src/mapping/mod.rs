@@ -39,6 +39,7 @@
 mod attribute;
 mod compile;
 mod diff;
+mod digest;
 mod error;
 mod map;
 pub mod presets;
@@ -50,6 +51,7 @@ mod testutil;
 
 pub use attribute::AttributeMapping;
 pub use diff::DiffScope;
+pub use digest::{apply_modifications, Digest};
 pub use error::{MappingConfigError, MappingError};
 pub use rules::MatchingRule;
 

@@ -101,6 +101,7 @@ impl Run {
 }
 
 /// A directory server started by `tests/run.sh`, from its `FERROSYNC_TEST_<PREFIX>_*` variables.
+#[derive(Clone)]
 pub struct Server {
     pub host: String,
     pub port: u16,
