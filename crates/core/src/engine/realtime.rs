@@ -2,13 +2,13 @@
 //! parallel and changes to one entry in order, and advance the saved start point only past changes that are
 //! fully applied (in the same transaction as the id map), so a crash never skips a change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
 use crate::endpoint::{Change, ChangeDetector, ChangeKind, EndpointError, StartPoint, StartPointRequest};
@@ -46,7 +46,7 @@ impl PipeSettings {
         let source = p.and_then(|p| p.first("sync-source")).and_then(|s| config.get("sync-source", s));
         PipeSettings {
             polling_interval: d("change-detection-polling-interval", 500),
-            threads: n("num-worker-threads", 4).max(1) as usize,
+            threads: n("num-worker-threads", 16).max(1) as usize,
             batch: n("changes-queue-size", 5000).clamp(1, 1000) as usize,
             max_rate: n("max-rate-per-second", 0),
             ignore_changes_by: source
@@ -225,16 +225,18 @@ impl PipeRunner {
         Ok(sp)
     }
 
-    /// Synchronizes changes until `shutdown` is true. A batch in progress is finished first.
+    /// Synchronizes changes until `shutdown` is true; the changes being applied then are finished first.
     ///
-    /// A reader task polls the change detector ahead of the changes being applied (one batch ahead at most),
-    /// so that reading the change log and applying changes overlap; the start point still advances only past
-    /// applied batches.
+    /// A reader task polls the change detector ahead of the changes being applied. Each change joins the lane
+    /// of its entry: a lane applies its changes in log order, and up to `num-worker-threads` lanes apply at
+    /// once. There is no barrier between batches: a change is applied as soon as a worker and its entry are
+    /// free. The start point advances past the longest run of changes, in log order, that are all applied, and
+    /// is saved with their id-map updates in one transaction, so a crash never skips a change.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RealtimeError> {
         let started = Instant::now();
         self.stats.started_ms.store(now_ms(), Ordering::Relaxed);
         let mut last_error: Option<String> = None;
-        let mut start = loop {
+        let start = loop {
             match self.initial_start_point().await {
                 Ok(sp) => break sp,
                 Err(e) => {
@@ -246,7 +248,7 @@ impl PipeRunner {
                 }
             }
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
         let reader = Reader {
             pipe: self.pipe.clone(),
             detector: self.detector.clone(),
@@ -255,85 +257,154 @@ impl PipeRunner {
             stats: self.stats.clone(),
         };
         let reader = tokio::spawn(reader.run(start.clone(), tx, shutdown.clone()));
-        let mut backoff = self.settings.polling_interval.max(Duration::from_millis(100));
-        self.save_stats(start.as_str(), started, &last_error);
+        let mut flow = Flow::new(start, self.settings.polling_interval);
+        // Changes read but not yet applied and saved, at most: the reader waits beyond that.
+        let window = (self.settings.batch * 4).max(self.settings.threads * 4);
+        self.save_stats(flow.saved.as_str(), started, &last_error);
         let mut last_stats = Instant::now();
+        let mut stopping = false;
+        let mut reading = true;
         loop {
-            if *shutdown.borrow() {
-                break;
+            let now = Instant::now();
+            let mut wake = last_stats + STATS_EVERY;
+            // Waiting changes that only a pause or the rate limit holds back (not a busy worker).
+            if !flow.ready.is_empty() && !stopping && flow.tasks.len() < self.settings.threads {
+                wake = wake.min(flow.paused_until.max(flow.next_dispatch));
             }
-            if last_stats.elapsed() >= Duration::from_millis(250) {
-                self.save_stats(start.as_str(), started, &last_error);
+            if flow.unsaved > 0 {
+                wake = wake.min(flow.last_save + SAVE_EVERY);
+            }
+            let room = reading && !stopping && flow.slots.len() < window;
+            tokio::select! {
+                biased;
+                r = shutdown.changed(), if !stopping => {
+                    if r.is_err() || *shutdown.borrow() {
+                        stopping = true;
+                    }
+                }
+                Some(done) = flow.tasks.join_next(), if !flow.tasks.is_empty() => {
+                    self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    match done {
+                        Ok((key, seq, applied)) => {
+                            if let Some(down) = flow.completed(key, seq, applied, &self.settings) {
+                                self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                                last_error = Some(down);
+                            } else {
+                                last_error = None;
+                            }
+                        }
+                        // A task that panicked: its change stays unapplied, so the start point stays before it
+                        // and the change is read again at the next start.
+                        Err(e) => {
+                            last_error = Some(format!("internal error: {e}"));
+                            stopping = true;
+                        }
+                    }
+                }
+                msg = rx.recv(), if room => match msg {
+                    None => reading = false,
+                    Some(Read::Changes(changes)) => {
+                        // An entry whose lane is busy reads its entry when its turn comes: an entry read now could
+                        // be older than the one its earlier change is about to read.
+                        let busy: HashSet<String> = flow.lanes.keys().cloned().collect();
+                        let prefetched = Arc::new(self.prefetch(&changes, &busy).await);
+                        for change in changes {
+                            flow.push(change, prefetched.clone());
+                        }
+                    }
+                    Some(Read::Idle(next)) => flow.push_position(next),
+                    Some(Read::Failed(e)) => last_error = Some(e),
+                },
+                _ = tokio::time::sleep_until(wake.max(now).into()) => {}
+            }
+            if !stopping {
+                self.dispatch(&mut flow);
+            }
+            for applied in flow.advance() {
+                self.report(&applied);
+            }
+            let idle = flow.tasks.is_empty() && flow.ready.is_empty();
+            if flow.unsaved > 0
+                && (flow.unsaved >= SAVE_BATCH || flow.last_save.elapsed() >= SAVE_EVERY || idle || stopping)
+            {
+                self.save_progress(&mut flow)?;
+            }
+            if last_stats.elapsed() >= STATS_EVERY {
+                self.save_stats(flow.saved.as_str(), started, &last_error);
                 last_stats = Instant::now();
             }
-            let msg = tokio::select! {
-                biased;
-                r = shutdown.changed() => {
-                    if r.is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                m = tokio::time::timeout(Duration::from_millis(250), rx.recv()) => m,
-            };
-            let changes = match msg {
-                Err(_) => continue,
-                Ok(None) => break,
-                Ok(Some(Read::Failed(e))) => {
-                    last_error = Some(e);
-                    self.save_stats(start.as_str(), started, &last_error);
-                    continue;
-                }
-                Ok(Some(Read::Idle(next))) => {
-                    // Everything read before was applied (batches arrive in order): the log moved past records
-                    // that needed no work (DirSync: objects out of scope), so they are not read again.
-                    if next != start {
-                        self.store().record_progress(&self.pipe, next.as_str(), &[], &[])?;
-                        start = next;
-                    }
-                    continue;
-                }
-                Ok(Some(Read::Changes(changes))) => changes,
-            };
-            // Apply the batch; while an endpoint is down, try the same batch again (nothing is skipped).
-            loop {
-                match self.apply_batch(&changes).await {
-                    Ok(applied) => {
-                        let end = changes.last().map(|c| c.after.clone()).unwrap_or_else(|| start.clone());
-                        let puts: Vec<IdMapping> = applied.iter().filter_map(|a| a.put.clone()).collect();
-                        let removes: Vec<String> = applied.iter().filter_map(|a| a.remove.clone()).collect();
-                        self.store().record_progress(&self.pipe, end.as_str(), &puts, &removes)?;
-                        start = end;
-                        let n = changes.len() as u64;
-                        let _ = self
-                            .stats
-                            .queued
-                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
-                        for a in &applied {
-                            self.report(a);
-                        }
-                        self.stats.last_applied_ms.store(now_ms(), Ordering::Relaxed);
-                        last_error = None;
-                        backoff = self.settings.polling_interval.max(Duration::from_millis(100));
-                        break;
-                    }
-                    Err(down) => {
-                        self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                        last_error = Some(down);
-                        self.save_stats(start.as_str(), started, &last_error);
-                        if wait_or_shutdown(&mut shutdown, backoff).await {
-                            // Stopping: the batch is not recorded, so it is read again at the next start.
-                            reader.abort();
-                            self.save_stats(start.as_str(), started, &last_error);
-                            return Ok(());
-                        }
-                        backoff = (backoff * 2).min(self.settings.max_backoff);
-                    }
-                }
+            if (stopping || !reading) && flow.tasks.is_empty() {
+                break;
             }
         }
         reader.abort();
-        self.save_stats(start.as_str(), started, &last_error);
+        if flow.unsaved > 0 {
+            self.save_progress(&mut flow)?;
+        }
+        self.save_stats(flow.saved.as_str(), started, &last_error);
+        Ok(())
+    }
+
+    /// Starts the changes whose entry and a worker are free, within the rate limit and unless paused.
+    fn dispatch(&self, flow: &mut Flow) {
+        let now = Instant::now();
+        if now < flow.paused_until {
+            return;
+        }
+        while flow.tasks.len() < self.settings.threads {
+            if self.settings.max_rate > 0 && Instant::now() < flow.next_dispatch {
+                return;
+            }
+            let Some(key) = flow.ready.pop_front() else { return };
+            let Some(lane) = flow.lanes.get_mut(&key) else { continue };
+            let Some((seq, change, prefetched)) = lane.queue.pop_front() else { continue };
+            lane.busy = true;
+            let known = match &lane.known {
+                Some(k) => k.clone(),
+                None => self.known_for(&change),
+            };
+            let ctx = ChangeContext {
+                prefetched,
+                pipe: self.pipe.clone(),
+                engine: self.engine.clone(),
+                ignore: self.settings.ignore_changes_by.clone(),
+            };
+            self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            flow.tasks.spawn(async move { (key, seq, ctx.apply(change, known).await) });
+            if self.settings.max_rate > 0 {
+                let base = flow.next_dispatch.max(Instant::now() - Duration::from_millis(200));
+                flow.next_dispatch = base + Duration::from_secs_f64(1.0 / self.settings.max_rate as f64);
+            }
+        }
+    }
+
+    /// Saves the start point past the applied changes, with their id-map updates, in one transaction.
+    fn save_progress(&self, flow: &mut Flow) -> Result<(), RealtimeError> {
+        let mut last: HashMap<String, Option<IdMapping>> = HashMap::new();
+        for update in flow.id_updates.drain(..) {
+            match update {
+                IdUpdate::Put(m) => last.insert(m.source_id.clone(), Some(m)),
+                IdUpdate::Remove(id) => last.insert(id, None),
+            };
+        }
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for (id, m) in last {
+            match m {
+                Some(m) => puts.push(m),
+                None => removes.push(id),
+            }
+        }
+        self.store().record_progress(&self.pipe, flow.saved.as_str(), &puts, &removes)?;
+        let n = flow.unsaved_changes;
+        let _ = self.stats.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
+        if n > 0 {
+            self.stats.last_applied_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        flow.unsaved = 0;
+        flow.unsaved_changes = 0;
+        flow.last_save = Instant::now();
+        flow.forget_saved_lanes();
         Ok(())
     }
 
@@ -399,84 +470,13 @@ impl PipeRunner {
         }
     }
 
-    /// Applies a batch: changes to one entry in order, different entries in parallel. `Err` when an endpoint
-    /// as a whole is down (the batch must be tried again).
-    async fn apply_batch(&self, changes: &[Change]) -> Result<Vec<Applied>, String> {
-        let prefetched = Arc::new(self.prefetch(changes).await);
-        let mut lanes: Vec<Vec<usize>> = Vec::new();
-        let mut lane_of: HashMap<String, usize> = HashMap::new();
-        for (i, c) in changes.iter().enumerate() {
-            let k = key_of(c);
-            let lane = *lane_of.entry(k).or_insert_with(|| {
-                lanes.push(Vec::new());
-                lanes.len() - 1
-            });
-            lanes[lane].push(i);
-        }
-        let permits = Arc::new(Semaphore::new(self.settings.threads));
-        let mut tasks = tokio::task::JoinSet::new();
-        let rate = self.settings.max_rate;
-        for lane in lanes {
-            let lane_changes: Vec<Change> = lane.iter().map(|&i| changes[i].clone()).collect();
-            let ctx = ChangeContext {
-                prefetched: prefetched.clone(),
-                pipe: self.pipe.clone(),
-                engine: self.engine.clone(),
-                ignore: self.settings.ignore_changes_by.clone(),
-            };
-            let known = self.known_for(&lane_changes);
-            let permits = permits.clone();
-            let stats = self.stats.clone();
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let mut out = Vec::new();
-                let mut known = known;
-                for change in lane_changes {
-                    stats.in_flight.fetch_add(1, Ordering::Relaxed);
-                    let applied = ctx.apply(change, known.clone()).await;
-                    stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    if let Some(down) = applied.result.endpoint_down.clone() {
-                        return Err(down);
-                    }
-                    if let Some(p) = &applied.put {
-                        known = Some(p.clone());
-                    }
-                    if applied.remove.is_some() {
-                        known = None;
-                    }
-                    out.push(applied);
-                    if rate > 0 {
-                        tokio::time::sleep(Duration::from_secs_f64(1.0 / rate as f64)).await;
-                    }
-                }
-                Ok(out)
-            });
-        }
-        let mut all = Vec::new();
-        let mut down = None;
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok(Ok(v)) => all.extend(v),
-                Ok(Err(d)) => down = Some(d),
-                Err(e) => down = Some(format!("internal error: {e}")),
-            }
-        }
-        if let Some(d) = down {
-            return Err(d);
-        }
-        // Report in change order.
-        let order: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, c)| (c.after.as_str(), i)).collect();
-        all.sort_by_key(|a| order.get(a.change.after.as_str()).copied().unwrap_or(usize::MAX));
-        Ok(all)
-    }
-
     /// Reads the current entries of a batch's changes at once, when the source can: one search for many
     /// entries instead of one each. A failure here only means that each change reads its own entry.
-    async fn prefetch(&self, changes: &[Change]) -> HashMap<String, Entry> {
-        let mut seen = std::collections::HashSet::new();
+    async fn prefetch(&self, changes: &[Change], busy: &HashSet<String>) -> HashMap<String, Entry> {
+        let mut seen = HashSet::new();
         let ids: Vec<String> = changes
             .iter()
-            .filter(|c| c.kind != ChangeKind::Delete && !c.entry_is_current)
+            .filter(|c| c.kind != ChangeKind::Delete && !c.entry_is_current && !busy.contains(&key_of(c)))
             .filter(|c| {
                 !c.modifier.as_ref().is_some_and(|m| self.settings.ignore_changes_by.iter().any(|d| dn_equal(d, m)))
             })
@@ -489,9 +489,8 @@ impl PipeRunner {
         self.engine.source.fetch_many_by_unique_id(&ids).await.unwrap_or_default()
     }
 
-    /// The id-map record of a lane's entry, if it was synchronized before.
-    fn known_for(&self, lane: &[Change]) -> Option<IdMapping> {
-        let first = lane.first()?;
+    /// The id-map record of a change's entry, if it was synchronized before.
+    fn known_for(&self, first: &Change) -> Option<IdMapping> {
         if let Some(u) = &first.unique_id {
             if let Ok(Some(m)) = self.store().id_mapping(&self.pipe, u) {
                 return Some(m);
@@ -503,6 +502,173 @@ impl PipeRunner {
             }
         }
         None
+    }
+}
+
+/// How often the counters are saved for `status`.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+/// Applied changes are saved (start point and id map) at least this often while changes flow...
+const SAVE_EVERY: Duration = Duration::from_millis(20);
+/// ... or once this many are applied, whichever comes first (and at once when nothing is left to apply).
+const SAVE_BATCH: u64 = 512;
+
+/// What the id map learns from one applied change.
+enum IdUpdate {
+    Put(IdMapping),
+    Remove(String),
+}
+
+/// A change (or a position the log moved on to without a change), in log order, until it is saved.
+struct Slot {
+    after: StartPoint,
+    /// `None` while the change is being applied or waits for its turn.
+    done: Option<Option<Applied>>,
+}
+
+/// Source entries read at once for a batch of changes, by lower-cased unique id.
+type Prefetched = Arc<HashMap<String, Entry>>;
+
+/// The changes of one entry, applied one after the other.
+struct Lane {
+    /// Each with its sequence number in log order.
+    queue: VecDeque<(u64, Change, Prefetched)>,
+    /// The id-map record as the lane's last applied change left it (`None`: not looked up yet).
+    known: Option<Option<IdMapping>>,
+    busy: bool,
+    /// The newest change of the lane that was applied: once it is saved, the lane is forgotten (the id map
+    /// then says what it knew).
+    last: u64,
+}
+
+/// The changes being applied: lanes by entry, worker tasks, and the log-order slots that decide how far the
+/// start point may advance.
+struct Flow {
+    slots: VecDeque<Slot>,
+    /// The sequence number of `slots[0]`.
+    first: u64,
+    lanes: HashMap<String, Lane>,
+    /// Lanes with a change waiting and no change being applied, in the order they became ready.
+    ready: VecDeque<String>,
+    tasks: tokio::task::JoinSet<(String, u64, Applied)>,
+    /// The start point past every applied change in log order (saved, or about to be).
+    saved: StartPoint,
+    /// Slots (and of them, changes) passed since the last save, and their id-map updates in log order.
+    unsaved: u64,
+    unsaved_changes: u64,
+    id_updates: Vec<IdUpdate>,
+    last_save: Instant,
+    /// Sequence numbers below this are saved.
+    saved_seq: u64,
+    /// No change starts before this (an endpoint is down: back off).
+    paused_until: Instant,
+    backoff: Duration,
+    initial_backoff: Duration,
+    /// The rate limit's next free instant.
+    next_dispatch: Instant,
+}
+
+impl Flow {
+    fn new(start: StartPoint, polling_interval: Duration) -> Flow {
+        let initial_backoff = polling_interval.max(Duration::from_millis(100));
+        Flow {
+            slots: VecDeque::new(),
+            first: 0,
+            lanes: HashMap::new(),
+            ready: VecDeque::new(),
+            tasks: tokio::task::JoinSet::new(),
+            saved: start,
+            unsaved: 0,
+            unsaved_changes: 0,
+            id_updates: Vec::new(),
+            last_save: Instant::now(),
+            saved_seq: 0,
+            paused_until: Instant::now(),
+            backoff: initial_backoff,
+            initial_backoff,
+            next_dispatch: Instant::now(),
+        }
+    }
+
+    /// Queues a change in its entry's lane.
+    fn push(&mut self, change: Change, prefetched: Prefetched) {
+        let seq = self.first + self.slots.len() as u64;
+        self.slots.push_back(Slot { after: change.after.clone(), done: None });
+        let key = key_of(&change);
+        let lane = self.lanes.entry(key.clone()).or_insert_with(|| Lane {
+            queue: VecDeque::new(),
+            known: None,
+            busy: false,
+            last: 0,
+        });
+        let was_idle = !lane.busy && lane.queue.is_empty();
+        lane.queue.push_back((seq, change, prefetched));
+        if was_idle {
+            self.ready.push_back(key);
+        }
+    }
+
+    /// Records a position the log moved on to without a change: it is saved once every change before it is.
+    fn push_position(&mut self, after: StartPoint) {
+        self.slots.push_back(Slot { after, done: Some(None) });
+    }
+
+    /// Takes a finished change. Returns the reason when its endpoint is down: the change then goes back to the
+    /// head of its lane and nothing starts until the backoff has passed.
+    fn completed(&mut self, key: String, seq: u64, applied: Applied, settings: &PipeSettings) -> Option<String> {
+        let lane = self.lanes.get_mut(&key)?;
+        lane.busy = false;
+        if let Some(down) = applied.result.endpoint_down.clone() {
+            lane.queue.push_front((seq, applied.change, Arc::default()));
+            self.ready.push_back(key);
+            self.paused_until = Instant::now() + self.backoff;
+            self.backoff = (self.backoff * 2).min(settings.max_backoff);
+            return Some(down);
+        }
+        self.backoff = self.initial_backoff;
+        if let Some(p) = &applied.put {
+            lane.known = Some(Some(p.clone()));
+        }
+        if applied.remove.is_some() {
+            lane.known = Some(None);
+        }
+        lane.last = seq;
+        if !lane.queue.is_empty() {
+            self.ready.push_back(key);
+        }
+        if let Some(slot) = seq.checked_sub(self.first).and_then(|i| self.slots.get_mut(i as usize)) {
+            slot.done = Some(Some(applied));
+        }
+        None
+    }
+
+    /// Moves the start point past the applied changes at the head of the log order, taking their id-map
+    /// updates; returns them, in order, for the sync log.
+    fn advance(&mut self) -> Vec<Applied> {
+        let mut out = Vec::new();
+        while self.slots.front().is_some_and(|s| s.done.is_some()) {
+            let Some(slot) = self.slots.pop_front() else { break };
+            self.first += 1;
+            self.saved = slot.after;
+            self.unsaved += 1;
+            if let Some(Some(applied)) = slot.done {
+                self.unsaved_changes += 1;
+                if let Some(p) = &applied.put {
+                    self.id_updates.push(IdUpdate::Put(p.clone()));
+                }
+                if let Some(r) = &applied.remove {
+                    self.id_updates.push(IdUpdate::Remove(r.clone()));
+                }
+                out.push(applied);
+            }
+        }
+        out
+    }
+
+    /// Forgets the lanes whose changes are all saved: the id map now says what they knew.
+    fn forget_saved_lanes(&mut self) {
+        self.saved_seq = self.first;
+        let saved = self.saved_seq;
+        self.lanes.retain(|_, l| l.busy || !l.queue.is_empty() || l.last >= saved);
     }
 }
 
@@ -618,7 +784,7 @@ struct ChangeContext {
     engine: Engine,
     ignore: Vec<String>,
     /// The batch's source entries, read at once before it was applied, by lower-cased unique id.
-    prefetched: Arc<HashMap<String, Entry>>,
+    prefetched: Prefetched,
 }
 
 impl ChangeContext {
@@ -788,5 +954,131 @@ impl ChangeContext {
         let mut a = self.applied(change, result, source_dn);
         a.put = put;
         a
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn change(n: u32, entry: &str) -> Change {
+        let mut c = Change::new(StartPoint(format!("cn{n}")), n.to_string(), ChangeKind::Modify, entry);
+        c.unique_id = Some(entry.to_string());
+        c
+    }
+
+    fn settings() -> PipeSettings {
+        PipeSettings {
+            polling_interval: Duration::from_millis(100),
+            threads: 4,
+            batch: 10,
+            max_rate: 0,
+            ignore_changes_by: Vec::new(),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+
+    fn done(c: &Change, put: bool) -> Applied {
+        let mut a = Applied {
+            change: c.clone(),
+            result: SyncResult::new(Outcome::Modified),
+            source_dn: c.dn.clone(),
+            put: None,
+            remove: None,
+        };
+        if put {
+            a.put = Some(IdMapping {
+                source_id: c.unique_id.clone().unwrap(),
+                source_dn: c.dn.clone(),
+                dest_dn: format!("{}-dst", c.dn),
+                digest: None,
+            });
+        }
+        a
+    }
+
+    /// Takes the next ready change of the flow, as `dispatch` would, without running it.
+    fn take(flow: &mut Flow) -> Option<(String, u64, Change)> {
+        let key = flow.ready.pop_front()?;
+        let lane = flow.lanes.get_mut(&key)?;
+        let (seq, c, _) = lane.queue.pop_front()?;
+        lane.busy = true;
+        Some((key, seq, c))
+    }
+
+    #[test]
+    fn the_start_point_passes_only_changes_applied_in_log_order() {
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        for (n, e) in [(1, "a"), (2, "b"), (3, "a"), (4, "c")] {
+            flow.push(change(n, e), Arc::default());
+        }
+        // One change per entry at a time: the second change of `a` waits for the first.
+        let (ka, sa, ca) = take(&mut flow).unwrap();
+        let (kb, sb, cb) = take(&mut flow).unwrap();
+        let (kc, sc, cc) = take(&mut flow).unwrap();
+        assert_eq!((ca.id.as_str(), cb.id.as_str(), cc.id.as_str()), ("1", "2", "4"));
+        assert!(take(&mut flow).is_none());
+        // Later changes finishing first do not move the start point.
+        assert!(flow.completed(kc, sc, done(&cc, true), &settings()).is_none());
+        assert!(flow.completed(kb, sb, done(&cb, true), &settings()).is_none());
+        assert!(flow.advance().is_empty());
+        assert_eq!(flow.saved.as_str(), "cn0");
+        // The first change of `a` finishes: the start point passes 1 and 2, and `a`'s next change is ready.
+        assert!(flow.completed(ka, sa, done(&ca, true), &settings()).is_none());
+        let passed: Vec<String> = flow.advance().into_iter().map(|a| a.change.id).collect();
+        assert_eq!(passed, ["1", "2"]);
+        assert_eq!(flow.saved.as_str(), "cn2");
+        let (k3, s3, c3) = take(&mut flow).unwrap();
+        assert_eq!(c3.id, "3");
+        // The lane remembers what its first change put in the id map.
+        assert_eq!(flow.lanes[&k3].known.clone().flatten().map(|k| k.dest_dn), Some("a-dst".to_string()));
+        assert!(flow.completed(k3, s3, done(&c3, false), &settings()).is_none());
+        let passed: Vec<String> = flow.advance().into_iter().map(|a| a.change.id).collect();
+        assert_eq!(passed, ["3", "4"]);
+        assert_eq!(flow.saved.as_str(), "cn4");
+        assert_eq!(flow.id_updates.len(), 3);
+        // Once saved, lanes are forgotten.
+        flow.forget_saved_lanes();
+        assert!(flow.lanes.is_empty());
+    }
+
+    #[test]
+    fn an_endpoint_down_puts_the_change_back_and_pauses() {
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        flow.push(change(1, "a"), Arc::default());
+        flow.push(change(2, "a"), Arc::default());
+        let (k, s, c) = take(&mut flow).unwrap();
+        let mut down = done(&c, false);
+        down.result.endpoint_down = Some("no server".into());
+        assert_eq!(flow.completed(k, s, down, &settings()).as_deref(), Some("no server"));
+        assert!(flow.paused_until > Instant::now());
+        assert!(flow.advance().is_empty());
+        // The same change comes first again, and the backoff grows.
+        let (k, s, c) = take(&mut flow).unwrap();
+        assert_eq!(c.id, "1");
+        let mut down = done(&c, false);
+        down.result.endpoint_down = Some("no server".into());
+        flow.completed(k, s, down, &settings());
+        assert_eq!(flow.backoff, Duration::from_millis(400));
+        let (k, s, c) = take(&mut flow).unwrap();
+        assert!(flow.completed(k, s, done(&c, false), &settings()).is_none());
+        assert_eq!(flow.backoff, Duration::from_millis(100));
+        assert_eq!(flow.advance().len(), 1);
+        assert_eq!(flow.saved.as_str(), "cn1");
+    }
+
+    #[test]
+    fn a_position_without_a_change_is_passed_after_the_changes_before_it() {
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        flow.push(change(1, "a"), Arc::default());
+        flow.push_position(StartPoint("cn5".into()));
+        assert!(flow.advance().is_empty());
+        assert_eq!(flow.saved.as_str(), "cn0");
+        let (k, s, c) = take(&mut flow).unwrap();
+        flow.completed(k, s, done(&c, false), &settings());
+        assert_eq!(flow.advance().len(), 1);
+        assert_eq!(flow.saved.as_str(), "cn5");
+        assert_eq!((flow.unsaved, flow.unsaved_changes), (2, 1));
     }
 }

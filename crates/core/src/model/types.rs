@@ -327,9 +327,11 @@ const SYNC_PIPE: &[P] = &[
     P::new(
         "num-worker-threads",
         Integer { min: Some(1), max: Some(1024) },
-        "How many changes are applied in parallel (changes to one entry always apply in order).",
+        "How many changes (and resync entries) are applied in parallel; changes to one entry always apply in order. \
+         These are lightweight tasks, not threads: most of a change's time is spent waiting for the endpoints, so \
+         more of them keep a fast destination busy (1 applies every change strictly in order).",
     )
-    .default(&["4"]),
+    .default(&["16"]),
     P::new("max-rate-per-second", int(1), "The most changes applied per second; unlimited when unset."),
     P::new("max-failed-op-background-retries", int(0), "How many times a failed change is retried in the background.")
         .default(&["0"]),
