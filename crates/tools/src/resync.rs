@@ -115,13 +115,25 @@ struct Progress {
     ids: Option<IdRecorder>,
 }
 
+/// Writes the id map on a thread of its own, so that SQLite's work overlaps with the resync's.
 struct IdRecorder {
-    pipe: String,
-    store: Mutex<Store>,
     pending: Mutex<Vec<IdMapping>>,
+    tx: Mutex<Option<std::sync::mpsc::Sender<Vec<IdMapping>>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<Result<(), ferrosync::error::StoreError>>>>,
 }
 
 impl IdRecorder {
+    fn start(pipe: String, mut store: Store) -> IdRecorder {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<IdMapping>>();
+        let writer = std::thread::spawn(move || {
+            for batch in rx {
+                store.put_id_mappings(&pipe, &batch)?;
+            }
+            Ok(())
+        });
+        IdRecorder { pending: Mutex::default(), tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }
+    }
+
     fn flush(&self) {
         let batch = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
@@ -130,9 +142,37 @@ impl IdRecorder {
         if batch.is_empty() {
             return;
         }
-        if let Ok(mut store) = self.store.lock() {
-            let _ = store.put_id_mappings(&self.pipe, &batch);
+        if let Ok(tx) = self.tx.lock() {
+            if let Some(tx) = tx.as_ref() {
+                // A writer that stopped reports its error in `finish`.
+                let _ = tx.send(batch);
+            }
         }
+    }
+
+    /// Writes what is left and waits for the writer.
+    fn finish(&self) -> anyhow::Result<()> {
+        self.flush();
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        match writer.map(|w| w.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(_)) => anyhow::bail!("the id map writer stopped unexpectedly"),
+        }
+    }
+}
+
+impl Progress {
+    /// A bar with an ETA, once the number of entries is known.
+    fn set_total(&self, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} entries, {per_sec}, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
     }
 }
 
@@ -140,21 +180,20 @@ impl Observer for Progress {
     fn pass_started(&self, pass: u32, total: Option<u64>) {
         self.bar.reset();
         match total {
-            Some(t) => {
-                self.bar.set_length(t);
-                self.bar.set_style(
-                    ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} entries, {per_sec}, ETA {eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-            }
+            Some(t) => self.set_total(t),
             None => self.bar.set_style(
-                ProgressStyle::with_template("{prefix} {spinner} {pos} entries, {per_sec}")
+                ProgressStyle::with_template("{prefix} {spinner} {pos} entries, {per_sec} (counting...)")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             ),
         }
         self.bar.set_prefix(format!("pass {pass}"));
         self.log
             .write(2, &format!("starting pass {pass}{}", total.map(|t| format!(" ({t} entries)")).unwrap_or_default()));
+    }
+
+    fn total_known(&self, pass: u32, total: u64) {
+        self.set_total(total);
+        self.log.write(2, &format!("pass {pass}: {total} entries in scope at the source"));
     }
 
     fn entry_done(&self, dn: &str, result: &SyncResult) {
@@ -294,7 +333,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let ids = if args.dry_run {
             None
         } else {
-            Some(IdRecorder { pipe: args.pipe_name.clone(), store: Mutex::new(Store::open(&root)?), pending: Mutex::default() })
+            Some(IdRecorder::start(args.pipe_name.clone(), Store::open(&root)?))
         };
         let progress = Progress { bar, log: log.clone(), ids };
         let opts = ResyncOptions {
@@ -312,7 +351,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("resync of pipe '{}' stopped", args.pipe_name))?;
         progress.bar.finish_and_clear();
         if let Some(ids) = &progress.ids {
-            ids.flush();
+            if let Err(e) = ids.finish() {
+                let message = format!(
+                    "the id map could not be saved ({e:#}): real-time sync will find entries renamed at the source by correlation"
+                );
+                progress.warning(&message);
+            }
         }
         let mut out = String::new();
         if args.dry_run {

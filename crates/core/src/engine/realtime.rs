@@ -14,7 +14,7 @@ use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
 use crate::endpoint::{Change, ChangeDetector, ChangeKind, EndpointError, StartPoint, StartPointRequest};
 use crate::entry::Entry;
 use crate::store::{IdMapping, Store};
-use crate::synclog::{LogEvent, SyncLog};
+use crate::synclog::{LogBatch, LogEvent, SyncLog};
 use crate::syntax::{dn_equal, normalize_dn};
 
 /// A pipe's real-time settings, from its configuration.
@@ -320,8 +320,12 @@ impl PipeRunner {
             if !stopping {
                 self.dispatch(&mut flow);
             }
-            for applied in flow.advance() {
-                self.report(&applied);
+            let applied = flow.advance();
+            if !applied.is_empty() {
+                let mut log = self.log.batch();
+                for a in &applied {
+                    self.report(&mut log, a);
+                }
             }
             let idle = flow.tasks.is_empty() && flow.ready.is_empty();
             if flow.unsaved > 0
@@ -415,7 +419,7 @@ impl PipeRunner {
         }
     }
 
-    fn report(&self, a: &Applied) {
+    fn report(&self, log: &mut LogBatch<'_>, a: &Applied) {
         self.stats.count(&a.result.outcome);
         let c = &a.change;
         let (message_type, message) = match &a.result.outcome {
@@ -450,7 +454,7 @@ impl PipeRunner {
                 format!("Failed to synchronize {} of {}: {other}", c.kind.name(), a.source_dn),
             ),
         };
-        self.log.log(&LogEvent {
+        log.log(&LogEvent {
             pipe: &self.pipe,
             change: c,
             message_type,
@@ -757,19 +761,22 @@ impl Reader {
             cursor = last.after.clone();
             self.stats.detected.fetch_add(changes.len() as u64, Ordering::Relaxed);
             self.stats.queued.fetch_add(changes.len() as u64, Ordering::Relaxed);
-            for c in &changes {
-                self.log.log(&LogEvent {
-                    pipe: &self.pipe,
-                    change: c,
-                    message_type: "change-detected",
-                    message: format!(
-                        "Detected {} of {}",
-                        c.kind.name(),
-                        if c.dn.is_empty() { c.unique_id.as_deref().unwrap_or("") } else { &c.dn }
-                    ),
-                    destination_dn: None,
-                    changes: &[],
-                });
+            if self.log.enabled(&self.pipe, "change-detected") {
+                let mut log = self.log.batch();
+                for c in &changes {
+                    log.log(&LogEvent {
+                        pipe: &self.pipe,
+                        change: c,
+                        message_type: "change-detected",
+                        message: format!(
+                            "Detected {} of {}",
+                            c.kind.name(),
+                            if c.dn.is_empty() { c.unique_id.as_deref().unwrap_or("") } else { &c.dn }
+                        ),
+                        destination_dn: None,
+                        changes: &[],
+                    });
+                }
             }
             if tx.send(Read::Changes(changes)).await.is_err() {
                 return;

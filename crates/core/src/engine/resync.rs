@@ -121,6 +121,8 @@ pub struct PassReport {
 pub trait Observer: Send + Sync {
     /// A pass starts; `total` is the number of entries when known.
     fn pass_started(&self, _pass: u32, _total: Option<u64>) {}
+    /// The number of entries of a pass that started without it, counted while the pass runs.
+    fn total_known(&self, _pass: u32, _total: u64) {}
     /// One entry is done.
     fn entry_done(&self, _dn: &str, _result: &SyncResult) {}
     /// A warning that is not about one entry.
@@ -191,11 +193,16 @@ async fn run_pass(
     let started = Instant::now();
     let threads = opts.threads.max(1);
     let (tx, mut rx) = mpsc::channel::<EndpointResult<Entry>>(threads * 4);
-    let total = match &only {
-        Some(dns) => Some(dns.len() as u64),
-        None => engine.source.count(opts.filter.as_deref()).await.unwrap_or(None),
-    };
+    // The entries are counted (for the progress bar's ETA) while the pass runs, not before it.
+    let total = only.as_ref().map(|dns| dns.len() as u64);
     observer.pass_started(pass, total);
+    let mut counter = match &only {
+        Some(_) => None,
+        None => {
+            let (source, filter) = (engine.source.clone(), opts.filter.clone());
+            Some(tokio::spawn(async move { source.count(filter.as_deref()).await.ok().flatten() }))
+        }
+    };
     // The producer: the source's stream, or a fetch of each listed DN.
     let source = engine.source.clone();
     let filter = opts.filter.clone();
@@ -240,10 +247,15 @@ async fn run_pass(
     let mut in_flight = tokio::task::JoinSet::new();
     let mut source_error: Option<EndpointError> = None;
     loop {
+        if let Some(c) = counter.take_if(|c| c.is_finished()) {
+            if let Ok(Some(n)) = c.await {
+                observer.total_known(pass, n);
+            }
+        }
         // Keep at most `threads` entries in flight.
         while in_flight.len() >= threads {
             if let Some(done) = in_flight.join_next().await {
-                if let Some(down) = record(done, &mut report, observer, seen) {
+                if let Some(down) = record(done, &mut report, observer, opts.delete_missing.then_some(&mut *seen)) {
                     source_error = Some(EndpointError::Unavailable(down));
                 }
             }
@@ -270,11 +282,14 @@ async fn run_pass(
         }
     }
     while let Some(done) = in_flight.join_next().await {
-        if let Some(down) = record(done, &mut report, observer, seen) {
+        if let Some(down) = record(done, &mut report, observer, opts.delete_missing.then_some(&mut *seen)) {
             source_error = source_error.or(Some(EndpointError::Unavailable(down)));
         }
     }
     drop(rx);
+    if let Some(c) = counter {
+        c.abort();
+    }
     match producer.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => source_error = source_error.or(Some(e)),
@@ -300,7 +315,7 @@ fn record(
     done: Result<(String, SyncResult), tokio::task::JoinError>,
     report: &mut PassReport,
     observer: &dyn Observer,
-    seen: &mut HashSet<String>,
+    seen: Option<&mut HashSet<String>>,
 ) -> Option<String> {
     let (dn, result) = match done {
         Ok(x) => x,
@@ -311,7 +326,8 @@ fn record(
         }
     };
     report.stats.count(&result.outcome);
-    if let Some(d) = &result.destination {
+    // Only the delete pass needs them (the normal form costs a DN parse per entry).
+    if let (Some(d), Some(seen)) = (&result.destination, seen) {
         seen.insert(crate::syntax::normalize_dn(d).unwrap_or_else(|_| d.to_lowercase()));
     }
     if result.outcome.is_failure() {
