@@ -52,8 +52,12 @@ DST=(-x -H "ldap://127.0.0.1:$DST_PORT" -D cn=admin,dc=example,dc=com -w secret)
 now() { date +%s.%N; }
 # CPU seconds (user + system) a process has used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# CPU seconds this shell's finished children used so far (the OpenLDAP tools).
-children_cpu() { times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
+# CPU seconds this shell's finished children used so far (the OpenLDAP tools). `times` must run in this shell,
+# not in a command substitution's subshell, which has no children of its own.
+children_cpu() { # $1 = the variable to set
+    times >"$work/times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$work/times")"
+}
 sub() { python3 -c "import sys; print(f'{float(sys.argv[1])-float(sys.argv[2]):.1f}')" "$1" "$2"; }
 rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:,.0f}')" "$1" "$2"; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
@@ -121,17 +125,17 @@ EOF2
 
         # ldapsearch | ldapadd, one stream
         dst_start $mode
-        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); c0=$(children_cpu)
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); children_cpu c0
         t0=$(now)
         ldapsearch "${SRC[@]}" -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "(objectClass=inetOrgPerson)" \
             | grep -v '^#' | ldapadd "${DST[@]}" -c >/dev/null 2>"$work/err" || true
         t1=$(now)
-        client_cpu=$(sub "$(children_cpu)" "$c0")
+        children_cpu c1; client_cpu=$(sub "$c1" "$c0")
         row "ldapsearch \\| ldapadd, 1 stream" "-"
 
         # ldapsearch | ldapadd, four streams (partitioned by the last digit of the uid)
         dst_start $mode
-        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); c0=$(children_cpu)
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); children_cpu c0
         t0=$(now)
         for f in "(|(uid=*0)(uid=*1)(uid=*2))" "(|(uid=*3)(uid=*4)(uid=*5))" "(|(uid=*6)(uid=*7))" "(|(uid=*8)(uid=*9))"; do
             ldapsearch "${SRC[@]}" -LLL -o ldif-wrap=no -E pr=1000/noprompt -b ou=people,dc=example,dc=com "$f" \
@@ -139,17 +143,17 @@ EOF2
         done
         wait
         t1=$(now)
-        client_cpu=$(sub "$(children_cpu)" "$c0")
+        children_cpu c1; client_cpu=$(sub "$c1" "$c0")
         row "ldapsearch \\| ldapadd, 4 streams" "-"
 
         # The destination's raw capacity: 4 parallel ldapadd of prepared LDIF
         dst_start $mode
-        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); c0=$(children_cpu)
+        src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); children_cpu c0
         t0=$(now)
         for p in "$work"/part0*; do ldapadd "${DST[@]}" -c -f "$p" >/dev/null 2>>"$work/err" & done
         wait
         t1=$(now)
-        client_cpu=$(sub "$(children_cpu)" "$c0")
+        children_cpu c1; client_cpu=$(sub "$c1" "$c0")
         row "raw: 4 parallel ldapadd of LDIF" "-"
     done
     done

@@ -461,6 +461,71 @@ fn save_diff(conn: &Connection, before: &Config, after: &Config) -> rusqlite::Re
     Ok(())
 }
 
+/// A running pipe's writes to the store, made on a thread of their own: a write may wait for SQLite (a WAL
+/// checkpoint syncs to disk), and the pipe must not stop applying changes meanwhile. Writes are made in the
+/// order they are sent. Reads go through another connection ([`Store::open`]): in WAL mode they see the last
+/// committed write and never wait for one.
+pub struct StoreWriter {
+    tx: std::sync::mpsc::Sender<WriteJob>,
+}
+
+enum WriteJob {
+    Progress {
+        pipe: String,
+        start_point: String,
+        put: Vec<IdMapping>,
+        remove: Vec<String>,
+        done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    },
+    Stats {
+        pipe: String,
+        stats: String,
+    },
+}
+
+impl StoreWriter {
+    /// Starts the writer thread on `store`'s connection. The thread ends when the writer is dropped, after the
+    /// writes sent before.
+    pub fn start(mut store: Store) -> StoreWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::spawn(move || {
+            for job in rx {
+                match job {
+                    WriteJob::Progress { pipe, start_point, put, remove, done } => {
+                        let _ = done.send(store.record_progress(&pipe, &start_point, &put, &remove));
+                    }
+                    WriteJob::Stats { pipe, stats } => {
+                        // Counters for `status`: the next ones follow shortly.
+                        let _ = store.set_stats(&pipe, &stats);
+                    }
+                }
+            }
+        });
+        StoreWriter { tx }
+    }
+
+    /// Sends [`Store::record_progress`]; the receiver gets its result once it is committed.
+    pub fn record_progress(
+        &self,
+        pipe: &str,
+        start_point: &str,
+        put: Vec<IdMapping>,
+        remove: Vec<String>,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let job =
+            WriteJob::Progress { pipe: pipe.to_string(), start_point: start_point.to_string(), put, remove, done };
+        // A writer thread that is gone drops `done`: the receiver then reports the write as lost.
+        let _ = self.tx.send(job);
+        rx
+    }
+
+    /// Sends [`Store::set_stats`], without waiting for it.
+    pub fn set_stats(&self, pipe: &str, stats: &str) {
+        let _ = self.tx.send(WriteJob::Stats { pipe: pipe.to_string(), stats: stats.to_string() });
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -14,7 +14,7 @@ use clap::Parser;
 use ferrosync::engine::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
 use ferrosync::engine::Engine;
 use ferrosync::mapping::PipeMapping;
-use ferrosync::store::{ServerRoot, Store};
+use ferrosync::store::{ServerRoot, Store, StoreWriter};
 use ferrosync::synclog::SyncLog;
 use tokio::sync::watch;
 
@@ -352,6 +352,7 @@ fn build_runner(
         detector,
         settings: PipeSettings::from_config(config, pipe),
         store: std::sync::Mutex::new(store),
+        writer: StoreWriter::start(Store::open(root)?),
         log,
         stats: Arc::new(PipeStats::default()),
     })

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
 use crate::endpoint::{Change, ChangeDetector, ChangeKind, EndpointError, StartPoint, StartPointRequest};
 use crate::entry::Entry;
-use crate::store::{IdMapping, Store};
+use crate::store::{IdMapping, Store, StoreWriter};
 use crate::synclog::{LogBatch, LogEvent, SyncLog};
 use crate::syntax::{dn_equal, normalize_dn};
 
@@ -182,8 +182,10 @@ pub struct PipeRunner {
     pub pipe: String,
     pub engine: Engine,
     pub detector: Arc<dyn ChangeDetector>,
-    /// The state store (a mutex makes the runner's future `Send`; it is never held across an await).
+    /// The state store, for reads (a mutex makes the runner's future `Send`; it is never held across an await).
     pub store: std::sync::Mutex<Store>,
+    /// Writes to the state store, on a thread of their own (see [`StoreWriter`]).
+    pub writer: StoreWriter,
     pub settings: PipeSettings,
     pub log: Arc<SyncLog>,
     pub stats: Arc<PipeStats>,
@@ -196,6 +198,8 @@ pub enum RealtimeError {
     Store(#[from] crate::error::StoreError),
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    #[error("the state store's writer stopped before saving the pipe's progress")]
+    WriterGone,
 }
 
 fn key_of(change: &Change) -> String {
@@ -264,6 +268,7 @@ impl PipeRunner {
         let mut last_stats = Instant::now();
         let mut stopping = false;
         let mut reading = true;
+        let mut saving: Option<Saving> = None;
         loop {
             let now = Instant::now();
             let mut wake = last_stats + STATS_EVERY;
@@ -271,7 +276,7 @@ impl PipeRunner {
             if !flow.ready.is_empty() && !stopping && flow.tasks.len() < self.settings.threads {
                 wake = wake.min(flow.paused_until.max(flow.next_dispatch));
             }
-            if flow.unsaved > 0 {
+            if flow.unsaved > 0 && saving.is_none() {
                 wake = wake.min(flow.last_save + SAVE_EVERY);
             }
             let room = reading && !stopping && flow.slots.len() < window;
@@ -280,6 +285,12 @@ impl PipeRunner {
                 r = shutdown.changed(), if !stopping => {
                     if r.is_err() || *shutdown.borrow() {
                         stopping = true;
+                    }
+                }
+                r = committed(&mut saving), if saving.is_some() => {
+                    r?;
+                    if let Some(done) = saving.take() {
+                        self.saved(&mut flow, &done);
                     }
                 }
                 Some(done) = flow.tasks.join_next(), if !flow.tasks.is_empty() => {
@@ -328,23 +339,21 @@ impl PipeRunner {
                 }
             }
             let idle = flow.tasks.is_empty() && flow.ready.is_empty();
-            if flow.unsaved > 0
+            if saving.is_none()
+                && flow.unsaved > 0
                 && (flow.unsaved >= SAVE_BATCH || flow.last_save.elapsed() >= SAVE_EVERY || idle || stopping)
             {
-                self.save_progress(&mut flow)?;
+                saving = Some(self.save_progress(&mut flow));
             }
             if last_stats.elapsed() >= STATS_EVERY {
                 self.save_stats(flow.saved.as_str(), started, &last_error);
                 last_stats = Instant::now();
             }
-            if (stopping || !reading) && flow.tasks.is_empty() {
+            if (stopping || !reading) && flow.tasks.is_empty() && saving.is_none() && flow.unsaved == 0 {
                 break;
             }
         }
         reader.abort();
-        if flow.unsaved > 0 {
-            self.save_progress(&mut flow)?;
-        }
         self.save_stats(flow.saved.as_str(), started, &last_error);
         Ok(())
     }
@@ -382,8 +391,9 @@ impl PipeRunner {
         }
     }
 
-    /// Saves the start point past the applied changes, with their id-map updates, in one transaction.
-    fn save_progress(&self, flow: &mut Flow) -> Result<(), RealtimeError> {
+    /// Sends the start point past the applied changes, with their id-map updates, to be saved in one
+    /// transaction. One save is in flight at a time; [`Saving`] says when it is committed.
+    fn save_progress(&self, flow: &mut Flow) -> Saving {
         let mut last: HashMap<String, Option<IdMapping>> = HashMap::new();
         for update in flow.id_updates.drain(..) {
             match update {
@@ -399,23 +409,28 @@ impl PipeRunner {
                 None => removes.push(id),
             }
         }
-        self.store().record_progress(&self.pipe, flow.saved.as_str(), &puts, &removes)?;
-        let n = flow.unsaved_changes;
+        let rx = self.writer.record_progress(&self.pipe, flow.saved.as_str(), puts, removes);
+        let saving = Saving { rx, seq: flow.first, changes: flow.unsaved_changes };
+        flow.unsaved = 0;
+        flow.unsaved_changes = 0;
+        flow.last_save = Instant::now();
+        saving
+    }
+
+    /// A save is committed: the counters follow, and lanes whose changes are all saved are forgotten.
+    fn saved(&self, flow: &mut Flow, saving: &Saving) {
+        let n = saving.changes;
         let _ = self.stats.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
         if n > 0 {
             self.stats.last_applied_ms.store(now_ms(), Ordering::Relaxed);
         }
-        flow.unsaved = 0;
-        flow.unsaved_changes = 0;
-        flow.last_save = Instant::now();
-        flow.forget_saved_lanes();
-        Ok(())
+        flow.forget_saved_lanes(saving.seq);
     }
 
     fn save_stats(&self, start: &str, started: Instant, last_error: &Option<String>) {
         let snap = self.stats.snapshot(start, started.elapsed(), last_error.clone());
         if let Ok(json) = serde_json::to_string(&snap) {
-            let _ = self.store().set_stats(&self.pipe, &json);
+            self.writer.set_stats(&self.pipe, &json);
         }
     }
 
@@ -516,6 +531,26 @@ const SAVE_EVERY: Duration = Duration::from_millis(20);
 /// ... or once this many are applied, whichever comes first (and at once when nothing is left to apply).
 const SAVE_BATCH: u64 = 512;
 
+/// A save sent to the [`StoreWriter`], not yet committed.
+struct Saving {
+    rx: tokio::sync::oneshot::Receiver<Result<(), crate::error::StoreError>>,
+    /// The changes below this sequence number are saved once it is committed...
+    seq: u64,
+    /// ... and this many of them are changes (not positions).
+    changes: u64,
+}
+
+/// Waits for the save in flight, if any (never returns when there is none).
+async fn committed(saving: &mut Option<Saving>) -> Result<(), RealtimeError> {
+    match saving {
+        Some(s) => match (&mut s.rx).await {
+            Ok(r) => r.map_err(RealtimeError::from),
+            Err(_) => Err(RealtimeError::WriterGone),
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// What the id map learns from one applied change.
 enum IdUpdate {
     Put(IdMapping),
@@ -561,8 +596,6 @@ struct Flow {
     unsaved_changes: u64,
     id_updates: Vec<IdUpdate>,
     last_save: Instant,
-    /// Sequence numbers below this are saved.
-    saved_seq: u64,
     /// No change starts before this (an endpoint is down: back off).
     paused_until: Instant,
     backoff: Duration,
@@ -585,7 +618,6 @@ impl Flow {
             unsaved_changes: 0,
             id_updates: Vec::new(),
             last_save: Instant::now(),
-            saved_seq: 0,
             paused_until: Instant::now(),
             backoff: initial_backoff,
             initial_backoff,
@@ -668,10 +700,9 @@ impl Flow {
         out
     }
 
-    /// Forgets the lanes whose changes are all saved: the id map now says what they knew.
-    fn forget_saved_lanes(&mut self) {
-        self.saved_seq = self.first;
-        let saved = self.saved_seq;
+    /// Forgets the lanes whose changes are all saved (every change below sequence number `saved`): the id map
+    /// now says what they knew.
+    fn forget_saved_lanes(&mut self, saved: u64) {
         self.lanes.retain(|_, l| l.busy || !l.queue.is_empty() || l.last >= saved);
     }
 }
@@ -1046,7 +1077,7 @@ mod tests {
         assert_eq!(flow.saved.as_str(), "cn4");
         assert_eq!(flow.id_updates.len(), 3);
         // Once saved, lanes are forgotten.
-        flow.forget_saved_lanes();
+        flow.forget_saved_lanes(flow.first);
         assert!(flow.lanes.is_empty());
     }
 
