@@ -110,7 +110,7 @@ dsconfig create-external-server --server-name src --type generic-ldap --set serv
 dsconfig create-external-server --server-name dst --type generic-ldap --set server-host-name:127.0.0.1 --set server-port:$DST_PORT --set bind-dn:cn=admin,dc=example,dc=com --set password:secret --set max-connections:8
 dsconfig create-sync-source --source-name s --type generic-ldap --set base-dn:ou=people,dc=example,dc=com --set server:src
 dsconfig create-sync-destination --destination-name d --type generic-ldap --set base-dn:ou=people,dc=example,dc=com --set server:dst
-dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destination:d --set num-worker-threads:16
+dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destination:d
 dsconfig create-sync-class --pipe-name p --class-name people --set "include-filter:(objectClass=inetOrgPerson)" --set destination-correlation-attributes:dn
 EOF2
         "$bindir/dsconfig" --server-root "$root" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
@@ -121,7 +121,7 @@ EOF2
         grep -q "$n entries were created" "$work/out" || { echo "resync did not create $n entries:"; cat "$work/out"; exit 1; }
         read -r rss ucpu scpu <"$work/rss"
         client_cpu=$(python3 -c "import sys; print(f'{float(sys.argv[1])+float(sys.argv[2]):.1f}')" "$ucpu" "$scpu")
-        row "ferrosync resync (16 in flight)" "$((rss / 1024)) MB"
+        row "ferrosync resync" "$((rss / 1024)) MB"
 
         # ldapsearch | ldapadd, one stream
         dst_start $mode

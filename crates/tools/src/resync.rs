@@ -290,7 +290,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let threads =
-        args.num_threads.unwrap_or_else(|| pipe.first("num-worker-threads").and_then(|v| v.parse().ok()).unwrap_or(16));
+        args.num_threads.unwrap_or_else(|| pipe.first("num-worker-threads").and_then(|v| v.parse().ok()).unwrap_or(32));
     if threads == 0 {
         bail!(cli::Usage("--numThreads must be at least 1".into()));
     }

@@ -295,7 +295,7 @@ fn create_list_get_set_delete() {
     root.dsconfig(&["set-sync-pipe-prop", "--pipe-name", "p1", "--reset", "num-worker-threads"]).ok();
     let get =
         root.dsconfig(&["get-sync-pipe-prop", "--pipe-name", "p1", "--property", "num-worker-threads", "-s"]).ok();
-    assert_eq!(get, "num-worker-threads\t16\n");
+    assert_eq!(get, "num-worker-threads\t32\n");
 
     // Deleting the pipe deletes its classes.
     root.dsconfig(&["delete-sync-pipe", "--pipe-name", "p1"]).ok();
@@ -710,7 +710,7 @@ fn help_and_list_properties() {
     assert!(sub.starts_with("Usage: dsconfig create-sync-source --source-name NAME --type TYPE"), "{sub}");
     assert!(sub.contains("openldap") && sub.contains("content-sync"), "{sub}");
     let props = root.dsconfig(&["list-properties", "--type", "sync-pipe"]).ok();
-    assert!(props.contains("num-worker-threads") && props.contains("Default: 16."), "{props}");
+    assert!(props.contains("num-worker-threads") && props.contains("Default: 32."), "{props}");
     assert!(!props.contains("retry-backoff-max-wait"), "advanced properties need --advanced");
     let props = root.dsconfig(&["list-properties", "--type", "sync-pipe", "--advanced"]).ok();
     assert!(props.contains("retry-backoff-max-wait"));

@@ -46,7 +46,7 @@ impl PipeSettings {
         let source = p.and_then(|p| p.first("sync-source")).and_then(|s| config.get("sync-source", s));
         PipeSettings {
             polling_interval: d("change-detection-polling-interval", 500),
-            threads: n("num-worker-threads", 16).max(1) as usize,
+            threads: n("num-worker-threads", 32).max(1) as usize,
             batch: n("changes-queue-size", 5000).clamp(1, 1000) as usize,
             max_rate: n("max-rate-per-second", 0),
             ignore_changes_by: source

@@ -331,7 +331,7 @@ const SYNC_PIPE: &[P] = &[
          These are lightweight tasks, not threads: most of a change's time is spent waiting for the endpoints, so \
          more of them keep a fast destination busy (1 applies every change strictly in order).",
     )
-    .default(&["16"]),
+    .default(&["32"]),
     P::new("max-rate-per-second", int(1), "The most changes applied per second; unlimited when unset."),
     P::new("max-failed-op-background-retries", int(0), "How many times a failed change is retried in the background.")
         .default(&["0"]),
