@@ -304,10 +304,12 @@ impl PipeRunner {
                                 last_error = None;
                             }
                         }
-                        // A task that panicked: its change stays unapplied, so the start point stays before it
-                        // and the change is read again at the next start.
+                        // A task that panicked (a bug): its change stays unapplied, so the start point stays
+                        // before it, and the pipe stops; the change is read again at the next start.
                         Err(e) => {
-                            last_error = Some(format!("internal error: {e}"));
+                            let message = format!("internal error while applying a change, the pipe stops: {e}");
+                            self.log.warning(&self.pipe, &message);
+                            last_error = Some(message);
                             stopping = true;
                         }
                     }
@@ -317,7 +319,12 @@ impl PipeRunner {
                     Some(Read::Changes(changes)) => {
                         // An entry whose lane is busy reads its entry when its turn comes: an entry read now could
                         // be older than the one its earlier change is about to read.
-                        let busy: HashSet<String> = flow.lanes.keys().cloned().collect();
+                        let busy: HashSet<String> = flow
+                            .lanes
+                            .iter()
+                            .filter(|(_, l)| l.busy || !l.queue.is_empty())
+                            .map(|(k, _)| k.clone())
+                            .collect();
                         let prefetched = Arc::new(self.prefetch(&changes, &busy).await);
                         for change in changes {
                             flow.push(change, prefetched.clone());
