@@ -423,3 +423,31 @@ async fn modifies_of_known_entries_need_no_destination_read() {
     let log = sync_log(&s);
     assert!(!log.contains("change-failed"), "{log}");
 }
+
+/// A change made by an `ignore-changes-by-dn` user is not applied, and ferrosync forgets the entry's digest: in a
+/// two-way setup that user is the other pipe, which wrote to this pipe's destination, so what the destination
+/// holds is no longer known and the entry's next change reads it first.
+#[tokio::test]
+async fn changes_by_an_ignored_dn_forget_the_digest() {
+    let s = Scenario::new("rt-ignored").await;
+    s.dsconfig(PEOPLE_ALL);
+    let dn = s.add_person("ig1", &[("description", "one")]).await;
+    s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    let out = s.resync(&[]).ok();
+    assert!(out.contains("1 entries were created"), "{out}");
+    let digest = || {
+        let store = ferrosync::store::Store::open(&ferrosync::store::ServerRoot::new(s.root.path())).unwrap();
+        store.id_mapping_by_dn("p", &dn).unwrap().expect("resync recorded the entry").digest
+    };
+    assert!(digest().is_some());
+    s.dsconfig(&format!(
+        "dsconfig set-sync-source-prop --source-name src --set \"ignore-changes-by-dn:{}\"\n",
+        s.src_server.bind_dn
+    ));
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    let _server = ServerGuard::start(&s.root);
+    s.src.modify(&dn, &[Modification::Replace("description".into(), vec![Value::from("two")])]).await.unwrap();
+    eventually("the ignored change forgets the digest", WAIT, || async { digest().is_none() }).await;
+    let e = s.dst_get(&dn).await.unwrap();
+    assert_eq!(e.texts("description"), ["one"], "a change by an ignored DN is not applied");
+}
