@@ -14,7 +14,8 @@ use crate::store::ServerRoot;
 pub const SECRET_ATTRIBUTES: &[&str] =
     &["userpassword", "unicodepwd", "authpassword", "ds-changelog-encrypted-password", "unhashed#user#password"];
 
-fn is_secret(attr: &str) -> bool {
+/// Whether `attr` is one of the [`SECRET_ATTRIBUTES`].
+pub(crate) fn is_secret(attr: &str) -> bool {
     let a = attr.to_ascii_lowercase();
     SECRET_ATTRIBUTES.contains(&a.as_str())
 }

@@ -118,8 +118,8 @@ struct Progress {
 /// Writes the id map on a thread of its own, so that SQLite's work overlaps with the resync's.
 struct IdRecorder {
     pending: Mutex<Vec<IdMapping>>,
-    tx: Mutex<Option<std::sync::mpsc::Sender<Vec<IdMapping>>>>,
-    writer: Mutex<Option<std::thread::JoinHandle<Result<(), ferrosync::error::StoreError>>>>,
+    tx: std::sync::mpsc::Sender<Vec<IdMapping>>,
+    writer: std::thread::JoinHandle<Result<(), ferrosync::error::StoreError>>,
 }
 
 impl IdRecorder {
@@ -131,7 +131,7 @@ impl IdRecorder {
             }
             Ok(())
         });
-        IdRecorder { pending: Mutex::default(), tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(writer)) }
+        IdRecorder { pending: Mutex::default(), tx, writer }
     }
 
     fn flush(&self) {
@@ -142,25 +142,17 @@ impl IdRecorder {
         if batch.is_empty() {
             return;
         }
-        if let Ok(tx) = self.tx.lock() {
-            if let Some(tx) = tx.as_ref() {
-                // A writer that stopped reports its error in `finish`.
-                let _ = tx.send(batch);
-            }
-        }
+        // A writer that stopped reports its error in `finish`.
+        let _ = self.tx.send(batch);
     }
 
     /// Writes what is left and waits for the writer.
-    fn finish(&self) -> anyhow::Result<()> {
+    fn finish(self) -> anyhow::Result<()> {
         self.flush();
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
-        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
-        match writer.map(|w| w.join()) {
-            None | Some(Ok(Ok(()))) => Ok(()),
-            Some(Ok(Err(e))) => Err(e.into()),
-            Some(Err(_)) => anyhow::bail!("the id map writer stopped unexpectedly"),
+        drop(self.tx);
+        match self.writer.join() {
+            Ok(result) => Ok(result?),
+            Err(_) => anyhow::bail!("the id map writer stopped unexpectedly"),
         }
     }
 }
@@ -335,7 +327,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             Some(IdRecorder::start(args.pipe_name.clone(), Store::open(&root)?))
         };
-        let progress = Progress { bar, log: log.clone(), ids };
+        let mut progress = Progress { bar, log: log.clone(), ids };
         let opts = ResyncOptions {
             filter: args.source_search_filter.clone(),
             dns,
@@ -350,7 +342,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("resync of pipe '{}' stopped", args.pipe_name))?;
         progress.bar.finish_and_clear();
-        if let Some(ids) = &progress.ids {
+        if let Some(ids) = progress.ids.take() {
             if let Err(e) = ids.finish() {
                 let message = format!(
                     "the id map could not be saved ({e:#}): real-time sync will find entries renamed at the source by correlation"

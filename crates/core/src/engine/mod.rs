@@ -228,10 +228,20 @@ impl Engine {
             Ok(m) => m,
             Err(e) => return SyncResult::new(Outcome::FailedDuringMapping(e.to_string())),
         };
-        let digest = if self.destination.replaces_values() { class.digest(&mapped, &mapped) } else { None };
-        if let (Some(k), Some(d)) = (known, &digest) {
-            if let Some(r) = self.blind_update(class, &mapped, k, d, opts).await {
-                return r;
+        // What the destination holds once `mapped` is written (computed only where it is used: the read path
+        // digests the entry it read instead).
+        let digest_of = |mapped: &Entry| {
+            if self.destination.replaces_values() {
+                class.digest(mapped, mapped)
+            } else {
+                None
+            }
+        };
+        if let Some(k) = known.filter(|k| k.digest.is_some()) {
+            if let Some(d) = digest_of(&mapped) {
+                if let Some(r) = self.blind_update(class, &mapped, k, &d, opts).await {
+                    return r;
+                }
             }
         }
         let known = known.map(|k| k.dest_dn.as_str());
@@ -244,7 +254,7 @@ impl Engine {
                     self.adjust_score(1);
                     let mut r = SyncResult::new(Outcome::Created);
                     r.destination = Some(mapped.dn.clone());
-                    r.digest = digest.map(|d| d.to_string());
+                    r.digest = digest_of(&mapped).map(|d| d.to_string());
                     return r;
                 }
                 Err(EndpointError::AlreadyExists(_)) => self.adjust_score(-1),
@@ -278,6 +288,7 @@ impl Engine {
             }
             Correlated::None => {
                 self.adjust_score(1);
+                let digest = digest_of(&mapped);
                 let mut r = self.create(class, mapped, opts).await;
                 if r.outcome == Outcome::Created {
                     r.digest = digest.map(|d| d.to_string());

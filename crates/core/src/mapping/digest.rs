@@ -14,7 +14,7 @@ use std::fmt;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::rules::{dedupe, CASE_EXACT_ATTRIBUTES};
+use super::rules::{base_name, dedupe};
 use super::{ClassMapping, DiffScope};
 use crate::endpoint::Modification;
 use crate::entry::{Entry, Value};
@@ -78,11 +78,6 @@ impl Digest {
     }
 }
 
-fn is_password(attr: &str) -> bool {
-    let base = super::rules::base_name(attr);
-    CASE_EXACT_ATTRIBUTES.iter().any(|p| p.eq_ignore_ascii_case(base))
-}
-
 impl ClassMapping {
     /// The digest of what `entry` holds of the attributes this class compares, given the `mapped` entry
     /// (which decides, as in [`ClassMapping::diff`], whether an attribute absent from it is compared). `None`
@@ -97,7 +92,7 @@ impl ClassMapping {
             if !self.in_diff_scope(&attr.name, mapped.has(&attr.name), &all) {
                 continue;
             }
-            if is_password(&attr.name) {
+            if crate::synclog::is_secret(base_name(&attr.name)) {
                 return None;
             }
             let rule = self.matching_rule(&attr.name);
