@@ -20,11 +20,12 @@
 # The runs are interleaved (for each rate, every system one after another) because this machine's speed drifts.
 #
 # Each run starts from a fresh OpenLDAP source (a copy of a template loaded offline, so cn=accesslog is empty)
-# and a fresh destination: for ferrosync, a slapd holding the same entries (loaded offline); for syncrepl, an
-# empty consumer that refreshes them from the source first. Destinations and consumers run the same slapd.conf,
+# and a fresh destination: a slapd holding the same entries (loaded offline); for syncrepl, the consumer then
+# refreshes the one write made since the load. Destinations and consumers run the same slapd.conf,
 # adapted from the one tests/servers/start-openldap.sh generates: no accesslog, syncprov kept (the observer needs
 # it), plus the `syncrepl` directive for the consumers. The 389 DS source is one instance for all its runs. Every
-# server has dbnosync / no durable transactions, and no stats logging.
+# server has dbnosync / no durable transactions (RT_DURABLE=1: each server commits every write to disk, as it does
+# by default), and no stats logging.
 #
 # The lag: benchmarks/realtime (rtbench) watches the destination with an RFC 4533 refreshAndPersist search and
 # timestamps each entry as it arrives; a write has arrived when its entry shows its id or a later one. A warm-up
@@ -62,6 +63,10 @@ RESYNC=${RT_RESYNC:-1}
 POISSON=()
 [ "${RT_POISSON:-0}" = 1 ] && POISSON=(--poisson)
 WORKERS=${RT_WORKERS:-}
+# RT_DURABLE=1: every server commits each write to disk (their default); otherwise dbnosync / no durable transactions
+DURABLE=${RT_DURABLE:-0}
+NOSYNC=1
+[ "$DURABLE" = 1 ] && NOSYNC=0
 for v in "$ENTRIES" "$MAX_ENTRIES" "$CONNS" "$DURATION" "$MAX_DURATION" "$DRAIN" "${WORKERS:-1}"; do
     [[ "$v" =~ ^[1-9][0-9]*$ ]] || { echo "RT_* settings must be positive integers (got '$v')" >&2; exit 2; }
 done
@@ -129,7 +134,7 @@ for pool in "${pools[@]}"; do
     echo "preparing the templates ($pool entries)..." >&2
     t="$work/tpl-src-$pool"
     "$RTBENCH" ldif "$pool" "$PEOPLE" >"$work/people.ldif"
-    SLAPD_LOGLEVEL=0 SLAPD_DBNOSYNC=1 tests/servers/start-openldap.sh "$t" $SRC_PORT $SRC_LDAPS >/dev/null 2>&1
+    SLAPD_LOGLEVEL=0 SLAPD_DBNOSYNC=$NOSYNC tests/servers/start-openldap.sh "$t" $SRC_PORT $SRC_LDAPS >/dev/null 2>&1
     tests/servers/stop-openldap.sh "$t" >/dev/null 2>&1
     # -w: write the syncrepl context (contextCSN) after the load, so syncprov starts from it
     "$SLAPD" -T add -q -w -f "$t/slapd.conf" -b "$BASE" -l "$work/people.ldif" >"$work/slapadd.log" 2>&1 \
@@ -178,7 +183,7 @@ slapd_start() { # $1 = DIR
 # The 389 DS source, one instance for all its runs, with the largest pool.
 if [ "$need_389" = 1 ]; then
     echo "creating the 389 DS source (10-20 s) and loading $largest entries..." >&2
-    DS_NOSYNC=1 tests/servers/start-389ds.sh "$work/ds389" $DS_PORT $DS_LDAPS "t$DS_PORT" >/dev/null 2>&1
+    DS_NOSYNC=$NOSYNC tests/servers/start-389ds.sh "$work/ds389" $DS_PORT $DS_LDAPS "t$DS_PORT" >/dev/null 2>&1
     "$RTBENCH" ldif "$largest" "$PEOPLE" | awk -v out="$work/ds-load." 'BEGIN { RS = ""; ORS = "\n\n" } { print > (out NR % 4) }'
     for f in "$work"/ds-load.*; do
         ldapadd -x -H "ldap://127.0.0.1:$DS_PORT" -D "cn=Directory Manager" -w Password1 -f "$f" >/dev/null &
@@ -214,7 +219,7 @@ one_run() { # $1 = system, $2 = rate (number or max)
     else
         mkdir "$run/src"
         cp -a "$work/tpl-src-$pool/tls" "$work/tpl-src-$pool/data" "$work/tpl-src-$pool/accesslog" "$run/src/"
-        SLAPD_LOGLEVEL=0 SLAPD_DBNOSYNC=1 tests/servers/start-openldap.sh "$run/src" $SRC_PORT $SRC_LDAPS >/dev/null 2>&1
+        SLAPD_LOGLEVEL=0 SLAPD_DBNOSYNC=$NOSYNC tests/servers/start-openldap.sh "$run/src" $SRC_PORT $SRC_LDAPS >/dev/null 2>&1
         src_url="ldap://127.0.0.1:$SRC_PORT" src_dn=$ADMIN src_pw=$ADMIN_PW
         # One write before anyone reads the log: slapd 2.5.13 (Debian 12) as a delta-syncrepl provider dies
         # ("munmap_chunk(): invalid pointer") when a consumer switches to an empty cn=accesslog. Done for
@@ -229,8 +234,9 @@ one_run() { # $1 = system, $2 = rate (number or max)
     provider+=" bindmethod=simple binddn=\"$ADMIN\" credentials=$ADMIN_PW retry=\"1 +\""
     case "$system" in
         syncrepl | delta-syncrepl)
-            mkdir -p "$dir/data"
-            cp -a "$work/tpl-src-$pool/tls" "$dir/"
+            # A copy of the entries as loaded, with the contextCSN the load wrote: the consumer's refresh only
+            # fetches the write made since (a refresh of every entry, one commit each, takes minutes when durable).
+            cp -a "$work/tpl-dst-$pool" "$dir"
             if [ "$system" = syncrepl ]; then
                 consumer_conf "$dir" "syncrepl rid=001 $provider"
             else
@@ -357,6 +363,7 @@ workers_note=""
 echo
 echo "Lag in ms, from the send of a modify at the source to its arrival at the destination (RFC 4533 observer)."
 echo "$CONNS writer connections; fixed rates: ${DURATION} s$poisson_note on $ENTRIES entries; max: ${MAX_DURATION} s on $MAX_ENTRIES entries; $(nproc) cores$workers_note."
+[ "$DURABLE" = 1 ] && echo "Durable servers: every write is committed to disk (no dbnosync)."
 echo "The ferrosync counters (status) are read when the last write has arrived; backlog = Source Unretrieved Changes."
 if [ "$RESYNC" = 1 ]; then echo "Each ferrosync pipe was resynced (id map filled) before live sync."; else echo "No resync before live sync: the id map starts empty."; fi
 echo

@@ -318,26 +318,31 @@ impl Store {
 
     /// Where the source entry with unique id `source_id` was synchronized to.
     pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_id = ?2",
-                [pipe, source_id],
-                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)?, digest: r.get(3)? }),
-            )
-            .optional()
-            .map_err(self.sql_err())
+        self.id_map_row(
+            "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_id = ?2",
+            pipe,
+            source_id,
+        )
     }
 
     /// The mapping recorded for a source DN (compared without case), for logs that give no unique id.
     pub fn id_mapping_by_dn(&self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
-                [pipe, source_dn],
-                |r| Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)?, digest: r.get(3)? }),
-            )
-            .optional()
-            .map_err(self.sql_err())
+        self.id_map_row(
+            "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+            pipe,
+            source_dn,
+        )
+    }
+
+    /// One id-map row by a query with two parameters; the statement is prepared once per connection (the
+    /// real-time runner looks up every change's entry).
+    fn id_map_row(&self, query: &str, pipe: &str, key: &str) -> Result<Option<IdMapping>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(query).map_err(self.sql_err())?;
+        stmt.query_row([pipe, key], |r| {
+            Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)?, digest: r.get(3)? })
+        })
+        .optional()
+        .map_err(self.sql_err())
     }
 
     /// Forgets a pipe's id map (after a new start point, entries are found by correlation again).
