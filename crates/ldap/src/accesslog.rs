@@ -33,6 +33,12 @@
 //! not step backwards. The token stays under 100 bytes. Full log entries are then read one by one (base
 //! searches) for the changes handed out, so a poll reads little when the backlog is long.
 //!
+//! When the log database has the `syncprov` overlay (delta-syncrepl's setup), a [`Doorbell`] follows it with
+//! an RFC 4533 persistent search that asks for no attributes: a poll that finds nothing new waits for the
+//! server's ring (at most the polling interval) instead of returning, so a change is read as soon as it is
+//! logged. The ring only wakes the poll; what is delivered, and in which order, is decided as above. Without
+//! `syncprov` on the log the server refuses the search, and the detector polls at its interval.
+//!
 //! A start point whose entries were purged (`logpurge`) is an [`EndpointError::Config`]: a resync is needed.
 //! This is detected when the cursor's anchor entry is gone and the log's `minCSN` (the newest purged CSN) is
 //! later than the cursor (or, without `minCSN`, when no older entry is left).
@@ -45,6 +51,7 @@ use ferrosync::entry::Entry;
 use ferrosync::secret::Secret;
 
 use crate::detector::{is_hashed_password, new_dn, servers_label, GenTime};
+use crate::doorbell::Doorbell;
 use crate::endpoint::endpoint_error;
 use crate::error::rc;
 use crate::{LdapClient, LdapError, Scope};
@@ -73,6 +80,9 @@ const FETCH_CONCURRENCY: usize = 16;
 pub struct AccesslogDetector {
     client: LdapClient,
     log_dn: String,
+    /// Started by the first poll (it needs the runtime); `None` inside when turned off.
+    doorbell: std::sync::OnceLock<Option<Doorbell>>,
+    use_doorbell: bool,
 }
 
 /// Which log entries have been delivered (see the module documentation).
@@ -289,7 +299,28 @@ fn change_from_log_entry(e: &Entry, after: StartPoint) -> Option<Change> {
 impl AccesslogDetector {
     /// A detector over `client`, reading `cn=accesslog`.
     pub fn new(client: LdapClient) -> Self {
-        AccesslogDetector { client, log_dn: DEFAULT_LOG_DN.to_string() }
+        AccesslogDetector {
+            client,
+            log_dn: DEFAULT_LOG_DN.to_string(),
+            doorbell: std::sync::OnceLock::new(),
+            use_doorbell: true,
+        }
+    }
+
+    /// Polls at the polling interval only, without a [`Doorbell`] (the server is then never asked for a
+    /// persistent search on the log).
+    pub fn without_doorbell(mut self) -> Self {
+        self.use_doorbell = false;
+        self
+    }
+
+    /// The doorbell, started on first use, when it is wanted.
+    fn doorbell(&self) -> Option<&Doorbell> {
+        self.doorbell
+            .get_or_init(|| {
+                self.use_doorbell.then(|| Doorbell::start(self.client.clone(), &self.log_dn, &format!("(&{WRITES})")))
+            })
+            .as_ref()
     }
 
     /// Reads the log at `dn` (the `logdb` suffix) instead of `cn=accesslog`.
@@ -492,10 +523,24 @@ impl ChangeDetector for AccesslogDetector {
         Ok(cursor.token())
     }
 
-    async fn poll(&self, after: &StartPoint, max: usize, _wait: std::time::Duration) -> EndpointResult<Vec<Change>> {
+    /// While the [`Doorbell`] may ring, a poll that finds nothing waits for it to ring (at most `wait`).
+    fn waits_for_changes(&self) -> bool {
+        self.doorbell.get().and_then(|d| d.as_ref()).is_some_and(Doorbell::may_ring)
+    }
+
+    async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>> {
         let cursor = Cursor::parse(after)?;
-        let rows = self.rows(&cursor.filter()).await?;
-        let chosen = plan(cursor, &rows, max.max(1));
+        let mut rows = self.rows(&cursor.filter()).await?;
+        // Started once the log is known to be readable.
+        let doorbell = self.doorbell();
+        let mut chosen = plan(cursor, &rows, max.max(1));
+        if chosen.is_empty() && !wait.is_zero() {
+            if let Some(bell) = doorbell.filter(|d| d.may_ring()) {
+                bell.wait(wait).await;
+                rows = self.rows(&cursor.filter()).await?;
+                chosen = plan(cursor, &rows, max.max(1));
+            }
+        }
         if !cursor.anchor_seen(&rows) && !chosen.is_empty() {
             if let Some(anchor) = cursor.anchor_time() {
                 if self.purged(anchor).await? {

@@ -453,8 +453,18 @@ fn state_of(ctrls: &[ldap3::controls::Control]) -> Option<SyncStateValue> {
     ctrls.iter().find(|c| c.1.ctype == SYNC_STATE_OID).and_then(|c| c.1.val.as_deref()).and_then(parse_sync_state)
 }
 
+/// Whether the connection of a persistent search that has been silent for a while still answers (a root DSE
+/// read on the same connection).
+pub(crate) async fn answers(stream: &mut SearchStream<'static, String, Vec<String>>, timeout: Duration) -> bool {
+    let mut probe = stream.ldap_handle().clone();
+    matches!(
+        tokio::time::timeout(timeout, probe.search("", Scope::Base, "(objectClass=*)", vec!["1.1"])).await,
+        Ok(Ok(_))
+    )
+}
+
 /// Abandons a live search and unbinds.
-async fn shutdown(stream: &mut SearchStream<'static, String, Vec<String>>, timeout: Duration) {
+pub(crate) async fn shutdown(stream: &mut SearchStream<'static, String, Vec<String>>, timeout: Duration) {
     let _ = stream.finish().await;
     let id = stream.ldap_handle().last_id();
     let mut ldap = stream.ldap_handle().clone();
@@ -751,13 +761,7 @@ async fn session(
         };
         match item {
             Err(_) => {
-                // Silent for a while: check that the connection still answers.
-                let mut probe = stream.ldap_handle().clone();
-                let alive = matches!(
-                    tokio::time::timeout(timeout, probe.search("", Scope::Base, "(objectClass=*)", vec!["1.1"])).await,
-                    Ok(Ok(_))
-                );
-                if !alive {
+                if !answers(&mut stream, timeout).await {
                     break format!("{} did not answer a check of the idle connection", conn.server);
                 }
             }

@@ -20,6 +20,7 @@ pub mod contentsync;
 mod convert;
 pub mod detector;
 pub mod dirsync;
+pub mod doorbell;
 pub mod endpoint;
 mod error;
 mod pool;

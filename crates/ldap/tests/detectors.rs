@@ -593,6 +593,58 @@ async fn accesslog_concurrent_writes_are_neither_skipped_nor_repeated() {
     delete_subtree(&client, &root).await;
 }
 
+/// With syncprov on the accesslog database (as delta-syncrepl needs), the server rings the detector's doorbell
+/// for each new log entry: a poll that finds nothing waits for the ring instead of a polling interval, and
+/// returns the change as soon as it is logged. Without the doorbell, a poll never waits, and the runner sleeps
+/// the polling interval after an empty one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accesslog_doorbell_wakes_a_waiting_poll() {
+    let server = common::openldap();
+    let client = server.client();
+    let root = make_subtree(&client, &server, "doorbell").await;
+    let alice = format!("uid=alice,{root}");
+    client.add(&person(&alice, "alice")).await.unwrap();
+
+    let polled = AccesslogDetector::new(client.clone()).without_doorbell();
+    let end = polled.start_point(&Req::EndOfChangelog).await.unwrap();
+    let started = Instant::now();
+    polled.poll(&end, 100, Duration::from_secs(600)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(60), "a poll without a doorbell does not wait");
+    assert!(!polled.waits_for_changes());
+
+    let det = Arc::new(AccesslogDetector::new(client.clone()));
+    let mut cursor = det.start_point(&Req::EndOfChangelog).await.unwrap();
+    // The first poll starts the doorbell; the server accepts its search at once.
+    let deadline = Instant::now() + LONG;
+    while !det.waits_for_changes() {
+        assert!(Instant::now() < deadline, "the doorbell's search did not start");
+        for c in det.poll(&cursor, 1000, Duration::ZERO).await.unwrap() {
+            cursor = c.after.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Polls that may wait 10 minutes: only a ring (ours or another test's write) ends them early.
+    let waiting = {
+        let (det, root, alice) = (det.clone(), root.clone(), alice.clone());
+        tokio::spawn(async move {
+            loop {
+                let changes = det.poll(&cursor, 1000, Duration::from_secs(600)).await.unwrap();
+                if let Some(c) = changes.iter().find(|c| ours(c, &root)) {
+                    assert!(is(c, ChangeKind::Modify, &alice), "{c:?}");
+                    return;
+                }
+                if let Some(last) = changes.last() {
+                    cursor = last.after.clone();
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.modify(&alice, &[Modification::Replace("description".into(), vec!["rung".into()])]).await.unwrap();
+    tokio::time::timeout(LONG, waiting).await.expect("the doorbell did not wake the waiting poll").unwrap();
+    delete_subtree(&client, &root).await;
+}
+
 // ------------------------------------------------------------------------------------------------------------
 // RFC 4533 content synchronization
 

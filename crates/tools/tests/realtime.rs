@@ -100,6 +100,35 @@ async fn accesslog_source_openldap_to_389() {
     lifecycle(&s).await;
 }
 
+/// OpenLDAP's accesslog database has syncprov (as delta-syncrepl needs): the server rings the source when the log
+/// grows, so a change arrives without waiting for the polling interval, here an hour.
+#[tokio::test]
+async fn accesslog_source_is_woken_by_the_server() {
+    let s = Scenario::with("rt-doorbell", "OPENLDAP", "389", "openldap").await;
+    s.dsconfig(PEOPLE_ALL);
+    s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set \"change-detection-polling-interval:1 h\"\n");
+    let _server = go(&s);
+    // The pipe's first poll finds nothing and starts the doorbell, which rings once when its search starts: the
+    // second poll then waits for the next ring. Without the doorbell the pipe would sleep an hour after the first.
+    eventually("the pipe polls a second time", WAIT, || async {
+        let status = s.root.run("status", &["--script-friendly"]).ok();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("p\tPoll For Source Changes Count\t"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .is_some_and(|n| n >= 2)
+    })
+    .await;
+    let dn = s.add_person("bell1", &[("description", "rung")]).await;
+    eventually("the add arrives long before the polling interval", WAIT, || async { s.dst_get(&dn).await.is_some() })
+        .await;
+    s.src.modify(&dn, &[Modification::Replace("description".into(), vec![Value::from("again")])]).await.unwrap();
+    eventually("so does the modify", WAIT, || async {
+        s.dst_get(&dn).await.is_some_and(|e| e.texts("description") == ["again"])
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn content_sync_source_389_to_openldap() {
     // 389's content sync gets its own instance (see tests/run.sh).
