@@ -5,8 +5,9 @@
 #   benchmarks/realtime.sh [RATE...]       default: 100 500 max   (changes/s; `max`: as fast as the source accepts)
 #
 # Systems (RT_SYSTEMS, space-separated, default: all of them, in this order):
-#   fs-accesslog       ferrosync, OpenLDAP source --type openldap (accesslog, polled every 500 ms, the default)
-#   fs-accesslog-100   the same, polled every 100 ms
+#   fs-accesslog       ferrosync, OpenLDAP source --type openldap (accesslog, polling interval 500 ms, the default;
+#                      the source's accesslog database has syncprov, so the server rings the source's doorbell)
+#   fs-accesslog-100   the same, polling interval 100 ms
 #   fs-content-sync    ferrosync, OpenLDAP source --type content-sync (RFC 4533 refreshAndPersist: pushed)
 #   fs-389-changelog   ferrosync, 389 DS source --type generic-ldap (cn=changelog, polled every 500 ms)
 #   syncrepl           a second slapd replicating the source with plain syncrepl (refreshAndPersist)
@@ -335,8 +336,8 @@ EOF
     if [[ "$backlog" =~ ^[0-9]+$ ]] && [ "$backlog" -gt $((2 * $(kv "$r" WRITE_RATE))) ]; then bounded="no (backlog)"; fi
     local label=$system
     case "$system" in
-        fs-accesslog) label="ferrosync openldap (accesslog, 500 ms)" ;;
-        fs-accesslog-100) label="ferrosync openldap (accesslog, 100 ms)" ;;
+        fs-accesslog) label="ferrosync openldap (accesslog + doorbell, 500 ms)" ;;
+        fs-accesslog-100) label="ferrosync openldap (accesslog + doorbell, 100 ms)" ;;
         fs-content-sync) label="ferrosync content-sync (push)" ;;
         fs-389-changelog) label="ferrosync 389 cn=changelog (500 ms)" ;;
         syncrepl) label="OpenLDAP syncrepl" ;;
