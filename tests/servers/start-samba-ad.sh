@@ -41,7 +41,9 @@ fi
 CONF="$DIR/etc/smb.conf"
 
 # Samba only binds addresses configured on an interface.
-if [ "$IP" != "127.0.0.1" ] && ! ip -o addr show dev lo | grep -qw "inet $IP"; then
+# (the list is read whole first: with pipefail, `ip ... | grep -q` fails when grep stops reading early)
+lo_addrs=$(ip -o addr show dev lo)
+if [ "$IP" != "127.0.0.1" ] && ! grep -qw "inet $IP" <<<"$lo_addrs"; then
   ip addr add "$IP/32" dev lo || die "cannot add $IP to lo (needs CAP_NET_ADMIN)"
   echo "$IP" > "$DIR/added-ip"
 fi

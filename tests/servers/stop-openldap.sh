@@ -29,7 +29,7 @@ if [ -d "$DIR" ]; then
     PID=$(cat "$f")
     [[ "$PID" =~ ^[0-9]+$ ]] || continue
     # guard against pid reuse: the process must be the slapd that uses our slapd.conf
-    if kill -0 "$PID" 2>/dev/null && tr '\0' ' ' <"/proc/$PID/cmdline" 2>/dev/null | grep -qF "$DIR/slapd.conf"; then
+    if kill -0 "$PID" 2>/dev/null && tr '\0' ' ' <"/proc/$PID/cmdline" 2>/dev/null | grep -F "$DIR/slapd.conf" >/dev/null; then
       kill "$PID" 2>/dev/null || true
       for _ in $(seq 1 200); do alive "$PID" || break; sleep 0.05; done
       if alive "$PID"; then

@@ -108,6 +108,24 @@ async fn cookie_at_end(client: &LdapClient, base: &str) -> Result<Option<Vec<u8>
     Ok(if csns.is_empty() { None } else { Some(format!("rid=000,csn={}", csns.join(";")).into_bytes()) })
 }
 
+/// Whether the server lets `client` follow `base` with RFC 4533 (a refreshOnly search from the subtree's end,
+/// which sends nothing old): false when it refuses (no `syncprov` there, or no right to use it).
+pub async fn available(client: &LdapClient, base: &str, filter: &str) -> Result<bool, crate::LdapError> {
+    let cookie = cookie_at_end(client, base).await?;
+    let (base, filter) = (base.to_string(), filter.to_string());
+    client
+        .with_connection("search", &base.clone(), |mut ldap| {
+            let (base, filter, cookie) = (base.clone(), filter.clone(), cookie.clone());
+            async move {
+                let ctrl: RawControl =
+                    SyncRequest { mode: RefreshMode::RefreshOnly, cookie, reload_hint: false }.critical().into();
+                let res = ldap.with_controls(vec![ctrl]).search(&base, Scope::OneLevel, &filter, vec!["1.1"]).await?;
+                Ok(res.1.rc == rc::SUCCESS)
+            }
+        })
+        .await
+}
+
 /// One search, until it ends.
 async fn follow(
     client: &LdapClient,

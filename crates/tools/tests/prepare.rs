@@ -382,6 +382,7 @@ async fn openldap_user_created_and_printed_access_lines_work() {
         out.contains("ok         the sync user can read \"cn=accesslog\", which logs changes below the base DN"),
         "{out}"
     );
+    assert!(out.contains("ok         \"cn=accesslog\" has syncprov: slapd tells the sync source"), "{out}");
     assert!(out.contains("Nothing changed"), "{out}");
     let sync = client("127.0.0.1", ol.port, user, SYNC_PW);
     let logged = sync.search("cn=accesslog", Scope::OneLevel, "(reqType=add)", &["reqDN"]).await.unwrap();
@@ -625,5 +626,7 @@ async fn openldap_without_accesslog_gets_the_overlay_configuration_that_works() 
         out.contains("ok         the sync user can read \"cn=accesslog\", which logs changes below the base DN"),
         "{out}"
     );
+    // the printed block has no syncprov on the log: the source polls it, and the tool says how to change that
+    assert!(out.contains("ok         \"cn=accesslog\" has no syncprov the sync user may use"), "{out}");
     assert!(out.contains("Nothing changed"), "{out}");
 }

@@ -192,6 +192,22 @@ async fn accesslog(run: &mut Run<'_>, sync: &LdapClient) -> Result<(), PrepareEr
         ),
         Err(e) => run.report.step(Status::Failed, format!("the sync user cannot search \"{log}\": {e}")),
     }
+    // syncprov on the log lets the server push a wake-up for each logged write (see ferrosync_ldap::doorbell).
+    let writes = "(&(objectClass=auditWriteObject)(reqResult=0))";
+    match crate::doorbell::available(sync, &log, writes).await {
+        Ok(true) => run.report.step(
+            Status::Ok,
+            format!("\"{log}\" has syncprov: slapd tells the sync source of each logged write at once"),
+        ),
+        Ok(false) | Err(_) => run.report.step(
+            Status::Ok,
+            format!(
+                "\"{log}\" has no syncprov the sync user may use, so the sync source reads it every polling interval; \
+                 for changes read at once, put \"overlay syncprov\" in the \"{log}\" database section (as \
+                 delta-syncrepl needs)"
+            ),
+        ),
+    }
     Ok(())
 }
 
