@@ -112,10 +112,9 @@ async fn cookie_at_end(client: &LdapClient, base: &str) -> Result<Option<Vec<u8>
 /// which sends nothing old): false when it refuses (no `syncprov` there, or no right to use it).
 pub async fn available(client: &LdapClient, base: &str, filter: &str) -> Result<bool, crate::LdapError> {
     let cookie = cookie_at_end(client, base).await?;
-    let (base, filter) = (base.to_string(), filter.to_string());
     client
-        .with_connection("search", &base.clone(), |mut ldap| {
-            let (base, filter, cookie) = (base.clone(), filter.clone(), cookie.clone());
+        .with_connection("search", base, |mut ldap| {
+            let (base, filter, cookie) = (base.to_string(), filter.to_string(), cookie.clone());
             async move {
                 let ctrl: RawControl =
                     SyncRequest { mode: RefreshMode::RefreshOnly, cookie, reload_hint: false }.critical().into();

@@ -7,7 +7,7 @@
 //! | server | sync user (default DN) | rights | change log |
 //! |---|---|---|---|
 //! | 389 DS | `cn=Sync User,cn=config` (outside the synchronized tree) | an ACI on the base DN (read, search, compare on all attributes, operational ones included; add, delete, write, moddn on a destination) and one on `cn=changelog` | the Retro Changelog plugin: enabled, `nsuniqueid:targetUniqueId`, a maximum age (2d) and the base DN as included suffix; a restart is needed (389 DS 2.3 enables plugins only at start unless `nsslapd-dynamic-plugins` is on) |
-//! | OpenLDAP (slapd.conf) | `cn=Sync User,<base DN>` | checked as the sync user; the exact `access to` / `limits` lines to add are printed where it falls short | `cn=accesslog` checked; the overlay configuration printed when it is missing |
+//! | OpenLDAP (slapd.conf) | `cn=Sync User,<base DN>` | checked as the sync user; the exact `access to` / `limits` lines to add are printed where it falls short | `cn=accesslog` checked, and whether it has `syncprov` (changes pushed, see `doorbell`); the overlay configuration printed when it is missing |
 //! | Active Directory / Samba | `CN=Sync User,CN=Users,<domain>` (password set with `unicodePwd`) | "Replicating Directory Changes" on the domain root, list and read on `CN=Deleted Objects` (source); create, delete, read and write below the base DN (destination); all by adding ACEs to `nTSecurityDescriptor` | DirSync tried as the sync user |
 //! | PingDirectory, other | `cn=Sync User,cn=Root DNs,cn=config` (Ping's) | checked only | checked only |
 
