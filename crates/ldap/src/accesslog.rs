@@ -51,7 +51,7 @@ use ferrosync::entry::Entry;
 use ferrosync::secret::Secret;
 
 use crate::detector::{is_hashed_password, new_dn, servers_label, GenTime};
-use crate::doorbell::{Doorbell, Push};
+use crate::doorbell::Doorbell;
 use crate::endpoint::endpoint_error;
 use crate::error::rc;
 use crate::{LdapClient, LdapError, Scope};
@@ -318,9 +318,7 @@ impl AccesslogDetector {
     fn doorbell(&self) -> Option<&Doorbell> {
         self.doorbell
             .get_or_init(|| {
-                self.use_doorbell.then(|| {
-                    Doorbell::start(self.client.clone(), Push::ContentSync, &self.log_dn, &format!("(&{WRITES})"))
-                })
+                self.use_doorbell.then(|| Doorbell::start(self.client.clone(), &self.log_dn, &format!("(&{WRITES})")))
             })
             .as_ref()
     }

@@ -22,11 +22,6 @@
 //! skipped. A start point older than the oldest change still in the log
 //! (`firstChangeNumber` in the root DSE) is an [`EndpointError::Config`]: a resync is needed. Token 0 means
 //! "before anything": it never counts as too old, so an empty change log can be followed from the start.
-//!
-//! When the server supports the persistent search control on the change log (389 DS does), a
-//! [`Doorbell`] keeps one open for new change entries: a poll that finds nothing waits for it to ring (at most
-//! the polling interval) instead of returning, so a change is read as soon as it is logged. Without it, the
-//! detector polls at its interval.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -39,7 +34,6 @@ use ferrosync::entry::Entry;
 use ferrosync::secret::Secret;
 
 use crate::detector::{ldap_bool, new_dn, servers_label, GenTime};
-use crate::doorbell::{Doorbell, Push};
 use crate::endpoint::endpoint_error;
 use crate::error::rc;
 use crate::{LdapClient, LdapError, Scope};
@@ -71,8 +65,6 @@ pub struct ChangelogDetector {
     resolved_dn: OnceLock<String>,
     /// Since when change `n + 1` has been missing while later ones exist: `(n, first seen)`.
     gap: Mutex<Option<(u64, Instant)>>,
-    /// A persistent search on the change log, started by the first poll that reads it.
-    doorbell: OnceLock<Doorbell>,
 }
 
 /// How long a missing change number may stay missing, while later ones exist, before it is taken for a gap
@@ -108,13 +100,7 @@ impl ChangelogDetector {
     /// A detector over `client`. The change log's DN is read from the root DSE (`changelog`), else
     /// `cn=changelog`.
     pub fn new(client: LdapClient) -> Self {
-        ChangelogDetector {
-            client,
-            changelog_dn: None,
-            resolved_dn: OnceLock::new(),
-            gap: Mutex::new(None),
-            doorbell: OnceLock::new(),
-        }
+        ChangelogDetector { client, changelog_dn: None, resolved_dn: OnceLock::new(), gap: Mutex::new(None) }
     }
 
     /// Reads the change log at `dn` instead of the root DSE's `changelog` value.
@@ -566,38 +552,7 @@ impl ChangeDetector for ChangelogDetector {
         }
     }
 
-    /// While the [`Doorbell`] may ring, a poll that finds nothing waits for it to ring (at most `wait`).
-    fn waits_for_changes(&self) -> bool {
-        self.doorbell.get().is_some_and(Doorbell::may_ring)
-    }
-
-    async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>> {
-        let changes = self.poll_once(after, max).await?;
-        if changes.is_empty() && !wait.is_zero() {
-            // Started once the log is known to be readable (this poll read it).
-            let dn = self.changelog_dn().await?;
-            let bell = self
-                .doorbell
-                .get_or_init(|| Doorbell::start(self.client.clone(), Push::PersistentSearch, &dn, "(objectClass=*)"));
-            if bell.may_ring() {
-                bell.wait(wait).await;
-                return self.poll_once(after, max).await;
-            }
-        }
-        Ok(changes)
-    }
-
-    /// `lastChangeNumber - N`.
-    async fn unretrieved(&self, after: &StartPoint) -> EndpointResult<Option<u64>> {
-        let n = Self::parse_token(after)?;
-        let b = self.bounds().await?;
-        Ok(Some(b.last.saturating_sub(n)))
-    }
-}
-
-impl ChangelogDetector {
-    /// One read of the change log after `after`.
-    async fn poll_once(&self, after: &StartPoint, max: usize) -> EndpointResult<Vec<Change>> {
+    async fn poll(&self, after: &StartPoint, max: usize, _wait: std::time::Duration) -> EndpointResult<Vec<Change>> {
         let n = Self::parse_token(after)?;
         let next = n.saturating_add(1);
         let max = u64::try_from(max.max(1)).unwrap_or(u64::MAX);
@@ -655,6 +610,13 @@ impl ChangelogDetector {
         };
         self.clear_gap();
         Ok(contiguous(&found, max))
+    }
+
+    /// `lastChangeNumber - N`.
+    async fn unretrieved(&self, after: &StartPoint) -> EndpointResult<Option<u64>> {
+        let n = Self::parse_token(after)?;
+        let b = self.bounds().await?;
+        Ok(Some(b.last.saturating_sub(n)))
     }
 }
 

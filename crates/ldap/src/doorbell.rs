@@ -1,24 +1,16 @@
 //! [`Doorbell`]: a polled change log that the server rings when it grows.
 //!
-//! A change log read by polling is only read once per polling interval, so a change waits half an interval on
-//! average. When the server can push the log's new entries, the doorbell keeps a search open on the log,
-//! asking for no attributes, and rings for each entry the server pushes. The detector then reads the log at
-//! once, in its usual way: the doorbell never says *what* changed, so the detector's ordering and start-point
-//! guarantees stay exactly those of polling. Two kinds of search:
+//! A change log read by polling (OpenLDAP's `cn=accesslog`) is only read once per polling interval, so a change
+//! waits half an interval on average. When the log's own database can be followed with RFC 4533 (OpenLDAP's
+//! `syncprov` overlay on the accesslog database, which delta-syncrepl needs too), the doorbell keeps a
+//! refreshAndPersist search open on it, asking for no attributes, and rings for each log entry the server
+//! pushes. The detector then reads the log at once, in its usual way: the doorbell never says *what* changed,
+//! so the detector's ordering and start-point guarantees stay exactly those of polling.
 //!
-//! * [`Push::ContentSync`]: RFC 4533 refreshAndPersist, for OpenLDAP's `cn=accesslog` with the `syncprov`
-//!   overlay (which delta-syncrepl needs too). It starts from a cookie made of the log's `contextCSN`, so the
-//!   server sends no old entries, and the server's first message (the end of the refresh) rings too: what was
-//!   logged before the search started is read again.
-//! * [`Push::PersistentSearch`]: the persistent search control (draft-ietf-ldapext-psearch,
-//!   `2.16.840.1.113730.3.4.3`) for added entries only, changes only, for `cn=changelog` on 389 DS and the other
-//!   servers that support it. The server sends nothing when the search starts, so the doorbell rings once when
-//!   it has sent the request: a change logged while the server registers the search waits at most one interval.
-//!
-//! The search runs on a dedicated connection in a background task that reconnects with a growing backoff (1 s,
-//! doubled up to 30 s) and checks an idle connection every 30 s. When the server refuses the search (no
-//! `syncprov` on the log, no persistent search, or the sync user may not use it) the doorbell stops for good,
-//! and the detector polls as before. A
+//! The search starts from a cookie made of the log's `contextCSN`, so the server sends no old entries. It runs
+//! on a dedicated connection in a background task that reconnects with a growing backoff (1 s, doubled up to
+//! 30 s) and checks an idle connection every 30 s. When the server refuses the search (no `syncprov` on the
+//! log, or the sync user may not use it) the doorbell stops for good, and the detector polls as before. A
 //! doorbell that is silent when it should ring (a dead connection not noticed yet) costs at most one polling
 //! interval: the detector never waits longer than that. Dropping the doorbell stops the task.
 
@@ -37,20 +29,6 @@ use crate::{LdapClient, Scope};
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const IDLE_CHECK: Duration = Duration::from_secs(30);
-
-/// How the server is asked to push.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Push {
-    /// RFC 4533 refreshAndPersist from the subtree's `contextCSN`.
-    ContentSync,
-    /// The persistent search control, for added entries.
-    PersistentSearch,
-}
-
-/// The persistent search control's OID.
-const PSEARCH_OID: &str = "2.16.840.1.113730.3.4.3";
-/// Its value: SEQUENCE { changeTypes INTEGER 1 (add), changesOnly TRUE, returnECs FALSE }.
-const PSEARCH_ADDS: [u8; 11] = [0x30, 0x09, 0x02, 0x01, 0x01, 0x01, 0x01, 0xff, 0x01, 0x01, 0x00];
 
 /// Rings when the followed subtree gets a new entry. See the [module documentation](self).
 pub struct Doorbell {
@@ -75,13 +53,12 @@ enum Ended {
 }
 
 impl Doorbell {
-    /// Starts following the entries under `base` (one level) that match `filter`, in a background task (call
-    /// within a Tokio runtime).
-    pub fn start(client: LdapClient, push: Push, base: &str, filter: &str) -> Doorbell {
+    /// Starts following the entries under `base` that match `filter`, in a background task (call within a Tokio
+    /// runtime).
+    pub fn start(client: LdapClient, base: &str, filter: &str) -> Doorbell {
         let shared = Arc::new(Shared { bell: Notify::new(), gone: AtomicBool::new(false) });
         let (stop_tx, stop_rx) = watch::channel(false);
-        let search = Search { push, base: base.to_string(), filter: filter.to_string() };
-        tokio::spawn(run(client, search, shared.clone(), stop_rx));
+        tokio::spawn(run(client, base.to_string(), filter.to_string(), shared.clone(), stop_rx));
         Doorbell { shared, _stop: stop_tx }
     }
 
@@ -99,17 +76,10 @@ impl Doorbell {
     }
 }
 
-/// What the doorbell searches.
-struct Search {
-    push: Push,
-    base: String,
-    filter: String,
-}
-
-async fn run(client: LdapClient, search: Search, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn run(client: LdapClient, base: String, filter: String, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let ended = follow(&client, &search, &shared, &mut stop).await;
+        let ended = follow(&client, &base, &filter, &shared, &mut stop).await;
         if matches!(ended, Ended::Stopped | Ended::Refused) {
             shared.gone.store(true, Ordering::Relaxed);
         }
@@ -155,30 +125,18 @@ pub async fn available(client: &LdapClient, base: &str, filter: &str) -> Result<
         .await
 }
 
-/// The control that asks the server to push.
-async fn push_control(client: &LdapClient, search: &Search) -> Result<RawControl, Ended> {
-    match search.push {
-        Push::ContentSync => {
-            let cookie = match cookie_at_end(client, &search.base).await {
-                Ok(c) => c,
-                Err(e) if matches!(e.rc(), Some(rc::NO_SUCH_OBJECT | rc::INSUFFICIENT_ACCESS_RIGHTS)) => {
-                    return Err(Ended::Refused)
-                }
-                Err(_) => return Err(Ended::Lost { progressed: false }),
-            };
-            Ok(SyncRequest { mode: RefreshMode::RefreshAndPersist, cookie, reload_hint: false }.critical().into())
-        }
-        Push::PersistentSearch => {
-            Ok(RawControl { ctype: PSEARCH_OID.to_string(), crit: true, val: Some(PSEARCH_ADDS.to_vec()) })
-        }
-    }
-}
-
 /// One search, until it ends.
-async fn follow(client: &LdapClient, search: &Search, shared: &Shared, stop: &mut watch::Receiver<bool>) -> Ended {
-    let ctrl = match push_control(client, search).await {
+async fn follow(
+    client: &LdapClient,
+    base: &str,
+    filter: &str,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let cookie = match cookie_at_end(client, base).await {
         Ok(c) => c,
-        Err(ended) => return ended,
+        Err(e) if matches!(e.rc(), Some(rc::NO_SUCH_OBJECT | rc::INSUFFICIENT_ACCESS_RIGHTS)) => return Ended::Refused,
+        Err(_) => return Ended::Lost { progressed: false },
     };
     let conn = tokio::select! {
         c = client.dedicated_connection() => c,
@@ -188,15 +146,11 @@ async fn follow(client: &LdapClient, search: &Search, shared: &Shared, stop: &mu
     let timeout =
         client.pools().nth(conn.server_index).map_or(Duration::from_secs(30), |p| p.config().response_timeout);
     let mut ldap = conn.ldap;
-    let started = ldap
-        .with_controls(vec![ctrl])
-        .streaming_search(&search.base, Scope::OneLevel, &search.filter, vec!["1.1".to_string()])
-        .await;
+    let ctrl: RawControl =
+        SyncRequest { mode: RefreshMode::RefreshAndPersist, cookie, reload_hint: false }.critical().into();
+    let started =
+        ldap.with_controls(vec![ctrl]).streaming_search(base, Scope::OneLevel, filter, vec!["1.1".to_string()]).await;
     let Ok(mut stream) = started else { return Ended::Lost { progressed: false } };
-    if search.push == Push::PersistentSearch {
-        // The server says nothing until a change: what was logged before it registered the search is read now.
-        shared.bell.notify_one();
-    }
     let mut progressed = false;
     let ended = loop {
         let item = tokio::select! {

@@ -104,19 +104,10 @@ async fn accesslog_source_openldap_to_389() {
 /// grows, so a change arrives without waiting for the polling interval, here an hour.
 #[tokio::test]
 async fn accesslog_source_is_woken_by_the_server() {
-    woken_by_the_server(&Scenario::with("rt-doorbell", "OPENLDAP", "389", "openldap").await).await;
-}
-
-/// The same for 389 DS's cn=changelog, through a persistent search.
-#[tokio::test]
-async fn changelog_source_is_woken_by_the_server() {
-    woken_by_the_server(&Scenario::new("rt-doorbell-389").await).await;
-}
-
-async fn woken_by_the_server(s: &Scenario) {
+    let s = Scenario::with("rt-doorbell", "OPENLDAP", "389", "openldap").await;
     s.dsconfig(PEOPLE_ALL);
     s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set \"change-detection-polling-interval:1 h\"\n");
-    let _server = go(s);
+    let _server = go(&s);
     // The pipe's first poll finds nothing and starts the doorbell, which rings once when its search starts: the
     // second poll then waits for the next ring. Without the doorbell the pipe would sleep an hour after the first.
     eventually("the pipe polls a second time", WAIT, || async {
