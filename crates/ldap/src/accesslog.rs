@@ -82,7 +82,6 @@ pub struct AccesslogDetector {
     log_dn: String,
     /// Started by the first poll (it needs the runtime); `None` inside when turned off.
     doorbell: std::sync::OnceLock<Option<Doorbell>>,
-    use_doorbell: bool,
 }
 
 /// Which log entries have been delivered (see the module documentation).
@@ -299,27 +298,20 @@ fn change_from_log_entry(e: &Entry, after: StartPoint) -> Option<Change> {
 impl AccesslogDetector {
     /// A detector over `client`, reading `cn=accesslog`.
     pub fn new(client: LdapClient) -> Self {
-        AccesslogDetector {
-            client,
-            log_dn: DEFAULT_LOG_DN.to_string(),
-            doorbell: std::sync::OnceLock::new(),
-            use_doorbell: true,
-        }
+        AccesslogDetector { client, log_dn: DEFAULT_LOG_DN.to_string(), doorbell: std::sync::OnceLock::new() }
     }
 
     /// Polls at the polling interval only, without a [`Doorbell`] (the server is then never asked for a
     /// persistent search on the log).
-    pub fn without_doorbell(mut self) -> Self {
-        self.use_doorbell = false;
+    pub fn without_doorbell(self) -> Self {
+        let _ = self.doorbell.set(None);
         self
     }
 
     /// The doorbell, started on first use, when it is wanted.
     fn doorbell(&self) -> Option<&Doorbell> {
         self.doorbell
-            .get_or_init(|| {
-                self.use_doorbell.then(|| Doorbell::start(self.client.clone(), &self.log_dn, &format!("(&{WRITES})")))
-            })
+            .get_or_init(|| Some(Doorbell::start(self.client.clone(), &self.log_dn, &format!("(&{WRITES})"))))
             .as_ref()
     }
 

@@ -385,7 +385,6 @@ impl PipeRunner {
             };
             let ctx = ChangeContext {
                 prefetched,
-                pipe: self.pipe.clone(),
                 engine: self.engine.clone(),
                 ignore: self.settings.ignore_changes_by.clone(),
             };
@@ -825,7 +824,6 @@ impl Reader {
 
 /// What one change needs, cloned into its task.
 struct ChangeContext {
-    pipe: String,
     engine: Engine,
     ignore: Vec<String>,
     /// The batch's source entries, read at once before it was applied, by lower-cased unique id.
@@ -838,7 +836,6 @@ impl ChangeContext {
     }
 
     async fn apply(&self, change: Change, known: Option<IdMapping>) -> Applied {
-        let _ = &self.pipe;
         if let Some(m) = &change.modifier {
             if self.ignore.iter().any(|d| dn_equal(d, m)) {
                 let mut r = SyncResult::new(Outcome::NoChangeNeeded);
