@@ -47,7 +47,10 @@ pub fn parse(text: &str) -> Vec<Result<BatchCommand, BatchSyntaxError>> {
         }
         let body = line.trim_end();
         let continues = body.len() - body.trim_end_matches('\\').len();
-        let (content, continued) = if continues % 2 == 1 { (&body[..body.len() - 1], true) } else { (body, false) };
+        let (content, continued) = match body.strip_suffix('\\') {
+            Some(content) if continues % 2 == 1 => (content, true),
+            _ => (body, false),
+        };
         match pending.as_mut() {
             Some((_, text)) => text.push_str(content),
             None => pending = Some((line_no, content.to_string())),
@@ -79,22 +82,19 @@ fn split_command(line: usize, text: &str) -> Result<Option<BatchCommand>, BatchS
 pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 1..];
-        let (name, consumed) = if let Some(inner) = after.strip_prefix('{') {
-            match inner.find('}') {
-                Some(end) => (&inner[..end], end + 2),
-                None => ("", 0),
-            }
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        // The variable's name, and what follows the reference.
+        let (name, tail) = if let Some(inner) = after.strip_prefix('{') {
+            inner.split_once('}').unwrap_or(("", after))
         } else {
             let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-            (&after[..end], end)
+            after.split_at(end)
         };
         match (name.is_empty(), lookup(name)) {
             (false, Some(v)) => {
                 out.push_str(&v);
-                rest = &after[consumed..];
+                rest = tail;
             }
             _ => {
                 out.push('$');
@@ -107,7 +107,6 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -182,5 +181,13 @@ mod tests {
             _ => None,
         });
         assert_eq!(s, "base-dn:ou=source,dc=example,dc=com Docker ${MISSING} cost $5");
+    }
+
+    #[test]
+    fn non_ascii_text_around_variables_and_continuations() {
+        let s = substitute("café ${NOM}é $NOMü ${é} ü$ $ü ${", |v| (v == "NOM").then(|| "Zoë".into()));
+        assert_eq!(s, "café Zoëé Zoëü ${é} ü$ $ü ${");
+        let r = parse("dsconfig set-x --set description:Zoë \\\n  --set cn:é\\\n");
+        assert_eq!(r[0].as_ref().unwrap().args, ["set-x", "--set", "description:Zoë", "--set", "cn:é"]);
     }
 }

@@ -2,6 +2,9 @@
 //! language and batch files, the mapping language and, in later steps, the sync engine. The tools in
 //! `ferrosync-tools` are thin layers over this crate.
 
+// A library does not print: what it has to say goes through return values, the sync log or a caller's sink.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod batch;
 pub mod config;
 pub mod dsconfig;

@@ -238,7 +238,6 @@ pub fn reveal(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::Config;
 use crate::endpoint::{Change, Modification};
@@ -80,7 +80,7 @@ impl LogBatch<'_> {
         }
         for (i, p) in self.log.wants(e.pipe, e.message_type) {
             let detailed = p.types.iter().any(|t| {
-                t.ends_with("-detailed") && t.starts_with(&e.message_type[..e.message_type.find('-').unwrap_or(0)])
+                t.ends_with("-detailed") && t.starts_with(e.message_type.split_once('-').map_or("", |(kind, _)| kind))
             });
             let mut msg = e.message.clone();
             if !e.changes.is_empty() {
@@ -176,6 +176,26 @@ pub fn describe_changes(changes: &[Modification], with_values: bool) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Where warnings go that no sync log publisher took.
+type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+static WARNING_SINK: RwLock<Option<WarningSink>> = RwLock::new(None);
+
+/// Sets where [`warn_elsewhere`] sends warnings that no sync log publisher took: the tools print them on
+/// stderr (above resync's progress bar). Until a sink is set, such warnings are dropped.
+pub fn set_warning_sink(sink: impl Fn(&str) + Send + Sync + 'static) {
+    *WARNING_SINK.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(sink));
+}
+
+/// Hands a warning that no sync log publisher took ([`SyncLog::warning`] returned false) to the sink of
+/// [`set_warning_sink`]. The library never prints.
+pub fn warn_elsewhere(message: &str) {
+    let sink = WARNING_SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(sink) = sink {
+        sink(message);
+    }
 }
 
 impl SyncLog {
@@ -290,5 +310,20 @@ impl SyncLog {
         for f in &self.failed {
             f.append(&text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_no_publisher_took_go_to_the_sink() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        set_warning_sink(move |m| sink.lock().unwrap().push(m.to_string()));
+        assert!(!SyncLog::disabled().warning("p", "the service drops 'nickName'"));
+        warn_elsewhere("the service drops 'nickName'");
+        assert!(got.lock().unwrap().iter().any(|m| m == "the service drops 'nickName'"));
     }
 }

@@ -118,10 +118,10 @@ fn format_uuid(bytes: &[u8], style: UidStyle) -> String {
     if bytes.len() != 16 {
         return hex(bytes);
     }
-    let h = hex(bytes);
+    let h = |r: std::ops::Range<usize>| hex(&bytes[r]);
     match style {
-        UidStyle::Rfc4122 => format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]),
-        UidStyle::NsUniqueId => format!("{}-{}-{}-{}", &h[0..8], &h[8..16], &h[16..24], &h[24..32]),
+        UidStyle::Rfc4122 => format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16)),
+        UidStyle::NsUniqueId => format!("{}-{}-{}-{}", h(0..4), h(4..8), h(8..12), h(12..16)),
     }
 }
 
@@ -476,8 +476,7 @@ pub(crate) async fn shutdown(stream: &mut SearchStream<'static, String, Vec<Stri
 /// 389 cookie, else the unique id.
 fn change_id(cookie: Option<&[u8]>, unique_id: &str) -> String {
     if let Some(text) = cookie.and_then(|c| std::str::from_utf8(c).ok()) {
-        if let Some(pos) = text.find("csn=") {
-            let csn = &text[pos + 4..];
+        if let Some((_, csn)) = text.split_once("csn=") {
             return csn.split([',', ';']).next().unwrap_or(csn).to_string();
         }
         if let Some((_, n)) = text.rsplit_once('#') {

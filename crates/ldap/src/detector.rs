@@ -254,9 +254,9 @@ pub(crate) fn new_dn(dn: &str, new_rdn: &str, new_superior: Option<&str>) -> Str
 /// Whether a `userPassword` value is a stored hash (`{SSHA}...`, `{PBKDF2-SHA512}...`) rather than clear text.
 pub(crate) fn is_hashed_password(value: &str) -> bool {
     let Some(rest) = value.strip_prefix('{') else { return false };
-    match rest.find('}') {
-        Some(end) if end > 0 => {
-            rest[..end].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
+    match rest.split_once('}') {
+        Some((scheme, _)) if !scheme.is_empty() => {
+            scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+'))
         }
         _ => false,
     }

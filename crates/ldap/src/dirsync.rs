@@ -135,8 +135,8 @@ pub fn guid_from_string(s: &str) -> Option<[u8; 16]> {
         return None;
     }
     let mut raw = [0u8; 16];
-    for (i, r) in raw.iter_mut().enumerate() {
-        *r = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok()?;
+    for (r, pair) in raw.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *r = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
     let mut b = raw;
     b[0..4].copy_from_slice(&[raw[3], raw[2], raw[1], raw[0]]);
@@ -158,8 +158,8 @@ pub fn object_guid(entry: &Entry) -> Option<String> {
 pub fn strip_extended_dn(v: &str) -> &str {
     let mut s = v;
     while let Some(rest) = s.strip_prefix('<') {
-        match rest.find(">;") {
-            Some(end) => s = &rest[end + 2..],
+        match rest.split_once(">;") {
+            Some((_, dn)) => s = dn,
             None => match rest.strip_suffix('>') {
                 // Only the prefixes: no DN.
                 Some(_) => return "",
@@ -176,8 +176,9 @@ pub fn parse_deleted_dn(dn: &str) -> Option<(String, String)> {
     const MARK: &str = "\\0ADEL:";
     let upper = dn.to_ascii_uppercase();
     let at = upper.find(MARK)?;
-    let rdn = &dn[..at];
-    let after = &dn[at + MARK.len()..];
+    // ASCII upper-casing keeps byte offsets, so `at` is an offset in `dn` too.
+    let rdn = dn.get(..at)?;
+    let after = dn.get(at + MARK.len()..)?;
     let guid: String = after.chars().take_while(|c| c.is_ascii_hexdigit() || *c == '-').collect();
     guid_from_string(&guid)?;
     // The mark must be inside the first RDN (no unescaped comma before it).
@@ -533,6 +534,12 @@ mod tests {
         assert_eq!(parse_deleted_dn("CN=probe1,CN=Users,DC=x"), None);
         assert_eq!(parse_deleted_dn("CN=a,CN=b\\0ADEL:4020c8fb-63b3-440c-8f87-d1acba75163a,DC=x"), None);
         assert_eq!(parse_deleted_dn("CN=a\\0ADEL:nope,DC=x"), None);
+        assert_eq!(
+            parse_deleted_dn("CN=Zoë Ünal\\0ADEL:4020c8fb-63b3-440c-8f87-d1acba75163a,CN=Deleted Objects,DC=x")
+                .map(|p| p.0)
+                .as_deref(),
+            Some("CN=Zoë Ünal")
+        );
         assert_eq!(
             strip_extended_dn("<GUID=4de3a8b6-d74d-4960-8ee3-b94d0487fef1>;CN=Users,DC=samdom,DC=example,DC=com"),
             "CN=Users,DC=samdom,DC=example,DC=com"

@@ -10,6 +10,9 @@
 //!   [`Value::Binary`](ferrosync::entry::Value::Binary). Search references never panic; they are skipped.
 //! * [`LdapError`] names the server, the operation, the DN and the result code, and never holds a password.
 
+// A library does not print: what it has to say goes through return values, the sync log or a caller's sink.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod accesslog;
 pub mod ad;
 mod ber;

@@ -1,4 +1,5 @@
 //! Wrong credentials, refused connections, hung servers, failover and retries.
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,4 +1,5 @@
 //! Reads and writes against real OpenLDAP and 389 DS servers (see `common/mod.rs` for the environment).
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,4 +1,5 @@
 //! LDAPS and StartTLS with a CA file, trust-all, and the errors of untrusted and mismatched certificates.
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

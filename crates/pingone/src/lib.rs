@@ -12,6 +12,9 @@
 //! * [`detector::PingOneDetector`]: the audit activities as a change log (see its docs for the start point).
 //! * [`destination::PingOneDestination`]: creates, updates and deletes users.
 
+// A library does not print: what it has to say goes through return values, the sync log or a caller's sink.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod client;
 pub mod destination;
 pub mod detector;

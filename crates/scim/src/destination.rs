@@ -123,7 +123,7 @@ impl Inner {
         if lock(&self.warned).insert(what.clone()) {
             let message = format!("SCIM destination '{}': {what}", self.name);
             if !self.log.warning(&self.pipe, &message) {
-                eprintln!("warning: {message}");
+                ferrosync::synclog::warn_elsewhere(&message);
             }
         }
     }

@@ -31,12 +31,15 @@
 //!   turned into the SCIM id of the synchronized user (remembered, or looked up by its RDN as above).
 //!   Members that cannot be found yet are left out (a later pass adds them).
 //! * Attributes the service's `/Schemas` does not declare are dropped with a warning in the sync log (once
-//!   per attribute and process; on stderr when no sync log publisher is enabled). A 409 on create
-//!   correlates and modifies instead.
+//!   per attribute and process; else to the tool, through `ferrosync::synclog::warn_elsewhere`). A 409 on
+//!   create correlates and modifies instead.
 //!
 //! Where each part lives: `config` (the destination built from its configuration, [`ScimConfigError`]),
 //! `destination` (the [`ScimDestination`] and its requests), `patch` (modifications applied to an entry, and
 //! the fewest PATCH operations), [`mapping`] (endpoint and attribute mappings), [`http`] (the HTTP client).
+
+// A library does not print: what it has to say goes through return values, the sync log or a caller's sink.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod config;
 mod destination;

@@ -74,6 +74,10 @@ pub fn report(err: &anyhow::Error) -> i32 {
 
 /// Runs a tool's main function and exits with its code; a closed stdout (`| head`) is a clean exit.
 pub fn main_with(run: impl FnOnce() -> anyhow::Result<()>) -> ! {
+    // Warnings of the libraries that no sync log publisher took (a tool may set a sink of its own).
+    ferrosync::synclog::set_warning_sink(|message| {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+    });
     let code = match run() {
         Ok(()) => 0,
         Err(e)

@@ -107,8 +107,15 @@ pub struct StartpointArgs {
 fn parse_time(text: &str) -> anyhow::Result<SystemTime> {
     let t = text.trim();
     // Generalized time: YYYYMMDDHHMMSS[.fff]Z
-    if t.len() >= 15 && t.ends_with('Z') && t[..14].chars().all(|c| c.is_ascii_digit()) {
-        let iso = format!("{}-{}-{}T{}:{}:{}Z", &t[0..4], &t[4..6], &t[6..8], &t[8..10], &t[10..12], &t[12..14]);
+    let digits = t.strip_suffix('Z').and_then(|d| d.get(..14)).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+    if let Some(d) = digits {
+        // 14 ASCII digits: every split below falls on a char boundary.
+        let (year, d) = d.split_at(4);
+        let (month, d) = d.split_at(2);
+        let (day, d) = d.split_at(2);
+        let (hour, d) = d.split_at(2);
+        let (minute, second) = d.split_at(2);
+        let iso = format!("{year}-{month}-{day}T{hour}:{minute}:{second}Z");
         return humantime::parse_rfc3339_weak(&iso.replace('Z', "")).map_err(|e| anyhow::anyhow!("{e}"));
     }
     humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).map_err(|_| {
@@ -261,4 +268,24 @@ fn set_started(
         out.push_str("note: the sync server is not running; the pipes run once it is started (bin/start-server)\n");
     }
     cli::out(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_time_takes_both_forms() {
+        let generalized = parse_time("20261122103000Z").unwrap();
+        assert_eq!(parse_time("2026-11-22T10:30:00Z").unwrap(), generalized);
+        assert_eq!(parse_time("20261122103000.250Z").unwrap(), generalized);
+    }
+
+    #[test]
+    fn a_non_ascii_change_time_is_an_error_not_a_panic() {
+        for t in ["2026112210300éZ", "é0261122103000Z", "２０２６１１２２１０３０００Z", "日本"] {
+            let e = parse_time(t).unwrap_err();
+            assert!(e.to_string().contains("is not a time"), "{t}: {e}");
+        }
+    }
 }

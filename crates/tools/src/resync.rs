@@ -328,6 +328,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some(IdRecorder::start(args.pipe_name.clone(), Store::open(&root)?))
         };
         let mut progress = Progress { bar, log: log.clone(), ids };
+        // The libraries' warnings that no sync log publisher took: above the progress bar, and in the resync log.
+        let (warn_bar, warn_log) = (progress.bar.clone(), log.clone());
+        ferrosync::synclog::set_warning_sink(move |message| {
+            warn_bar.suspend(|| eprintln!("warning: {message}"));
+            warn_log.write(1, message);
+        });
         let opts = ResyncOptions {
             filter: args.source_search_filter.clone(),
             dns,

@@ -1,7 +1,8 @@
 //! Active Directory end to end, against the real Samba AD domain controller that tests/run.sh starts
 //! (`FERROSYNC_TEST_AD_*`) and OpenLDAP (`FERROSYNC_TEST_OPENLDAP_*`): the DirSync source (real-time and
 //! resync), and the AD destination with passwords.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

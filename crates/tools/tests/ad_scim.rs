@@ -1,6 +1,8 @@
 //! `sample-dsconfig-batch-files/reference-sync-activedirectory-to-scim2.dsconfig` end to end: the sample,
 //! pointed at the Samba AD domain controller (`FERROSYNC_TEST_AD_*`, over LDAPS) and at scim2-server
 //! (`FERROSYNC_TEST_SCIM2_*`), synchronizes AD users and a group with resync, then changes in real time.
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

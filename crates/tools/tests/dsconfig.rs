@@ -1,5 +1,6 @@
 //! dsconfig end to end: the real binary on a temporary server root.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

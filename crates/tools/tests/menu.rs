@@ -1,6 +1,5 @@
 //! dsconfig's interactive menu, driven through a pseudo-terminal: create, view (with the equivalent command),
 //! edit and delete objects; every change is visible to `dsconfig get-...-prop` and recorded in the audit log.
-#![allow(clippy::unwrap_used)]
 
 mod util;
 

@@ -3,7 +3,8 @@
 //! server that tests/run.sh starts (`FERROSYNC_TEST_PINGONE_*`, `FERROSYNC_TEST_OPENLDAP_*`).
 //!
 //! The tests share one emulator, so each works in populations of its own, with user names of its own.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

@@ -1,7 +1,8 @@
 //! prepare-endpoint-server against real servers: a 389 DS instance of its own whose Retro Changelog starts
 //! off, the shared 389 DS of tests/run.sh (as a destination), an OpenLDAP instance of its own whose slapd.conf
 //! gets the lines the tool prints, and the Samba AD domain controller of tests/run.sh.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

@@ -1,6 +1,7 @@
 //! Real-time sync end to end: the sync server process (start-server, stop-server, status), realtime-sync and
 //! each change detector, against the real 389 DS and OpenLDAP servers that tests/run.sh starts.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

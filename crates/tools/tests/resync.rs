@@ -1,6 +1,5 @@
 //! resync end to end, from a real 389 Directory Server (source) to a real OpenLDAP (destination), both started
 //! by tests/run.sh. Each test works in its own subtree, so the tests run in parallel on shared servers.
-#![allow(clippy::unwrap_used)]
 
 mod util;
 

@@ -1,7 +1,8 @@
 //! The SCIM 2.0 destination against two real SCIM servers (python-scim `scim2-server` and npm `scimmy`),
 //! fed by resync from 389 DS. `tests/run.sh` starts them and exports `FERROSYNC_TEST_SCIM2_URL`/`_TOKEN` and
 //! `FERROSYNC_TEST_SCIMMY_URL`/`_TOKEN`.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

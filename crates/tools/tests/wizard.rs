@@ -1,7 +1,8 @@
 //! create-sync-pipe-config end to end: the wizard driven through a pseudo-terminal against the real 389 DS
 //! and OpenLDAP of tests/run.sh, then resync with the configuration it wrote; the same answers given as flags,
 //! as a properties file and as a batch file give the same configuration.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

@@ -1,7 +1,8 @@
 //! create-sync-pipe-config with Active Directory (the Samba AD of tests/run.sh, `FERROSYNC_TEST_AD_*`, over LDAPS
 //! with trust-all) and OpenLDAP (`FERROSYNC_TEST_OPENLDAP_*`): the Active Directory preset of
 //! `ferrosync::mapping::presets` instead of sync classes asked by hand, then resync with it.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

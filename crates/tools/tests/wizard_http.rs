@@ -2,7 +2,8 @@
 //! pseudo-terminal, then by flags) against the scim2-server of tests/run.sh, and a PingOne → OpenLDAP pipe (by
 //! flags) against the PingOne emulator; resync with the configuration the wizard wrote copies the users.
 //! Servers: `FERROSYNC_TEST_OPENLDAP_*`, `FERROSYNC_TEST_SCIM2_*`, `FERROSYNC_TEST_PINGONE_*`.
-#![allow(clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
 

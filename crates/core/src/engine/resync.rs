@@ -436,13 +436,13 @@ pub fn parse_dn_list(text: &str) -> Result<Vec<String>, DnListError> {
         }
         let lower = t.to_ascii_lowercase();
         let dn = if lower.starts_with("dn::") {
-            let b64 = t[4..].trim();
+            let b64 = t.get(4..).unwrap_or_default().trim();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|e| DnListError { line, message: format!("the base64 DN cannot be decoded: {e}") })?;
             String::from_utf8(bytes).map_err(|_| DnListError { line, message: "the base64 DN is not UTF-8".into() })?
         } else if lower.starts_with("dn:") {
-            t[3..].trim().to_string()
+            t.get(3..).unwrap_or_default().trim().to_string()
         } else {
             continue;
         };
@@ -467,7 +467,6 @@ pub fn format_dn_list(failures: &[Failure]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -292,7 +292,6 @@ fn json_field(f: &ConfigObject, class: &ConfigObject) -> Result<JsonField, Mappi
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::testutil::{config, pipe, pipe_error};
     use super::super::{MappingConfigError, PipeMapping};

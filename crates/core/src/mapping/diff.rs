@@ -151,7 +151,6 @@ impl ClassMapping {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::testutil::{entry, pipe};
     use super::super::PipeMapping;

@@ -168,7 +168,6 @@ pub fn apply_modifications(entry: &mut Entry, mods: &[Modification], rule_of: im
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::testutil::{entry, pipe};
     use super::{apply_modifications, Digest};

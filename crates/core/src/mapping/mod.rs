@@ -324,7 +324,6 @@ fn with_star(names: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::testutil::{entry, pipe};
 

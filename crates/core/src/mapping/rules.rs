@@ -288,7 +288,6 @@ pub(crate) fn dedupe_in_place(rule: MatchingRule, values: &mut Vec<Value>) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -83,7 +83,6 @@ impl PipeMapping {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::testutil::{entry, pipe};
 

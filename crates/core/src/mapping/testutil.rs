@@ -1,7 +1,5 @@
 //! Test helpers: configurations built through dsconfig batch text, and entries.
 
-#![allow(clippy::unwrap_used)]
-
 use super::{MappingConfigError, PipeMapping};
 use crate::config::{Config, SecretSealer};
 use crate::dsconfig::{run_batch, Format};

@@ -710,7 +710,6 @@ impl ValueAcc {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -134,7 +134,8 @@ impl RegexReplace {
         let mut last = 0;
         for caps in self.regex.captures_iter(s) {
             let Some(m) = caps.get(0) else { continue };
-            out.push_str(&s[last..m.start()]);
+            // Match bounds are char boundaries.
+            out.push_str(s.get(last..m.start()).unwrap_or_default());
             for part in &self.replacement {
                 match part {
                     ReplacementPart::Literal(l) => out.push_str(l),
@@ -147,7 +148,7 @@ impl RegexReplace {
                 break;
             }
         }
-        out.push_str(&s[last..]);
+        out.push_str(s.get(last..).unwrap_or_default());
         out
     }
 }
@@ -902,7 +903,6 @@ impl std::str::FromStr for ConditionalValuePattern {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

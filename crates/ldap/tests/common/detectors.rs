@@ -1,4 +1,5 @@
 //! Helpers of the change detector tests: reading changes of one subtree out of the (global) change logs.
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};

@@ -10,6 +10,7 @@
 //! set +a
 //! cargo test --release -p ferrosync-ldap
 //! ```
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! Test helpers: a throwaway server root and a way to run the real binaries in it.
-#![allow(dead_code, clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod pty;
 pub mod scenario;

@@ -1,5 +1,6 @@
 //! Driving a tool through a pseudo-terminal, as a person at a terminal would (rexpect).
-#![allow(dead_code, clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::Command;

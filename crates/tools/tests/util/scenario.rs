@@ -1,5 +1,6 @@
 //! A test's world: a server root with a pipe between the shared test servers, in a subtree of its own.
-#![allow(dead_code, clippy::unwrap_used)]
+// Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use ferrosync::entry::Entry;
 use ferrosync_ldap::{LdapClient, Scope};

@@ -175,7 +175,6 @@ impl Flow {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::endpoint::ChangeKind;
