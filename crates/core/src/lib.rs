@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod model;
 pub mod pipe_config;
 pub mod secret;
+pub mod server_lock;
 pub mod store;
 pub mod synclog;
 pub mod syntax;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use clap::Parser;
 use ferrosync::engine::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
 use ferrosync::engine::Engine;
 use ferrosync::mapping::PipeMapping;
+use ferrosync::server_lock::{self, LockError, ServerLock, ServerState};
 use ferrosync::store::{ServerRoot, Store, StoreWriter};
 use ferrosync::synclog::SyncLog;
 use tokio::sync::watch;
@@ -41,20 +42,12 @@ pub struct ServerArgs {
     pub help: Option<bool>,
 }
 
-fn pid_file(root: &ServerRoot) -> PathBuf {
-    root.logs_dir().join("server.pid")
-}
-
-/// The pid of the running server, when there is one.
+/// The pid of the running server, when there is one: the process that holds the server root's lock.
 pub fn running_pid(root: &ServerRoot) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file(root)).ok()?.trim().parse().ok()?;
-    // Signal 0 checks that the process exists; a zombie (exited, not yet reaped) does not count.
-    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')))
-        .unwrap_or(false);
-    (alive && !zombie).then_some(pid)
+    match server_lock::probe(root) {
+        Ok(ServerState::Running(pid)) => pid,
+        _ => None,
+    }
 }
 
 fn append_log(path: &Path, line: &str) {
@@ -77,8 +70,8 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     if args.foreground {
         return run_foreground(root);
     }
-    if let Some(pid) = running_pid(&root) {
-        bail!("the sync server is already running in {} (pid {pid}); stop it with stop-server", root.path().display());
+    if let ServerState::Running(pid) = server_lock::probe(&root)? {
+        bail!("{}; stop it with stop-server", LockError::Held { root: root.path().to_path_buf(), pid });
     }
     let out_path = root.logs_dir().join("server.out");
     let mut opts = std::fs::OpenOptions::new();
@@ -113,6 +106,10 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
+            // Another start-server won the lock meanwhile: this one's process found it held and stopped.
+            if let Ok(ServerState::Running(other)) = server_lock::probe(&root) {
+                bail!("{}; stop it with stop-server", LockError::Held { root: root.path().to_path_buf(), pid: other });
+            }
             let tail = std::fs::read_to_string(&out_path).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(10).collect();
             bail!(
@@ -126,11 +123,22 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     bail!("the sync server did not start within 10 s; see {}", out_path.display())
 }
 
-/// `stop-server`: asks the server to stop and waits until it has.
+/// `stop-server`: asks the server to stop and waits until it has. Only the process that holds the server root's
+/// lock is signalled: a pid file left by a server that was killed may name another process by now.
 pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref())?;
-    let Some(pid) = running_pid(&root) else {
-        return cli::out(&format!("The sync server is not running in {}.\n", root.path().display()));
+    let pid = match server_lock::probe(&root)? {
+        ServerState::Running(Some(pid)) => pid,
+        ServerState::Running(None) => bail!("the sync server in {} is still starting; try again", root.path().display()),
+        ServerState::Stale(pid) => {
+            return cli::out(&format!(
+                "The sync server is not running in {} (the pid file names pid {pid}, a server that ended without stopping: that process was not signalled).\n",
+                root.path().display()
+            ));
+        }
+        ServerState::Stopped => {
+            return cli::out(&format!("The sync server is not running in {}.\n", root.path().display()));
+        }
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
         .with_context(|| format!("cannot signal the sync server (pid {pid})"))?;
@@ -148,7 +156,17 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref())?;
     let store = Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
     let config = store.load()?;
-    let pid = running_pid(&root);
+    let state = server_lock::probe(&root)?;
+    let pid = match state {
+        ServerState::Running(pid) => Some(pid.unwrap_or(0)),
+        _ => None,
+    };
+    let server_status = match state {
+        ServerState::Running(Some(p)) => format!("running (pid {p})"),
+        ServerState::Running(None) => "starting".into(),
+        ServerState::Stale(p) => format!("stopped (stale pid file: pid {p} does not hold the server lock)"),
+        ServerState::Stopped => "stopped".into(),
+    };
     let stats: HashMap<String, (StatsSnapshot, String)> = store
         .all_stats()?
         .into_iter()
@@ -207,7 +225,11 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     if args.script_friendly {
         out.push_str(&format!(
             "server\t{}\n",
-            pid.map(|p| format!("running\t{p}")).unwrap_or_else(|| "stopped".into())
+            match state {
+                ServerState::Running(p) => format!("running\t{}", p.unwrap_or(0)),
+                ServerState::Stale(p) => format!("stopped\tstale-pid-file\t{p}"),
+                ServerState::Stopped => "stopped".into(),
+            }
         ));
         for (pipe, fields) in &rows {
             for (k, v) in fields {
@@ -219,7 +241,7 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     out.push_str(&format!(
         "          --- Sync Server ---\nServer root : {}\nStatus      : {}\n\n",
         root.path().display(),
-        pid.map(|p| format!("running (pid {p})")).unwrap_or_else(|| "stopped".into())
+        server_status
     ));
     if rows.is_empty() {
         out.push_str("No sync pipes are configured.\n");
@@ -237,20 +259,20 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
 
 /// The server process itself.
 fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
-    let pid = std::process::id();
-    let pid_path = pid_file(&root);
-    std::fs::write(&pid_path, format!("{pid}\n")).with_context(|| format!("cannot write {}", pid_path.display()))?;
+    // Held until this function returns (or the process ends): one server per server root.
+    let lock = ServerLock::acquire(&root)?;
+    let pid = lock.pid();
     let errors = root.logs_dir().join("errors");
     append_log(&errors, &format!("category=CORE severity=NOTICE msg=\"The sync server started (pid {pid})\""));
     println!("sync server started (pid {pid})");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(supervise(root.clone()));
-    let _ = std::fs::remove_file(&pid_path);
     if let Ok(store) = Store::open(&root) {
         let _ = store.clear_stats();
     }
     append_log(&errors, "category=CORE severity=NOTICE msg=\"The sync server stopped\"");
     println!("sync server stopped");
+    drop(lock);
     result
 }
 
