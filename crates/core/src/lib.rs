@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod entry;
 pub mod error;
+pub mod errorlog;
 pub mod mapping;
 pub mod model;
 pub mod pipe_config;

@@ -4,20 +4,15 @@
 //! realtime-sync.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use ferrosync::engine::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
-use ferrosync::engine::Engine;
-use ferrosync::mapping::PipeMapping;
+use ferrosync::engine::realtime::StatsSnapshot;
+use ferrosync::engine::supervisor::{BuildError, PipeEndpoints, Supervisor};
+use ferrosync::errorlog::{Category, ErrorLog, Severity};
 use ferrosync::server_lock::{self, LockError, ServerLock, ServerState};
-use ferrosync::store::{ServerRoot, Store, StoreWriter};
-use ferrosync::synclog::SyncLog;
-use tokio::sync::watch;
+use ferrosync::store::{ServerRoot, Store};
 
 use crate::{cli, endpoints};
 
@@ -47,19 +42,6 @@ pub fn running_pid(root: &ServerRoot) -> Option<i32> {
     match server_lock::probe(root) {
         Ok(ServerState::Running(pid)) => pid,
         _ => None,
-    }
-}
-
-fn append_log(path: &Path, line: &str) {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    if let Ok(mut f) = opts.open(path) {
-        let _ = writeln!(f, "{} {line}", ferrosync::synclog::ping_timestamp());
     }
 }
 
@@ -129,7 +111,9 @@ pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref())?;
     let pid = match server_lock::probe(&root)? {
         ServerState::Running(Some(pid)) => pid,
-        ServerState::Running(None) => bail!("the sync server in {} is still starting; try again", root.path().display()),
+        ServerState::Running(None) => {
+            bail!("the sync server in {} is still starting; try again", root.path().display())
+        }
         ServerState::Stale(pid) => {
             return cli::out(&format!(
                 "The sync server is not running in {} (the pid file names pid {pid}, a server that ended without stopping: that process was not signalled).\n",
@@ -257,125 +241,57 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     cli::out(&out)
 }
 
+/// The endpoints of a pipe, from the tools' endpoint builders (the supervisor in the library takes them).
+fn build_endpoints(
+    config: &ferrosync::config::Config,
+    secrets: &ferrosync::secret::SecretBox,
+    root: &ServerRoot,
+    pipe: &str,
+    mapping: &ferrosync::mapping::PipeMapping,
+) -> Result<PipeEndpoints, BuildError> {
+    let build = || -> anyhow::Result<PipeEndpoints> {
+        let source_name =
+            config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
+        let (source, destination) = endpoints::build_pair(config, secrets, root, pipe, mapping)?;
+        let detector = endpoints::build_detector(config, secrets, root, pipe, &source_name)
+            .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;
+        Ok(PipeEndpoints { source, destination, detector })
+    };
+    build().map_err(BuildError::from)
+}
+
 /// The server process itself.
 fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
     // Held until this function returns (or the process ends): one server per server root.
     let lock = ServerLock::acquire(&root)?;
     let pid = lock.pid();
-    let errors = root.logs_dir().join("errors");
-    append_log(&errors, &format!("category=CORE severity=NOTICE msg=\"The sync server started (pid {pid})\""));
+    let errors = ErrorLog::of_root(&root);
+    let note = |msg: &str| {
+        if let Err(e) = errors.write(Category::Core, Severity::Notice, None, msg) {
+            eprintln!("cannot write {}: {e}", errors.path().display());
+        }
+    };
+    note(&format!("The sync server started (pid {pid})"));
     println!("sync server started (pid {pid})");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(supervise(root.clone()));
+    let result = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        let builder = build_endpoints;
+        Supervisor::new(&root, &builder)?.run(shutdown).await?;
+        anyhow::Ok(())
+    });
     if let Ok(store) = Store::open(&root) {
         let _ = store.clear_stats();
     }
-    append_log(&errors, "category=CORE severity=NOTICE msg=\"The sync server stopped\"");
+    note("The sync server stopped");
     println!("sync server stopped");
     drop(lock);
     result
-}
-
-struct RunningPipe {
-    shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn stop_all(pipes: &mut HashMap<String, RunningPipe>) {
-    for p in pipes.values() {
-        let _ = p.shutdown.send(true);
-    }
-    for (_, p) in pipes.drain() {
-        let _ = p.task.await;
-    }
-}
-
-async fn supervise(root: ServerRoot) -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let errors = root.logs_dir().join("errors");
-    let mut pipes: HashMap<String, RunningPipe> = HashMap::new();
-    let mut generation = -1;
-    let mut retry_at = tokio::time::Instant::now();
-    let watcher = Store::open(&root)?;
-    loop {
-        let g = watcher.generation().unwrap_or(generation);
-        // Rebuild the pipes when the configuration (or a start point) changed, and every 30 s while a pipe
-        // could not be built.
-        let failed_any = pipes.values().any(|p| p.task.is_finished());
-        if g != generation || (failed_any && tokio::time::Instant::now() >= retry_at) {
-            stop_all(&mut pipes).await;
-            generation = g;
-            retry_at = tokio::time::Instant::now() + Duration::from_secs(30);
-            let config = watcher.load()?;
-            let _ = watcher.clear_stats();
-            let global = config.get("global-sync-configuration", "").map(|g| g.flag("started")).unwrap_or(true);
-            let log = Arc::new(SyncLog::from_config(&config, &root));
-            for p in config.all("sync-pipe") {
-                if !global || !p.flag("started") {
-                    continue;
-                }
-                let name = p.name().to_string();
-                match build_runner(&root, &config, &name, log.clone()) {
-                    Ok(runner) => {
-                        let (tx, rx) = watch::channel(false);
-                        let task_errors = errors.clone();
-                        let pipe_name = name.clone();
-                        let task = tokio::spawn(async move {
-                            if let Err(e) = runner.run(rx).await {
-                                append_log(&task_errors, &format!("category=SYNC severity=SEVERE_ERROR pipe=\"{pipe_name}\" msg=\"the pipe stopped: {e}\""));
-                            }
-                        });
-                        append_log(&errors, &format!("category=SYNC severity=NOTICE pipe=\"{name}\" msg=\"started\""));
-                        pipes.insert(name, RunningPipe { shutdown: tx, task });
-                    }
-                    Err(e) => {
-                        let msg = format!("{e:#}");
-                        append_log(
-                            &errors,
-                            &format!("category=SYNC severity=SEVERE_ERROR pipe=\"{name}\" msg=\"cannot start: {msg}\""),
-                        );
-                        eprintln!("pipe {name}: cannot start: {msg}");
-                        let snap =
-                            StatsSnapshot { last_error: Some(format!("cannot start: {msg}")), ..Default::default() };
-                        if let Ok(json) = serde_json::to_string(&snap) {
-                            let _ = watcher.set_stats(&name, &json);
-                        }
-                    }
-                }
-            }
-        }
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
-    }
-    stop_all(&mut pipes).await;
-    Ok(())
-}
-
-fn build_runner(
-    root: &ServerRoot,
-    config: &ferrosync::config::Config,
-    pipe: &str,
-    log: Arc<SyncLog>,
-) -> anyhow::Result<PipeRunner> {
-    let store = Store::open(root)?;
-    let mapping = PipeMapping::from_config(config, pipe)?;
-    let source_name =
-        config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
-    let (source, destination) = endpoints::build_pair(config, store.secrets(), root, pipe, &mapping)?;
-    let detector = endpoints::build_detector(config, store.secrets(), root, pipe, &source_name)
-        .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;
-    Ok(PipeRunner {
-        pipe: pipe.to_string(),
-        engine: Engine::new(mapping, source, destination),
-        detector,
-        settings: PipeSettings::from_config(config, pipe),
-        store: std::sync::Mutex::new(store),
-        writer: StoreWriter::start(Store::open(root)?),
-        log,
-        stats: Arc::new(PipeStats::default()),
-    })
 }

@@ -23,7 +23,7 @@ fn servers_of(root: &Root) -> Vec<i32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
         let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-        if args.iter().any(|a| a == "--foreground") && args.iter().any(|a| *a == want) && alive(pid) {
+        if args.iter().any(|a| a == "--foreground") && args.contains(&want) && alive(pid) {
             pids.push(pid);
         }
     }
