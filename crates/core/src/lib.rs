@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod model;
 pub mod pipe_config;
 pub mod secret;
+pub mod settings;
 pub mod store;
 pub mod synclog;
 pub mod syntax;
