@@ -414,8 +414,18 @@ const SYNC_CLASS: &[P] = &[
 
 const JSON_ATTRIBUTE: &[P] = &[
     DESCRIPTION,
-    P::new("include-field", String, "JSON fields compared and synchronized.").multi(),
-    P::new("exclude-field", String, "JSON fields ignored.").multi(),
+    P::new(
+        "include-field",
+        String,
+        "Only these top-level fields of the attribute's JSON object values are compared and written (all when unset).",
+    )
+    .multi(),
+    P::new(
+        "exclude-field",
+        String,
+        "These top-level fields of the JSON object values are neither compared nor written.",
+    )
+    .multi(),
     P::new("id-field", String, "Fields that identify an object in a JSON array (ferrosync compares whole values).")
         .multi()
         .unused(),
