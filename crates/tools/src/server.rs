@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use clap::Parser;
 use ferrosync::engine::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
 use ferrosync::engine::Engine;
 use ferrosync::mapping::PipeMapping;
+use ferrosync::settings::{GlobalSyncSettings, Reader, SyncPipeSettings};
 use ferrosync::store::{ServerRoot, Store, StoreWriter};
 use ferrosync::synclog::SyncLog;
 use tokio::sync::watch;
@@ -57,7 +58,21 @@ pub fn running_pid(root: &ServerRoot) -> Option<i32> {
     (alive && !zombie).then_some(pid)
 }
 
-fn append_log(path: &Path, line: &str) {
+/// The error log: the enabled `file-based-error` log publisher's file (relative to the server root); `None`
+/// when that publisher is disabled. Read when the server starts.
+fn error_log_path(root: &ServerRoot) -> Option<PathBuf> {
+    let default = Some(root.logs_dir().join("errors"));
+    let Ok(config) = Store::open(root).and_then(|s| s.load()) else { return default };
+    let Ok(publishers) = ferrosync::settings::LogPublisherSettings::all(&config) else { return default };
+    match publishers.into_iter().find(|p| p.kind == ferrosync::settings::LogPublisherKind::Error) {
+        None => default,
+        Some(p) if !p.enabled => None,
+        Some(p) => Some(p.log_file.map(|f| root.resolve(&f)).unwrap_or_else(|| root.logs_dir().join("errors"))),
+    }
+}
+
+fn append_log(path: &Option<PathBuf>, line: &str) {
+    let Some(path) = path else { return };
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]
@@ -156,7 +171,7 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         .collect();
     let mut rows: Vec<(String, Vec<(&str, String)>)> = Vec::new();
     for p in config.all("sync-pipe") {
-        let configured = p.flag("started");
+        let configured = SyncPipeSettings::read(&Reader::new(p)).is_ok_and(|s| s.started);
         let snap = if pid.is_some() { stats.get(&p.name().to_lowercase()) } else { None };
         let s = snap.map(|(s, _)| s.clone()).unwrap_or_default();
         let running = pid.is_some() && snap.is_some() && configured;
@@ -240,7 +255,7 @@ fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
     let pid = std::process::id();
     let pid_path = pid_file(&root);
     std::fs::write(&pid_path, format!("{pid}\n")).with_context(|| format!("cannot write {}", pid_path.display()))?;
-    let errors = root.logs_dir().join("errors");
+    let errors = error_log_path(&root);
     append_log(&errors, &format!("category=CORE severity=NOTICE msg=\"The sync server started (pid {pid})\""));
     println!("sync server started (pid {pid})");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -271,7 +286,7 @@ async fn stop_all(pipes: &mut HashMap<String, RunningPipe>) {
 async fn supervise(root: ServerRoot) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let errors = root.logs_dir().join("errors");
+    let errors = error_log_path(&root);
     let mut pipes: HashMap<String, RunningPipe> = HashMap::new();
     let mut generation = -1;
     let mut retry_at = tokio::time::Instant::now();
@@ -287,10 +302,10 @@ async fn supervise(root: ServerRoot) -> anyhow::Result<()> {
             retry_at = tokio::time::Instant::now() + Duration::from_secs(30);
             let config = watcher.load()?;
             let _ = watcher.clear_stats();
-            let global = config.get("global-sync-configuration", "").map(|g| g.flag("started")).unwrap_or(true);
+            let global = GlobalSyncSettings::of(&config).map(|g| g.started).unwrap_or(true);
             let log = Arc::new(SyncLog::from_config(&config, &root));
             for p in config.all("sync-pipe") {
-                if !global || !p.flag("started") {
+                if !global || !SyncPipeSettings::read(&Reader::new(p)).is_ok_and(|s| s.started) {
                     continue;
                 }
                 let name = p.name().to_string();
@@ -341,8 +356,7 @@ fn build_runner(
 ) -> anyhow::Result<PipeRunner> {
     let store = Store::open(root)?;
     let mapping = PipeMapping::from_config(config, pipe)?;
-    let source_name =
-        config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
+    let source_name = SyncPipeSettings::of(config, pipe)?.sync_source;
     let (source, destination) = endpoints::build_pair(config, store.secrets(), root, pipe, &mapping)?;
     let detector = endpoints::build_detector(config, store.secrets(), root, pipe, &source_name)
         .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;
