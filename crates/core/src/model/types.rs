@@ -556,9 +556,10 @@ const SCIM2_MAPPING: &[P] = &[
     P::new(
         "failed-mapping-behavior",
         Enum(&["fail-operation", "ignore", "log-warning"]),
-        "What happens when a value cannot be mapped.",
+        "What happens when a value cannot be mapped (ferrosync leaves out a value it cannot convert, as ignore does).",
     )
-    .default(&["fail-operation"]),
+    .default(&["fail-operation"])
+    .unused(),
     P::new("always-patch-with-replace", Boolean, "Always PATCH this attribute with a replace operation.")
         .default(&["false"]),
 ];
