@@ -18,6 +18,7 @@ pub mod model;
 pub mod prompt;
 pub mod secret;
 pub mod server_lock;
+pub mod settings;
 pub mod store;
 pub mod synclog;
 pub mod syntax;

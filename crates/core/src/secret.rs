@@ -187,7 +187,8 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Reads a sensitive property of `obj`, or the passphrase provider named by `provider_prop`: the clear text
-/// for the one place that needs it. Errors name the object and say what to do.
+/// for the one place that needs it. Errors name the object and say what to do. Prefer [`reveal_setting`] on
+/// a typed [`SecretSetting`](crate::settings::SecretSetting).
 pub fn reveal(
     config: &crate::config::Config,
     secrets: &SecretBox,
@@ -196,44 +197,54 @@ pub fn reveal(
     prop: &str,
     provider_prop: &str,
 ) -> Result<Option<Secret>, String> {
-    if let Some(stored) = obj.first(prop) {
-        let secret = secrets.decrypt(stored).map_err(|e| format!("property '{prop}' of the {}: {e}", obj.label()))?;
+    let r = crate::settings::Reader::new(obj);
+    let provider = Some(provider_prop).filter(|p| r.declares(p));
+    let setting = r.secret(prop, provider).map_err(|e| e.to_string())?;
+    reveal_setting(config, secrets, root, &setting)
+}
+
+/// The clear text of a sensitive setting: its stored value, else what its passphrase provider supplies; `None`
+/// when neither is configured. Errors name the object and say what to do.
+pub fn reveal_setting(
+    config: &crate::config::Config,
+    secrets: &SecretBox,
+    root: &crate::store::ServerRoot,
+    setting: &crate::settings::SecretSetting,
+) -> Result<Option<Secret>, String> {
+    let owner = &setting.owner;
+    let prop = setting.property;
+    if let Some(stored) = &setting.sealed {
+        let secret = secrets.decrypt(stored).map_err(|e| format!("property '{prop}' of the {}: {e}", owner.label))?;
         if is_ping_obfuscated(secret.expose()) {
             return Err(format!(
                 "property '{prop}' of the {} holds a PingDataSync-obfuscated value (AAB...=), which only PingDataSync can decode: set the clear text with dsconfig set-{}-prop --{} \"{}\" --set {prop}:...",
-                obj.label(),
-                obj.object_type.name,
-                obj.object_type.naming_arg,
-                obj.name()
+                owner.label, owner.type_name, owner.naming_arg, owner.name
             ));
         }
         return Ok(Some(secret));
     }
-    let Some(provider) = obj.first(provider_prop) else { return Ok(None) };
-    let p = config
-        .get("passphrase-provider", provider)
-        .ok_or_else(|| format!("the passphrase provider '{provider}' of the {} does not exist", obj.label()))?;
-    if !p.flag("enabled") {
-        return Err(format!("the {} is disabled: set enabled:true", p.label()));
+    let Some(provider) = &setting.provider else { return Ok(None) };
+    let p = crate::settings::PassphraseProviderSettings::of(config, provider)
+        .map_err(|_| format!("the passphrase provider '{provider}' of the {} does not exist", owner.label))?;
+    if !p.enabled {
+        return Err(format!("the {} is disabled: set enabled:true", p.label));
     }
-    match p.variant.as_deref() {
-        Some("file-based") => {
-            let file = root.resolve(p.first("password-file").unwrap_or_default());
+    use crate::settings::security::PassphraseSource;
+    match &p.source {
+        Some(PassphraseSource::File(file)) => {
+            let file = root.resolve(file);
             let text = std::fs::read_to_string(&file)
-                .map_err(|e| format!("the {} cannot read {}: {e}", p.label(), file.display()))?;
+                .map_err(|e| format!("the {} cannot read {}: {e}", p.label, file.display()))?;
             Ok(Some(Secret::new(text.lines().next().unwrap_or_default().trim_end())))
         }
-        Some("environment-variable") => {
-            let var = p.first("environment-variable").unwrap_or_default();
-            std::env::var(var)
-                .map(|v| Some(Secret::new(v)))
-                .map_err(|_| format!("the {} reads the environment variable {var}, which is not set", p.label()))
-        }
-        Some("obscured-value") => {
-            let stored = p.first("obscured-value").unwrap_or_default();
-            secrets.decrypt(stored).map(Some).map_err(|e| format!("the {}: {e}", p.label()))
-        }
-        other => Err(format!("the {} is of type {}, which ferrosync cannot use", p.label(), other.unwrap_or("-"))),
+        Some(PassphraseSource::Environment(var)) => std::env::var(var)
+            .map(|v| Some(Secret::new(v)))
+            .map_err(|_| format!("the {} reads the environment variable {var}, which is not set", p.label)),
+        Some(PassphraseSource::Obscured(stored)) => secrets
+            .decrypt(stored.as_deref().unwrap_or_default())
+            .map(Some)
+            .map_err(|e| format!("the {}: {e}", p.label)),
+        None => Err(format!("the {} is of type {}, which ferrosync cannot use", p.label, p.variant)),
     }
 }
 

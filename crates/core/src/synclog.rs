@@ -277,25 +277,25 @@ pub fn warn_elsewhere(message: &str) {
 }
 
 impl SyncLog {
-    /// The enabled sync and failed-operations publishers of the configuration.
+    /// The enabled sync and failed-operations publishers of the configuration. A publisher whose stored
+    /// settings cannot be read is left out (dsconfig checked them when they were set).
     pub fn from_config(config: &Config, root: &ServerRoot) -> SyncLog {
+        use crate::settings::{LogPublisherKind, LogPublisherSettings, Reader};
         let mut publishers = Vec::new();
         let mut failed = Vec::new();
         let mut errors = None;
-        for p in config.all("log-publisher") {
-            if !p.flag("enabled") {
-                continue;
-            }
-            let Some(file) = p.first("log-file") else { continue };
-            match p.variant.as_deref() {
-                Some("file-based-sync") => publishers.push(Publisher {
+        for obj in config.all("log-publisher") {
+            let Ok(Some(p)) = LogPublisherSettings::read(&Reader::new(obj)) else { continue };
+            let (true, Some(file)) = (p.enabled, p.log_file.as_deref()) else { continue };
+            match p.kind {
+                LogPublisherKind::Sync { message_types, pipes } => publishers.push(Publisher {
                     file: LogFile::new(root.resolve(file)),
-                    types: p.values("logged-message-type").iter().map(|s| s.to_string()).collect(),
-                    pipes: p.values("include-sync-pipe").iter().map(|s| s.to_lowercase()).collect(),
+                    types: message_types.into_iter().collect(),
+                    pipes: pipes.into_iter().collect(),
                 }),
-                Some("file-based-sync-failed-ops") => failed.push(LogFile::new(root.resolve(file))),
-                Some("file-based-error") if errors.is_none() => errors = Some(root.resolve(file)),
-                _ => {}
+                LogPublisherKind::FailedOps => failed.push(LogFile::new(root.resolve(file))),
+                LogPublisherKind::Error if errors.is_none() => errors = Some(root.resolve(file)),
+                LogPublisherKind::Error => {}
             }
         }
         let errors = errors.unwrap_or_else(|| root.logs_dir().join("errors"));

@@ -78,16 +78,12 @@ impl AdDestination {
         destination: &str,
     ) -> Result<AdDestination, EndpointError> {
         let inner = LdapDestination::from_config(config, secrets, root, pipe, destination)?;
-        let d = config
-            .get("sync-destination", destination)
-            .ok_or_else(|| EndpointError::Config(format!("there is no sync-destination '{destination}'")))?;
-        let encrypted = d.values("server").iter().all(|s| {
-            config
-                .get("external-server", s)
-                .and_then(|s| s.first("connection-security"))
-                .is_some_and(|v| matches!(v, "ssl" | "start-tls" | "starttls"))
+        let d = ferrosync::settings::LdapDestinationSettings::of(config, destination)
+            .map_err(|e| EndpointError::Config(e.to_string()))?;
+        let encrypted = d.endpoint.servers.iter().all(|s| {
+            ferrosync::settings::LdapServerSettings::of(config, s).is_ok_and(|s| s.connection_security.is_encrypted())
         });
-        let require_secure = d.flag("require-secure-connection-for-clear-text-passwords");
+        let require_secure = d.require_secure_connection_for_clear_text_passwords;
         Ok(AdDestination::new(inner, encrypted, require_secure))
     }
 

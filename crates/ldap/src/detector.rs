@@ -13,9 +13,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrosync::config::{Config, ConfigObject};
+use ferrosync::config::Config;
 use ferrosync::endpoint::{ChangeDetector, EndpointError};
 use ferrosync::secret::SecretBox;
+use ferrosync::settings::{LdapSourceSettings, Reader, SourceKind};
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{Dn, Rdn};
 
@@ -23,11 +24,7 @@ use crate::accesslog::AccesslogDetector;
 use crate::changelog::ChangelogDetector;
 use crate::contentsync::{ContentSyncDetector, ContentSyncOptions};
 use crate::dirsync::DirSyncDetector;
-use crate::endpoint::client_from_config;
-
-fn lookup<'a>(config: &'a Config, type_name: &str, name: &str) -> Result<&'a ConfigObject, EndpointError> {
-    config.get(type_name, name).ok_or_else(|| EndpointError::Config(format!("there is no {type_name} '{name}'")))
-}
+use crate::endpoint::{client_from_config, pipe_settings};
 
 /// The change detector of the sync source `source` of pipe `pipe`, by the source's `--type`. The LDAP client
 /// honours the pipe's retry policy (`max-operation-attempts`, `retry-backoff-*`). How many changes a poll
@@ -39,53 +36,47 @@ pub fn detector_from_config(
     pipe: &str,
     source: &str,
 ) -> Result<Arc<dyn ChangeDetector>, EndpointError> {
-    let p = lookup(config, "sync-pipe", pipe)?;
-    let s = lookup(config, "sync-source", source)?;
+    let p = pipe_settings(config, pipe)?;
+    let s =
+        ferrosync::settings::lookup(config, "sync-source", source).map_err(|e| EndpointError::Config(e.to_string()))?;
     let variant = s.variant.as_deref().unwrap_or("");
-    match variant {
-        "ping-identity" | "generic-ldap" | "sun-ds" | "oracle-unified-directory" => {
-            let client = client_from_config(config, secrets, root, s, p)?;
-            Ok(Arc::new(ChangelogDetector::new(client)))
-        }
-        "openldap" => {
-            let client = client_from_config(config, secrets, root, s, p)?;
-            Ok(Arc::new(AccesslogDetector::new(client)))
-        }
-        "content-sync" => {
-            let bases = s.values("base-dn");
+    if SourceKind::of(variant).is_none_or(|k| k == SourceKind::PingOne) {
+        return Err(EndpointError::Config(format!(
+            "change detection for sync sources of type '{variant}' ({}) is not supported yet",
+            s.label()
+        )));
+    }
+    let s = LdapSourceSettings::read(&Reader::new(s)).map_err(|e| EndpointError::Config(e.to_string()))?;
+    let client = || client_from_config(config, secrets, root, &s.endpoint, &p);
+    match s.kind {
+        SourceKind::Changelog => Ok(Arc::new(ChangelogDetector::new(client()?))),
+        SourceKind::Accesslog => Ok(Arc::new(AccesslogDetector::new(client()?))),
+        SourceKind::ContentSync => {
+            let bases = &s.endpoint.base_dns;
             let base = match bases.as_slice() {
                 [one] => one.to_string(),
-                [] => return Err(EndpointError::Config(format!("the {} has no base-dn", s.label()))),
+                [] => return Err(EndpointError::Config(format!("the {} has no base-dn", s.endpoint.label))),
                 _ => {
                     return Err(EndpointError::Config(format!(
                         "the {} has {} base DNs, but a content-sync source follows one base DN (one RFC 4533 \
                          cookie): create one sync source per base DN, or use their common parent as the base DN",
-                        s.label(),
+                        s.endpoint.label,
                         bases.len()
                     )))
                 }
             };
-            let client = client_from_config(config, secrets, root, s, p)?;
-            let mut options = ContentSyncOptions::default();
-            if let Some(uid) = s.first("unique-id-attribute") {
-                options.unique_id_attribute = uid.to_string();
-            }
-            if let Some(d) =
-                s.first("persist-reconnect-interval").and_then(|v| ferrosync::syntax::parse_duration(v).ok())
-            {
+            let client = client()?;
+            let mut options =
+                ContentSyncOptions { unique_id_attribute: s.unique_id_attribute.clone(), ..Default::default() };
+            if let Some(d) = s.persist_reconnect_interval {
                 options.reconnect_interval = d.max(Duration::from_millis(10));
             }
             Ok(Arc::new(ContentSyncDetector::new(client, &base, options)))
         }
-        "active-directory" => {
-            let client = client_from_config(config, secrets, root, s, p)?;
-            let bases: Vec<String> = s.values("base-dn").iter().map(|b| b.to_string()).collect();
-            Ok(Arc::new(DirSyncDetector::new(client, &bases)?))
+        SourceKind::DirSync => Ok(Arc::new(DirSyncDetector::new(client()?, &s.endpoint.base_dns)?)),
+        SourceKind::PingOne => {
+            Err(EndpointError::Config(format!("the {} is read by the PingOne crate, not by LDAP", s.endpoint.label)))
         }
-        other => Err(EndpointError::Config(format!(
-            "change detection for sync sources of type '{other}' ({}) is not supported yet",
-            s.label()
-        ))),
     }
 }
 

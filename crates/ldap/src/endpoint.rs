@@ -4,13 +4,17 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ferrosync::config::{Config, ConfigObject};
+use ferrosync::config::Config;
 use ferrosync::endpoint::{
     Correlated, Destination, EndpointError, EndpointResult, EntrySource, Modification as CoreMod,
 };
 use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::SecretBox;
+use ferrosync::settings::{
+    AuthenticationMethod, ConnectionSecurity, HostnameVerification, LdapDestinationSettings, LdapEndpointSettings,
+    LdapServerSettings, LdapSourceSettings, SyncPipeSettings, TrustManagerSettings, TrustSource,
+};
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{ldap_filter_escape, Dn};
 use tokio::sync::mpsc;
@@ -34,22 +38,18 @@ pub fn endpoint_error(e: LdapError) -> EndpointError {
     }
 }
 
-fn duration(obj: &ConfigObject, prop: &str) -> Option<Duration> {
-    obj.first(prop).and_then(|v| ferrosync::syntax::parse_duration(v).ok())
+fn settings_error(e: ferrosync::settings::SettingsError) -> EndpointError {
+    EndpointError::Config(e.to_string())
 }
 
 /// The retry policy of a pipe (`max-operation-attempts`, `retry-backoff-*`).
-pub fn retry_policy(pipe: &ConfigObject) -> RetryPolicy {
-    let d = RetryPolicy::default();
+pub fn retry_policy(pipe: &SyncPipeSettings) -> RetryPolicy {
     RetryPolicy {
-        max_attempts: pipe.first("max-operation-attempts").and_then(|v| v.parse().ok()).unwrap_or(d.max_attempts),
-        initial_wait: duration(pipe, "retry-backoff-initial-wait").unwrap_or(d.initial_wait),
-        max_wait: duration(pipe, "retry-backoff-max-wait").unwrap_or(d.max_wait),
-        increase_by: duration(pipe, "retry-backoff-increase-by").unwrap_or(d.increase_by),
-        percentage_increase: pipe
-            .first("retry-backoff-percentage-increase")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d.percentage_increase),
+        max_attempts: pipe.max_operation_attempts,
+        initial_wait: pipe.retry_backoff_initial_wait,
+        max_wait: pipe.retry_backoff_max_wait,
+        increase_by: pipe.retry_backoff_increase_by,
+        percentage_increase: pipe.retry_backoff_percentage_increase,
     }
 }
 
@@ -58,57 +58,47 @@ pub fn server_config(
     config: &Config,
     secrets: &SecretBox,
     root: &ServerRoot,
-    server: &ConfigObject,
+    server: &LdapServerSettings,
     response_timeout: Option<Duration>,
 ) -> Result<ServerConfig, EndpointError> {
-    let label = server.label();
+    let label = &server.label;
     let cfg_err = |m: String| EndpointError::Config(m);
-    let host =
-        server.first("server-host-name").ok_or_else(|| cfg_err(format!("the {label} has no server-host-name")))?;
-    let port: u16 = server
-        .first("server-port")
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| cfg_err(format!("the {label} has no valid server-port")))?;
-    let security = match server.first("connection-security").unwrap_or("none") {
-        "ssl" => Security::Ssl,
-        "start-tls" | "starttls" => Security::StartTls,
-        _ => Security::None,
+    let security = match server.connection_security {
+        ConnectionSecurity::Ssl => Security::Ssl,
+        ConnectionSecurity::StartTls | ConnectionSecurity::StartTlsOld => Security::StartTls,
+        ConnectionSecurity::None => Security::None,
     };
-    let trust = match server.first("trust-manager-provider") {
+    let trust = match &server.trust_manager_provider {
         None => Trust::System,
         Some(name) => {
-            let tmp = config
-                .get("trust-manager-provider", name)
-                .ok_or_else(|| cfg_err(format!("the trust manager provider '{name}' of the {label} does not exist")))?;
-            if !tmp.flag("enabled") && security != Security::None {
+            let tmp = TrustManagerSettings::of(config, name)
+                .map_err(|_| cfg_err(format!("the trust manager provider '{name}' of the {label} does not exist")))?;
+            if !tmp.enabled && security != Security::None {
                 return Err(cfg_err(format!(
                     "the {} used by the {label} is disabled: run dsconfig set-trust-manager-provider-prop --provider-name \"{name}\" --set enabled:true",
-                    tmp.label()
+                    tmp.label
                 )));
             }
-            match tmp.variant.as_deref() {
-                Some("blind-trust") => Trust::TrustAll,
-                Some("file-based") => Trust::CaFile(root.resolve(tmp.first("trust-store-file").unwrap_or_default())),
+            match tmp.trust {
+                Some(TrustSource::Any) => Trust::TrustAll,
+                Some(TrustSource::CaFile(file)) => Trust::CaFile(root.resolve(&file)),
                 _ => Trust::System,
             }
         }
     };
-    let mut sc = ServerConfig::new(server.name(), host, port).with_security(security, trust);
-    sc.verify_hostname = server.first("hostname-verification-method") != Some("allow-all");
-    if server.first("authentication-method") != Some("none") {
-        if let Some(dn) = server.first("bind-dn") {
-            let pw = ferrosync::secret::reveal(config, secrets, root, server, "password", "passphrase-provider")
+    let mut sc = ServerConfig::new(&server.name, &server.host, server.port).with_security(security, trust);
+    sc.verify_hostname = server.hostname_verification != HostnameVerification::AllowAll;
+    if server.authentication_method != AuthenticationMethod::None {
+        if let Some(dn) = &server.bind_dn {
+            let pw = ferrosync::secret::reveal_setting(config, secrets, root, &server.password)
                 .map_err(cfg_err)?
                 .ok_or_else(|| cfg_err(format!("the {label} has a bind-dn but no password or passphrase-provider")))?;
             sc = sc.with_bind(dn, pw);
         }
     }
-    let connect = duration(server, "connect-timeout").unwrap_or(Duration::from_secs(10));
-    let response = response_timeout.or_else(|| duration(server, "response-timeout")).unwrap_or(Duration::from_secs(30));
-    sc = sc.with_timeouts(connect, response);
-    let initial = server.first("initial-connections").and_then(|v| v.parse().ok()).unwrap_or(1);
-    let max = server.first("max-connections").and_then(|v| v.parse().ok()).unwrap_or(10usize).max(1);
-    Ok(sc.with_connections(initial, max))
+    let response = response_timeout.unwrap_or(server.response_timeout);
+    sc = sc.with_timeouts(server.connect_timeout, response);
+    Ok(sc.with_connections(server.initial_connections, server.max_connections))
 }
 
 /// A client over the `server` list of a sync source or destination, in failover order.
@@ -116,26 +106,29 @@ pub fn client_from_config(
     config: &Config,
     secrets: &SecretBox,
     root: &ServerRoot,
-    endpoint: &ConfigObject,
-    pipe: &ConfigObject,
+    endpoint: &LdapEndpointSettings,
+    pipe: &SyncPipeSettings,
 ) -> Result<LdapClient, EndpointError> {
-    let response = duration(endpoint, "response-timeout");
     let mut servers = Vec::new();
-    for name in endpoint.values("server") {
-        let s = config.get("external-server", name).ok_or_else(|| {
-            EndpointError::Config(format!("the external server '{name}' of the {} does not exist", endpoint.label()))
+    for name in &endpoint.servers {
+        let s = LdapServerSettings::of(config, name).map_err(|e| match e {
+            ferrosync::settings::SettingsError::NoSuchObject { .. } => {
+                EndpointError::Config(format!("the external server '{name}' of the {} does not exist", endpoint.label))
+            }
+            e => settings_error(e),
         })?;
-        servers.push(server_config(config, secrets, root, s, response)?);
+        servers.push(server_config(config, secrets, root, &s, endpoint.response_timeout)?);
     }
     if servers.is_empty() {
-        return Err(EndpointError::Config(format!("the {} has no server", endpoint.label())));
+        return Err(EndpointError::Config(format!("the {} has no server", endpoint.label)));
     }
     let options = ClientOptions { retry: retry_policy(pipe), ..ClientOptions::default() };
     LdapClient::new(servers, options).map_err(endpoint_error)
 }
 
-fn lookup<'a>(config: &'a Config, type_name: &str, name: &str) -> Result<&'a ConfigObject, EndpointError> {
-    config.get(type_name, name).ok_or_else(|| EndpointError::Config(format!("there is no {type_name} '{name}'")))
+/// The settings of pipe `pipe`, for its endpoints.
+pub(crate) fn pipe_settings(config: &Config, pipe: &str) -> Result<SyncPipeSettings, EndpointError> {
+    SyncPipeSettings::of(config, pipe).map_err(settings_error)
 }
 
 /// A directory read over LDAP.
@@ -173,12 +166,10 @@ impl LdapSource {
         source: &str,
         mapping: &PipeMapping,
     ) -> Result<LdapSource, EndpointError> {
-        let p = lookup(config, "sync-pipe", pipe)?;
-        let s = lookup(config, "sync-source", source)?;
-        let client = client_from_config(config, secrets, root, s, p)?;
-        // Active Directory objects are known by their objectGUID (DirSync's deletes name nothing else).
-        let default_uid = if s.variant.as_deref() == Some("active-directory") { "objectGUID" } else { "entryUUID" };
-        let uid = s.first("unique-id-attribute").unwrap_or(default_uid);
+        let p = pipe_settings(config, pipe)?;
+        let s = LdapSourceSettings::of(config, source).map_err(settings_error)?;
+        let client = client_from_config(config, secrets, root, &s.endpoint, &p)?;
+        let uid = s.unique_id_attribute.as_str();
         let mut attrs: Vec<String> = vec!["*".into(), uid.to_string()];
         for class in mapping.classes() {
             for a in class.source_attributes() {
@@ -187,7 +178,7 @@ impl LdapSource {
                 }
             }
         }
-        let bases = s.values("base-dn").iter().map(|b| b.to_string()).collect();
+        let bases = s.endpoint.base_dns.clone();
         Ok(LdapSource::new(source, client, bases, uid, attrs))
     }
 
@@ -326,11 +317,10 @@ impl LdapDestination {
         pipe: &str,
         destination: &str,
     ) -> Result<LdapDestination, EndpointError> {
-        let p = lookup(config, "sync-pipe", pipe)?;
-        let d = lookup(config, "sync-destination", destination)?;
-        let client = client_from_config(config, secrets, root, d, p)?;
-        let bases = d.values("base-dn").iter().map(|b| b.to_string()).collect();
-        Ok(LdapDestination::new(destination, client, bases))
+        let p = pipe_settings(config, pipe)?;
+        let d = LdapDestinationSettings::of(config, destination).map_err(settings_error)?;
+        let client = client_from_config(config, secrets, root, &d.endpoint, &p)?;
+        Ok(LdapDestination::new(destination, client, d.endpoint.base_dns))
     }
 
     pub fn client(&self) -> &LdapClient {

@@ -4,9 +4,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use ferrosync::config::{Config, ConfigObject};
+use ferrosync::config::Config;
 use ferrosync::endpoint::{EndpointError, EndpointResult};
 use ferrosync::secret::{Secret, SecretBox};
+use ferrosync::settings::PingOneSettings;
 use ferrosync::store::ServerRoot;
 use serde_json::Value as Json;
 
@@ -34,55 +35,35 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings of a `ping-one-customer` sync source or destination, with the old `ping-one-*` names too.
-    pub fn from_config(
+    /// The client settings of a `ping-one-customer` sync source or destination, from its typed settings (which
+    /// take the old `ping-one-*` names too).
+    pub fn from_settings(
         config: &Config,
         secrets: &SecretBox,
         root: &ServerRoot,
-        obj: &ConfigObject,
+        s: &PingOneSettings,
     ) -> Result<Settings, EndpointError> {
-        let label = obj.label();
-        let get = |new: &str, old: &str| obj.first(new).or_else(|| obj.first(old)).map(str::to_string);
         let cfg = |m: String| EndpointError::Config(m);
-        let api_url = get("api-url", "ping-one-api-url")
-            .ok_or_else(|| cfg(format!("the {label} has no api-url")))?
-            .trim_end_matches('/')
-            .to_string();
-        let environment_id = get("environment-id", "ping-one-environment-id")
-            .ok_or_else(|| cfg(format!("the {label} has no environment-id")))?;
-        let auth_url = match get("auth-url", "ping-one-auth-url") {
-            Some(u) => u,
-            None => default_auth_url(&api_url, &environment_id),
+        let auth_url = match &s.auth_url {
+            Some(u) => u.clone(),
+            None => default_auth_url(&s.api_url, &s.environment_id),
         };
-        let client_id = get("oauth-client-id", "ping-one-oauth-client-id")
-            .ok_or_else(|| cfg(format!("the {label} has no oauth-client-id")))?;
-        let secret =
-            if obj.first("oauth-client-secret").is_some() || obj.first("ping-one-oauth-client-secret").is_none() {
-                ferrosync::secret::reveal(
-                    config,
-                    secrets,
-                    root,
-                    obj,
-                    "oauth-client-secret",
-                    "oauth-client-secret-passphrase-provider",
-                )
-            } else {
-                ferrosync::secret::reveal(config, secrets, root, obj, "ping-one-oauth-client-secret", "-")
-            }
+        let secret = ferrosync::secret::reveal_setting(config, secrets, root, &s.client_secret)
             .map_err(cfg)?
             .ok_or_else(|| {
-                cfg(format!("the {label} has neither oauth-client-secret nor oauth-client-secret-passphrase-provider"))
+                cfg(format!(
+                    "the {} has neither oauth-client-secret nor oauth-client-secret-passphrase-provider",
+                    s.label
+                ))
             })?;
-        let max_requests_per_second =
-            obj.first("max-requests-per-second").and_then(|v| v.trim().parse().ok()).unwrap_or(50);
         Ok(Settings {
-            api_url,
+            api_url: s.api_url.clone(),
             auth_url,
-            environment_id,
-            client_id,
+            environment_id: s.environment_id.clone(),
+            client_id: s.client_id.clone(),
             client_secret: secret,
-            max_requests_per_second,
-            label,
+            max_requests_per_second: s.max_requests_per_second,
+            label: s.label.clone(),
         })
     }
 }

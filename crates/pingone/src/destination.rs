@@ -27,7 +27,8 @@ use tokio::sync::{mpsc, OnceCell};
 
 use crate::client::{encode, quote, status_error, Body, Client, Settings};
 use crate::id_from_dn;
-use crate::source::{lookup, user_to_entry, DISABLED_ATTR, LOCKED_TIME_ATTR};
+use crate::source::{user_to_entry, DISABLED_ATTR, LOCKED_TIME_ATTR};
+use ferrosync::settings::PingOneDestinationSettings;
 
 /// Attributes never sent as user fields.
 const NOT_SENT: &[&str] = &[
@@ -117,15 +118,14 @@ impl PingOneDestination {
         _pipe: &str,
         destination: &str,
     ) -> Result<PingOneDestination, EndpointError> {
-        let d = lookup(config, "sync-destination", destination)?;
-        let settings = Settings::from_config(config, secrets, root, d)?;
-        let id = d.first("default-population-id").or_else(|| d.first("ping-one-default-population-id"));
-        let name = d.first("default-population-name");
+        let d =
+            PingOneDestinationSettings::of(config, destination).map_err(|e| EndpointError::Config(e.to_string()))?;
+        let settings = Settings::from_settings(config, secrets, root, &d.common)?;
         Ok(PingOneDestination::new(
             destination,
             Client::new(settings),
-            id.map(str::to_string),
-            name.map(str::to_string),
+            d.default_population_id,
+            d.default_population_name,
         ))
     }
 

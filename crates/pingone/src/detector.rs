@@ -28,8 +28,9 @@ use ferrosync::store::ServerRoot;
 use serde_json::Value as Json;
 
 use crate::client::{encode, Client, Settings};
-use crate::source::{lookup, Populations};
+use crate::source::Populations;
 use crate::{time, user_dn};
+use ferrosync::settings::PingOneSourceSettings;
 
 /// How long PingOne keeps audit activities.
 pub const RETENTION: Duration = Duration::from_secs(14 * 86_400);
@@ -103,14 +104,9 @@ impl PingOneDetector {
         _pipe: &str,
         source: &str,
     ) -> Result<PingOneDetector, EndpointError> {
-        let s = lookup(config, "sync-source", source)?;
-        let settings = Settings::from_config(config, secrets, root, s)?;
-        let pops = s.values("population-to-synchronize").iter().map(|v| v.to_string()).collect();
-        let ignore = s.values("actor-id-to-ignore").iter().map(|v| v.to_string()).collect();
-        let offset = s
-            .first("realtime-sync-polling-offset")
-            .and_then(|v| ferrosync::syntax::parse_duration(v).ok())
-            .unwrap_or(Duration::from_secs(5));
+        let s = PingOneSourceSettings::of(config, source).map_err(|e| EndpointError::Config(e.to_string()))?;
+        let settings = Settings::from_settings(config, secrets, root, &s.common)?;
+        let (pops, ignore, offset) = (s.populations, s.actor_ids_to_ignore, s.realtime_sync_polling_offset);
         Ok(PingOneDetector::new(Client::new(settings), pops, ignore, offset))
     }
 

@@ -3,10 +3,11 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use ferrosync::config::{Config, ConfigObject};
+use ferrosync::config::Config;
 use ferrosync::endpoint::{EndpointError, EndpointResult, EntrySource};
 use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::SecretBox;
+use ferrosync::settings::PingOneSourceSettings;
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::Filter;
 use serde_json::Value as Json;
@@ -24,10 +25,6 @@ pub const LOCKED_FOREVER: &str = "000001010000Z";
 
 /// Top-level fields that are not user data.
 const SKIPPED: &[&str] = &["_links", "_embedded"];
-
-pub(crate) fn lookup<'a>(config: &'a Config, type_name: &str, name: &str) -> Result<&'a ConfigObject, EndpointError> {
-    config.get(type_name, name).ok_or_else(|| EndpointError::Config(format!("there is no {type_name} '{name}'")))
-}
 
 /// A user as an entry: DN `id=<id>`, top-level fields as attributes (strings and arrays of strings as text,
 /// everything else as JSON), plus the account-status intermediate attributes.
@@ -149,10 +146,9 @@ impl PingOneSource {
         _pipe: &str,
         source: &str,
     ) -> Result<PingOneSource, EndpointError> {
-        let s = lookup(config, "sync-source", source)?;
-        let settings = Settings::from_config(config, secrets, root, s)?;
-        let pops = s.values("population-to-synchronize").iter().map(|v| v.to_string()).collect();
-        Ok(PingOneSource::new(source, Client::new(settings), pops))
+        let s = PingOneSourceSettings::of(config, source).map_err(|e| EndpointError::Config(e.to_string()))?;
+        let settings = Settings::from_settings(config, secrets, root, &s.common)?;
+        Ok(PingOneSource::new(source, Client::new(settings), s.populations))
     }
 
     pub fn client(&self) -> &Client {

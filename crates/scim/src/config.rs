@@ -3,11 +3,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use ferrosync::config::Config;
 use ferrosync::mapping::PipeMapping;
-use ferrosync::secret::{reveal, SecretBox};
+use ferrosync::secret::{reveal_setting, Secret, SecretBox};
+use ferrosync::settings::endpoint::{QueryMethod, UpdateMethod};
+use ferrosync::settings::scim::{CredentialsSubmission, HttpAuthKind, TokenRequestMethod};
+use ferrosync::settings::{
+    HostnameVerification, HttpAuthSettings, Scim2DestinationSettings, Scim2ServerSettings, SyncPipeSettings,
+    TrustManagerSettings, TrustSource,
+};
 use ferrosync::store::ServerRoot;
 use ferrosync::synclog::SyncLog;
 
@@ -34,92 +39,75 @@ impl ScimDestination {
         dest: &str,
         mapping: &PipeMapping,
     ) -> Result<ScimDestination, ScimConfigError> {
-        let d = config
-            .get("sync-destination", dest)
-            .ok_or_else(|| cfg(format!("the sync destination '{dest}' does not exist")))?;
-        let p = config.get("sync-pipe", pipe).ok_or_else(|| cfg(format!("the sync pipe '{pipe}' does not exist")))?;
-        let server_name = d.first("server").unwrap_or_default();
-        let s = config
-            .get("external-server", server_name)
-            .ok_or_else(|| cfg(format!("the external server '{server_name}' of {} does not exist", d.label())))?;
-        if s.variant.as_deref() != Some("scim2") {
-            return Err(cfg(format!("the {} is not of type scim2", s.label())));
-        }
-        let base =
-            s.first("scim-service-url").ok_or_else(|| cfg(format!("the {} has no scim-service-url", s.label())))?;
-        let timeout = s
-            .first("response-timeout")
-            .and_then(|v| ferrosync::syntax::parse_duration(v).ok())
-            .unwrap_or(Duration::from_secs(10));
-        let blind = s
-            .first("trust-manager-provider")
-            .and_then(|t| config.get("trust-manager-provider", t))
-            .is_some_and(|t| t.variant.as_deref() == Some("blind-trust"))
-            || s.first("hostname-verification-method") == Some("allow-all");
-        let auth = match s.first("http-authorization-method") {
+        let err = |e: ferrosync::settings::SettingsError| cfg(e.to_string());
+        let d = Scim2DestinationSettings::of(config, dest).map_err(err)?;
+        let p = SyncPipeSettings::of(config, pipe).map_err(err)?;
+        let s = Scim2ServerSettings::of(config, &d.server).map_err(err)?;
+        let base = s.service_url.as_str();
+        let timeout = s.response_timeout;
+        let blind_trust = |tmp: Option<&String>| {
+            tmp.and_then(|t| TrustManagerSettings::of(config, t).ok())
+                .is_some_and(|t| t.trust == Some(TrustSource::Any))
+        };
+        let mut blind =
+            blind_trust(s.trust_manager_provider.as_ref()) || s.hostname_verification == HostnameVerification::AllowAll;
+        let auth = match &s.http_authorization_method {
             None => Auth::None,
             Some(m) => {
-                let a = config
-                    .get("http-authorization-method", m)
-                    .ok_or_else(|| cfg(format!("the HTTP authorization method '{m}' does not exist")))?;
-                if a.first("enabled").is_some_and(|v| v.eq_ignore_ascii_case("false")) {
-                    return Err(cfg(format!("the {} is disabled: set enabled:true", a.label())));
+                let a = HttpAuthSettings::of(config, m).map_err(err)?;
+                if !a.enabled {
+                    return Err(cfg(format!("the {} is disabled: set enabled:true", a.label)));
                 }
-                let secret = |prop: &str, provider: &str| -> Result<ferrosync::secret::Secret, ScimConfigError> {
-                    reveal(config, secrets, root, a, prop, provider)
+                let secret = |setting: &ferrosync::settings::SecretSetting| -> Result<Secret, ScimConfigError> {
+                    reveal_setting(config, secrets, root, setting)
                         .map_err(cfg)?
-                        .ok_or_else(|| cfg(format!("the {} has no {prop}", a.label())))
+                        .ok_or_else(|| cfg(format!("the {} has no {}", a.label, setting.property)))
                 };
-                match a.variant.as_deref() {
-                    Some("static-bearer-token") => {
-                        Auth::Bearer(secret("bearer-token", "bearer-token-passphrase-provider")?)
-                    }
-                    Some("basic") => Auth::Basic(
-                        a.first("username").unwrap_or_default().to_string(),
-                        secret("password", "password-passphrase-provider")?,
-                    ),
-                    Some("client-credentials-bearer-token") => Auth::OAuth {
-                        url: a.first("oauth-server-token-endpoint-url").unwrap_or_default().to_string(),
-                        id: a.first("oauth-client-id").unwrap_or_default().to_string(),
-                        secret: secret("oauth-client-secret", "oauth-client-secret-passphrase-provider")?,
-                        scopes: a.values("oauth-scope").iter().map(|s| s.to_string()).collect(),
-                        in_body: a.first("credentials-submission-method") == Some("request-body"),
-                        get: a.first("request-method") == Some("get"),
-                        max_life: a
-                            .first("maximum-token-lifetime")
-                            .and_then(|v| ferrosync::syntax::parse_duration(v).ok()),
-                    },
-                    other => {
-                        return Err(cfg(format!(
-                            "the {} has type {}, which ferrosync cannot use",
-                            a.label(),
-                            other.unwrap_or("-")
-                        )))
+                match &a.kind {
+                    HttpAuthKind::StaticBearer { token } => Auth::Bearer(secret(token)?),
+                    HttpAuthKind::Basic { username, password } => Auth::Basic(username.clone(), secret(password)?),
+                    HttpAuthKind::ClientCredentials {
+                        token_endpoint_url,
+                        client_id,
+                        client_secret,
+                        scopes,
+                        credentials_submission,
+                        request_method,
+                        maximum_token_lifetime,
+                        hostname_verification,
+                        trust_manager_provider,
+                    } => {
+                        // One HTTP client serves the token endpoint and the service: trusting any certificate
+                        // for either relaxes both.
+                        blind = blind
+                            || *hostname_verification == HostnameVerification::AllowAll
+                            || blind_trust(trust_manager_provider.as_ref());
+                        Auth::OAuth {
+                            url: token_endpoint_url.clone(),
+                            id: client_id.clone(),
+                            secret: secret(client_secret)?,
+                            scopes: scopes.clone(),
+                            in_body: *credentials_submission == CredentialsSubmission::RequestBody,
+                            get: *request_method == TokenRequestMethod::Get,
+                            max_life: *maximum_token_lifetime,
+                        }
                     }
                 }
             }
         };
-        let dur = |prop: &str, d: Duration| {
-            p.first(prop).and_then(|v| ferrosync::syntax::parse_duration(v).ok()).unwrap_or(d)
-        };
-        let attempts = d
-            .first("max-operation-attempts")
-            .or_else(|| p.first("max-operation-attempts"))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5);
         let retry = Retry {
-            attempts,
-            initial: dur("retry-backoff-initial-wait", Duration::from_millis(100)),
-            max: dur("retry-backoff-max-wait", Duration::from_secs(10)),
+            attempts: d.max_operation_attempts.unwrap_or(p.max_operation_attempts),
+            initial: p.retry_backoff_initial_wait,
+            max: p.retry_backoff_max_wait,
         };
         let endpoints = d
-            .values("endpoint-mapping")
+            .endpoint_mappings
             .iter()
             .map(|n| Endpoint::from_config(config, n))
             .collect::<Result<Vec<_>, _>>()
             .map_err(cfg)?;
         if endpoints.is_empty() {
-            return Err(cfg(format!("the {} has no endpoint-mapping", d.label())));
+            return Err(cfg(format!("the {} has no endpoint-mapping", d.label)));
         }
         Ok(ScimDestination {
             inner: Arc::new(Inner {
@@ -129,8 +117,8 @@ impl ScimDestination {
                 http: Http::new(base, auth, retry, timeout, blind),
                 endpoints,
                 mapping: mapping.clone(),
-                post_search: d.first("query-method") == Some("post"),
-                put: d.first("update-method") == Some("put"),
+                post_search: d.query_method == QueryMethod::Post,
+                put: d.update_method == UpdateMethod::Put,
                 discovery: OnceLock::new(),
                 known: Mutex::new(HashMap::new()),
                 dn_of: Mutex::new(HashMap::new()),

@@ -41,6 +41,11 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
                 false => anyhow::anyhow!("{e}\nnothing was applied: the batch file is applied all or nothing (--batch-continue-on-error applies what it can)"),
             })?;
         cli::out(&report.output)?;
+        if !g.quiet {
+            for n in &report.notes {
+                cli::note(n);
+            }
+        }
         let summary = format!("{}: {} command(s) applied", file, report.applied);
         if report.failures.is_empty() {
             if !g.quiet {
@@ -66,5 +71,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     };
     let mut store = open()?;
     let outcome = dsconfig::run_command(&mut store, cmd, fmt)?;
+    if !g.quiet {
+        for n in &outcome.notes {
+            cli::note(n);
+        }
+    }
     cli::out(&outcome.output)
 }

@@ -33,8 +33,9 @@ pub fn build_pair(
     mapping: &PipeMapping,
 ) -> anyhow::Result<(Arc<dyn EntrySource>, Arc<dyn Destination>)> {
     let p = config.get("sync-pipe", pipe).with_context(|| format!("there is no sync pipe '{pipe}'"))?;
-    let source_name = p.first("sync-source").unwrap_or_default().to_string();
-    let dest_name = p.first("sync-destination").unwrap_or_default().to_string();
+    let p = ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(p))?;
+    p.check_runnable()?;
+    let (source_name, dest_name) = (p.sync_source, p.sync_destination);
     let source = config
         .get("sync-source", &source_name)
         .with_context(|| format!("the sync source '{source_name}' of pipe '{pipe}' does not exist"))?;

@@ -239,6 +239,9 @@ impl Menu<'_> {
         let fmt = self.format();
         match dsconfig::run_command(&mut self.store, cmd, fmt) {
             Ok(outcome) => {
+                for n in &outcome.notes {
+                    self.p.note(&format!("note: {n}"));
+                }
                 cli::out(&outcome.output)?;
                 Ok(true)
             }

@@ -166,11 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             } else {
                 bail!(cli::Usage("give one of --end-of-changelog, --beginning-of-changelog, --change-number, --change-sequence-number, --startpoint-rewind, --change-time".into()))
             };
-            let source = config
-                .get("sync-pipe", &sp.pipe_name)
-                .and_then(|p| p.first("sync-source"))
-                .unwrap_or_default()
-                .to_string();
+            let source = ferrosync::settings::SyncPipeSettings::of(&config, &sp.pipe_name)?.sync_source;
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let point = runtime.block_on(async {
                 let detector =

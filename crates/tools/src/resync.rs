@@ -220,8 +220,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         }
     };
-    let threads =
-        args.num_threads.unwrap_or_else(|| pipe.first("num-worker-threads").and_then(|v| v.parse().ok()).unwrap_or(32));
+    let threads = match args.num_threads {
+        Some(n) => n,
+        None => {
+            ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(pipe))?.num_worker_threads
+        }
+    };
     if threads == 0 {
         bail!(cli::Usage("--numThreads must be at least 1".into()));
     }

@@ -158,7 +158,8 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         .collect();
     let mut rows: Vec<(String, Vec<(&str, String)>)> = Vec::new();
     for p in config.all("sync-pipe") {
-        let configured = p.flag("started");
+        let configured =
+            ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(p)).is_ok_and(|s| s.started);
         let snap = if pid.is_some() { stats.get(&p.name().to_lowercase()) } else { None };
         let s = snap.map(|(s, _)| s.clone()).unwrap_or_default();
         let running = pid.is_some() && snap.is_some() && configured;
@@ -250,8 +251,7 @@ fn build_endpoints(
     mapping: &ferrosync::mapping::PipeMapping,
 ) -> Result<PipeEndpoints, BuildError> {
     let build = || -> anyhow::Result<PipeEndpoints> {
-        let source_name =
-            config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
+        let source_name = ferrosync::settings::SyncPipeSettings::of(config, pipe)?.sync_source;
         let (source, destination) = endpoints::build_pair(config, secrets, root, pipe, mapping)?;
         let detector = endpoints::build_detector(config, secrets, root, pipe, &source_name)
             .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;

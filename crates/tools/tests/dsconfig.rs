@@ -732,6 +732,68 @@ fn unused_types_are_stored_and_flagged() {
     assert!(help.contains("does not use them"), "{help}");
 }
 
+#[test]
+fn unused_properties_apply_with_a_one_line_note() {
+    let root = Root::new();
+    // One command: applied, with one note on standard error.
+    let run = root.dsconfig(&[
+        "create-external-server",
+        "--server-name",
+        "ds1",
+        "--type",
+        "generic-ldap",
+        "--set",
+        "server-host-name:127.0.0.1",
+        "--set",
+        "location:east",
+    ]);
+    run.ok();
+    let note = "note: property 'location' of the External Server 'ds1' is accepted for compatibility with \
+                PingDataSync but not used by ferrosync";
+    assert_eq!(run.stderr().trim_end(), note);
+    assert_eq!(root.config().get("external-server", "ds1").unwrap().values("location"), vec!["east"]);
+    // A used property prints nothing; --reset of an unused one neither; --quiet silences the note.
+    assert_eq!(
+        root.dsconfig(&["set-external-server-prop", "--server-name", "ds1", "--set", "server-port:1389"]).stderr(),
+        ""
+    );
+    assert_eq!(
+        root.dsconfig(&["set-external-server-prop", "--server-name", "ds1", "--reset", "location"]).stderr(),
+        ""
+    );
+    let quiet =
+        root.dsconfig(&["--quiet", "set-external-server-prop", "--server-name", "ds1", "--set", "location:west"]);
+    quiet.ok();
+    assert_eq!(quiet.stderr(), "");
+    // A batch file: every command applies, and each note names the file and line.
+    let file = root.write(
+        "unused.dsconfig",
+        "dsconfig create-dn-map --map-name m --set 'from-dn-pattern:*,dc=x' --set 'to-dn-pattern:{1},dc=y'\n\
+         dsconfig set-external-server-prop --server-name ds1 \\\n    --set location:north --set 'max-connection-age:1 h'\n",
+    );
+    let run = root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]);
+    run.ok();
+    let f = file.to_str().unwrap();
+    let err = run.stderr();
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(
+        notes,
+        vec![
+            format!(
+                "note: {f}:2: property 'location' of the External Server 'ds1' is accepted for compatibility with \
+                 PingDataSync but not used by ferrosync"
+            ),
+            format!(
+                "note: {f}:2: property 'max-connection-age' of the External Server 'ds1' is accepted for \
+                 compatibility with PingDataSync but not used by ferrosync"
+            ),
+        ]
+    );
+    let cfg = root.config();
+    assert_eq!(cfg.get("external-server", "ds1").unwrap().values("max-connection-age"), vec!["1 h"]);
+    assert!(cfg.get("dn-map", "m").is_some());
+}
+
 /// The audit log cannot be written after the store committed: the tool says what was applied, never that
 /// nothing was.
 #[test]

@@ -69,6 +69,9 @@ pub struct Outcome {
     pub output: String,
     /// The command as a replayable dsconfig line (secrets masked), when it changed the configuration.
     pub audit: Option<String>,
+    /// One-line notes for standard error (without the `note: ` prefix): properties that were set but that
+    /// ferrosync does not use.
+    pub notes: Vec<String>,
 }
 
 /// How results are printed.
@@ -87,25 +90,27 @@ pub fn execute(
 ) -> Result<Outcome, ConfigError> {
     let t = cmd.object_type;
     match cmd.action {
-        Action::List => Ok(Outcome { output: render::list(config, cmd, fmt)?, audit: None }),
+        Action::List => Ok(Outcome { output: render::list(config, cmd, fmt)?, ..Outcome::default() }),
         Action::Get => {
             let names = cmd.names.clone();
             let obj = config.find(t, &names).ok_or_else(|| ConfigError::NoSuchObject {
                 object: crate::config::describe(t, &names),
                 existing: existing_names(config, cmd),
             })?;
-            Ok(Outcome { output: render::properties(obj, &cmd.properties, fmt)?, audit: None })
+            Ok(Outcome { output: render::properties(obj, &cmd.properties, fmt)?, ..Outcome::default() })
         }
         Action::Create => {
             let obj = config.create(t, &cmd.names, cmd.variant.as_deref(), &cmd.changes, sealer)?;
             let label = obj.label();
             let audit = render::command_line(cmd, Some(obj));
-            Ok(Outcome { output: format!("The {label} was created successfully\n"), audit: Some(audit) })
+            let notes = unused_notes(obj, &cmd.changes);
+            Ok(Outcome { output: format!("The {label} was created successfully\n"), audit: Some(audit), notes })
         }
         Action::Set => {
             let obj = config.modify(t, &cmd.names, &cmd.changes, sealer)?;
             let audit = render::command_line(cmd, Some(obj));
-            Ok(Outcome { output: String::new(), audit: Some(audit) })
+            let notes = unused_notes(obj, &cmd.changes);
+            Ok(Outcome { output: String::new(), audit: Some(audit), notes })
         }
         Action::Delete => {
             let removed = config.delete(t, &cmd.names)?;
@@ -113,9 +118,31 @@ pub fn execute(
             Ok(Outcome {
                 output: format!("The {label} was deleted successfully\n"),
                 audit: Some(render::command_line(cmd, None)),
+                notes: Vec::new(),
             })
         }
     }
+}
+
+/// A note for each property given a value by `changes` that ferrosync accepts but does not use: the command
+/// still applies (PingDataSync's batch files set such properties), and the operator learns that it does nothing.
+pub fn unused_notes(obj: &crate::config::ConfigObject, changes: &[PropertyChange]) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for change in changes {
+        if matches!(change, PropertyChange::Reset(_)) {
+            continue;
+        }
+        let Some(def) = obj.property(change.property()).filter(|d| d.unused) else { continue };
+        let note = format!(
+            "property '{}' of the {} is accepted for compatibility with PingDataSync but not used by ferrosync",
+            def.name,
+            obj.label()
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    notes
 }
 
 fn existing_names(config: &Config, cmd: &Command) -> Vec<String> {
@@ -146,6 +173,8 @@ pub struct BatchReport {
     pub failures: Vec<BatchFailure>,
     pub output: String,
     pub audit: Vec<String>,
+    /// One-line notes for standard error, each `FILE:LINE: note` (see [`Outcome::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Applies the commands of a batch file's text to `config`. Without `continue_on_error` the first failure is
@@ -170,6 +199,7 @@ pub fn run_batch(
                 report.applied += 1;
                 report.output.push_str(&outcome.output);
                 report.audit.extend(outcome.audit);
+                report.notes.extend(outcome.notes.iter().map(|n| format!("{file}:{line}: {n}")));
             }
             Ok(None) => {}
             Err(message) if continue_on_error => report.failures.push(BatchFailure { line, message }),

@@ -99,7 +99,7 @@ pub fn build_runner(
         pipe: pipe.to_string(),
         engine: Engine::new(mapping, endpoints.source, endpoints.destination),
         detector: endpoints.detector,
-        settings: PipeSettings::from_config(config, pipe),
+        settings: PipeSettings::from_config(config, pipe)?,
         store: std::sync::Mutex::new(store),
         writer: StoreWriter::start(Store::open(root)?),
         log,
@@ -192,8 +192,8 @@ impl<'a> Supervisor<'a> {
 
     /// Whether pipe `name` runs under `config`.
     fn should_run(config: &Config, name: &str) -> bool {
-        let global = config.get("global-sync-configuration", "").map(|g| g.flag("started")).unwrap_or(true);
-        global && config.get("sync-pipe", name).is_some_and(|p| p.flag("started"))
+        let global = crate::settings::GlobalSyncSettings::of(config).map(|g| g.started).unwrap_or(true);
+        global && crate::settings::SyncPipeSettings::of(config, name).is_ok_and(|p| p.started)
     }
 
     /// Applies the start point requests that wait: each pipe named is stopped (its changes in flight finished

@@ -59,20 +59,6 @@ pub(crate) enum JsonType {
     Null,
 }
 
-impl JsonType {
-    pub(crate) fn parse(s: &str) -> Option<JsonType> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "string" => JsonType::String,
-            "number" => JsonType::Number,
-            "boolean" => JsonType::Boolean,
-            "object" => JsonType::Object,
-            "array" => JsonType::Array,
-            "null" => JsonType::Null,
-            _ => return None,
-        })
-    }
-}
-
 /// Where a JSON field's values come from.
 #[derive(Clone, Debug)]
 pub(crate) enum FieldSource {

@@ -1,10 +1,15 @@
-//! Compiling a pipe's configuration objects into a [`PipeMapping`].
+//! Compiling a pipe's configuration objects into a [`PipeMapping`], from their typed
+//! [settings](crate::settings).
 
 use super::attribute::{AttributeMapping, FieldSource, JsonField, JsonType, MappingKind, NamedDnMap};
 use super::error::MappingConfigError;
 use super::{AutoMapped, ClassMapping, PipeMapping};
 use crate::config::{Config, ConfigObject};
-use crate::syntax::{ConditionalValuePattern, Dn, DnMap, DnPatternSide, Filter, ValuePattern};
+use crate::settings::mapping::JsonFieldType;
+use crate::settings::{
+    AttributeMappingKind, AttributeMappingSettings, DnMapSettings, JsonAttributeSettings, JsonFieldSettings, Reader,
+    SettingsError, SyncClassSettings,
+};
 
 impl PipeMapping {
     /// Compiles the sync classes of pipe `pipe` (any case), with their attribute maps and DN maps, sorted by
@@ -23,53 +28,36 @@ impl PipeMapping {
     }
 }
 
-fn invalid_value(obj: &ConfigObject, property: &str, value: &str, reason: impl ToString) -> MappingConfigError {
-    MappingConfigError::InvalidValue {
-        object: obj.label(),
-        property: property.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
+/// A settings error as a mapping error; `suffix` follows the object's label (" (used by the Sync Class ...)").
+fn from_settings(e: SettingsError, suffix: &str) -> MappingConfigError {
+    match e {
+        SettingsError::InvalidValue { object, property, value, reason } => {
+            MappingConfigError::InvalidValue { object: format!("{object}{suffix}"), property, value, reason }
+        }
+        SettingsError::Missing { object, property } => MappingConfigError::Invalid {
+            object: format!("{object}{suffix}"),
+            reason: format!("{property} is not set"),
+        },
+        SettingsError::Invalid { object, reason } => {
+            MappingConfigError::Invalid { object: format!("{object}{suffix}"), reason }
+        }
+        other => {
+            MappingConfigError::Invalid { object: format!("the configuration{suffix}"), reason: other.to_string() }
+        }
     }
-}
-
-fn trimmed(obj: &ConfigObject, prop: &str) -> Vec<String> {
-    obj.values(prop).iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect()
-}
-
-/// Splits comma lists (`dn,uid`) into names.
-fn comma_lists(obj: &ConfigObject, prop: &str) -> Vec<Vec<String>> {
-    obj.values(prop)
-        .iter()
-        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 fn compile_class(config: &Config, pipe: &str, obj: &ConfigObject) -> Result<ClassMapping, MappingConfigError> {
-    let order_raw = obj.first("evaluation-order-index").unwrap_or("9999");
-    let order: i64 = order_raw
-        .trim()
-        .parse()
-        .map_err(|e| invalid_value(obj, "evaluation-order-index", order_raw, format!("not an integer: {e}")))?;
-
-    let mut base_dns = Vec::new();
-    for v in obj.values("include-base-dn") {
-        base_dns.push(Dn::parse(v).map_err(|e| invalid_value(obj, "include-base-dn", v, e))?);
-    }
-    let mut filters = Vec::new();
-    for v in obj.values("include-filter") {
-        filters.push(Filter::parse(v).map_err(|e| invalid_value(obj, "include-filter", v, e))?);
-    }
-
-    let auto = auto_mapped(obj)?;
+    let s = SyncClassSettings::read(&Reader::new(obj)).map_err(|e| from_settings(e, ""))?;
+    let auto = auto_mapped(obj, &s.auto_mapped_source_attribute)?;
 
     let mut dn_maps = Vec::new();
-    for name in obj.values("dn-map") {
+    for name in &s.dn_maps {
         dn_maps.push(dn_map(config, obj.label(), "dn-map", name)?);
     }
 
     let mut mappings: Vec<AttributeMapping> = Vec::new();
-    for map_name in obj.values("attribute-map") {
+    for map_name in &s.attribute_maps {
         let map = config.get("attribute-map", map_name).ok_or_else(|| MappingConfigError::MissingReference {
             object: obj.label(),
             property: "attribute-map".to_string(),
@@ -92,26 +80,32 @@ fn compile_class(config: &Config, pipe: &str, obj: &ConfigObject) -> Result<Clas
         }
     }
 
+    let mut json_attributes = Vec::new();
+    for j in config.children("json-attribute", &obj.names) {
+        json_attributes.push(JsonAttributeSettings::read(&Reader::new(j)).map_err(|e| from_settings(e, ""))?);
+    }
+
     let mut class = ClassMapping {
         pipe: pipe.to_string(),
-        name: obj.name().to_string(),
-        order,
-        base_dns,
-        filters,
-        creates: obj.flag("synchronize-creates"),
-        modifies: obj.flag("synchronize-modifies"),
-        deletes: obj.flag("synchronize-deletes"),
-        modifies_as_creates: obj.flag("modifies-as-creates"),
-        creates_as_modifies: obj.flag("creates-as-modifies"),
-        ignore_zero_length: obj.flag("ignore-zero-length-values"),
-        replace_all: obj.flag("replace-all-attr-values"),
-        create_only: trimmed(obj, "destination-create-only-attribute"),
+        name: s.name,
+        order: s.evaluation_order_index,
+        base_dns: s.include_base_dn,
+        filters: s.include_filter,
+        creates: s.synchronize_creates,
+        modifies: s.synchronize_modifies,
+        deletes: s.synchronize_deletes,
+        modifies_as_creates: s.modifies_as_creates,
+        creates_as_modifies: s.creates_as_modifies,
+        ignore_zero_length: s.ignore_zero_length_values,
+        replace_all: s.replace_all_attr_values,
+        create_only: s.destination_create_only_attribute,
         auto,
-        excluded: trimmed(obj, "excluded-auto-mapped-source-attributes"),
-        correlation: comma_lists(obj, "destination-correlation-attributes"),
-        correlation_on_delete: comma_lists(obj, "destination-correlation-attributes-on-delete"),
+        excluded: s.excluded_auto_mapped_source_attributes,
+        correlation: s.destination_correlation_attributes,
+        correlation_on_delete: s.destination_correlation_attributes_on_delete,
         mappings,
         dn_maps,
+        json_attributes,
         dest_base_dns: None,
     };
     class.dest_base_dns = class.compute_destination_bases();
@@ -119,23 +113,23 @@ fn compile_class(config: &Config, pipe: &str, obj: &ConfigObject) -> Result<Clas
 }
 
 /// `auto-mapped-source-attribute`: `-all-`, `-none-`, or names (values may also be comma lists).
-fn auto_mapped(obj: &ConfigObject) -> Result<AutoMapped, MappingConfigError> {
+fn auto_mapped(obj: &ConfigObject, values: &[String]) -> Result<AutoMapped, MappingConfigError> {
     let mut all = false;
     let mut none = false;
     let mut names: Vec<String> = Vec::new();
-    for v in obj.values("auto-mapped-source-attribute") {
+    for v in values {
         for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if part.eq_ignore_ascii_case("-all-") {
                 all = true;
             } else if part.eq_ignore_ascii_case("-none-") {
                 none = true;
             } else if part.starts_with('-') || part.contains(char::is_whitespace) {
-                return Err(invalid_value(
-                    obj,
-                    "auto-mapped-source-attribute",
-                    part,
-                    "expected -all-, -none- or attribute names",
-                ));
+                return Err(MappingConfigError::InvalidValue {
+                    object: obj.label(),
+                    property: "auto-mapped-source-attribute".to_string(),
+                    value: part.to_string(),
+                    reason: "expected -all-, -none- or attribute names".to_string(),
+                });
             } else if !names.iter().any(|n| n.eq_ignore_ascii_case(part)) {
                 names.push(part.to_string());
             }
@@ -157,17 +151,14 @@ fn dn_map(config: &Config, from: String, property: &str, name: &str) -> Result<N
         property: property.to_string(),
         target: format!("DN Map '{name}'"),
     })?;
-    let (Some(f), Some(t)) = (obj.first("from-dn-pattern"), obj.first("to-dn-pattern")) else {
-        return Err(MappingConfigError::Invalid {
-            object: obj.label(),
+    let s = DnMapSettings::read(&Reader::new(obj)).map_err(|e| match e {
+        SettingsError::Missing { object, .. } => MappingConfigError::Invalid {
+            object,
             reason: "it needs both from-dn-pattern and to-dn-pattern".to_string(),
-        });
-    };
-    let map = DnMap::new(f, t).map_err(|e| match e.side {
-        DnPatternSide::From => invalid_value(obj, "from-dn-pattern", f, &e),
-        DnPatternSide::To => invalid_value(obj, "to-dn-pattern", t, &e),
+        },
+        e => from_settings(e, ""),
     })?;
-    Ok(NamedDnMap { name: obj.name().to_string(), map })
+    Ok(NamedDnMap { name: s.name, map: s.map })
 }
 
 fn compile_mapping(
@@ -176,119 +167,63 @@ fn compile_mapping(
     obj: &ConfigObject,
     class_dn_maps: &[NamedDnMap],
 ) -> Result<AttributeMapping, MappingConfigError> {
-    let label = || format!("{} (used by the {})", obj.label(), class.label());
-    let bad_value = |property: &str, value: &str, reason: String| MappingConfigError::InvalidValue {
-        object: label(),
-        property: property.to_string(),
-        value: value.to_string(),
-        reason,
-    };
-    let invalid = |reason: String| MappingConfigError::Invalid { object: label(), reason };
-    let from_attribute = || {
-        obj.first("from-attribute")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| invalid("from-attribute is not set".to_string()))
-    };
-
-    let variant = obj.variant.as_deref().unwrap_or("");
-    let kind = match variant {
-        "direct" => {
-            let encode = obj.flag("base64-encode-value");
-            let decode = obj.flag("base-64-decode-value");
-            if encode && decode {
-                return Err(invalid("base64-encode-value and base-64-decode-value are both true".to_string()));
-            }
-            MappingKind::Direct { from: from_attribute()?, encode, decode }
+    let suffix = format!(" (used by the {})", class.label());
+    let s = AttributeMappingSettings::read(&Reader::new(obj)).map_err(|e| from_settings(e, &suffix))?;
+    let kind = match s.kind {
+        AttributeMappingKind::Direct { from, base64_encode, base64_decode } => {
+            MappingKind::Direct { from, encode: base64_encode, decode: base64_decode }
         }
-        "constructed" => {
-            let mut conditional = Vec::new();
-            for v in obj.values("conditional-value-pattern") {
-                conditional.push(
-                    ConditionalValuePattern::parse(v)
-                        .map_err(|e| bad_value("conditional-value-pattern", v, e.to_string()))?,
-                );
-            }
-            let mut patterns = Vec::new();
-            for v in obj.values("value-pattern") {
-                patterns.push(ValuePattern::parse(v).map_err(|e| bad_value("value-pattern", v, e.to_string()))?);
-            }
-            if conditional.is_empty() && patterns.is_empty() {
-                return Err(invalid("it has neither value-pattern nor conditional-value-pattern".to_string()));
-            }
-            MappingKind::Constructed { conditional, patterns }
+        AttributeMappingKind::Constructed { value_pattern, conditional_value_pattern } => {
+            MappingKind::Constructed { conditional: conditional_value_pattern, patterns: value_pattern }
         }
-        "dn" => {
+        AttributeMappingKind::Dn { from, dn_maps } => {
             let mut maps = Vec::new();
-            for name in obj.values("dn-map") {
-                maps.push(dn_map(config, label(), "dn-map", name)?);
+            for name in &dn_maps {
+                maps.push(dn_map(config, format!("{}{suffix}", obj.label()), "dn-map", name)?);
             }
             if maps.is_empty() {
                 maps = class_dn_maps.to_vec();
             }
-            MappingKind::Dn { from: from_attribute()?, maps }
+            MappingKind::Dn { from, maps }
         }
-        "json" => {
+        AttributeMappingKind::Json => {
             let mut fields = Vec::new();
             for f in config.children("json-attribute-mapping-field", &obj.names) {
-                fields.push(json_field(f, class)?);
+                fields.push(json_field(f, &suffix)?);
             }
             MappingKind::Json { fields }
-        }
-        other => {
-            return Err(invalid(format!("attribute mappings of type '{other}' are not supported by ferrosync")));
         }
     };
 
     let mut mapping = AttributeMapping {
-        map: obj.names.first().cloned().unwrap_or_default(),
-        destination: obj.name().to_string(),
+        map: s.map,
+        destination: s.destination,
         kind,
-        exclude_values: obj.values("exclude-value").iter().map(|s| s.to_string()).collect(),
-        also_depends_on: trimmed(obj, "also-depends-on-src-attribute"),
-        sync_on_every_update: obj.flag("sync-on-every-update"),
+        exclude_values: s.exclude_value,
+        also_depends_on: s.also_depends_on_src_attribute,
+        sync_on_every_update: s.sync_on_every_update,
         sources: Vec::new(),
     };
     mapping.collect_sources();
     Ok(mapping)
 }
 
-fn json_field(f: &ConfigObject, class: &ConfigObject) -> Result<JsonField, MappingConfigError> {
-    let label = || format!("{} (used by the {})", f.label(), class.label());
-    let type_raw = f.first("json-type").unwrap_or("string");
-    let json_type = JsonType::parse(type_raw).ok_or_else(|| MappingConfigError::InvalidValue {
-        object: label(),
-        property: "json-type".to_string(),
-        value: type_raw.to_string(),
-        reason: "expected string, number, boolean, object, array or null".to_string(),
-    })?;
-    let from = f.first("from-attribute").map(str::trim).filter(|s| !s.is_empty());
-    let pattern = f.first("value-pattern");
-    let source = match (from, pattern) {
-        (Some(_), Some(_)) => {
-            return Err(MappingConfigError::Invalid {
-                object: label(),
-                reason: "it sets both from-attribute and value-pattern".to_string(),
-            })
-        }
-        (Some(a), None) => FieldSource::Attribute(a.to_string()),
-        (None, Some(p)) => {
-            FieldSource::Pattern(ValuePattern::parse(p).map_err(|e| MappingConfigError::InvalidValue {
-                object: label(),
-                property: "value-pattern".to_string(),
-                value: p.to_string(),
-                reason: e.to_string(),
-            })?)
-        }
-        (None, None) if json_type == JsonType::Null => FieldSource::Nothing,
-        (None, None) => {
-            return Err(MappingConfigError::Invalid {
-                object: label(),
-                reason: "it needs from-attribute or value-pattern".to_string(),
-            })
-        }
+fn json_field(f: &ConfigObject, suffix: &str) -> Result<JsonField, MappingConfigError> {
+    let s = JsonFieldSettings::read(&Reader::new(f)).map_err(|e| from_settings(e, suffix))?;
+    let json_type = match s.json_type {
+        JsonFieldType::String => JsonType::String,
+        JsonFieldType::Number => JsonType::Number,
+        JsonFieldType::Boolean => JsonType::Boolean,
+        JsonFieldType::Object => JsonType::Object,
+        JsonFieldType::Array => JsonType::Array,
+        JsonFieldType::Null => JsonType::Null,
     };
-    Ok(JsonField { name: f.name().to_string(), source, json_type })
+    let source = match (s.from_attribute, s.value_pattern) {
+        (Some(a), _) => FieldSource::Attribute(a),
+        (None, Some(p)) => FieldSource::Pattern(p),
+        (None, None) => FieldSource::Nothing,
+    };
+    Ok(JsonField { name: s.name, source, json_type })
 }
 
 #[cfg(test)]

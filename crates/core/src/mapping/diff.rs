@@ -96,9 +96,13 @@ impl ClassMapping {
                 }
             }
 
-            let old_keys: HashSet<Vec<u8>> = old.iter().map(|v| rule.key(v)).collect();
+            // A JSON attribute's destination values compare by the fields that count (the mapped ones have
+            // only those already).
+            let json = self.json_attribute(name).is_some();
+            let old_key = |v: &Value| if json { rule.key(&self.json_fields_that_count(name, v)) } else { rule.key(v) };
+            let old_keys: HashSet<Vec<u8>> = old.iter().map(old_key).collect();
             let new_keys: HashSet<Vec<u8>> = new.iter().map(|v| rule.key(v)).collect();
-            let removed: Vec<Value> = old.iter().filter(|v| !new_keys.contains(&rule.key(v))).cloned().collect();
+            let removed: Vec<Value> = old.iter().filter(|v| !new_keys.contains(&old_key(v))).cloned().collect();
             let added: Vec<Value> = new.iter().filter(|v| !old_keys.contains(&rule.key(v))).cloned().collect();
             if removed.is_empty() && added.is_empty() {
                 continue;
@@ -195,6 +199,61 @@ dsconfig create-sync-class --pipe-name p --class-name list --set auto-mapped-sou
         let mapped = entry("uid=bob,ou=people,o=example", mapped);
         let existing = entry("uid=bob,ou=people,o=example", existing);
         m.class(class).unwrap().diff(&mapped, &existing, scope)
+    }
+
+    #[test]
+    fn json_attributes_compare_and_write_only_the_fields_that_count() {
+        let m = pipe(
+            r#"
+dsconfig create-sync-class --pipe-name p --class-name c
+dsconfig create-json-attribute --pipe-name p --class-name c --attribute-name profile \
+    --set exclude-field:lastLogin --set exclude-field:etag
+dsconfig create-json-attribute --pipe-name p --class-name c --attribute-name prefs \
+    --set include-field:theme
+"#,
+        );
+        let class = m.class("c").unwrap();
+        let source = entry(
+            "uid=bob,ou=people,dc=example,dc=com",
+            &[
+                ("uid", "bob"),
+                ("profile", r#"{"title":"Dr","lastLogin":"2026-01-01","etag":"7"}"#),
+                ("prefs", r#"{"theme":"dark","tz":"UTC"}"#),
+                ("other", r#"{"lastLogin":"kept"}"#),
+            ],
+        );
+        let mapped = class.map_entry(&source).unwrap();
+        let json = |a: &str| serde_json::from_str::<serde_json::Value>(&mapped.values(a)[0].as_text()).unwrap();
+        assert_eq!(json("profile"), serde_json::json!({"title": "Dr"}), "excluded fields are not written");
+        assert_eq!(json("prefs"), serde_json::json!({"theme": "dark"}), "only included fields are written");
+        assert_eq!(json("other"), serde_json::json!({"lastLogin": "kept"}), "no json-attribute: as it is");
+        // The destination's excluded and not-included fields do not make a difference...
+        let existing = entry(
+            "uid=bob,ou=people,dc=example,dc=com",
+            &[
+                ("uid", "bob"),
+                ("profile", r#"{"title":"Dr","lastLogin":"2025-12-31"}"#),
+                ("prefs", r#"{"theme":"dark","tz":"CET"}"#),
+                ("other", r#"{"lastLogin":"kept"}"#),
+            ],
+        );
+        assert_eq!(class.diff(&mapped, &existing, &DiffScope::all()), vec![]);
+        // ...but a field that counts does.
+        let mut changed = existing.clone();
+        changed.set("prefs", v(&[r#"{"theme":"light","tz":"CET"}"#]));
+        assert_eq!(
+            class.diff(&mapped, &changed, &DiffScope::all()),
+            vec![Replace("prefs".into(), v(&[r#"{"theme":"dark"}"#]))]
+        );
+        // A field both included and excluded is refused.
+        let err = super::super::testutil::pipe_error(
+            r#"
+dsconfig create-sync-class --pipe-name p --class-name c
+dsconfig create-json-attribute --pipe-name p --class-name c --attribute-name profile \
+    --set include-field:a --set exclude-field:A
+"#,
+        );
+        assert!(err.to_string().contains("both an include-field and an exclude-field"), "{err}");
     }
 
     #[test]

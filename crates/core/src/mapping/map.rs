@@ -85,6 +85,11 @@ impl ClassMapping {
             if self.ignore_zero_length {
                 values.retain(|v| !v.is_empty());
             }
+            if self.json_attribute(name).is_some() {
+                for v in values.iter_mut() {
+                    *v = self.json_fields_that_count(name, v);
+                }
+            }
             dedupe_in_place(self.matching_rule(name), values);
         });
         Ok(out)

@@ -58,7 +58,7 @@ pub use rules::MatchingRule;
 use attribute::NamedDnMap;
 use rules::{is_operational, names_attribute};
 
-use crate::entry::Entry;
+use crate::entry::{Entry, Value};
 use crate::syntax::{Dn, Filter};
 
 /// A pipe's sync classes, compiled and sorted in evaluation order.
@@ -124,6 +124,8 @@ pub struct ClassMapping {
     pub(crate) correlation_on_delete: Vec<Vec<String>>,
     pub(crate) mappings: Vec<AttributeMapping>,
     pub(crate) dn_maps: Vec<NamedDnMap>,
+    /// The class's `json-attribute`s: which fields of a JSON attribute's values are compared and written.
+    pub(crate) json_attributes: Vec<crate::settings::JsonAttributeSettings>,
     /// The destination image of `base_dns` (see [`ClassMapping::destination_base_dns`]).
     pub(crate) dest_base_dns: Option<Vec<Dn>>,
 }
@@ -226,6 +228,34 @@ impl ClassMapping {
     /// The explicit mapping whose destination is `attr` (any case).
     pub fn mapping_for(&self, attr: &str) -> Option<&AttributeMapping> {
         self.mappings.iter().find(|m| m.destination.eq_ignore_ascii_case(attr))
+    }
+
+    /// The `json-attribute` of the class for attribute `attr` (any case), if any.
+    pub fn json_attribute(&self, attr: &str) -> Option<&crate::settings::JsonAttributeSettings> {
+        self.json_attributes.iter().find(|j| j.attribute.eq_ignore_ascii_case(attr))
+    }
+
+    /// Value `v` of attribute `attr` with only the JSON fields that count: with a `json-attribute` for
+    /// `attr`, the top-level fields of a JSON object value are kept when `include-field` names them (or it is
+    /// empty) and `exclude-field` does not (names compare without case). Other values are returned as they are.
+    pub fn json_fields_that_count(&self, attr: &str, v: &Value) -> Value {
+        let Some(j) = self.json_attribute(attr) else { return v.clone() };
+        let (mut obj, text) = match v {
+            Value::Json(serde_json::Value::Object(o)) => (o.clone(), false),
+            Value::Text(t) => match serde_json::from_str::<serde_json::Value>(t) {
+                Ok(serde_json::Value::Object(o)) => (o, true),
+                _ => return v.clone(),
+            },
+            _ => return v.clone(),
+        };
+        let named = |list: &[String], k: &str| list.iter().any(|f| f.eq_ignore_ascii_case(k));
+        obj.retain(|k, _| (j.include_field.is_empty() || named(&j.include_field, k)) && !named(&j.exclude_field, k));
+        let obj = serde_json::Value::Object(obj);
+        if text {
+            Value::Text(obj.to_string())
+        } else {
+            Value::Json(obj)
+        }
     }
 
     /// The names of the class's DN maps, in order.

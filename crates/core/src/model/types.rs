@@ -138,10 +138,12 @@ const LDAP_ENDPOINT: &[P] = &[
     P::new(
         "max-failover-error-code-frequency",
         Duration,
-        "How often a failover error code may occur before ferrosync fails over.",
+        "How often a failover error code may occur before PingDataSync fails over (ferrosync fails over on every \
+         connection error).",
     )
     .default(&["3 m"])
-    .advanced(),
+    .advanced()
+    .unused(),
     P::new("plugin", Reference("sync-pipe-plugin"), "Plugins (not used by ferrosync).").multi().advanced().unused(),
 ];
 
@@ -149,7 +151,7 @@ const LDAP_SOURCE: &[P] = &[
     P::new("unique-id-attribute", AttributeName, "The attribute that identifies an entry across renames; used to fetch an entry whose DN changed.").default(&["entryUUID"]),
     P::new("use-changelog-batch-request", Boolean, "PingDirectory's get-changelog-batch extended operation (ferrosync reads cn=changelog by search).").default(&["false"]).unused(),
     P::new("proxy-server", Reference("external-server"), "A PingDirectoryProxy in front of the servers.").multi().unused(),
-    P::new("max-backtrack-replication-latency", Duration, "How far back to look in a failover server's change log.").default(&["2 h"]).advanced(),
+    P::new("max-backtrack-replication-latency", Duration, "How far back to look in a failover server's change log.").default(&["2 h"]).advanced().unused(),
     P::new("ignore-changes-by-dn", Dn, "Changes made by these DNs (the sync user of a reverse pipe) are skipped, to prevent loops in bidirectional setups.").multi(),
     P::new("changelog-max-entries-per-poll", int(1), "The most change log entries read in one poll.").default(&["1000"]).advanced(),
 ];
@@ -412,9 +414,21 @@ const SYNC_CLASS: &[P] = &[
 
 const JSON_ATTRIBUTE: &[P] = &[
     DESCRIPTION,
-    P::new("include-field", String, "JSON fields compared and synchronized.").multi(),
-    P::new("exclude-field", String, "JSON fields ignored.").multi(),
-    P::new("id-field", String, "Fields that identify an object in a JSON array.").multi(),
+    P::new(
+        "include-field",
+        String,
+        "Only these top-level fields of the attribute's JSON object values are compared and written (all when unset).",
+    )
+    .multi(),
+    P::new(
+        "exclude-field",
+        String,
+        "These top-level fields of the JSON object values are neither compared nor written.",
+    )
+    .multi(),
+    P::new("id-field", String, "Fields that identify an object in a JSON array (ferrosync compares whole values).")
+        .multi()
+        .unused(),
 ];
 
 const ATTRIBUTE_MAPPING: &[P] = &[
@@ -542,9 +556,10 @@ const SCIM2_MAPPING: &[P] = &[
     P::new(
         "failed-mapping-behavior",
         Enum(&["fail-operation", "ignore", "log-warning"]),
-        "What happens when a value cannot be mapped.",
+        "What happens when a value cannot be mapped (ferrosync leaves out a value it cannot convert, as ignore does).",
     )
-    .default(&["fail-operation"]),
+    .default(&["fail-operation"])
+    .unused(),
     P::new("always-patch-with-replace", Boolean, "Always PATCH this attribute with a replace operation.")
         .default(&["false"]),
 ];
@@ -683,7 +698,13 @@ const PASSPHRASE_VARIANTS: &[V] = &[
         &[&[
             ENABLED,
             P::new("password-file", Path, "The file.").required(),
-            P::new("max-cache-duration", Duration, "How long the value is cached.").default(&["1 h"]),
+            P::new(
+                "max-cache-duration",
+                Duration,
+                "How long the value is cached (ferrosync reads the file each time it needs the value).",
+            )
+            .default(&["1 h"])
+            .unused(),
         ]],
     ),
     V::new(
@@ -711,11 +732,18 @@ const TRUST_VARIANTS: &[V] = &[
         &[&[
             ENABLED,
             P::new("trust-store-file", Path, "The file with the trusted CA certificates (PEM).").required(),
-            P::new("trust-store-type", String, "The file's type."),
-            P::new("trust-store-pin", String, "The file's PIN.").sensitive(),
-            P::new("trust-store-pin-file", Path, "A file with the PIN."),
-            P::new("trust-store-pin-passphrase-provider", Reference("passphrase-provider"), "A provider for the PIN."),
-            P::new("include-jvm-default-issuers", Boolean, "Also trust the system's CAs.").default(&["false"]),
+            P::new("trust-store-type", String, "The file's type (ferrosync reads PEM).").unused(),
+            P::new("trust-store-pin", String, "The file's PIN (a PEM file has none).").sensitive().unused(),
+            P::new("trust-store-pin-file", Path, "A file with the PIN.").unused(),
+            P::new("trust-store-pin-passphrase-provider", Reference("passphrase-provider"), "A provider for the PIN.")
+                .unused(),
+            P::new(
+                "include-jvm-default-issuers",
+                Boolean,
+                "Also trust the system's CAs (ferrosync always trusts them too).",
+            )
+            .default(&["false"])
+            .unused(),
         ]],
     ),
     V::new("jvm-default", "Trusts the system's CA certificates.", &[&[ENABLED]]),
@@ -763,15 +791,18 @@ pub const SYNC_LOG_MESSAGE_TYPES: &[&str] = &[
 const LOG_FILE: &[P] = &[
     ENABLED,
     P::new("log-file", Path, "The log file, relative to the server root."),
-    P::new("log-file-permissions", String, "The file's permissions.").default(&["600"]),
-    P::new("append", Boolean, "Append to an existing file.").default(&["true"]),
+    P::new("log-file-permissions", String, "The file's permissions (ferrosync's logs are always 600).")
+        .default(&["600"])
+        .unused(),
+    P::new("append", Boolean, "Append to an existing file (ferrosync always appends).").default(&["true"]).unused(),
     P::new("asynchronous", Boolean, "Write asynchronously.").advanced().unused(),
-    P::new("auto-flush", Boolean, "Flush after every record.").default(&["true"]).advanced(),
+    P::new("auto-flush", Boolean, "Flush after every record.").default(&["true"]).advanced().unused(),
     P::new("rotation-policy", String, "Rotation policies.").multi().unused(),
     P::new("retention-policy", String, "Retention policies.").multi().unused(),
     P::new("compression-mechanism", String, "Compression of rotated files.").unused(),
-    P::new("timestamp-precision", Enum(&["seconds", "milliseconds"]), "Timestamp precision.")
-        .default(&["milliseconds"]),
+    P::new("timestamp-precision", Enum(&["seconds", "milliseconds"]), "Timestamp precision (always milliseconds).")
+        .default(&["milliseconds"])
+        .unused(),
 ];
 
 const LOG_VARIANTS: &[V] = &[
@@ -818,7 +849,12 @@ const LOG_VARIANTS: &[V] = &[
     V::new(
         "file-based-error",
         "The error log.",
-        &[LOG_FILE, &[P::new("default-severity", String, "Severities logged.").multi()]],
+        &[
+            LOG_FILE,
+            &[P::new("default-severity", String, "Severities logged (ferrosync logs every severity).")
+                .multi()
+                .unused()],
+        ],
     ),
     V::new("file-based-access", "The access log.", &[LOG_FILE]).unused(),
     V::new("file-based-audit", "The audit log.", &[LOG_FILE]).unused(),
@@ -845,14 +881,16 @@ const GLOBAL_SYNC: &[P] = &[
     P::new(
         "changelog-password-decryption-key",
         String,
-        "The key that decrypts passwords in a PingDirectory change log.",
+        "The key that decrypts passwords in a PingDirectory change log (ferrosync reads no encrypted passwords).",
     )
-    .sensitive(),
+    .sensitive()
+    .unused(),
     P::new(
         "changelog-password-decryption-key-passphrase-provider",
         Reference("passphrase-provider"),
         "A provider for the key.",
-    ),
+    )
+    .unused(),
     P::new("sync-pipe-max-connection-count", int(1), "Ignored.").advanced().unused(),
 ];
 

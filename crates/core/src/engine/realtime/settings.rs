@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::settings::{Reader, SettingsError, SyncPipeSettings};
+
 /// A pipe's real-time settings, from its configuration.
 #[derive(Clone, Debug)]
 pub struct PipeSettings {
@@ -18,26 +20,24 @@ pub struct PipeSettings {
 }
 
 impl PipeSettings {
-    /// The settings of pipe `pipe` and its source.
-    pub fn from_config(config: &crate::config::Config, pipe: &str) -> PipeSettings {
-        let p = config.get("sync-pipe", pipe);
-        let d = |prop: &str, default: u64| {
-            p.and_then(|p| p.first(prop))
-                .and_then(crate::model::duration_value)
-                .unwrap_or(Duration::from_millis(default))
-        };
-        let n =
-            |prop: &str, default: u64| p.and_then(|p| p.first(prop)).and_then(|v| v.parse().ok()).unwrap_or(default);
-        let source = p.and_then(|p| p.first("sync-source")).and_then(|s| config.get("sync-source", s));
+    /// The settings of pipe `pipe` and its source, from their typed settings.
+    pub fn from_config(config: &crate::config::Config, pipe: &str) -> Result<PipeSettings, SettingsError> {
+        let p = SyncPipeSettings::of(config, pipe)?;
+        let source = Reader::new(crate::settings::lookup(config, "sync-source", &p.sync_source)?);
+        let ignore_changes_by =
+            if source.declares("ignore-changes-by-dn") { source.texts("ignore-changes-by-dn")? } else { Vec::new() };
+        Ok(PipeSettings::from_settings(&p, ignore_changes_by))
+    }
+
+    /// The real-time settings of a pipe whose source skips the changes made by `ignore_changes_by`.
+    pub fn from_settings(p: &SyncPipeSettings, ignore_changes_by: Vec<String>) -> PipeSettings {
         PipeSettings {
-            polling_interval: d("change-detection-polling-interval", 500),
-            threads: n("num-worker-threads", 32).max(1) as usize,
-            batch: n("changes-queue-size", 5000).clamp(1, 1000) as usize,
-            max_rate: n("max-rate-per-second", 0),
-            ignore_changes_by: source
-                .map(|s| s.values("ignore-changes-by-dn").iter().map(|v| v.to_string()).collect())
-                .unwrap_or_default(),
-            max_backoff: d("retry-backoff-max-wait", 5000).max(Duration::from_secs(1)),
+            polling_interval: p.change_detection_polling_interval,
+            threads: p.num_worker_threads,
+            batch: p.changes_queue_size.clamp(1, 1000),
+            max_rate: p.max_rate_per_second.unwrap_or(0),
+            ignore_changes_by,
+            max_backoff: p.retry_backoff_max_wait.max(Duration::from_secs(1)),
         }
     }
 }
