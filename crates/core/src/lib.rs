@@ -12,6 +12,7 @@ pub mod error;
 pub mod mapping;
 pub mod model;
 pub mod pipe_config;
+pub mod registry;
 pub mod secret;
 pub mod store;
 pub mod synclog;
