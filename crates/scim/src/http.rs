@@ -77,7 +77,7 @@ impl std::fmt::Display for RawError {
 
 /// `134217728` as `128 MiB`, `1000` as `1000 bytes`.
 fn size(n: u64) -> String {
-    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
     } else {
         format!("{n} bytes")

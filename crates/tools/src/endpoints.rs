@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use ferrosync::config::Config;
 use ferrosync::endpoint::{ChangeDetector, Destination, EntrySource};
 use ferrosync::mapping::PipeMapping;
-use ferrosync::registry::{BoxError, BuildContext, EndpointProvider, Registry};
+use ferrosync::registry::Registry;
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
 
@@ -14,35 +14,12 @@ use ferrosync::store::ServerRoot;
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
-        Registry::new(vec![ferrosync_ldap::provider::provider(), &SCIM, ferrosync_pingone::provider::provider()])
+        Registry::new(vec![
+            ferrosync_ldap::provider::provider(),
+            ferrosync_scim::provider::provider(),
+            ferrosync_pingone::provider::provider(),
+        ])
     })
-}
-
-/// SCIM's provider: `--type scim2` destinations on `scim2` external servers. (It moves into `ferrosync-scim`
-/// once that crate's split into modules has landed.)
-struct ScimProvider;
-static SCIM: ScimProvider = ScimProvider;
-
-impl EndpointProvider for ScimProvider {
-    fn name(&self) -> &'static str {
-        "scim"
-    }
-    fn destination_types(&self) -> &'static [&'static str] {
-        &["scim2"]
-    }
-    fn server_types(&self) -> &'static [&'static str] {
-        &["scim2"]
-    }
-    fn build_destination(&self, ctx: &BuildContext, mapping: &PipeMapping) -> Result<Arc<dyn Destination>, BoxError> {
-        Ok(Arc::new(ferrosync_scim::ScimDestination::from_config(
-            ctx.config,
-            ctx.secrets,
-            ctx.root,
-            ctx.pipe,
-            ctx.name,
-            mapping,
-        )?))
-    }
 }
 
 /// The source and destination of pipe `pipe`, connected lazily (the first operation connects).
