@@ -55,6 +55,19 @@ mod tests {
         assert_eq!(registry().model_mismatches(), Vec::<String>::new());
     }
 
+    /// The wizard offers every endpoint kind it knows: each one's types are built by the registry.
+    #[test]
+    fn the_wizard_offers_only_kinds_the_registry_builds() {
+        let offered: Vec<&str> = ferrosync::wizard::served_kinds(registry()).iter().map(|k| k.key).collect();
+        let known: Vec<&str> = ferrosync::wizard::ENDPOINT_KINDS.iter().map(|k| k.key).collect();
+        assert_eq!(offered, known);
+        assert_eq!(offered, ferrosync::wizard::endpoint_kinds().iter().map(|k| k.key).collect::<Vec<_>>());
+        // A registry without SCIM and PingOne offers only the directories.
+        let ldap_only = Registry::new(vec![ferrosync_ldap::provider::provider()]);
+        let offered: Vec<&str> = ferrosync::wizard::served_kinds(&ldap_only).iter().map(|k| k.key).collect();
+        assert_eq!(offered, ["389ds", "openldap", "content-sync", "generic-ldap", "active-directory"]);
+    }
+
     #[test]
     fn every_source_type_has_a_change_log() {
         let t = ferrosync::model::find_type("sync-source").unwrap_or_else(|| panic!("no sync-source type"));
