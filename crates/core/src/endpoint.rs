@@ -111,10 +111,32 @@ pub enum Correlated {
     Many(Vec<String>),
 }
 
+/// What a destination can do beyond the operations every destination has. A tool that needs a capability the
+/// destination lacks refuses the option before doing any work (`resync --deleteMissingEntries` on a SCIM
+/// service), instead of silently doing nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestinationCapabilities {
+    /// [`Destination::stream`] sends every entry below the destination's base DNs, so the entries whose source
+    /// is gone can be found (`resync --deleteMissingEntries`).
+    pub list_entries: bool,
+}
+
+impl Default for DestinationCapabilities {
+    /// Everything (the capabilities of a directory).
+    fn default() -> Self {
+        DestinationCapabilities { list_entries: true }
+    }
+}
+
 /// Where entries are written.
 #[async_trait]
 pub trait Destination: Send + Sync {
     fn name(&self) -> &str;
+
+    /// What this destination can do; a destination that cannot do something says so here (the default: all).
+    fn capabilities(&self) -> DestinationCapabilities {
+        DestinationCapabilities::default()
+    }
 
     /// Checks that the destination can be reached and the credentials work.
     async fn check(&self) -> EndpointResult<()> {
@@ -137,7 +159,8 @@ pub trait Destination: Send + Sync {
 
     async fn delete(&self, id: &str) -> EndpointResult<()>;
 
-    /// Sends every entry below the destination's base DNs to `tx`, with the attributes `attrs`.
+    /// Sends every entry below the destination's base DNs to `tx`, with the attributes `attrs`. A destination
+    /// that cannot list its entries says so in [`Destination::capabilities`] and returns an error here.
     async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;
 
     /// Whether a [`Modification::Replace`] of an attribute leaves it holding exactly the given values (an

@@ -16,6 +16,7 @@ pub mod errorlog;
 pub mod mapping;
 pub mod model;
 pub mod prompt;
+pub mod registry;
 pub mod secret;
 pub mod server_lock;
 pub mod settings;

@@ -28,6 +28,7 @@ pub mod endpoint;
 mod error;
 mod pool;
 pub mod prepare;
+pub mod provider;
 mod stream;
 
 pub use client::{DedicatedConnection, LdapClient, RawSearchResult, ServerStatus};

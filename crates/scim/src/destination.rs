@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use ferrosync::endpoint::{Correlated, Destination, EndpointError, EndpointResult, Modification};
+use ferrosync::endpoint::{
+    Correlated, Destination, DestinationCapabilities, EndpointError, EndpointResult, Modification,
+};
 use ferrosync::entry::Entry;
 use ferrosync::mapping::PipeMapping;
 use ferrosync::synclog::SyncLog;
@@ -555,6 +557,12 @@ impl Destination for ScimDestination {
         &self.inner.name
     }
 
+    /// A SCIM service's resources are not listed (they are not below base DNs, and a resource type may hold
+    /// resources no pipe wrote), so `resync --deleteMissingEntries` is refused.
+    fn capabilities(&self) -> DestinationCapabilities {
+        DestinationCapabilities { list_entries: false }
+    }
+
     async fn check(&self) -> EndpointResult<()> {
         self.run(|i| {
             let r = i.http.send("GET", "ServiceProviderConfig", None, None)?;
@@ -608,8 +616,12 @@ impl Destination for ScimDestination {
 
     /// SCIM resources have no DNs to compare with the source's, so a resync's delete pass finds nothing to
     /// delete here.
+    /// A SCIM destination does not list its resources (see [`Destination::capabilities`]).
     async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
-        Ok(())
+        Err(EndpointError::Config(format!(
+            "the sync destination '{}' (a SCIM service) cannot list its resources",
+            self.inner.name
+        )))
     }
 }
 

@@ -46,6 +46,7 @@ mod destination;
 pub mod http;
 pub mod mapping;
 mod patch;
+pub mod provider;
 
 pub use config::ScimConfigError;
 pub use destination::ScimDestination;

@@ -277,7 +277,8 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         _ => None,
     };
     let mut terminal = Terminal;
-    let mut wizard = Wizard::new(answers, !interactive, &mut terminal, probe.as_ref(), &read_file);
+    let mut wizard = Wizard::new(answers, !interactive, &mut terminal, probe.as_ref(), &read_file)
+        .with_registry(crate::endpoints::registry());
     if let Some(config) = &existing {
         wizard = wizard.with_existing(config);
     }

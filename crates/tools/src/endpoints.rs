@@ -1,28 +1,27 @@
-//! Builds a pipe's source and destination endpoints from the configuration, by their `--type`.
+//! The endpoint registry of the tools: every endpoint crate's provider, assembled in one place
+//! ([`registry`]), and the pipe's source, destination and change detector built through it by their `--type`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use ferrosync::config::Config;
 use ferrosync::endpoint::{ChangeDetector, Destination, EntrySource};
 use ferrosync::mapping::PipeMapping;
+use ferrosync::registry::Registry;
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
-use ferrosync_ldap::endpoint::{LdapDestination, LdapSource};
 
-/// The source types read over LDAP.
-const LDAP_SOURCES: &[&str] = &[
-    "ping-identity",
-    "generic-ldap",
-    "sun-ds",
-    "oracle-unified-directory",
-    "openldap",
-    "content-sync",
-    "active-directory",
-];
-/// The destination types written over LDAP.
-const LDAP_DESTINATIONS: &[&str] =
-    &["ping-identity", "generic-ldap", "sun-ds", "oracle-unified-directory", "active-directory"];
+/// Every endpoint ferrosync has: LDAP directories (and Active Directory), SCIM 2.0 services and PingOne.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        Registry::new(vec![
+            ferrosync_ldap::provider::provider(),
+            ferrosync_scim::provider::provider(),
+            ferrosync_pingone::provider::provider(),
+        ])
+    })
+}
 
 /// The source and destination of pipe `pipe`, connected lazily (the first operation connects).
 pub fn build_pair(
@@ -33,58 +32,11 @@ pub fn build_pair(
     mapping: &PipeMapping,
 ) -> anyhow::Result<(Arc<dyn EntrySource>, Arc<dyn Destination>)> {
     let p = config.get("sync-pipe", pipe).with_context(|| format!("there is no sync pipe '{pipe}'"))?;
-    let p = ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(p))?;
-    p.check_runnable()?;
-    let (source_name, dest_name) = (p.sync_source, p.sync_destination);
-    let source = config
-        .get("sync-source", &source_name)
-        .with_context(|| format!("the sync source '{source_name}' of pipe '{pipe}' does not exist"))?;
-    let dest = config
-        .get("sync-destination", &dest_name)
-        .with_context(|| format!("the sync destination '{dest_name}' of pipe '{pipe}' does not exist"))?;
-    let source_type = source.variant.clone().unwrap_or_default();
-    let dest_type = dest.variant.clone().unwrap_or_default();
-    let source: Arc<dyn EntrySource> = if LDAP_SOURCES.contains(&source_type.as_str()) {
-        Arc::new(
-            LdapSource::from_config(config, secrets, root, pipe, &source_name, mapping)
-                .with_context(|| format!("cannot set up the sync source '{source_name}'"))?,
-        )
-    } else if source_type == "ping-one-customer" {
-        Arc::new(
-            ferrosync_pingone::PingOneSource::from_config(config, secrets, root, pipe, &source_name)
-                .with_context(|| format!("cannot set up the sync source '{source_name}'"))?,
-        )
-    } else {
-        bail!("ferrosync cannot read a sync source of type '{source_type}' ('{source_name}') yet")
-    };
-    let destination: Arc<dyn Destination> = if dest_type == "active-directory" {
-        Arc::new(
-            ferrosync_ldap::ad::AdDestination::from_config(config, secrets, root, pipe, &dest_name)
-                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
-        )
-    } else if LDAP_DESTINATIONS.contains(&dest_type.as_str()) {
-        Arc::new(
-            LdapDestination::from_config(config, secrets, root, pipe, &dest_name)
-                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
-        )
-    } else if dest_type == "scim2" {
-        Arc::new(
-            ferrosync_scim::ScimDestination::from_config(config, secrets, root, pipe, &dest_name, mapping)
-                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
-        )
-    } else if dest_type == "ping-one-customer" {
-        Arc::new(
-            ferrosync_pingone::PingOneDestination::from_config(config, secrets, root, pipe, &dest_name)
-                .with_context(|| format!("cannot set up the sync destination '{dest_name}'"))?,
-        )
-    } else {
-        bail!("ferrosync cannot write to a sync destination of type '{dest_type}' ('{dest_name}') yet")
-    };
-    Ok((source, destination))
+    ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(p))?.check_runnable()?;
+    Ok(registry().build_pair(config, secrets, root, pipe, mapping)?)
 }
 
-/// The change detector of the sync source `source_name` of pipe `pipe`, by the source's `--type`:
-/// `ping-one-customer` reads PingOne's audit activities, the others are read over LDAP.
+/// The change detector of the sync source `source_name` of pipe `pipe`, by the source's `--type`.
 pub fn build_detector(
     config: &Config,
     secrets: &SecretBox,
@@ -92,10 +44,38 @@ pub fn build_detector(
     pipe: &str,
     source_name: &str,
 ) -> anyhow::Result<Arc<dyn ChangeDetector>> {
-    let variant = config.get("sync-source", source_name).and_then(|s| s.variant.clone()).unwrap_or_default();
-    if variant == "ping-one-customer" {
-        let d = ferrosync_pingone::PingOneDetector::from_config(config, secrets, root, pipe, source_name)?;
-        return Ok(Arc::new(d));
+    Ok(registry().build_detector(config, secrets, root, pipe, source_name)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every sync-source, sync-destination and external-server type of the model not marked unused has
+    /// exactly one implementation, and no provider claims a type the model lacks or marks unused.
+    #[test]
+    fn every_model_type_has_exactly_one_implementation() {
+        assert_eq!(registry().model_mismatches(), Vec::<String>::new());
     }
-    Ok(ferrosync_ldap::detector::detector_from_config(config, secrets, root, pipe, source_name)?)
+
+    /// The wizard offers every endpoint kind it knows: each one's types are built by the registry.
+    #[test]
+    fn the_wizard_offers_only_kinds_the_registry_builds() {
+        let offered: Vec<&str> = ferrosync::wizard::served_kinds(registry()).iter().map(|k| k.key).collect();
+        let known: Vec<&str> = ferrosync::wizard::ENDPOINT_KINDS.iter().map(|k| k.key).collect();
+        assert_eq!(offered, known);
+        assert_eq!(offered, ferrosync::wizard::endpoint_kinds().iter().map(|k| k.key).collect::<Vec<_>>());
+        // A registry without SCIM and PingOne offers only the directories.
+        let ldap_only = Registry::new(vec![ferrosync_ldap::provider::provider()]);
+        let offered: Vec<&str> = ferrosync::wizard::served_kinds(&ldap_only).iter().map(|k| k.key).collect();
+        assert_eq!(offered, ["389ds", "openldap", "content-sync", "generic-ldap", "active-directory"]);
+    }
+
+    #[test]
+    fn every_source_type_has_a_change_log() {
+        let t = ferrosync::model::find_type("sync-source").unwrap_or_else(|| panic!("no sync-source type"));
+        for v in t.variants.iter().filter(|v| !v.unused) {
+            assert!(registry().has_change_log(v.name), "{}", v.name);
+        }
+    }
 }

@@ -237,6 +237,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async {
         let (source, destination) = endpoints::build_pair(&config, store.secrets(), &root, &args.pipe_name, &mapping)?;
         let engine = Engine::new(mapping, source, destination);
+        // Options the destination cannot honour are refused before anything is read, logged or changed.
+        let wanted = ResyncOptions { delete_missing: args.delete_missing_entries, ..ResyncOptions::default() };
+        if let Some(why) = resync::unsupported(&engine, &wanted) {
+            let dest = pipe.first("sync-destination").unwrap_or_default();
+            let dest_type = config.get("sync-destination", dest).and_then(|d| d.variant.clone()).unwrap_or_default();
+            bail!("{why} (the sync destination '{dest}' is of type '{dest_type}')");
+        }
         let rate = Arc::new(AtomicU64::new(args.rate_per_second.unwrap_or(0)));
         if let Some(file) = args.rate_per_second_file.clone() {
             let rate = rate.clone();

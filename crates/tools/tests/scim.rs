@@ -291,6 +291,45 @@ async fn wrong_token(prefix: &str) {
     assert!(!err.contains("not-the-token"), "the token leaked: {err}");
 }
 
+/// `resync --deleteMissingEntries` on a pipe into a SCIM service is refused before anything is read or changed:
+/// a SCIM destination cannot list its resources, so the entries whose source is gone cannot be found (before
+/// the endpoint registry, the option silently deleted nothing).
+async fn delete_missing_entries_is_refused(prefix: &str) {
+    let w = World::new("dme", prefix, None).await;
+    let erin = w.add_user("erin", &[]).await;
+    let log = w.root.path().join("logs/tools/resync.log");
+    for args in [&["--deleteMissingEntries"][..], &["--deleteMissingEntries", "--dry-run"][..]] {
+        let run = w.resync(args);
+        let err = run.fails();
+        assert_ne!(run.code(), 0);
+        assert!(
+            err.contains("--deleteMissingEntries needs a sync destination that can list its entries")
+                && err.contains("the sync destination 'scim-destination' is of type 'scim2'"),
+            "{err}"
+        );
+        assert!(w.try_user("erin").is_none(), "resync {args:?} created erin although it was refused");
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(!logged.contains("started"), "the refused resync {args:?} ran: {logged}");
+    }
+
+    // Without the option the pipe resyncs; once the source entry is gone, the refusal still deletes nothing.
+    w.resync(&[]).ok();
+    assert!(w.try_user("erin").is_some(), "a plain resync creates erin");
+    w.src.delete(&erin).await.unwrap();
+    w.resync(&["--deleteMissingEntries"]).fails();
+    assert!(w.try_user("erin").is_some(), "the refused resync changed the service");
+}
+
+#[tokio::test]
+async fn scim2_server_delete_missing_entries_is_refused() {
+    delete_missing_entries_is_refused("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_delete_missing_entries_is_refused() {
+    delete_missing_entries_is_refused("SCIMMY").await;
+}
+
 #[tokio::test]
 async fn scim2_server_wrong_token_is_a_clear_error() {
     wrong_token("SCIM2").await;

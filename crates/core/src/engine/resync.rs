@@ -137,6 +137,9 @@ impl Observer for Quiet {}
 
 /// Runs the passes. Returns one report per pass that ran.
 pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer) -> EndpointResult<Vec<PassReport>> {
+    if let Some(refusal) = unsupported(engine, opts) {
+        return Err(EndpointError::Config(refusal));
+    }
     engine.source.check().await?;
     engine.destination.check().await?;
     let passes = opts.passes.max(1);
@@ -160,6 +163,20 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
         observer.warning("--delete-missing-entries is ignored with --sourceSearchFilter or --sourceInputFile: only a full resync knows which destination entries have no source");
     }
     Ok(reports)
+}
+
+/// Why the destination cannot do what `opts` ask, before any work is done: `--deleteMissingEntries` needs a
+/// destination that lists its entries ([`crate::endpoint::DestinationCapabilities::list_entries`]).
+pub fn unsupported(engine: &Engine, opts: &ResyncOptions) -> Option<String> {
+    if opts.delete_missing && !engine.destination.capabilities().list_entries {
+        return Some(format!(
+            "--deleteMissingEntries needs a sync destination that can list its entries, and the sync destination \
+             '{}' cannot, so the entries whose source is gone cannot be found; run resync without \
+             --deleteMissingEntries and delete them at the destination",
+            engine.destination.name()
+        ));
+    }
+    None
 }
 
 /// A token bucket whose rate may change while it runs.
@@ -587,6 +604,137 @@ pub async fn run_recording(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::{Correlated, Destination, DestinationCapabilities, EntrySource, Modification};
+
+    /// Counts every call made to it; the destination cannot list its entries unless `lists`.
+    #[derive(Default)]
+    struct Counting {
+        calls: AtomicU64,
+        lists: bool,
+    }
+
+    impl Counting {
+        fn called(&self) {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl EntrySource for Counting {
+        fn name(&self) -> &str {
+            "src"
+        }
+        async fn check(&self) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+        async fn fetch(&self, _: &str) -> EndpointResult<Option<Entry>> {
+            self.called();
+            Ok(None)
+        }
+        async fn fetch_by_unique_id(&self, _: &str) -> EndpointResult<Option<Entry>> {
+            self.called();
+            Ok(None)
+        }
+        fn unique_id(&self, _: &Entry) -> Option<String> {
+            None
+        }
+        async fn stream(&self, _: Option<&str>, _: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Destination for Counting {
+        fn name(&self) -> &str {
+            "web"
+        }
+        fn capabilities(&self) -> DestinationCapabilities {
+            DestinationCapabilities { list_entries: self.lists }
+        }
+        async fn check(&self) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+        async fn correlate(&self, _: &Entry, _: &[Vec<String>], _: &[String]) -> EndpointResult<Correlated> {
+            self.called();
+            Ok(Correlated::None)
+        }
+        async fn fetch(&self, _: &str, _: &[String]) -> EndpointResult<Option<Entry>> {
+            self.called();
+            Ok(None)
+        }
+        async fn create(&self, _: &Entry) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+        async fn modify(&self, _: &str, _: &[Modification]) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+        async fn rename(&self, id: &str, _: &str) -> EndpointResult<String> {
+            self.called();
+            Ok(id.to_string())
+        }
+        async fn delete(&self, _: &str) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+        async fn stream(&self, _: &[String], _: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+            self.called();
+            Ok(())
+        }
+    }
+
+    fn engine(source: Arc<Counting>, destination: Arc<Counting>) -> Engine {
+        let pipe = crate::model::find_type("sync-pipe").unwrap_or_else(|| panic!("no sync-pipe type"));
+        let config =
+            crate::config::Config::from_objects(vec![crate::config::ConfigObject::new(pipe, vec!["p".into()], None)]);
+        let mapping = crate::mapping::PipeMapping::from_config(&config, "p").unwrap_or_else(|e| panic!("{e}"));
+        Engine::new(mapping, source, destination)
+    }
+
+    fn run_now(engine: &Engine, opts: &ResyncOptions) -> EndpointResult<Vec<PassReport>> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+        rt.block_on(run(engine, opts, &Quiet))
+    }
+
+    #[test]
+    fn delete_missing_entries_is_refused_before_any_work_when_the_destination_cannot_list() {
+        let source = Arc::new(Counting::default());
+        let destination = Arc::new(Counting::default());
+        let engine = engine(source.clone(), destination.clone());
+        let opts = ResyncOptions { delete_missing: true, threads: 1, ..Default::default() };
+        let err = run_now(&engine, &opts).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "--deleteMissingEntries needs a sync destination that can list its entries, and the sync \
+                 destination 'web' cannot, so the entries whose source is gone cannot be found; run resync without \
+                 --deleteMissingEntries and delete them at the destination"
+            )
+        );
+        assert_eq!(source.calls.load(Ordering::Relaxed), 0, "the source was used");
+        assert_eq!(destination.calls.load(Ordering::Relaxed), 0, "the destination was used");
+
+        // Without the option, the same destination resyncs (a full pass over an empty source).
+        let plain = ResyncOptions { threads: 1, ..Default::default() };
+        assert!(run_now(&engine, &plain).is_ok());
+        assert!(source.calls.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn delete_missing_entries_lists_a_destination_that_can() {
+        let source = Arc::new(Counting::default());
+        let destination = Arc::new(Counting { lists: true, ..Default::default() });
+        let engine = engine(source, destination.clone());
+        let opts = ResyncOptions { delete_missing: true, threads: 1, ..Default::default() };
+        let reports = run_now(&engine, &opts).unwrap_or_else(|e| panic!("{e}"));
+        assert!(reports.iter().any(|r| r.deletes), "no delete pass ran");
+        // check, then the listing of the delete pass
+        assert_eq!(destination.calls.load(Ordering::Relaxed), 2);
+    }
 
     #[test]
     fn dn_lists_round_trip() {

@@ -98,6 +98,19 @@ pub fn endpoint_kinds() -> Vec<&'static EndpointKind> {
         .collect()
 }
 
+/// The endpoint kinds whose server, source and destination types `registry` builds (an empty type: the kind
+/// has none), in the order offered.
+pub fn served_kinds(registry: &crate::registry::Registry) -> Vec<&'static EndpointKind> {
+    ENDPOINT_KINDS
+        .iter()
+        .filter(|k| {
+            (k.server_type.is_empty() || registry.server_provider(k.server_type).is_some())
+                && (k.source_type.is_empty() || registry.source_provider(k.source_type).is_some())
+                && (k.destination_type.is_empty() || registry.destination_provider(k.destination_type).is_some())
+        })
+        .collect()
+}
+
 /// Connection security.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Security {

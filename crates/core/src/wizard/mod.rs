@@ -32,7 +32,9 @@ mod tests;
 
 pub use answers::Answers;
 pub use http::{Http, ScimAuth};
-pub use kinds::{endpoint_kinds, parse_host_port, EndpointKind, HostPort, Security, Trust, ENDPOINT_KINDS};
+pub use kinds::{
+    endpoint_kinds, parse_host_port, served_kinds, EndpointKind, HostPort, Security, Trust, ENDPOINT_KINDS,
+};
 pub use plan::{shell_quote, translate_dn, Attributes, Endpoint, Operations, Plan, SyncClass};
 pub use probe::{Connection, Detected, NoProbe, PrepareRequest, Prepared, Probe, NO_PREPARE};
 pub use questions::{

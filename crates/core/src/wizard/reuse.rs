@@ -3,8 +3,8 @@
 //! endpoint (the servers and their sync user are not created again).
 
 use super::{
-    endpoint_kinds, http, parse_host_port, Connection, Endpoint, EndpointKind, HostPort, Security, Trust, Wizard,
-    WizardError, QUESTIONS,
+    http, parse_host_port, Connection, Endpoint, EndpointKind, HostPort, Security, Trust, Wizard, WizardError,
+    QUESTIONS,
 };
 use crate::config::Config;
 use crate::prompt::choose;
@@ -95,7 +95,7 @@ impl Wizard<'_> {
         bidirectional: bool,
     ) -> Result<Option<Endpoint>, WizardError> {
         let object_type = if role == "source" { "sync-source" } else { "sync-destination" };
-        let kinds = endpoint_kinds();
+        let kinds = self.kinds();
         let kind_of = |variant: &str| {
             kinds.iter().copied().find(|k| {
                 let t = if role == "source" { k.source_type } else { k.destination_type };

@@ -24,6 +24,8 @@ pub struct Wizard<'a> {
     pub(super) existing: Vec<(&'static str, String)>,
     /// The configuration's endpoints and servers that may be used as they are.
     pub(super) known: reuse::Known,
+    /// The endpoint registry: only the kinds whose types it builds are offered (without it: those the model has).
+    pub(super) registry: Option<&'a crate::registry::Registry>,
 }
 
 pub(super) type Check<'c> = &'c dyn Fn(&str) -> Result<String, String>;
@@ -37,7 +39,21 @@ impl<'a> Wizard<'a> {
         read_file: &'a dyn Fn(&str) -> Result<String, String>,
     ) -> Self {
         let (taken, existing, known) = (Answers::default(), Vec::new(), reuse::Known::default());
-        Wizard { given, no_prompt, prompter, probe, read_file, taken, existing, known }
+        Wizard { given, no_prompt, prompter, probe, read_file, taken, existing, known, registry: None }
+    }
+
+    /// Offers only the endpoint kinds whose types `registry` builds (the tools pass theirs).
+    pub fn with_registry(mut self, registry: &'a crate::registry::Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The endpoint kinds offered: those the registry builds, or without one, those the model has.
+    pub(super) fn kinds(&self) -> Vec<&'static EndpointKind> {
+        match self.registry {
+            Some(r) => super::kinds::served_kinds(r),
+            None => endpoint_kinds(),
+        }
     }
 
     /// Refuses names that `config` already uses for the objects the wizard creates.
@@ -269,7 +285,8 @@ impl<'a> Wizard<'a> {
         }
         // HTTP endpoints: one-way, with an LDAP directory at the other end.
         let http_ok = !bidirectional && other.is_none_or(|o| o.http.is_none());
-        let kinds: Vec<&EndpointKind> = endpoint_kinds()
+        let kinds: Vec<&EndpointKind> = self
+            .kinds()
             .into_iter()
             .filter(|k| if role == "source" { !k.source_type.is_empty() } else { !k.destination_type.is_empty() })
             .filter(|k| http_ok || !http::is_http(k.key))
