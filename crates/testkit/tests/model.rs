@@ -587,13 +587,16 @@ impl<'a> Model<'a> {
             Kind::Add => {
                 let e = after.expect("an added entry");
                 let Some(c) = self.select(e) else { return };
+                if !self.pipe.classes[c].creates {
+                    // Dropped: the class does not synchronize creates.
+                    return;
+                }
                 let mapped = self.map(c, e);
                 match self.correlate(c, &mapped) {
                     Found::Many => {
                         self.failures.insert(number, "multiple-matches-found");
                     }
-                    Found::None if self.pipe.classes[c].creates => self.create(uuid, c, mapped),
-                    Found::None => {}
+                    Found::None => self.create(uuid, c, mapped),
                     // An entry already there: the create is applied as a modify.
                     Found::One(at) if self.pipe.classes[c].modifies => self.update(uuid, c, &at, &mapped, None),
                     Found::One(_) => {}
@@ -627,6 +630,10 @@ impl<'a> Model<'a> {
                 let filter_changed =
                     class.filter_attr().is_some_and(|f| changed.iter().any(|a| a.eq_ignore_ascii_case(f)));
                 let entering = known.is_none() && if moddn { old_class_by_dn.is_none() } else { filter_changed };
+                if !entering && !class.modifies {
+                    // A modify the class does not synchronize is dropped before anything is looked up.
+                    return;
+                }
                 let mapped = self.map(c, e);
                 let at = match &known {
                     Some(k) if self.dest.contains_key(&k.dest) => Found::One(k.dest.clone()),
@@ -648,10 +655,7 @@ impl<'a> Model<'a> {
                         }
                     }
                     Found::None => {
-                        // A modify the class does not synchronize is dropped before anything is looked up.
-                        if class.modifies {
-                            self.failures.insert(number, "no-match-found");
-                        }
+                        self.failures.insert(number, "no-match-found");
                     }
                 }
             }

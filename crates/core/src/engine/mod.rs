@@ -224,6 +224,16 @@ impl Engine {
         opts: &SyncOptions,
         known: Option<&IdMapping>,
     ) -> SyncResult {
+        // Ping drops an operation the class does not synchronize before anything else: a real-time modify of
+        // an entry that its class never writes is not a failed lookup.
+        let synchronized = match opts.operation {
+            Operation::Create => class.creates(),
+            Operation::Modify => class.modifies(),
+            Operation::Resync => true,
+        };
+        if !synchronized {
+            return SyncResult::new(Outcome::OpTypeNotSynchronized);
+        }
         let mapped = match class.map_entry(source) {
             Ok(m) => m,
             Err(e) => return SyncResult::new(Outcome::FailedDuringMapping(e.to_string())),
@@ -492,7 +502,12 @@ impl Engine {
             }
         };
         match self.destination.correlate(&mapped, class.correlation_on_delete(), &[]).await {
-            Err(e) => r.outcome = resource_failure(&e),
+            // An endpoint that is down: the change waits for it (as every other operation's does).
+            Err(e) => {
+                let mut f = SyncResult::failed(&e);
+                f.class = r.class;
+                return f;
+            }
             Ok(Correlated::None) => {}
             Ok(Correlated::Many(ids)) => {
                 r.outcome = Outcome::MultipleMatchesFound;
@@ -503,10 +518,13 @@ impl Engine {
                 if opts.dry_run {
                     r.outcome = Outcome::WouldDelete;
                 } else {
-                    r.outcome = match self.destination.delete(&existing.dn).await {
-                        Ok(()) => Outcome::Deleted,
-                        Err(e) => resource_failure(&e),
-                    };
+                    if let Err(e) = self.destination.delete(&existing.dn).await {
+                        let mut f = SyncResult::failed(&e);
+                        f.class = r.class;
+                        f.destination = r.destination;
+                        return f;
+                    }
+                    r.outcome = Outcome::Deleted;
                 }
             }
         }
