@@ -179,14 +179,7 @@ impl LdapSource {
         // Active Directory objects are known by their objectGUID (DirSync's deletes name nothing else).
         let default_uid = if s.variant.as_deref() == Some("active-directory") { "objectGUID" } else { "entryUUID" };
         let uid = s.first("unique-id-attribute").unwrap_or(default_uid);
-        let mut attrs: Vec<String> = vec!["*".into(), uid.to_string()];
-        for class in mapping.classes() {
-            for a in class.source_attributes() {
-                if !attrs.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
-                    attrs.push(a);
-                }
-            }
-        }
+        let attrs = mapping.source_attributes(uid);
         let bases = s.values("base-dn").iter().map(|b| b.to_string()).collect();
         Ok(LdapSource::new(source, client, bases, uid, attrs))
     }

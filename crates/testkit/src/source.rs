@@ -174,17 +174,9 @@ fn push(s: &mut State, kind: ChangeKind, dn: String, new_dn: Option<String>, id:
     s.log.push(LoggedChange { number, kind, dn, new_dn, unique_id: id, changed_attributes: changed, modifier });
 }
 
-/// The attributes an LDAP source of pipe `mapping` asks for: `*`, the unique id, and what the classes name.
+/// The attributes an LDAP source of pipe `mapping` asks for (see [`PipeMapping::source_attributes`]).
 pub fn requested_attributes(mapping: &PipeMapping) -> Vec<String> {
-    let mut attrs: Vec<String> = vec!["*".into(), UNIQUE_ID.to_string()];
-    for class in mapping.classes() {
-        for a in class.source_attributes() {
-            if !attrs.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
-                attrs.push(a);
-            }
-        }
-    }
-    attrs
+    mapping.source_attributes(UNIQUE_ID)
 }
 
 /// The source as the engine reads it.
