@@ -1,17 +1,17 @@
 //! The create-sync-pipe-config tool: the terminal (dialoguer) and the LDAP connection tests around the wizard
-//! of `ferrosync::pipe_config`, then the store or a batch file.
+//! of `ferrosync::wizard`, then the store or a batch file.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ferrosync::dsconfig::{self, Format};
-use ferrosync::pipe_config::{
-    self, Answers, Connection, Detected, Http, Plan, PrepareRequest, Prepared, Probe, Prompter, ScimAuth, Security,
-    Trust, Wizard, WizardError,
-};
+use ferrosync::prompt::{self, PromptError, Prompter};
 use ferrosync::secret::Secret;
 use ferrosync::store::Store;
+use ferrosync::wizard::{
+    self, Answers, Connection, Detected, Http, Plan, PrepareRequest, Prepared, Probe, ScimAuth, Security, Trust, Wizard,
+};
 use ferrosync_ldap::prepare::{self, PrepareOptions};
 use ferrosync_ldap::{ClientOptions, LdapClient, RetryPolicy, ServerConfig};
 
@@ -75,7 +75,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
                 o.answers.add(&name, &v, "the command line").map_err(|e| {
                     cli::Usage(format!(
                         "{e}; the other options are {} (see --help)",
-                        pipe_config::TOOL_FLAGS.iter().map(|f| format!("--{f}")).collect::<Vec<_>>().join(", ")
+                        wizard::TOOL_FLAGS.iter().map(|f| format!("--{f}")).collect::<Vec<_>>().join(", ")
                     ))
                 })?;
             }
@@ -243,7 +243,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     let mut o = parse_args(&args)?;
     if o.help {
-        return cli::out(&pipe_config::help());
+        return cli::out(&wizard::help());
     }
     let mut answers = Answers::default();
     if let Some(p) = &o.properties {
@@ -257,7 +257,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         cli::note("standard input is not a terminal: no question is asked (as with --no-prompt)");
     }
     let probe: Box<dyn Probe> = if o.skip_test {
-        Box::new(pipe_config::NoProbe)
+        Box::new(wizard::NoProbe)
     } else {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -312,7 +312,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         saved.display()
     );
     for p in pipes {
-        let q = pipe_config::shell_quote(p);
+        let q = wizard::shell_quote(p);
         msg.push_str(&format!(
             "  realtime-sync set-startpoint --pipe-name {q} --end-of-changelog\n  resync --pipe-name {q}\n  dsconfig set-sync-pipe-prop --pipe-name {q} --set started:true\n"
         ));
@@ -327,11 +327,11 @@ fn review(plan: &Plan, batch_file: Option<PathBuf>) -> anyhow::Result<Option<Pat
     t.note(&plan.review());
     if batch_file.is_some() {
         if !t.confirm("Write the dsconfig batch file?", true)? {
-            return Err(WizardError::Cancelled.into());
+            return Err(PromptError::Cancelled.into());
         }
         return Ok(batch_file);
     }
-    let choice = pipe_config::choose(
+    let choice = prompt::choose(
         &mut t,
         "What next",
         &[
@@ -353,6 +353,6 @@ fn review(plan: &Plan, batch_file: Option<PathBuf>) -> anyhow::Result<Option<Pat
             })?;
             Ok(Some(PathBuf::from(p)))
         }
-        _ => Err(WizardError::Cancelled.into()),
+        _ => Err(PromptError::Cancelled.into()),
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use ferrosync::config::{Config, ConfigObject, PropertyChange};
 use ferrosync::dsconfig::{self, render, Action, Command, Format};
 use ferrosync::model::{check_value, find_type, Category, ObjectType, PropertyDef, Syntax, OBJECT_TYPES};
-use ferrosync::pipe_config::{pick, Prompter, WizardError};
+use ferrosync::prompt::{pick, PromptError, Prompter};
 use ferrosync::store::Store;
 
 use crate::cli;
@@ -21,7 +21,7 @@ pub fn run(store: Store, fmt: Format) -> anyhow::Result<()> {
     let mut t = Terminal;
     let mut m = Menu { store, p: &mut t, advanced: fmt.advanced, fmt };
     match m.main() {
-        Err(e) if matches!(e.downcast_ref::<WizardError>(), Some(WizardError::Cancelled)) => Ok(()),
+        Err(e) if matches!(e.downcast_ref::<PromptError>(), Some(PromptError::Cancelled)) => Ok(()),
         other => other,
     }
 }
@@ -155,7 +155,7 @@ impl Menu<'_> {
             )?;
             match choice.as_str() {
                 "b" => return Ok(()),
-                "q" => return Err(WizardError::Cancelled.into()),
+                "q" => return Err(PromptError::Cancelled.into()),
                 "list" => {
                     if let Some(parents) = self.parents(t)? {
                         self.run_and_show(&Command {

@@ -1,13 +1,13 @@
 //! The terminal of the interactive tools, through dialoguer: prompts on stderr, defaults shown, a refused
 //! answer asked again with the reason, passwords never echoed.
 
-use ferrosync::pipe_config::{Prompter, WizardError};
+use ferrosync::prompt::{PromptError, Prompter};
 
 /// The terminal, through dialoguer: prompts on stderr, defaults shown, passwords not echoed.
 pub struct Terminal;
 
-fn term_err(e: dialoguer::Error) -> WizardError {
-    WizardError::Terminal(e.to_string())
+fn term_err(e: dialoguer::Error) -> PromptError {
+    PromptError::Terminal(e.to_string())
 }
 
 impl Prompter for Terminal {
@@ -20,7 +20,7 @@ impl Prompter for Terminal {
         prompt: &str,
         default: Option<&str>,
         check: &dyn Fn(&str) -> Result<String, String>,
-    ) -> Result<String, WizardError> {
+    ) -> Result<String, PromptError> {
         loop {
             let mut input = dialoguer::Input::<String>::new().with_prompt(prompt).allow_empty(true);
             if let Some(d) = default {
@@ -35,11 +35,11 @@ impl Prompter for Terminal {
         }
     }
 
-    fn password(&mut self, prompt: &str) -> Result<String, WizardError> {
+    fn password(&mut self, prompt: &str) -> Result<String, PromptError> {
         dialoguer::Password::new().with_prompt(prompt).allow_empty_password(false).interact().map_err(term_err)
     }
 
-    fn confirm(&mut self, prompt: &str, default: bool) -> Result<bool, WizardError> {
+    fn confirm(&mut self, prompt: &str, default: bool) -> Result<bool, PromptError> {
         dialoguer::Confirm::new().with_prompt(prompt).default(default).interact().map_err(term_err)
     }
 }

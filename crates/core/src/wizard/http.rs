@@ -6,7 +6,9 @@
 //! map), all in one sync class named `users`, as in `sample-dsconfig-batch-files/reference-sync-ldap-to-scim2`
 //! and `reference-ping-one-sync-source-configuration`.
 
-use super::{check_value, set, words, Endpoint, Syntax, Wizard, WizardError, QUESTIONS};
+use super::plan::{set, words};
+use super::{Endpoint, Wizard, WizardError, QUESTIONS};
+use crate::model::{check_value, Syntax};
 
 /// The name of the preset sync class.
 pub const PRESET_CLASS: &str = "users";

@@ -3,10 +3,11 @@
 //! endpoint (the servers and their sync user are not created again).
 
 use super::{
-    choose, endpoint_kinds, http, parse_host_port, Connection, Endpoint, EndpointKind, HostPort, Security, Trust,
-    Wizard, WizardError, QUESTIONS,
+    endpoint_kinds, http, parse_host_port, Connection, Endpoint, EndpointKind, HostPort, Security, Trust, Wizard,
+    WizardError, QUESTIONS,
 };
 use crate::config::Config;
+use crate::prompt::choose;
 
 /// What is used as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,336 @@
+//! Real-time synchronization of one pipe: poll the change detector, apply changes to different entries in
+//! parallel and changes to one entry in order, and advance the saved start point only past changes that are
+//! fully applied (in the same transaction as the id map), so a crash never skips a change.
+//!
+//! Here the pipe runner's loop and its saves; `settings` ([`PipeSettings`]), `stats` ([`PipeStats`],
+//! [`StatsSnapshot`]), `flow` (lanes by entry and the log order the start point follows), `reader` (polling the
+//! change detector ahead of the runner, and prefetching a batch's entries) and `apply` (applying one change and
+//! reporting it).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::Engine;
+use crate::endpoint::{Change, ChangeDetector, EndpointError, StartPoint, StartPointRequest};
+use crate::store::{IdMapping, Store, StoreWriter};
+use crate::synclog::SyncLog;
+use crate::syntax::normalize_dn;
+
+mod apply;
+mod flow;
+mod reader;
+mod settings;
+mod stats;
+
+pub use settings::PipeSettings;
+pub use stats::{PipeStats, StatsSnapshot};
+
+use apply::ChangeContext;
+use flow::{Flow, IdUpdate};
+use reader::{Read, Reader};
+
+/// Runs one pipe until `shutdown` turns true.
+pub struct PipeRunner {
+    pub pipe: String,
+    pub engine: Engine,
+    pub detector: Arc<dyn ChangeDetector>,
+    /// The state store, for reads (a mutex makes the runner's future `Send`; it is never held across an await).
+    pub store: std::sync::Mutex<Store>,
+    /// Writes to the state store, on a thread of their own (see [`StoreWriter`]).
+    pub writer: StoreWriter,
+    pub settings: PipeSettings,
+    pub log: Arc<SyncLog>,
+    pub stats: Arc<PipeStats>,
+}
+
+/// Why a pipe stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RealtimeError {
+    #[error(transparent)]
+    Store(#[from] crate::error::StoreError),
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error("the state store's writer stopped before saving the pipe's progress")]
+    WriterGone,
+}
+
+fn key_of(change: &Change) -> String {
+    match &change.unique_id {
+        Some(u) => format!("id:{}", u.to_ascii_lowercase()),
+        None => format!("dn:{}", normalize_dn(&change.dn).unwrap_or_else(|_| change.dn.to_lowercase())),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl PipeRunner {
+    /// The saved start point; a pipe that has none starts at the end of the change log (and says so).
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn initial_start_point(&mut self) -> Result<StartPoint, RealtimeError> {
+        let saved = self.store().start_point(&self.pipe)?;
+        if let Some(sp) = saved {
+            return Ok(StartPoint(sp));
+        }
+        let sp = self.detector.start_point(&StartPointRequest::EndOfChangelog).await?;
+        self.store().set_start_point(&self.pipe, sp.as_str())?;
+        Ok(sp)
+    }
+
+    /// Synchronizes changes until `shutdown` is true; the changes being applied then are finished first.
+    ///
+    /// A reader task polls the change detector ahead of the changes being applied. Each change joins the lane
+    /// of its entry: a lane applies its changes in log order, and up to `num-worker-threads` lanes apply at
+    /// once. There is no barrier between batches: a change is applied as soon as a worker and its entry are
+    /// free. The start point advances past the longest run of changes, in log order, that are all applied, and
+    /// is saved with their id-map updates in one transaction, so a crash never skips a change.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RealtimeError> {
+        let started = Instant::now();
+        self.stats.started_ms.store(now_ms(), Ordering::Relaxed);
+        let mut last_error: Option<String> = None;
+        let start = loop {
+            match self.initial_start_point().await {
+                Ok(sp) => break sp,
+                Err(e) => {
+                    last_error = Some(e.to_string());
+                    self.save_stats("", started, &last_error);
+                    if wait_or_shutdown(&mut shutdown, self.settings.max_backoff).await {
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let reader = Reader {
+            pipe: self.pipe.clone(),
+            detector: self.detector.clone(),
+            settings: self.settings.clone(),
+            log: self.log.clone(),
+            stats: self.stats.clone(),
+        };
+        let reader = tokio::spawn(reader.run(start.clone(), tx, shutdown.clone()));
+        let mut flow = Flow::new(start, self.settings.polling_interval);
+        // Changes read but not yet applied and saved, at most: the reader waits beyond that.
+        let window = (self.settings.batch * 4).max(self.settings.threads * 4);
+        self.save_stats(flow.saved.as_str(), started, &last_error);
+        let mut last_stats = Instant::now();
+        let mut stopping = false;
+        let mut reading = true;
+        let mut saving: Option<Saving> = None;
+        loop {
+            let now = Instant::now();
+            let mut wake = last_stats + STATS_EVERY;
+            // Waiting changes that only a pause or the rate limit holds back (not a busy worker).
+            if !flow.ready.is_empty() && !stopping && flow.tasks.len() < self.settings.threads {
+                wake = wake.min(flow.paused_until.max(flow.next_dispatch));
+            }
+            if flow.unsaved > 0 && saving.is_none() {
+                wake = wake.min(flow.last_save + SAVE_EVERY);
+            }
+            let room = reading && !stopping && flow.slots.len() < window;
+            tokio::select! {
+                biased;
+                r = shutdown.changed(), if !stopping => {
+                    if r.is_err() || *shutdown.borrow() {
+                        stopping = true;
+                    }
+                }
+                r = committed(&mut saving), if saving.is_some() => {
+                    r?;
+                    if let Some(done) = saving.take() {
+                        self.saved(&mut flow, &done);
+                    }
+                }
+                Some(done) = flow.tasks.join_next(), if !flow.tasks.is_empty() => {
+                    self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    match done {
+                        Ok((key, seq, applied)) => {
+                            if let Some(down) = flow.completed(key, seq, applied, &self.settings) {
+                                self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                                last_error = Some(down);
+                            } else {
+                                last_error = None;
+                            }
+                        }
+                        // A task that panicked (a bug): its change stays unapplied, so the start point stays
+                        // before it, and the pipe stops; the change is read again at the next start.
+                        Err(e) => {
+                            let message = format!("internal error while applying a change, the pipe stops: {e}");
+                            self.log.warning(&self.pipe, &message);
+                            last_error = Some(message);
+                            stopping = true;
+                        }
+                    }
+                }
+                msg = rx.recv(), if room => match msg {
+                    None => reading = false,
+                    Some(Read::Changes(changes)) => {
+                        // An entry whose lane is busy reads its entry when its turn comes: an entry read now could
+                        // be older than the one its earlier change is about to read.
+                        let busy: HashSet<String> = flow
+                            .lanes
+                            .iter()
+                            .filter(|(_, l)| l.busy || !l.queue.is_empty())
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        let prefetched = Arc::new(self.prefetch(&changes, &busy).await);
+                        for change in changes {
+                            flow.push(change, prefetched.clone());
+                        }
+                    }
+                    Some(Read::Idle(next)) => flow.push_position(next),
+                    Some(Read::Failed(e)) => last_error = Some(e),
+                },
+                _ = tokio::time::sleep_until(wake.max(now).into()) => {}
+            }
+            if !stopping {
+                self.dispatch(&mut flow);
+            }
+            let applied = flow.advance();
+            if !applied.is_empty() {
+                let mut log = self.log.batch();
+                for a in &applied {
+                    self.report(&mut log, a);
+                }
+            }
+            let idle = flow.tasks.is_empty() && flow.ready.is_empty();
+            if saving.is_none()
+                && flow.unsaved > 0
+                && (flow.unsaved >= SAVE_BATCH || flow.last_save.elapsed() >= SAVE_EVERY || idle || stopping)
+            {
+                saving = Some(self.save_progress(&mut flow));
+            }
+            if last_stats.elapsed() >= STATS_EVERY {
+                self.save_stats(flow.saved.as_str(), started, &last_error);
+                last_stats = Instant::now();
+            }
+            if (stopping || !reading) && flow.tasks.is_empty() && saving.is_none() && flow.unsaved == 0 {
+                break;
+            }
+        }
+        reader.abort();
+        self.save_stats(flow.saved.as_str(), started, &last_error);
+        Ok(())
+    }
+
+    /// Starts the changes whose entry and a worker are free, within the rate limit and unless paused.
+    fn dispatch(&self, flow: &mut Flow) {
+        let now = Instant::now();
+        if now < flow.paused_until {
+            return;
+        }
+        while flow.tasks.len() < self.settings.threads {
+            if self.settings.max_rate > 0 && Instant::now() < flow.next_dispatch {
+                return;
+            }
+            let Some(key) = flow.ready.pop_front() else { return };
+            let Some(lane) = flow.lanes.get_mut(&key) else { continue };
+            let Some((seq, change, prefetched)) = lane.queue.pop_front() else { continue };
+            lane.busy = true;
+            let known = match &lane.known {
+                Some(k) => k.clone(),
+                None => self.known_for(&change),
+            };
+            let ctx = ChangeContext {
+                prefetched,
+                engine: self.engine.clone(),
+                ignore: self.settings.ignore_changes_by.clone(),
+            };
+            self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            flow.tasks.spawn(async move { (key, seq, ctx.apply(change, known).await) });
+            if self.settings.max_rate > 0 {
+                let base = flow.next_dispatch.max(Instant::now() - Duration::from_millis(200));
+                flow.next_dispatch = base + Duration::from_secs_f64(1.0 / self.settings.max_rate as f64);
+            }
+        }
+    }
+
+    /// Sends the start point past the applied changes, with their id-map updates, to be saved in one
+    /// transaction. One save is in flight at a time; [`Saving`] says when it is committed.
+    fn save_progress(&self, flow: &mut Flow) -> Saving {
+        let mut last: HashMap<String, Option<IdMapping>> = HashMap::new();
+        for update in flow.id_updates.drain(..) {
+            match update {
+                IdUpdate::Put(m) => last.insert(m.source_id.clone(), Some(m)),
+                IdUpdate::Remove(id) => last.insert(id, None),
+            };
+        }
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for (id, m) in last {
+            match m {
+                Some(m) => puts.push(m),
+                None => removes.push(id),
+            }
+        }
+        let rx = self.writer.record_progress(&self.pipe, flow.saved.as_str(), puts, removes);
+        let saving = Saving { rx, seq: flow.first, changes: flow.unsaved_changes };
+        flow.unsaved = 0;
+        flow.unsaved_changes = 0;
+        flow.last_save = Instant::now();
+        saving
+    }
+
+    /// A save is committed: the counters follow, and lanes whose changes are all saved are forgotten.
+    fn saved(&self, flow: &mut Flow, saving: &Saving) {
+        let n = saving.changes;
+        let _ = self.stats.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
+        if n > 0 {
+            self.stats.last_applied_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        flow.forget_saved_lanes(saving.seq);
+    }
+
+    fn save_stats(&self, start: &str, started: Instant, last_error: &Option<String>) {
+        let snap = self.stats.snapshot(start, started.elapsed(), last_error.clone());
+        if let Ok(json) = serde_json::to_string(&snap) {
+            self.writer.set_stats(&self.pipe, &json);
+        }
+    }
+}
+
+/// How often the counters are saved for `status`.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+/// Applied changes are saved (start point and id map) at least this often while changes flow...
+const SAVE_EVERY: Duration = Duration::from_millis(20);
+/// ... or once this many are applied, whichever comes first (and at once when nothing is left to apply).
+const SAVE_BATCH: u64 = 512;
+
+/// A save sent to the [`StoreWriter`], not yet committed.
+struct Saving {
+    rx: tokio::sync::oneshot::Receiver<Result<(), crate::error::StoreError>>,
+    /// The changes below this sequence number are saved once it is committed...
+    seq: u64,
+    /// ... and this many of them are changes (not positions).
+    changes: u64,
+}
+
+/// Waits for the save in flight, if any (never returns when there is none).
+async fn committed(saving: &mut Option<Saving>) -> Result<(), RealtimeError> {
+    match saving {
+        Some(s) => match (&mut s.rx).await {
+            Ok(r) => r.map_err(RealtimeError::from),
+            Err(_) => Err(RealtimeError::WriterGone),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for `d` or until shutdown; returns true when shutting down.
+async fn wait_or_shutdown(shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        r = shutdown.changed() => r.is_err() || *shutdown.borrow(),
+    }
+}

@@ -1,0 +1,634 @@
+//! The SCIM 2.0 destination: which endpoint an entry goes to, correlation, fetch, create, modify and delete
+//! through the service's requests.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use ferrosync::endpoint::{Correlated, Destination, EndpointError, EndpointResult, Modification};
+use ferrosync::entry::Entry;
+use ferrosync::mapping::PipeMapping;
+use ferrosync::synclog::SyncLog;
+use serde_json::{json, Map, Value as Json};
+use tokio::sync::mpsc;
+
+use crate::http::{self, status_error, Http};
+use crate::mapping::{self, filter_escape, AttrMap, Endpoint, Usage, ID_PREFIX};
+use crate::patch::{apply, patch_ops, PATCH_OP};
+
+const SEARCH_REQ: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+const GROUP_CLASSES: &[&str] = &["groupofnames", "groupofuniquenames", "group", "posixgroup", "groupofurls"];
+
+/// What the service says about itself.
+#[derive(Default)]
+pub(crate) struct Discovery {
+    etag: bool,
+    /// Declared top-level attribute names (lower case) by schema URN; empty when `/Schemas` is unreadable.
+    schemas: HashMap<String, HashSet<String>>,
+}
+
+/// A resource the destination correlated: where it is, and the state it was in.
+#[derive(Clone)]
+pub(crate) struct Known {
+    ep: usize,
+    id: String,
+    version: Option<String>,
+    resource: Option<Json>,
+    mapped: Option<Entry>,
+    /// Read by this sync operation a moment ago: the next correlation may use it without a request.
+    fresh: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) name: String,
+    pub(crate) pipe: String,
+    pub(crate) log: SyncLog,
+    pub(crate) http: Http,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) mapping: PipeMapping,
+    pub(crate) post_search: bool,
+    pub(crate) put: bool,
+    pub(crate) discovery: OnceLock<Discovery>,
+    pub(crate) known: Mutex<HashMap<String, Known>>,
+    pub(crate) dn_of: Mutex<HashMap<String, String>>,
+    pub(crate) warned: Mutex<HashSet<String>>,
+}
+
+/// The SCIM 2.0 destination.
+pub struct ScimDestination {
+    pub(crate) inner: Arc<Inner>,
+}
+
+fn norm(dn: &str) -> String {
+    ferrosync::syntax::normalize_dn(dn).unwrap_or_else(|_| dn.to_ascii_lowercase())
+}
+
+impl ScimDestination {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> EndpointResult<T> + Send + 'static,
+    ) -> EndpointResult<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| EndpointError::Retryable(format!("the SCIM worker stopped: {e}")))?
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn version_of(res: &Json, etag: Option<&str>) -> Option<String> {
+    res.get("meta")
+        .and_then(|m| m.get("version"))
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .or(etag.map(str::to_string))
+}
+
+impl Inner {
+    fn discovery(&self) -> EndpointResult<&Discovery> {
+        if let Some(d) = self.discovery.get() {
+            return Ok(d);
+        }
+        let mut d = Discovery::default();
+        let spc = self.http.send("GET", "ServiceProviderConfig", None, None)?;
+        if spc.status == 200 {
+            d.etag = spc.json().get("etag").and_then(|e| e.get("supported")).and_then(Json::as_bool).unwrap_or(false);
+        }
+        let sch = self.http.send("GET", "Schemas", None, None)?;
+        if sch.status == 200 {
+            let j = sch.json();
+            let list = j.get("Resources").and_then(Json::as_array).cloned().unwrap_or_default();
+            for s in list {
+                let Some(id) = s.get("id").and_then(Json::as_str) else { continue };
+                let names = s
+                    .get("attributes")
+                    .and_then(Json::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.get("name").and_then(Json::as_str))
+                            .map(str::to_ascii_lowercase)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                d.schemas.insert(id.to_string(), names);
+            }
+        }
+        Ok(self.discovery.get_or_init(|| d))
+    }
+
+    fn warn_once(&self, what: String) {
+        if lock(&self.warned).insert(what.clone()) {
+            let message = format!("SCIM destination '{}': {what}", self.name);
+            if !self.log.warning(&self.pipe, &message) {
+                eprintln!("warning: {message}");
+            }
+        }
+    }
+
+    /// Drops attributes the service does not declare.
+    fn declared_only(&self, ep: &Endpoint, res: &mut Map<String, Json>) -> EndpointResult<()> {
+        let d = self.discovery()?;
+        let Some(core) = d.schemas.get(ep.core()) else { return Ok(()) };
+        let keys: Vec<String> = res.keys().cloned().collect();
+        for k in keys {
+            if k == "schemas" || k == "id" || k == "meta" {
+                continue;
+            }
+            if let Some(ext) = ep.schemas.iter().skip(1).find(|e| e.eq_ignore_ascii_case(&k)) {
+                match d.schemas.get(ext) {
+                    None => {
+                        self.warn_once(format!(
+                            "the service does not declare the schema {ext}; its attributes are not sent"
+                        ));
+                        res.remove(&k);
+                    }
+                    Some(names) => {
+                        if let Some(obj) = res.get_mut(&k).and_then(Json::as_object_mut) {
+                            obj.retain(|a, _| {
+                                let ok = names.contains(&a.to_ascii_lowercase());
+                                if !ok {
+                                    self.warn_once(format!("the service does not declare {ext}:{a}; it is not sent"));
+                                }
+                                ok
+                            });
+                        }
+                    }
+                }
+            } else if !core.contains(&k.to_ascii_lowercase()) {
+                self.warn_once(format!(
+                    "the service does not declare the attribute '{k}' in {}; it is not sent",
+                    ep.core()
+                ));
+                res.remove(&k);
+            }
+        }
+        Ok(())
+    }
+
+    fn choose(&self, e: &Entry) -> usize {
+        if self.endpoints.len() == 1 {
+            return 0;
+        }
+        if let Some(class) = self.mapping.select_class(&e.dn, Some(e)) {
+            if let Some(i) = self.endpoints.iter().position(|ep| ep.class.as_deref() == Some(class.name())) {
+                return i;
+            }
+        }
+        let ocs: Vec<String> = e.texts("objectClass").iter().map(|s| s.to_ascii_lowercase()).collect();
+        if !ocs.is_empty() {
+            let group = ocs.iter().any(|o| GROUP_CLASSES.contains(&o.as_str()));
+            if let Some(i) = self.endpoints.iter().position(|ep| ep.is_group() == group) {
+                return i;
+            }
+        }
+        self.endpoints
+            .iter()
+            .position(|ep| !ep.search.is_empty() && ep.search.iter().all(|m| m.ldap_attrs().iter().all(|a| e.has(a))))
+            .unwrap_or(0)
+    }
+
+    /// The SCIM filter that finds `e` at endpoint `ep`.
+    fn filter(&self, ep: &Endpoint, e: &Entry) -> Option<String> {
+        filter_of(&ep.search, e)
+    }
+
+    fn search(&self, ep: &Endpoint, filter: &str) -> EndpointResult<Vec<Json>> {
+        let resp = if self.post_search {
+            let body = json!({"schemas": [SEARCH_REQ], "filter": filter});
+            let path = format!("{}/.search", ep.path);
+            let r = self.http.send("POST", &path, Some(&body), None)?;
+            if r.status != 200 {
+                return Err(status_error("POST", &path, Some(&body), &r));
+            }
+            r
+        } else {
+            let path = format!("{}?filter={}", ep.path, http::query_encode(filter));
+            let r = self.http.send("GET", &path, None, None)?;
+            if r.status != 200 {
+                return Err(status_error("GET", &path, None, &r));
+            }
+            r
+        };
+        Ok(resp.json().get("Resources").and_then(Json::as_array).cloned().unwrap_or_default())
+    }
+
+    fn get(&self, ep: &Endpoint, id: &str) -> EndpointResult<Option<(Json, Option<String>)>> {
+        let path = format!("{}/{id}", ep.path);
+        let r = self.http.send("GET", &path, None, None)?;
+        match r.status {
+            200 => {
+                let j = r.json();
+                let v = version_of(&j, r.etag.as_deref());
+                Ok(Some((j, v)))
+            }
+            404 => Ok(None),
+            _ => Err(status_error("GET", &path, None, &r)),
+        }
+    }
+
+    fn remember(&self, dn: &str, k: Known) {
+        lock(&self.dn_of).insert(k.id.clone(), dn.to_string());
+        lock(&self.known).insert(norm(dn), k);
+    }
+
+    /// A member DN as a SCIM id.
+    fn resolve_dn(&self, dn: &str) -> Option<String> {
+        self.locate(dn).ok().flatten().map(|(_, id)| id)
+    }
+
+    /// Where the resource of `dn` is: remembered, or found through the DN's RDN.
+    fn locate(&self, dn: &str) -> EndpointResult<Option<(usize, String)>> {
+        if let Some(k) = lock(&self.known).get(&norm(dn)) {
+            return Ok(Some((k.ep, k.id.clone())));
+        }
+        let Ok(parsed) = ferrosync::syntax::Dn::parse(dn) else { return Ok(None) };
+        let Some(rdn) = parsed.rdn() else { return Ok(None) };
+        let Some(ava) = rdn.avas().first() else { return Ok(None) };
+        let reads_rdn = |m: &AttrMap| m.ldap.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(ava.attr_type()));
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            // The search mapping when it reads the RDN's attribute; else a single-valued string mapping that
+            // does (AD: `CN=Jane Doe,...` is found by `displayName`, userName being the sAMAccountName).
+            let by: Vec<&AttrMap> = match ep.search.as_slice() {
+                [m] if reads_rdn(m) => vec![m],
+                _ => match ep
+                    .attrs
+                    .iter()
+                    .find(|m| reads_rdn(m) && m.single && !m.is_members() && matches!(m.kind, mapping::Kind::Str))
+                {
+                    Some(m) => vec![m],
+                    None => continue,
+                },
+            };
+            let mut probe = Entry::new(dn);
+            probe.add(ava.attr_type(), ava.value());
+            let Some(f) = filter_of(by, &probe) else { continue };
+            let found = self.search(ep, &f)?;
+            if let [one] = found.as_slice() {
+                if let Some(id) = one.get("id").and_then(Json::as_str) {
+                    let version = version_of(one, None);
+                    self.remember(
+                        dn,
+                        Known {
+                            ep: i,
+                            id: id.to_string(),
+                            version,
+                            resource: Some(one.clone()),
+                            mapped: None,
+                            fresh: false,
+                        },
+                    );
+                    return Ok(Some((i, id.to_string())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Learns the SCIM ids of the members that the mapped entry `e` names, so that reading the resource back
+    /// gives their DNs (an id this process has not seen yet would read as an unknown member, and make an
+    /// in-sync group look changed).
+    fn learn_members(&self, ep: &Endpoint, e: &Entry) {
+        for m in ep.attrs.iter().filter(|m| m.is_members()) {
+            for a in m.ldap_attrs() {
+                for dn in e.texts(&a) {
+                    self.resolve_dn(&dn);
+                }
+            }
+        }
+    }
+
+    /// What a value is compared by when a modification is applied: a member reads as a DN or as
+    /// `scim-id:ID` depending on what this process knew when it read the resource, so both forms of a
+    /// synchronized member compare as its id.
+    fn value_key(&self, v: &str) -> String {
+        if let Some(id) = v.strip_prefix(ID_PREFIX) {
+            return id.to_string();
+        }
+        match lock(&self.known).get(&norm(v)) {
+            Some(k) => k.id.clone(),
+            None => v.to_lowercase(),
+        }
+    }
+
+    fn unresolve(&self) -> impl Fn(&str) -> String + '_ {
+        move |id: &str| match lock(&self.dn_of).get(id) {
+            Some(dn) => dn.clone(),
+            None => format!("{ID_PREFIX}{id}"),
+        }
+    }
+
+    fn correlate(&self, mapped: &Entry) -> EndpointResult<Correlated> {
+        let i = self.choose(mapped);
+        let ep = &self.endpoints[i];
+        let cached = lock(&self.known).get_mut(&norm(&mapped.dn)).map(|k| {
+            let fresh = std::mem::take(&mut k.fresh);
+            (k.ep, k.id.clone(), k.resource.clone().filter(|_| fresh).map(|r| (r, k.version.clone())))
+        });
+        let mut found: Option<(Json, Option<String>)> = None;
+        if let Some((_, id, fresh)) = cached.filter(|(ci, ..)| *ci == i) {
+            found = match fresh {
+                Some(r) => Some(r),
+                None => self.get(ep, &id)?,
+            };
+        }
+        if found.is_none() {
+            let Some(f) = self.filter(ep, mapped) else { return Ok(Correlated::None) };
+            let hits = self.search(ep, &f)?;
+            match hits.len() {
+                0 => return Ok(Correlated::None),
+                1 => {
+                    let r = hits.into_iter().next().unwrap_or(Json::Null);
+                    let v = version_of(&r, None);
+                    found = Some((r, v));
+                }
+                _ => {
+                    let ids =
+                        hits.iter().filter_map(|h| h.get("id").and_then(Json::as_str)).map(str::to_string).collect();
+                    return Ok(Correlated::Many(ids));
+                }
+            }
+        }
+        let Some((res, version)) = found else { return Ok(Correlated::None) };
+        let id = res.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+        self.remember(
+            &mapped.dn,
+            Known { ep: i, id, version, resource: Some(res.clone()), mapped: Some(mapped.clone()), fresh: false },
+        );
+        self.learn_members(ep, mapped);
+        let e = ep.reverse(&mapped.dn, &res, Some(mapped), &self.unresolve());
+        Ok(Correlated::One(e))
+    }
+
+    fn create(&self, e: &Entry) -> EndpointResult<()> {
+        let i = self.choose(e);
+        let ep = &self.endpoints[i];
+        // Services need not enforce uniqueness (Groups rarely do): look first, so a create never duplicates.
+        // A resource that exists is the engine's to compare and update (it correlates next, and finds the
+        // resource just read without asking the service again).
+        match self.correlate(e)? {
+            Correlated::None => {}
+            Correlated::One(_) => {
+                if let Some(k) = lock(&self.known).get_mut(&norm(&e.dn)) {
+                    k.fresh = true;
+                }
+                return Err(EndpointError::AlreadyExists(format!(
+                    "{}: a resource matching {} exists already",
+                    ep.path, e.dn
+                )));
+            }
+            Correlated::Many(ids) => {
+                return Err(EndpointError::Rejected(format!(
+                    "{}: several resources match {}: {}",
+                    ep.path,
+                    e.dn,
+                    ids.join(", ")
+                )))
+            }
+        }
+        let mut body = ep.build(e, Usage::Create, &mut |dn| self.resolve_dn(dn));
+        self.declared_only(ep, &mut body)?;
+        let body = Json::Object(body);
+        let r = self.http.send("POST", &ep.path, Some(&body), None)?;
+        match r.status {
+            200 | 201 => {
+                let j = r.json();
+                let id = j.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+                let version = version_of(&j, r.etag.as_deref());
+                self.remember(
+                    &e.dn,
+                    Known { ep: i, id, version, resource: Some(j), mapped: Some(e.clone()), fresh: false },
+                );
+                Ok(())
+            }
+            409 => {
+                // Already there: correlate and bring it up to date.
+                match self.correlate(e)? {
+                    Correlated::One(_) => {
+                        let k = lock(&self.known).get(&norm(&e.dn)).cloned();
+                        let Some(k) = k else { return Err(status_error("POST", &ep.path, Some(&body), &r)) };
+                        self.update(&e.dn, k, e.clone())
+                    }
+                    _ => Err(status_error("POST", &ep.path, Some(&body), &r)),
+                }
+            }
+            _ => Err(status_error("POST", &ep.path, Some(&body), &r)),
+        }
+    }
+
+    fn modify(&self, dn: &str, mods: &[Modification]) -> EndpointResult<()> {
+        let k = match lock(&self.known).get(&norm(dn)).cloned() {
+            Some(k) => k,
+            None => {
+                let Some((ep, id)) = self.locate(dn)? else {
+                    return Err(EndpointError::Rejected(format!("no SCIM resource is known for {dn}")));
+                };
+                Known { ep, id, version: None, resource: None, mapped: None, fresh: false }
+            }
+        };
+        let ep = &self.endpoints[k.ep];
+        let (resource, version) = match &k.resource {
+            Some(r) => (r.clone(), k.version.clone()),
+            None => match self.get(ep, &k.id)? {
+                Some(x) => x,
+                None => return Err(EndpointError::Rejected(format!("{}/{} no longer exists", ep.path, k.id))),
+            },
+        };
+        let mut target = ep.reverse(dn, &resource, k.mapped.as_ref(), &self.unresolve());
+        for m in mods {
+            apply(&mut target, m, &|v| self.value_key(v));
+        }
+        self.update(dn, Known { resource: Some(resource), version, ..k }, target)
+    }
+
+    /// Brings the resource `k` to the state of entry `target`.
+    fn update(&self, dn: &str, k: Known, target: Entry) -> EndpointResult<()> {
+        let ep = &self.endpoints[k.ep];
+        let mut desired = ep.build(&target, Usage::Update, &mut |d| self.resolve_dn(d));
+        self.declared_only(ep, &mut desired)?;
+        let desired = Json::Object(desired);
+        let etag = self.discovery()?.etag;
+        let mut resource = k.resource.clone().unwrap_or(Json::Null);
+        let mut version = k.version.clone();
+        let path = format!("{}/{}", ep.path, k.id);
+        for _ in 0..4 {
+            let (method, body) = if self.put {
+                let mut full = resource.as_object().cloned().unwrap_or_default();
+                full.remove("meta");
+                full.remove("groups");
+                for m in ep.attrs.iter().filter(|m| m.used_for(Usage::Update)) {
+                    ep.put(&mut full, &m.scim, ep.get(&desired, &m.scim).cloned());
+                }
+                full.insert("schemas".into(), desired.get("schemas").cloned().unwrap_or(Json::Null));
+                if patch_ops(ep, &resource, &desired).is_empty() {
+                    return Ok(());
+                }
+                ("PUT", Json::Object(full))
+            } else {
+                let ops = patch_ops(ep, &resource, &desired);
+                if ops.is_empty() {
+                    return Ok(());
+                }
+                ("PATCH", json!({"schemas": [PATCH_OP], "Operations": ops}))
+            };
+            let if_match = if etag { version.as_deref() } else { None };
+            let r = self.http.send(method, &path, Some(&body), if_match)?;
+            match r.status {
+                200 | 204 => {
+                    let mut known = k.clone();
+                    known.fresh = false;
+                    if r.status == 200 && !r.body.is_empty() {
+                        let j = r.json();
+                        known.version = version_of(&j, r.etag.as_deref());
+                        known.resource = Some(j);
+                    } else if let (Some(v), true) = (r.etag.clone(), etag) {
+                        // No body, but the new version: the resource is what it was plus what was sent.
+                        let mut now = resource.as_object().cloned().unwrap_or_default();
+                        for m in ep.attrs.iter().filter(|m| m.used_for(Usage::Update)) {
+                            ep.put(&mut now, &m.scim, ep.get(&desired, &m.scim).cloned());
+                        }
+                        known.resource = Some(Json::Object(now));
+                        known.version = Some(v);
+                    } else {
+                        known.resource = None;
+                        known.version = None;
+                    }
+                    self.remember(dn, known);
+                    return Ok(());
+                }
+                404 => {
+                    // Deleted by someone else since this destination read it: forget it, so that the retry
+                    // looks it up again (and creates it).
+                    lock(&self.known).remove(&norm(dn));
+                    return Err(EndpointError::Retryable(format!(
+                        "{path} is gone (HTTP 404 on {method}): it is looked up again at the next attempt"
+                    )));
+                }
+                412 => match self.get(ep, &k.id)? {
+                    Some((res, v)) => {
+                        resource = res;
+                        version = v;
+                    }
+                    None => return Err(EndpointError::Rejected(format!("{path} no longer exists"))),
+                },
+                _ => return Err(status_error(method, &path, Some(&body), &r)),
+            }
+        }
+        Err(EndpointError::Retryable(format!("{path}: the resource kept changing (HTTP 412 four times)")))
+    }
+
+    fn delete(&self, dn: &str) -> EndpointResult<()> {
+        let Some((i, id)) = self.locate(dn)? else { return Ok(()) };
+        let path = format!("{}/{id}", self.endpoints[i].path);
+        let r = self.http.send("DELETE", &path, None, None)?;
+        lock(&self.known).remove(&norm(dn));
+        lock(&self.dn_of).remove(&id);
+        match r.status {
+            200 | 204 | 404 => Ok(()),
+            _ => Err(status_error("DELETE", &path, None, &r)),
+        }
+    }
+
+    fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>> {
+        let Some(k) = lock(&self.known).get(&norm(dn)).cloned() else { return Ok(None) };
+        let ep = &self.endpoints[k.ep];
+        // With ETags, the state this destination last wrote or read stands: an update sends If-Match, and a
+        // resource changed by someone else since gives 412, which reads it again. One request per modify.
+        if let (Some(res), Some(_), true) = (&k.resource, &k.version, self.discovery()?.etag) {
+            return Ok(Some(ep.reverse(dn, res, k.mapped.as_ref(), &self.unresolve())));
+        }
+        let Some((res, version)) = self.get(ep, &k.id)? else {
+            lock(&self.known).remove(&norm(dn));
+            return Ok(None);
+        };
+        let e = ep.reverse(dn, &res, k.mapped.as_ref(), &self.unresolve());
+        self.remember(dn, Known { resource: Some(res), version, ..k });
+        Ok(Some(e))
+    }
+}
+
+#[async_trait]
+impl Destination for ScimDestination {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    async fn check(&self) -> EndpointResult<()> {
+        self.run(|i| {
+            let r = i.http.send("GET", "ServiceProviderConfig", None, None)?;
+            if r.status != 200 {
+                return Err(EndpointError::Unavailable(format!(
+                    "GET {}/ServiceProviderConfig: HTTP {}: is scim-service-url right? {}",
+                    i.http.base,
+                    r.status,
+                    http::redact(&r.body)
+                )));
+            }
+            i.discovery().map(|_| ())
+        })
+        .await
+    }
+
+    async fn correlate(&self, mapped: &Entry, _lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
+        let mapped = mapped.clone();
+        self.run(move |i| i.correlate(&mapped)).await
+    }
+
+    async fn fetch(&self, id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
+        let id = id.to_string();
+        self.run(move |i| i.fetch(&id)).await
+    }
+
+    async fn create(&self, entry: &Entry) -> EndpointResult<()> {
+        let entry = entry.clone();
+        self.run(move |i| i.create(&entry)).await
+    }
+
+    async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
+        let (id, mods) = (id.to_string(), mods.to_vec());
+        self.run(move |i| i.modify(&id, &mods)).await
+    }
+
+    /// SCIM ids do not change: the resource stays, and is now known by the new DN.
+    async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
+        let mut known = lock(&self.inner.known);
+        if let Some(k) = known.remove(&norm(id)) {
+            lock(&self.inner.dn_of).insert(k.id.clone(), new_dn.to_string());
+            known.insert(norm(new_dn), k);
+        }
+        Ok(new_dn.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> EndpointResult<()> {
+        let id = id.to_string();
+        self.run(move |i| i.delete(&id)).await
+    }
+
+    /// SCIM resources have no DNs to compare with the source's, so a resync's delete pass finds nothing to
+    /// delete here.
+    async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        Ok(())
+    }
+}
+
+/// The filter `scim eq value and ...` for the mappings `maps` of entry `e`; `None` when `e` lacks a value
+/// or a value is not a simple one.
+fn filter_of<'a>(maps: impl IntoIterator<Item = &'a AttrMap>, e: &Entry) -> Option<String> {
+    let mut clauses = Vec::new();
+    for m in maps {
+        let v = m.to_json(e, &mut |_| None)?;
+        let v = match v {
+            Json::Array(a) => a.into_iter().next()?,
+            v => v,
+        };
+        let lit = match v {
+            Json::String(s) => format!("\"{}\"", filter_escape(&s)),
+            Json::Object(_) | Json::Array(_) | Json::Null => return None,
+            other => other.to_string(),
+        };
+        clauses.push(format!("{} eq {lit}", m.scim));
+    }
+    (!clauses.is_empty()).then(|| clauses.join(" and "))
+}
