@@ -218,7 +218,9 @@ mod tests {
         let lists = |ls: &[&str]| ls.iter().map(|l| l.split(',').map(str::to_string).collect()).collect::<Vec<_>>();
         let found = d.correlate(&mapped, &lists(&["dn"]), &[]).await.unwrap();
         assert!(matches!(found, Correlated::One(e) if e.dn == "uid=a,ou=people,dc=example,dc=com"));
-        assert!(matches!(d.correlate(&mapped, &lists(&["cn"]), &[]).await.unwrap(), Correlated::Many(m) if m.len() == 2));
+        assert!(
+            matches!(d.correlate(&mapped, &lists(&["cn"]), &[]).await.unwrap(), Correlated::Many(m) if m.len() == 2)
+        );
         // The first list that finds exactly one entry wins; a list naming a missing attribute is skipped.
         let found = d.correlate(&mapped, &lists(&["cn", "mail", "cn,sn"]), &[]).await.unwrap();
         assert!(matches!(found, Correlated::One(e) if e.dn == "uid=b,ou=people,dc=example,dc=com"));

@@ -87,12 +87,8 @@ impl Harness {
         let store = Store::open(&self.root)?;
         let config = store.load()?;
         let mapping = PipeMapping::from_config(&config, &self.pipe)?;
-        let source: Arc<dyn EntrySource> = Arc::new(FakeSource::new(
-            "src",
-            self.source.clone(),
-            requested_attributes(&mapping),
-            self.faults.clone(),
-        ));
+        let source: Arc<dyn EntrySource> =
+            Arc::new(FakeSource::new("src", self.source.clone(), requested_attributes(&mapping), self.faults.clone()));
         let destination: Arc<dyn Destination> = Arc::new(self.destination.clone());
         let detector: Arc<dyn ChangeDetector> = Arc::new(FakeChangeLog::new(self.source.clone(), self.faults.clone()));
         Ok(PipeRunner {

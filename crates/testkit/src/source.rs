@@ -163,9 +163,7 @@ impl SourceDirectory {
 }
 
 fn unique_id_at(dit: &Dit, dn: &str) -> Result<String, DitError> {
-    dit.get(dn)
-        .and_then(|e| e.first_text(UNIQUE_ID))
-        .ok_or_else(|| DitError::NoSuchObject(dn.to_string()))
+    dit.get(dn).and_then(|e| e.first_text(UNIQUE_ID)).ok_or_else(|| DitError::NoSuchObject(dn.to_string()))
 }
 
 fn push(s: &mut State, kind: ChangeKind, dn: String, new_dn: Option<String>, id: String, changed: Vec<String>) {

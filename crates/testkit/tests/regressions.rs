@@ -62,7 +62,6 @@ async fn drain(h: &Harness) {
 }
 
 #[tokio::test]
-#[ignore = "fails until a delete is classified by the class that synchronized the entry (the fix needs the realtime.rs split)"]
 async fn never_synchronized_class_ahead_does_not_drop_a_delete() {
     let h = harness();
     h.source.add(person("alice", "staff")).unwrap();
@@ -112,4 +111,31 @@ async fn class_filter_on_unmapped_attribute_sees_the_value() {
     assert!(!h.destination.get(&alice).unwrap().has("employeeType"), "employeeType is not mapped");
     assert_eq!(h.destination.get(&alice).unwrap().texts("description"), ["manager"]);
     assert_eq!(h.failed_ops(), "", "sync log:\n{}", h.sync_log());
+}
+
+#[tokio::test]
+async fn a_delete_recorded_before_classes_were_kept_is_classified_by_the_destination_entry() {
+    let h = harness();
+    let id = h.source.add(person("alice", "staff")).unwrap();
+    drain(&h).await;
+    let alice = format!("uid=alice,{PEOPLE}");
+    // The id map as a ferrosync that did not keep the class wrote it.
+    let mut m = h.id_mapping(&id).unwrap().expect("recorded");
+    assert_eq!(m.class.as_deref(), Some("staff"));
+    m.class = None;
+    ferrosync::store::Store::open(&h.root).unwrap().put_id_mappings("p", &[m]).unwrap();
+
+    h.source.delete(&alice).unwrap();
+    drain(&h).await;
+    assert!(h.destination.get(&alice).is_none(), "{}", h.sync_log());
+    // The destination entry has no employeeType (not mapped): the contractors filter does not match it, the
+    // staff class's does; the sync log says how the delete was classified.
+    let log = h.sync_log();
+    assert!(
+        log.contains(
+            "was classified by its destination entry uid=alice,ou=people,dc=example,dc=com as sync class 'staff'"
+        ),
+        "{log}"
+    );
+    assert_eq!(h.failed_ops(), "");
 }

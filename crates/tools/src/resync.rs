@@ -198,6 +198,7 @@ impl Observer for Progress {
                         source_dn: dn.to_string(),
                         dest_dn: dest.clone(),
                         digest: result.digest.clone(),
+                        class: result.class.clone(),
                     });
                     p.len() >= 2000
                 });
