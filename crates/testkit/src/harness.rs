@@ -134,8 +134,18 @@ impl Harness {
             tokio::time::sleep(after).await;
             task.abort();
             let _ = task.await;
-            // The killed runner's store writer finishes the commit it was given, as SQLite would have.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // The killed runner's store writer (a thread of its own) finishes the commits it was given, as
+            // SQLite would have finished the one in flight: wait until the saved state stops moving, so the
+            // restarted runner never races it.
+            let mut last = self.start_point()?;
+            loop {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let now = self.start_point()?;
+                if now == last {
+                    break;
+                }
+                last = now;
+            }
         }
         let runner = self.runner()?;
         let (tx, rx) = watch::channel(false);

@@ -638,7 +638,10 @@ impl<'a> Model<'a> {
                     Found::None => self.create(uuid, c, mapped),
                     // An entry already there: the create is applied as a modify.
                     Found::One(at) if self.pipe.classes[c].modifies => self.update(uuid, c, &at, &mapped, None),
-                    Found::One(_) => {}
+                    // Not modified, but it is the entry's destination entry from now on.
+                    Found::One(at) => {
+                        self.synced.insert(uuid.to_string(), Synced { class: c, dest: at });
+                    }
                 }
             }
             Kind::Modify(ref changed) | Kind::ModDn(ref changed, _) => {

@@ -255,13 +255,25 @@ impl ChangeContext {
         let opts = SyncOptions { dry_run: false, exclude: Vec::new(), operation, changed_attributes: changed };
         let mut result = self.engine.sync_entry_known(&entry, &opts, known.as_ref()).await;
         // A create of an entry that already exists (a replayed change after a crash) is applied as a modify.
+        let mut existing = None;
         if operation == Operation::Create
             && matches!(&result.outcome, Outcome::FailedAtResource(m) if m.contains("already exists at the destination"))
         {
+            existing = result.destination.clone();
             let opts = SyncOptions { operation: Operation::Resync, ..opts };
             result = self.engine.sync_entry_known(&entry, &opts, known.as_ref()).await;
         }
         let put = match (&result.outcome, &unique_id, &result.destination) {
+            // The entry was there already (most often a replay after a crash: the pipe made it): it stays this
+            // entry's destination entry even when the class does not synchronize modifies, so that its delete
+            // finds it.
+            (Outcome::OpTypeNotSynchronized, Some(u), _) if existing.is_some() => Some(IdMapping {
+                source_id: u.clone(),
+                source_dn: source_dn.clone(),
+                dest_dn: existing.clone().unwrap_or_default(),
+                digest: None,
+                class: result.class.clone(),
+            }),
             (Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded, Some(u), Some(d)) => Some(IdMapping {
                 source_id: u.clone(),
                 source_dn: source_dn.clone(),
