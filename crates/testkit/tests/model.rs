@@ -742,6 +742,9 @@ fn person(dn: &str, e: &NewEntry, n: usize) -> Entry {
     x
 }
 
+/// A change to make at the source; returns the changed entry's unique id.
+type SourceChange = Box<dyn FnOnce() -> Result<String, String>>;
+
 struct Run {
     h: Harness,
     crashed: bool,
@@ -810,7 +813,7 @@ pub async fn run_case(pipe: &Pipe, steps: &[Step], faults: bool, seed: u64) -> R
         let uid_taken = |uid: &str| people.iter().any(|p| p.texts("uid").iter().any(|u| u.eq_ignore_ascii_case(uid)));
         // What the step touches: unique ids and DNs.
         let mut keys: Vec<String> = Vec::new();
-        let plan_step: Option<(Kind, Box<dyn FnOnce() -> Result<String, String>>)>;
+        let plan_step: Option<(Kind, SourceChange)>;
         let mut readd: Option<(String, NewEntry)> = None;
         match step.clone() {
             Step::Drain { crash_ms } => {
