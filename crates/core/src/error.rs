@@ -106,4 +106,6 @@ pub enum StoreError {
     Key { path: PathBuf, reason: String },
     #[error("cannot decrypt a sensitive value: {0} (was the encryption key replaced?)")]
     Decrypt(String),
+    #[error("the thread writing the store stopped unexpectedly")]
+    WriterStopped,
 }

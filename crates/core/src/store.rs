@@ -228,6 +228,9 @@ impl Store {
     }
 }
 
+/// The prefix of the `server_state` keys that hold start point requests (see [`Store::request_start_point`]).
+const START_POINT_REQUEST: &str = "start-point-request:";
+
 /// Where a source entry was synchronized to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdMapping {
@@ -262,6 +265,58 @@ impl Store {
         )
         .map_err(sql)?;
         tx.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'", []).map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// Asks the running sync server to move pipe `pipe` to `start_point`: the server stops the pipe (its
+    /// changes in flight are finished and saved), saves the requested start point, removes the request and
+    /// starts the pipe again. A pipe that saves its own position while running would overwrite a start point
+    /// written directly ([`Store::set_start_point`] is for a server that is not running).
+    pub fn request_start_point(&self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
+        self.set_server_value(&format!("{START_POINT_REQUEST}{pipe}"), Some(start_point))
+    }
+
+    /// Whether a start point request for `pipe` still waits for the server.
+    pub fn start_point_requested(&self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.server_value(&format!("{START_POINT_REQUEST}{pipe}"))
+    }
+
+    /// The start point requests that wait: (pipe, start point).
+    pub fn start_point_requests(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, value FROM server_state WHERE key LIKE 'start-point-request:%' ORDER BY key")
+            .map_err(self.sql_err())?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(self.sql_err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, value) = row.map_err(self.sql_err())?;
+            if let Some(pipe) = key.strip_prefix(START_POINT_REQUEST) {
+                out.push((pipe.to_string(), value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves the requested start point of `pipe` and removes the request, in one transaction (the generation is
+    /// not bumped: the server applying it restarts that pipe alone). A request replaced meanwhile by a newer one
+    /// is kept for the next round.
+    pub fn apply_start_point_request(&mut self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
+        let path = self.root.db_path();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute(
+            "INSERT INTO pipe_state (pipe, start_point, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT (pipe) DO UPDATE SET start_point = excluded.start_point, updated = excluded.updated",
+            params![pipe, start_point, crate::util::timestamp_now()],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "DELETE FROM server_state WHERE key = ?1 AND value = ?2",
+            params![format!("{START_POINT_REQUEST}{pipe}"), start_point],
+        )
+        .map_err(sql)?;
         tx.commit().map_err(sql)
     }
 

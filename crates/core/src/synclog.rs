@@ -23,31 +23,107 @@ pub(crate) fn is_secret(attr: &str) -> bool {
 /// A log file opened for appending, mode 0600.
 struct LogFile {
     path: PathBuf,
-    file: Mutex<Option<std::fs::File>>,
+    file: Mutex<FileState>,
+}
+
+#[derive(Default)]
+struct FileState {
+    file: Option<std::fs::File>,
+    /// Writes that failed since the last one that worked (0: the file works).
+    lost: u64,
 }
 
 impl LogFile {
     fn new(path: PathBuf) -> Self {
-        LogFile { path, file: Mutex::new(None) }
+        LogFile { path, file: Mutex::new(FileState::default()) }
     }
 
-    fn append(&self, text: &str) {
-        let Ok(mut guard) = self.file.lock() else { return };
-        if guard.is_none() {
-            if let Some(dir) = self.path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let mut opts = std::fs::OpenOptions::new();
-            opts.create(true).append(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            *guard = opts.open(&self.path).ok();
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
         }
-        if let Some(f) = guard.as_mut() {
-            let _ = f.write_all(text.as_bytes());
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        opts.open(&self.path)
+    }
+
+    /// Appends `text`. A failure is returned with how many writes failed in a row (this one included); a
+    /// success after failures returns how many failed before it, so the caller can say the log works again.
+    fn append(&self, text: &str) -> Result<u64, (std::io::Error, u64)> {
+        let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *state;
+        let result = (|| {
+            if state.file.is_none() {
+                state.file = Some(self.open()?);
+            }
+            let f = state.file.as_mut().ok_or_else(|| std::io::Error::other("not open"))?;
+            // After a failure the last line may be cut: start on a line of its own.
+            if state.lost > 0 {
+                f.write_all(b"\n")?;
+            }
+            f.write_all(text.as_bytes())?;
+            f.flush()
+        })();
+        match result {
+            Ok(()) => Ok(std::mem::take(&mut state.lost)),
+            Err(e) => {
+                // Opened again at the next write (the file may have been moved, or a directory removed).
+                state.file = None;
+                state.lost += 1;
+                Err((e, state.lost))
+            }
+        }
+    }
+}
+
+/// Where write failures of the logs are reported: the error log (`logs/errors`), and the last one kept for
+/// `status` (so a failure is never only dropped, even when the error log cannot be written either).
+struct Trouble {
+    errors: LogFile,
+    last: Mutex<Option<String>>,
+}
+
+impl Trouble {
+    fn new(errors: PathBuf) -> Trouble {
+        Trouble { errors: LogFile::new(errors), last: Mutex::new(None) }
+    }
+
+    fn keep(&self, message: String) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{} {message}", ping_timestamp()));
+    }
+
+    /// Reports the outcome of one write to `file`.
+    fn note(&self, file: &LogFile, outcome: Result<u64, (std::io::Error, u64)>) {
+        let (severity, message) = match outcome {
+            Ok(0) => return,
+            Ok(lost) => (
+                "NOTICE",
+                format!(
+                    "{} can be written again; {lost} write(s) to it failed before and were lost",
+                    file.path.display()
+                ),
+            ),
+            Err((e, lost)) => {
+                let message = format!("cannot write {}: {e} ({lost} write(s) lost in a row)", file.path.display());
+                // Kept for `status` whatever happens to the error log, so a failure is never only dropped.
+                self.keep(message.clone());
+                // Reported in the error log the first time, then every 1000th time while it lasts.
+                if lost != 1 && lost % 1000 != 0 {
+                    return;
+                }
+                ("SEVERE_ERROR", message)
+            }
+        };
+        let line = format!("{} category=SYNC severity={severity} msg=\"{}\"\n", ping_timestamp(), quote(&message));
+        if let Err((e, _)) = self.errors.append(&line) {
+            let both = format!("{message}; the error log {} cannot be written either: {e}", self.errors.path.display());
+            eprintln!("ferrosync: {both}");
+            self.keep(both);
         }
     }
 }
@@ -107,7 +183,7 @@ impl Drop for LogBatch<'_> {
     fn drop(&mut self) {
         for (p, text) in self.log.publishers.iter().zip(&self.lines) {
             if !text.is_empty() {
-                p.file.append(text);
+                self.log.write(&p.file, text);
             }
         }
     }
@@ -124,6 +200,7 @@ struct Publisher {
 pub struct SyncLog {
     publishers: Vec<Publisher>,
     failed: Vec<LogFile>,
+    trouble: Trouble,
 }
 
 /// What happened to a change, for the sync log.
@@ -183,6 +260,7 @@ impl SyncLog {
     pub fn from_config(config: &Config, root: &ServerRoot) -> SyncLog {
         let mut publishers = Vec::new();
         let mut failed = Vec::new();
+        let mut errors = None;
         for p in config.all("log-publisher") {
             if !p.flag("enabled") {
                 continue;
@@ -195,15 +273,29 @@ impl SyncLog {
                     pipes: p.values("include-sync-pipe").iter().map(|s| s.to_lowercase()).collect(),
                 }),
                 Some("file-based-sync-failed-ops") => failed.push(LogFile::new(root.resolve(file))),
+                Some("file-based-error") if errors.is_none() => errors = Some(root.resolve(file)),
                 _ => {}
             }
         }
-        SyncLog { publishers, failed }
+        let errors = errors.unwrap_or_else(|| root.logs_dir().join("errors"));
+        SyncLog { publishers, failed, trouble: Trouble::new(errors) }
     }
 
     /// A log that writes nothing.
     pub fn disabled() -> SyncLog {
-        SyncLog { publishers: Vec::new(), failed: Vec::new() }
+        SyncLog { publishers: Vec::new(), failed: Vec::new(), trouble: Trouble::new(PathBuf::new()) }
+    }
+
+    /// The last failure to write a log (the sync log, the failed-operations log, or the error log that reports
+    /// them), with its time: a log line that could not be written is never dropped without a trace.
+    pub fn last_error(&self) -> Option<String> {
+        self.trouble.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Appends `text` to `file`, reporting a failure (see [`SyncLog::last_error`]).
+    fn write(&self, file: &LogFile, text: &str) {
+        let outcome = file.append(text);
+        self.trouble.note(file, outcome);
     }
 
     fn wants<'a>(&'a self, pipe: &str, message_type: &'a str) -> impl Iterator<Item = (usize, &'a Publisher)> + 'a {
@@ -240,12 +332,13 @@ impl SyncLog {
         let lower = pipe.to_lowercase();
         let mut written = false;
         for p in self.publishers.iter().filter(|p| p.pipes.is_empty() || p.pipes.contains(&lower)) {
-            p.file.append(&format!(
+            let line = format!(
                 "{} category=SYNC severity=MILD_WARNING msgID=1893797010 pipe=\"{}\" msg=\"{}\"\n",
                 ping_timestamp(),
                 quote(pipe),
                 quote(message)
-            ));
+            );
+            self.write(&p.file, &line);
             written = true;
         }
         written
@@ -288,7 +381,102 @@ impl SyncLog {
             ));
         }
         for f in &self.failed {
-            f.append(&text);
+            self.write(f, &text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::ChangeKind;
+    use std::path::Path;
+
+    /// A sync log publisher for change-applied events at `sync`, a failed-operations log at `failed`, and the
+    /// error log at `errors`.
+    fn log(sync: &Path, failed: &Path, errors: &Path) -> SyncLog {
+        SyncLog {
+            publishers: vec![Publisher {
+                file: LogFile::new(sync.to_path_buf()),
+                types: ["change-applied".to_string()].into_iter().collect(),
+                pipes: Vec::new(),
+            }],
+            failed: vec![LogFile::new(failed.to_path_buf())],
+            trouble: Trouble::new(errors.to_path_buf()),
+        }
+    }
+
+    fn applied(log: &SyncLog, change: &Change) {
+        log.log(&LogEvent {
+            pipe: "P",
+            change,
+            message_type: "change-applied",
+            message: "applied".into(),
+            destination_dn: None,
+            changes: &[],
+        });
+    }
+
+    fn read(p: &Path) -> String {
+        std::fs::read_to_string(p).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_sync_log_that_cannot_be_written_is_reported_in_the_error_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sync = dir.path().join("logs/sync");
+        std::fs::create_dir_all(&sync).expect("a directory where the file should be");
+        let errors = dir.path().join("logs/errors");
+        let l = log(&sync, &dir.path().join("logs/sync-failed-ops"), &errors);
+        let c = Change::new(Default::default(), "7", ChangeKind::Modify, "uid=a,dc=x");
+        assert!(l.last_error().is_none());
+        applied(&l, &c);
+        let reported = read(&errors);
+        assert!(
+            reported.contains("severity=SEVERE_ERROR") && reported.contains(&sync.display().to_string()),
+            "{reported}"
+        );
+        let last = l.last_error().expect("kept for status");
+        assert!(last.contains("cannot write") && last.contains("logs/sync"), "{last}");
+        // Every failure counts; the error log gets the first, not one line per failed write.
+        applied(&l, &c);
+        applied(&l, &c);
+        assert_eq!(read(&errors).lines().count(), 1, "{}", read(&errors));
+        assert!(l.last_error().is_some_and(|m| m.contains("3 write(s) lost")), "{:?}", l.last_error());
+        // Once the file can be written again, the error log says how many writes were lost.
+        std::fs::remove_dir(&sync).expect("rmdir");
+        applied(&l, &c);
+        assert!(read(&sync).contains("changeNumber=7"), "{}", read(&sync));
+        let reported = read(&errors);
+        assert!(reported.contains("can be written again; 3 write(s)"), "{reported}");
+    }
+
+    #[test]
+    fn a_failed_ops_log_that_cannot_be_written_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let failed = dir.path().join("sync-failed-ops");
+        std::fs::create_dir_all(&failed).expect("mkdir");
+        let errors = dir.path().join("errors");
+        let l = log(&dir.path().join("sync"), &failed, &errors);
+        let c = Change::new(Default::default(), "9", ChangeKind::Add, "uid=b,dc=x");
+        l.failed("P", &c, "uid=b,dc=x", None, "schema violation", &[]);
+        assert!(read(&errors).contains("sync-failed-ops"), "{}", read(&errors));
+        assert!(l.last_error().is_some_and(|m| m.contains("sync-failed-ops")));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_reported_and_kept_when_the_error_log_is_full_too() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let l = log(full, full, full);
+        let c = Change::new(Default::default(), "1", ChangeKind::Delete, "uid=c,dc=x");
+        applied(&l, &c);
+        let last = l.last_error().expect("kept for status");
+        assert!(last.contains("/dev/full") && last.contains("cannot be written either"), "{last}");
+        // ENOSPC, as on a full disk.
+        assert!(last.contains(&std::io::Error::from_raw_os_error(28).to_string()), "{last}");
     }
 }

@@ -263,8 +263,7 @@ impl Client {
             if !a.ok() {
                 return Err(status_error(&self.inner.settings.label, "list", &a));
             }
-            let items = a.body.pointer(&format!("/_embedded/{key}")).and_then(Json::as_array).cloned();
-            for item in items.unwrap_or_default() {
+            for item in page_items(&self.inner.settings.label, key, &a)?.iter().cloned() {
                 if !each(item) {
                     return Ok(());
                 }
@@ -273,6 +272,22 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The items of a list page, `_embedded.<key>`. A successful page without them (and without `count: 0`) is an
+/// error: read as empty, it would end the listing early (and a resync with `--deleteMissingEntries` would
+/// delete the users of the pages never read).
+pub fn page_items<'a>(label: &str, key: &str, a: &'a Answer) -> EndpointResult<&'a [Json]> {
+    if let Some(items) = a.body.pointer(&format!("/_embedded/{key}")).and_then(Json::as_array) {
+        return Ok(items);
+    }
+    if a.body.get("count").and_then(Json::as_u64) == Some(0) {
+        return Ok(&[]);
+    }
+    Err(EndpointError::Retryable(format!(
+        "PingOne ({label}) answered a list of {key} (HTTP {}) without _embedded.{key}: the page is not read as empty",
+        a.status
+    )))
 }
 
 /// The error for an unexpected answer.
@@ -293,13 +308,53 @@ fn strip_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 
-fn read(resp: ureq::http::Response<ureq::Body>) -> (u16, Option<String>, Json) {
+/// The largest response body read: far above a page of PingOne users (ureq's own default, 10 MB, is not). A
+/// larger body is an error that says so, never a short or an empty one.
+pub const MAX_BODY: u64 = 128 * 1024 * 1024;
+
+/// A body that could not be read whole.
+enum BodyError {
+    /// Cut short (a reset, a timeout mid-body) or not JSON: another try may get it.
+    Partial(String),
+    /// Larger than the limit ([`MAX_BODY`]): the same request would get it again.
+    TooLarge(u64),
+}
+
+/// The status, `Retry-After` and JSON body (`Null` when empty) of an answer, read whole, at most `limit` bytes.
+fn read(resp: ureq::http::Response<ureq::Body>, limit: u64) -> Result<(u16, Option<String>, Json), BodyError> {
     let status = resp.status().as_u16();
     let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut body = resp.into_body();
-    let text = body.read_to_string().unwrap_or_default();
-    let json = if text.trim().is_empty() { Json::Null } else { serde_json::from_str(&text).unwrap_or(Json::Null) };
-    (status, retry_after, json)
+    // ureq's limit refuses a body of exactly `limit` bytes, hence the one more.
+    let text = match body.with_config().limit(limit.saturating_add(1)).lossy_utf8(true).read_to_string() {
+        Ok(t) => t,
+        Err(ureq::Error::BodyExceedsLimit(_)) => return Err(BodyError::TooLarge(limit)),
+        Err(e) => return Err(BodyError::Partial(format!("the body of the HTTP {status} answer was cut short: {e}"))),
+    };
+    if text.trim().is_empty() {
+        return Ok((status, retry_after, Json::Null));
+    }
+    match serde_json::from_str(&text) {
+        Ok(json) => Ok((status, retry_after, json)),
+        // An error page from a proxy may be HTML: what counts there is the status. A success must be JSON.
+        Err(_) if !(200..300).contains(&status) => Ok((status, retry_after, Json::Null)),
+        Err(e) => Err(BodyError::Partial(format!("the body of the HTTP {status} answer is not JSON: {e}"))),
+    }
+}
+
+impl BodyError {
+    fn into_error(self, label: &str, url: &str, tries: u32) -> EndpointError {
+        match self {
+            BodyError::Partial(m) => EndpointError::Retryable(format!(
+                "PingOne ({label}) gave no complete answer at {} after {tries} tries: {m}",
+                strip_query(url)
+            )),
+            BodyError::TooLarge(limit) => EndpointError::Config(format!(
+                "PingOne ({label}) answered at {} with a body larger than {limit} bytes, the most ferrosync reads",
+                strip_query(url)
+            )),
+        }
+    }
 }
 
 impl Inner {
@@ -346,8 +401,13 @@ impl Inner {
                 .header("Accept", "application/json")
                 .body("grant_type=client_credentials".to_string())
                 .map_err(|e| EndpointError::Config(format!("the auth-url of the {} is not usable: {e}", s.label)))?;
-            let (status, retry_after, json) = match self.agent.run(req) {
-                Ok(r) => read(r),
+            let (status, retry_after, json) = match self.agent.run(req).map(|r| read(r, MAX_BODY)) {
+                Ok(Ok(r)) => r,
+                Ok(Err(BodyError::Partial(_))) if tries < MAX_SERVER_ERROR_TRIES => {
+                    std::thread::sleep(backoff(tries));
+                    continue;
+                }
+                Ok(Err(e)) => return Err(e.into_error(&s.label, &s.auth_url, tries)),
                 Err(e) if tries < MAX_SERVER_ERROR_TRIES => {
                     std::thread::sleep(backoff(tries));
                     let _ = e;
@@ -417,8 +477,13 @@ impl Inner {
                 }
                 None => self.agent.run(builder.body(()).map_err(bad)?),
             };
-            let (status, retry_after, json) = match result {
-                Ok(r) => read(r),
+            let (status, retry_after, json) = match result.map(|r| read(r, MAX_BODY)) {
+                Ok(Ok(r)) => r,
+                Ok(Err(BodyError::Partial(_))) if tries < MAX_SERVER_ERROR_TRIES => {
+                    std::thread::sleep(backoff(tries));
+                    continue;
+                }
+                Ok(Err(e)) => return Err(e.into_error(label, url, tries)),
                 Err(e) if tries < MAX_SERVER_ERROR_TRIES => {
                     let _ = e;
                     std::thread::sleep(backoff(tries));
@@ -470,6 +535,95 @@ fn backoff(tries: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::io::{Read, Write};
+
+    /// A server on 127.0.0.1 that answers one request with `answer` (raw bytes) and closes the connection.
+    fn serve(answer: Vec<u8>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/v1/users", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(&answer);
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        });
+        url
+    }
+
+    fn get(answer: &str, limit: u64) -> Result<(u16, Option<String>, Json), BodyError> {
+        let url = serve(answer.as_bytes().to_vec());
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let resp = agent.get(&url).call().expect("the status line and headers");
+        read(resp, limit)
+    }
+
+    const PAGE: &str = r#"{"_embedded":{"users":[{"id":"U1"}]},"count":1}"#;
+
+    #[test]
+    fn a_body_cut_short_is_an_error() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n";
+        let Err(BodyError::Partial(m)) = get(&format!("{head}{{\"_embedded\":{{\"users\":["), MAX_BODY) else {
+            panic!("a body cut short must not be read as a page")
+        };
+        assert!(m.contains("cut short"), "{m}");
+        let e = BodyError::Partial(m).into_error("Sync Source 'P1'", "https://x/users?filter=secret", 5);
+        assert!(e.is_retryable() && !e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn a_success_that_is_not_json_is_an_error_and_an_error_page_is_not() {
+        let close = "Content-Type: application/json\r\nConnection: close\r\n\r\n";
+        assert!(matches!(
+            get(&format!("HTTP/1.1 200 OK\r\n{close}{{\"_embedded\":"), MAX_BODY),
+            Err(BodyError::Partial(_))
+        ));
+        let Ok((status, _, json)) = get(&format!("HTTP/1.1 502 Bad Gateway\r\n{close}<html>"), MAX_BODY) else {
+            panic!("an error page is an answer")
+        };
+        assert_eq!((status, json), (502, Json::Null));
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_an_error_that_says_so() {
+        let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{PAGE}", PAGE.len());
+        let Err(e @ BodyError::TooLarge(_)) = get(&answer, 20) else { panic!("over the limit") };
+        let e = e.into_error("Sync Source 'P1'", "https://x/users", 1);
+        assert!(matches!(e, EndpointError::Config(_)) && e.to_string().contains("larger than 20 bytes"), "{e}");
+        let Ok((200, _, json)) = get(&answer, PAGE.len() as u64) else { panic!("a body of exactly the limit") };
+        assert_eq!(json["count"], 1);
+        const { assert!(MAX_BODY >= 100 * 1024 * 1024) };
+    }
+
+    #[test]
+    fn a_page_without_its_items_is_not_empty() {
+        let page = |body: Json| Answer { status: 200, body };
+        let label = "Sync Source 'P1'";
+        assert_eq!(
+            page_items(label, "users", &page(serde_json::json!({"_embedded": {"users": [{"id": "U1"}]}})))
+                .map(<[Json]>::len)
+                .ok(),
+            Some(1)
+        );
+        assert_eq!(
+            page_items(label, "users", &page(serde_json::json!({"count": 0, "size": 0}))).map(<[Json]>::len).ok(),
+            Some(0)
+        );
+        let e = page_items(label, "users", &page(Json::Null)).expect_err("a page read as nothing is an error");
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(page_items(label, "users", &page(serde_json::json!({"count": 3, "_embedded": {}}))).is_err());
+    }
 
     #[test]
     fn auth_url_from_api_url() {

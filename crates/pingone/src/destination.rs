@@ -419,8 +419,8 @@ impl Destination for PingOneDestination {
             if !a.ok() {
                 return Err(status_error(self.label(), "list users", &a));
             }
-            for user in a.body.pointer("/_embedded/users").and_then(Json::as_array).cloned().unwrap_or_default() {
-                if let Some(e) = user_to_entry(&user) {
+            for user in crate::client::page_items(self.label(), "users", &a)? {
+                if let Some(e) = user_to_entry(user) {
                     if tx.send(Ok(e)).await.is_err() {
                         return Ok(());
                     }

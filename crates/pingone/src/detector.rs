@@ -163,9 +163,7 @@ impl PingOneDetector {
                 }
                 return Err(crate::client::status_error(self.label(), "list the audit activities", &a));
             }
-            if let Some(items) = a.body.pointer("/_embedded/activities").and_then(Json::as_array) {
-                raw.extend(items.iter().cloned());
-            }
+            raw.extend(crate::client::page_items(self.label(), "activities", &a)?.iter().cloned());
             next = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
             if raw.len() >= MAX_ACTIVITIES_PER_POLL && next.is_some() {
                 complete = false;

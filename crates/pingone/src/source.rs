@@ -233,9 +233,8 @@ impl EntrySource for PingOneSource {
                 return Err(status_error(&self.client.settings().label, "list users", &a));
             }
             batch.clear();
-            if let Some(users) = a.body.pointer("/_embedded/users").and_then(Json::as_array) {
-                batch.extend(users.iter().filter_map(user_to_entry));
-            }
+            let users = crate::client::page_items(&self.client.settings().label, "users", &a)?;
+            batch.extend(users.iter().filter_map(user_to_entry));
             for e in batch.drain(..) {
                 if ldap.as_ref().is_some_and(|f| !f.matches(&e)) {
                     continue;

@@ -44,12 +44,63 @@ impl Resp {
     }
 }
 
+/// The largest response body read: far above a SCIM list page of a few thousand resources (ureq's own
+/// default, 10 MB, is not). A larger body is an error that says so, never a short or an empty one.
+pub const MAX_BODY: u64 = 128 * 1024 * 1024;
+
+/// Why [`Http::raw`] has no complete answer.
+#[derive(Debug)]
+enum RawError {
+    /// The request could not be sent, or no answer came (a refused connection, a timeout).
+    Send(String),
+    /// The status line and headers came but the body did not, in full (a reset, a timeout mid-body).
+    Body(u16, String),
+    /// The body is larger than the limit (at most [`MAX_BODY`]).
+    TooLarge(u16, u64),
+}
+
+impl std::fmt::Display for RawError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawError::Send(e) => write!(f, "{e}"),
+            RawError::Body(status, e) => write!(f, "the body of the HTTP {status} answer was cut short: {e}"),
+            RawError::TooLarge(status, limit) => {
+                write!(
+                    f,
+                    "the body of the HTTP {status} answer is larger than {}, the most ferrosync reads",
+                    size(*limit)
+                )
+            }
+        }
+    }
+}
+
+/// `134217728` as `128 MiB`, `1000` as `1000 bytes`.
+fn size(n: u64) -> String {
+    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads a whole body, at most `limit` bytes: a body that ends early or is larger is an error.
+fn read_body(status: u16, body: &mut ureq::Body, limit: u64) -> Result<String, RawError> {
+    // ureq's limit refuses a body of exactly `limit` bytes, hence the one more.
+    match body.with_config().limit(limit.saturating_add(1)).lossy_utf8(true).read_to_string() {
+        Ok(text) => Ok(text),
+        Err(ureq::Error::BodyExceedsLimit(_)) => Err(RawError::TooLarge(status, limit)),
+        Err(e) => Err(RawError::Body(status, e.to_string())),
+    }
+}
+
 pub struct Http {
     agent: ureq::Agent,
     pub base: String,
     auth: Auth,
     retry: Retry,
     token: Mutex<Option<(String, Instant)>>,
+    max_body: u64,
 }
 
 const SECRET_KEYS: &[&str] = &["password", "access_token", "client_secret", "refresh_token", "bearer-token"];
@@ -114,7 +165,20 @@ impl Http {
             .http_status_as_error(false)
             .build()
             .into();
-        Http { agent, base: base.trim_end_matches('/').to_string(), auth, retry, token: Mutex::new(None) }
+        Http {
+            agent,
+            base: base.trim_end_matches('/').to_string(),
+            auth,
+            retry,
+            token: Mutex::new(None),
+            max_body: MAX_BODY,
+        }
+    }
+
+    /// Reads bodies of at most `bytes` (instead of [`MAX_BODY`]).
+    pub fn with_max_body(mut self, bytes: u64) -> Http {
+        self.max_body = bytes;
+        self
     }
 
     fn raw(
@@ -123,18 +187,18 @@ impl Http {
         url: &str,
         headers: &[(&str, String)],
         body: Option<String>,
-    ) -> Result<(u16, Option<String>, Option<Duration>, String), String> {
+    ) -> Result<(u16, Option<String>, Option<Duration>, String), RawError> {
         let mut b = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             b = b.header(*k, v.as_str());
         }
-        let req = b.body(body.unwrap_or_default()).map_err(|e| e.to_string())?;
-        let mut resp = self.agent.run(req).map_err(|e| e.to_string())?;
+        let req = b.body(body.unwrap_or_default()).map_err(|e| RawError::Send(e.to_string()))?;
+        let mut resp = self.agent.run(req).map_err(|e| RawError::Send(e.to_string()))?;
         let status = resp.status().as_u16();
         let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
         let etag = header("etag");
         let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let text = read_body(status, resp.body_mut(), self.max_body)?;
         Ok((status, etag, retry_after, text))
     }
 
@@ -176,8 +240,9 @@ impl Http {
                     headers.push(("Content-Type", "application/x-www-form-urlencoded".into()));
                     self.raw("POST", url, &headers, Some(encoded))
                 };
-                let (status, _, _, text) = res.map_err(|e| {
-                    EndpointError::Unavailable(format!("cannot reach the OAuth token endpoint {url}: {e}"))
+                let (status, _, _, text) = res.map_err(|e| match e {
+                    RawError::TooLarge(..) => EndpointError::Config(format!("the OAuth token endpoint {url}: {e}")),
+                    _ => EndpointError::Unavailable(format!("cannot reach the OAuth token endpoint {url}: {e}")),
                 })?;
                 if status != 200 {
                     return Err(EndpointError::Config(format!(
@@ -236,6 +301,18 @@ impl Http {
             let last = attempt >= self.retry.attempts.max(1);
             let what = || format!("{method} {url}");
             match self.raw(method, &url, &headers, body_text.clone()) {
+                Err(e @ RawError::TooLarge(..)) => {
+                    // The same answer again would be as large: a smaller page (or a larger limit) is needed.
+                    return Err(EndpointError::Config(format!("{}: {e}", what())));
+                }
+                Err(e @ RawError::Body(..)) => {
+                    if last {
+                        return Err(EndpointError::Retryable(format!(
+                            "{}: no complete answer after {attempt} attempts: {e}",
+                            what()
+                        )));
+                    }
+                }
                 Err(e) => {
                     if last {
                         return Err(EndpointError::Unavailable(format!(
@@ -279,6 +356,22 @@ impl Http {
                         )));
                     }
                 }
+                Ok((status, _, _, body))
+                    if (200..300).contains(&status)
+                        && method != "DELETE"
+                        && !body.trim().is_empty()
+                        && serde_json::from_str::<Json>(&body).is_err() =>
+                {
+                    // A body cut short where the framing could not tell (no Content-Length), or a proxy's page:
+                    // read as JSON it would be `null`, an empty page or a resource without attributes.
+                    if last {
+                        return Err(EndpointError::Retryable(format!(
+                            "{}: HTTP {status} with a body that is not JSON after {attempt} attempts: {}",
+                            what(),
+                            redact(&body)
+                        )));
+                    }
+                }
                 Ok((status, etag, _, body)) => return Ok(Resp { status, etag, body }),
             }
             std::thread::sleep(wait);
@@ -300,5 +393,129 @@ pub fn status_error(method: &str, path: &str, req: Option<&Json>, resp: &Resp) -
         408 | 429 => EndpointError::Retryable(msg),
         s if s >= 500 => EndpointError::Retryable(msg),
         _ => EndpointError::Rejected(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// Reads one request (its head and a `Content-Length` body) from `s`.
+    fn read_request(s: &mut TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + len {
+                    return text;
+                }
+            }
+        }
+        String::from_utf8_lossy(&got).to_string()
+    }
+
+    /// A server on 127.0.0.1 that answers each connection with the next of `answers` (raw bytes), then closes
+    /// it; returns its URL and a count of the requests it got.
+    fn serve(answers: Vec<Vec<u8>>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((mut s, _)) = listener.accept() else { return };
+                read_request(&mut s);
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.write_all(&answer);
+                let _ = s.flush();
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        (url, count)
+    }
+
+    fn http(url: &str, attempts: u32) -> Http {
+        let retry = Retry { attempts, initial: Duration::from_millis(1), max: Duration::from_millis(1) };
+        Http::new(url, Auth::None, retry, Duration::from_secs(5), false)
+    }
+
+    fn answer(status: &str, declared: usize, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/scim+json\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n{body}"
+        )
+        .into_bytes()
+    }
+
+    const PAGE: &str = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":3,"Resources":[{"id":"1"}]}"#;
+
+    #[test]
+    fn a_body_cut_short_is_a_retryable_error_not_an_empty_page() {
+        // The server promises 5000 bytes and closes after a few, every time.
+        let cut = answer("200 OK", 5000, r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"Reso"#);
+        let (url, count) = serve(vec![cut.clone(), cut]);
+        let err = http(&url, 2).send("GET", "Users?startIndex=1", None, None).err().expect("an error, not a page");
+        assert!(matches!(err, EndpointError::Retryable(_)), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("cut short") && msg.contains("after 2 attempts"), "{msg}");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2, "a body cut short is tried again");
+    }
+
+    #[test]
+    fn a_body_cut_short_once_is_read_again() {
+        let (url, _) = serve(vec![answer("200 OK", 5000, "{\"Reso"), answer("200 OK", PAGE.len(), PAGE)]);
+        let r = http(&url, 3).send("GET", "Users", None, None).expect("the second answer");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["totalResults"], 3);
+    }
+
+    #[test]
+    fn a_resource_cut_short_never_becomes_an_empty_object() {
+        // A GET before a PUT: an empty body read as `{}` would have the PUT drop every attribute.
+        let (url, _) = serve(vec![answer("200 OK", 400, r#"{"id":"7","userName":"ada""#)]);
+        let err = http(&url, 1).send("GET", "Users/7", None, None).err().expect("an error");
+        assert!(err.is_retryable(), "{err:?}");
+    }
+
+    #[test]
+    fn a_success_that_is_not_json_is_an_error() {
+        // Without a Content-Length the end of the body is the end of the connection: a cut cannot be told
+        // from the end, but the JSON can.
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/scim+json\r\nConnection: close\r\n\r\n{\"Resources\":[{\"id\":".to_vec();
+        let (url, _) = serve(vec![raw]);
+        let err = http(&url, 1).send("GET", "Users", None, None).err().expect("an error");
+        assert!(err.is_retryable() && err.to_string().contains("not JSON"), "{err:?}");
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_an_error_that_says_so() {
+        let big = format!(r#"{{"Resources":[{}]}}"#, vec![r#"{"id":"x"}"#; 200].join(","));
+        let (url, count) = serve(vec![answer("200 OK", big.len(), &big), answer("200 OK", big.len(), &big)]);
+        let err = http(&url, 3).with_max_body(1000).send("GET", "Users", None, None).err().expect("an error");
+        assert!(matches!(err, EndpointError::Config(_)), "{err:?}");
+        assert!(err.to_string().contains("larger than 1000 bytes"), "{err}");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "the same answer is not asked for again");
+        // A body of exactly the limit is read.
+        let (url, _) = serve(vec![answer("200 OK", PAGE.len(), PAGE)]);
+        let r = http(&url, 1).with_max_body(PAGE.len() as u64).send("GET", "Users", None, None).expect("read");
+        assert_eq!(r.body, PAGE);
+    }
+
+    #[test]
+    fn the_default_limit_is_far_above_ureqs() {
+        const { assert!(MAX_BODY >= 100 * 1024 * 1024) };
+        assert_eq!(http("http://127.0.0.1:1", 1).max_body, MAX_BODY);
     }
 }

@@ -300,8 +300,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     }
     let mut store =
         Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
-    let report = dsconfig::apply_batch_text(&mut store, "create-sync-pipe-config", &text, Format::default())
-        .map_err(|e| anyhow::anyhow!("{e}\nnothing was written to the configuration"))?;
+    let report = dsconfig::apply_batch_text(&mut store, "create-sync-pipe-config", &text, Format::default()).map_err(
+        |e| match e.was_applied() {
+            true => anyhow::anyhow!("{e}"),
+            false => anyhow::anyhow!("{e}\nnothing was written to the configuration"),
+        },
+    )?;
     let saved = root.config_dir().join("create-sync-pipe-config.properties");
     write_private(&saved, &plan.answers.to_properties())?;
     let pipes: Vec<&str> = std::iter::once(plan.pipe_name.as_str()).chain(plan.reverse_pipe_name.as_deref()).collect();

@@ -36,7 +36,10 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         }
         let mut store = open()?;
         let report = dsconfig::apply_batch_file(&mut store, std::path::Path::new(file), fmt, g.batch_continue_on_error)
-            .map_err(|e| anyhow::anyhow!("{e}\nnothing was applied: the batch file is applied all or nothing (--batch-continue-on-error applies what it can)"))?;
+            .map_err(|e| match e.was_applied() {
+                true => anyhow::anyhow!("{e}"),
+                false => anyhow::anyhow!("{e}\nnothing was applied: the batch file is applied all or nothing (--batch-continue-on-error applies what it can)"),
+            })?;
         cli::out(&report.output)?;
         let summary = format!("{}: {} command(s) applied", file, report.applied);
         if report.failures.is_empty() {

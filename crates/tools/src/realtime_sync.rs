@@ -9,7 +9,8 @@ use ferrosync::config::PropertyChange;
 use ferrosync::dsconfig::{self, Action, Command, Format};
 use ferrosync::endpoint::StartPointRequest;
 use ferrosync::model::find_type;
-use ferrosync::store::Store;
+use ferrosync::server_lock::{self, ServerState};
+use ferrosync::store::{ServerRoot, Store};
 
 use crate::cli;
 
@@ -196,13 +197,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
             );
             cli::out(&format!("Set StartPoint task {task} scheduled to start immediately\n"))?;
-            store.set_start_point(&sp.pipe_name, point.as_str())?;
+            let pipe = config
+                .get("sync-pipe", &sp.pipe_name)
+                .map(|p| p.name().to_string())
+                .unwrap_or_else(|| sp.pipe_name.clone());
+            let effect = set_start_point(&mut store, &root, &pipe, point.as_str())?;
             cli::out(&format!(
-                "The startpoint has been set for Sync Pipe '{}': synchronization will resume after {}\nSet StartPoint task {task} has been successfully completed\n",
-                sp.pipe_name,
+                "The startpoint has been set for Sync Pipe '{pipe}': synchronization will resume after {}\n{effect}\nSet StartPoint task {task} has been successfully completed\n",
                 point.as_str()
             ))
         }
+    }
+}
+
+/// Saves the start point of `pipe`: through the running sync server when there is one (a running pipe saves its
+/// own position and would overwrite a start point written beside it), directly otherwise. Returns what the
+/// operator is told about when it takes effect.
+fn set_start_point(store: &mut Store, root: &ServerRoot, pipe: &str, point: &str) -> anyhow::Result<String> {
+    if !matches!(server_lock::probe(root)?, ServerState::Running(_)) {
+        store.set_start_point(pipe, point)?;
+        return Ok("The sync server is not running: the start point takes effect when the pipe starts.".into());
+    }
+    store.request_start_point(pipe, point)?;
+    // The server stops the pipe (its changes in flight are finished first), saves the start point and starts
+    // the pipe again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if store.start_point_requested(pipe)?.as_deref() != Some(point) {
+            return Ok("The running sync server picked it up: the pipe resumed from it.".into());
+        }
+        if !matches!(server_lock::probe(root)?, ServerState::Running(_)) {
+            return Ok(
+                "The sync server stopped before picking it up: it takes effect when the server starts again.".into()
+            );
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok("The running sync server picks it up once the pipe's changes in flight are finished.".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

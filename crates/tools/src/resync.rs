@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use ferrosync::engine::resync::{self, Observer, ResyncOptions};
-use ferrosync::engine::{Engine, Outcome, SyncResult};
+use ferrosync::engine::{Engine, SyncResult};
 use ferrosync::mapping::PipeMapping;
-use ferrosync::store::{IdMapping, Store};
+use ferrosync::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{cli, endpoints};
@@ -110,51 +110,6 @@ impl Log {
 struct Progress {
     bar: ProgressBar,
     log: Arc<Log>,
-    /// Where each synchronized entry went, written to the id map in batches so that real-time sync later
-    /// finds entries that are renamed at the source. `None` in a dry run.
-    ids: Option<IdRecorder>,
-}
-
-/// Writes the id map on a thread of its own, so that SQLite's work overlaps with the resync's.
-struct IdRecorder {
-    pending: Mutex<Vec<IdMapping>>,
-    tx: std::sync::mpsc::Sender<Vec<IdMapping>>,
-    writer: std::thread::JoinHandle<Result<(), ferrosync::error::StoreError>>,
-}
-
-impl IdRecorder {
-    fn start(pipe: String, mut store: Store) -> IdRecorder {
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<IdMapping>>();
-        let writer = std::thread::spawn(move || {
-            for batch in rx {
-                store.put_id_mappings(&pipe, &batch)?;
-            }
-            Ok(())
-        });
-        IdRecorder { pending: Mutex::default(), tx, writer }
-    }
-
-    fn flush(&self) {
-        let batch = match self.pending.lock() {
-            Ok(mut p) => std::mem::take(&mut *p),
-            Err(_) => return,
-        };
-        if batch.is_empty() {
-            return;
-        }
-        // A writer that stopped reports its error in `finish`.
-        let _ = self.tx.send(batch);
-    }
-
-    /// Writes what is left and waits for the writer.
-    fn finish(self) -> anyhow::Result<()> {
-        self.flush();
-        drop(self.tx);
-        match self.writer.join() {
-            Ok(result) => Ok(result?),
-            Err(_) => anyhow::bail!("the id map writer stopped unexpectedly"),
-        }
-    }
 }
 
 impl Progress {
@@ -190,23 +145,6 @@ impl Observer for Progress {
 
     fn entry_done(&self, dn: &str, result: &SyncResult) {
         self.bar.inc(1);
-        if let (Some(ids), Some(source_id), Some(dest)) = (&self.ids, &result.source_id, &result.destination) {
-            if matches!(result.outcome, Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded) {
-                let full = ids.pending.lock().map(|mut p| {
-                    p.push(IdMapping {
-                        source_id: source_id.clone(),
-                        source_dn: dn.to_string(),
-                        dest_dn: dest.clone(),
-                        digest: result.digest.clone(),
-                        class: result.class.clone(),
-                    });
-                    p.len() >= 2000
-                });
-                if full.unwrap_or(false) {
-                    ids.flush();
-                }
-            }
-        }
         if result.outcome.is_failure() {
             let at = result.destination.as_deref().map(|d| format!(" destination=\"{d}\"")).unwrap_or_default();
             self.log.write(0, &format!("dn=\"{dn}\" {}{at}", result.outcome));
@@ -323,12 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ),
         );
         let bar = if std::io::stderr().is_terminal() { ProgressBar::new(0) } else { ProgressBar::hidden() };
-        let ids = if args.dry_run {
-            None
-        } else {
-            Some(IdRecorder::start(args.pipe_name.clone(), Store::open(&root)?))
-        };
-        let mut progress = Progress { bar, log: log.clone(), ids };
+        let progress = Progress { bar, log: log.clone() };
         let opts = ResyncOptions {
             filter: args.source_search_filter.clone(),
             dns,
@@ -339,18 +272,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             threads,
             delete_missing: args.delete_missing_entries,
         };
-        let reports = resync::run(&engine, &opts, &progress)
+        let recorded = resync::run_recording(&engine, &opts, &progress, &args.pipe_name, Store::open(&root)?)
             .await
             .with_context(|| format!("resync of pipe '{}' stopped", args.pipe_name))?;
         progress.bar.finish_and_clear();
-        if let Some(ids) = progress.ids.take() {
-            if let Err(e) = ids.finish() {
-                let message = format!(
-                    "the id map could not be saved ({e:#}): real-time sync will find entries renamed at the source by correlation"
-                );
-                progress.warning(&message);
-            }
+        if let Err(e) = recorded.id_map {
+            let e = anyhow::Error::from(e);
+            let message = format!(
+                "the id map could not be saved ({e:#}): real-time sync will find entries renamed at the source by correlation"
+            );
+            progress.warning(&message);
         }
+        let reports = recorded.reports;
         let mut out = String::new();
         if args.dry_run {
             out.push_str("Dry run: nothing was changed.\n");

@@ -4,19 +4,15 @@
 //! realtime-sync.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use ferrosync::engine::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
-use ferrosync::engine::Engine;
-use ferrosync::mapping::PipeMapping;
-use ferrosync::store::{ServerRoot, Store, StoreWriter};
-use ferrosync::synclog::SyncLog;
-use tokio::sync::watch;
+use ferrosync::engine::realtime::StatsSnapshot;
+use ferrosync::engine::supervisor::{BuildError, PipeEndpoints, Supervisor};
+use ferrosync::errorlog::{Category, ErrorLog, Severity};
+use ferrosync::server_lock::{self, LockError, ServerLock, ServerState};
+use ferrosync::store::{ServerRoot, Store};
 
 use crate::{cli, endpoints};
 
@@ -41,32 +37,11 @@ pub struct ServerArgs {
     pub help: Option<bool>,
 }
 
-fn pid_file(root: &ServerRoot) -> PathBuf {
-    root.logs_dir().join("server.pid")
-}
-
-/// The pid of the running server, when there is one.
+/// The pid of the running server, when there is one: the process that holds the server root's lock.
 pub fn running_pid(root: &ServerRoot) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file(root)).ok()?.trim().parse().ok()?;
-    // Signal 0 checks that the process exists; a zombie (exited, not yet reaped) does not count.
-    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')))
-        .unwrap_or(false);
-    (alive && !zombie).then_some(pid)
-}
-
-fn append_log(path: &Path, line: &str) {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    if let Ok(mut f) = opts.open(path) {
-        let _ = writeln!(f, "{} {line}", ferrosync::synclog::ping_timestamp());
+    match server_lock::probe(root) {
+        Ok(ServerState::Running(pid)) => pid,
+        _ => None,
     }
 }
 
@@ -77,8 +52,8 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     if args.foreground {
         return run_foreground(root);
     }
-    if let Some(pid) = running_pid(&root) {
-        bail!("the sync server is already running in {} (pid {pid}); stop it with stop-server", root.path().display());
+    if let ServerState::Running(pid) = server_lock::probe(&root)? {
+        bail!("{}; stop it with stop-server", LockError::Held { root: root.path().to_path_buf(), pid });
     }
     let out_path = root.logs_dir().join("server.out");
     let mut opts = std::fs::OpenOptions::new();
@@ -113,6 +88,10 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
+            // Another start-server won the lock meanwhile: this one's process found it held and stopped.
+            if let Ok(ServerState::Running(other)) = server_lock::probe(&root) {
+                bail!("{}; stop it with stop-server", LockError::Held { root: root.path().to_path_buf(), pid: other });
+            }
             let tail = std::fs::read_to_string(&out_path).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(10).collect();
             bail!(
@@ -126,11 +105,24 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     bail!("the sync server did not start within 10 s; see {}", out_path.display())
 }
 
-/// `stop-server`: asks the server to stop and waits until it has.
+/// `stop-server`: asks the server to stop and waits until it has. Only the process that holds the server root's
+/// lock is signalled: a pid file left by a server that was killed may name another process by now.
 pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref())?;
-    let Some(pid) = running_pid(&root) else {
-        return cli::out(&format!("The sync server is not running in {}.\n", root.path().display()));
+    let pid = match server_lock::probe(&root)? {
+        ServerState::Running(Some(pid)) => pid,
+        ServerState::Running(None) => {
+            bail!("the sync server in {} is still starting; try again", root.path().display())
+        }
+        ServerState::Stale(pid) => {
+            return cli::out(&format!(
+                "The sync server is not running in {} (the pid file names pid {pid}, a server that ended without stopping: that process was not signalled).\n",
+                root.path().display()
+            ));
+        }
+        ServerState::Stopped => {
+            return cli::out(&format!("The sync server is not running in {}.\n", root.path().display()));
+        }
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
         .with_context(|| format!("cannot signal the sync server (pid {pid})"))?;
@@ -148,7 +140,17 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref())?;
     let store = Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
     let config = store.load()?;
-    let pid = running_pid(&root);
+    let state = server_lock::probe(&root)?;
+    let pid = match state {
+        ServerState::Running(pid) => Some(pid.unwrap_or(0)),
+        _ => None,
+    };
+    let server_status = match state {
+        ServerState::Running(Some(p)) => format!("running (pid {p})"),
+        ServerState::Running(None) => "starting".into(),
+        ServerState::Stale(p) => format!("stopped (stale pid file: pid {p} does not hold the server lock)"),
+        ServerState::Stopped => "stopped".into(),
+    };
     let stats: HashMap<String, (StatsSnapshot, String)> = store
         .all_stats()?
         .into_iter()
@@ -207,7 +209,11 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     if args.script_friendly {
         out.push_str(&format!(
             "server\t{}\n",
-            pid.map(|p| format!("running\t{p}")).unwrap_or_else(|| "stopped".into())
+            match state {
+                ServerState::Running(p) => format!("running\t{}", p.unwrap_or(0)),
+                ServerState::Stale(p) => format!("stopped\tstale-pid-file\t{p}"),
+                ServerState::Stopped => "stopped".into(),
+            }
         ));
         for (pipe, fields) in &rows {
             for (k, v) in fields {
@@ -219,7 +225,7 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     out.push_str(&format!(
         "          --- Sync Server ---\nServer root : {}\nStatus      : {}\n\n",
         root.path().display(),
-        pid.map(|p| format!("running (pid {p})")).unwrap_or_else(|| "stopped".into())
+        server_status
     ));
     if rows.is_empty() {
         out.push_str("No sync pipes are configured.\n");
@@ -235,125 +241,57 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     cli::out(&out)
 }
 
+/// The endpoints of a pipe, from the tools' endpoint builders (the supervisor in the library takes them).
+fn build_endpoints(
+    config: &ferrosync::config::Config,
+    secrets: &ferrosync::secret::SecretBox,
+    root: &ServerRoot,
+    pipe: &str,
+    mapping: &ferrosync::mapping::PipeMapping,
+) -> Result<PipeEndpoints, BuildError> {
+    let build = || -> anyhow::Result<PipeEndpoints> {
+        let source_name =
+            config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
+        let (source, destination) = endpoints::build_pair(config, secrets, root, pipe, mapping)?;
+        let detector = endpoints::build_detector(config, secrets, root, pipe, &source_name)
+            .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;
+        Ok(PipeEndpoints { source, destination, detector })
+    };
+    build().map_err(BuildError::from)
+}
+
 /// The server process itself.
 fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
-    let pid = std::process::id();
-    let pid_path = pid_file(&root);
-    std::fs::write(&pid_path, format!("{pid}\n")).with_context(|| format!("cannot write {}", pid_path.display()))?;
-    let errors = root.logs_dir().join("errors");
-    append_log(&errors, &format!("category=CORE severity=NOTICE msg=\"The sync server started (pid {pid})\""));
+    // Held until this function returns (or the process ends): one server per server root.
+    let lock = ServerLock::acquire(&root)?;
+    let pid = lock.pid();
+    let errors = ErrorLog::of_root(&root);
+    let note = |msg: &str| {
+        if let Err(e) = errors.write(Category::Core, Severity::Notice, None, msg) {
+            eprintln!("cannot write {}: {e}", errors.path().display());
+        }
+    };
+    note(&format!("The sync server started (pid {pid})"));
     println!("sync server started (pid {pid})");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(supervise(root.clone()));
-    let _ = std::fs::remove_file(&pid_path);
+    let result = runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        let builder = build_endpoints;
+        Supervisor::new(&root, &builder)?.run(shutdown).await?;
+        anyhow::Ok(())
+    });
     if let Ok(store) = Store::open(&root) {
         let _ = store.clear_stats();
     }
-    append_log(&errors, "category=CORE severity=NOTICE msg=\"The sync server stopped\"");
+    note("The sync server stopped");
     println!("sync server stopped");
+    drop(lock);
     result
-}
-
-struct RunningPipe {
-    shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn stop_all(pipes: &mut HashMap<String, RunningPipe>) {
-    for p in pipes.values() {
-        let _ = p.shutdown.send(true);
-    }
-    for (_, p) in pipes.drain() {
-        let _ = p.task.await;
-    }
-}
-
-async fn supervise(root: ServerRoot) -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let errors = root.logs_dir().join("errors");
-    let mut pipes: HashMap<String, RunningPipe> = HashMap::new();
-    let mut generation = -1;
-    let mut retry_at = tokio::time::Instant::now();
-    let watcher = Store::open(&root)?;
-    loop {
-        let g = watcher.generation().unwrap_or(generation);
-        // Rebuild the pipes when the configuration (or a start point) changed, and every 30 s while a pipe
-        // could not be built.
-        let failed_any = pipes.values().any(|p| p.task.is_finished());
-        if g != generation || (failed_any && tokio::time::Instant::now() >= retry_at) {
-            stop_all(&mut pipes).await;
-            generation = g;
-            retry_at = tokio::time::Instant::now() + Duration::from_secs(30);
-            let config = watcher.load()?;
-            let _ = watcher.clear_stats();
-            let global = config.get("global-sync-configuration", "").map(|g| g.flag("started")).unwrap_or(true);
-            let log = Arc::new(SyncLog::from_config(&config, &root));
-            for p in config.all("sync-pipe") {
-                if !global || !p.flag("started") {
-                    continue;
-                }
-                let name = p.name().to_string();
-                match build_runner(&root, &config, &name, log.clone()) {
-                    Ok(runner) => {
-                        let (tx, rx) = watch::channel(false);
-                        let task_errors = errors.clone();
-                        let pipe_name = name.clone();
-                        let task = tokio::spawn(async move {
-                            if let Err(e) = runner.run(rx).await {
-                                append_log(&task_errors, &format!("category=SYNC severity=SEVERE_ERROR pipe=\"{pipe_name}\" msg=\"the pipe stopped: {e}\""));
-                            }
-                        });
-                        append_log(&errors, &format!("category=SYNC severity=NOTICE pipe=\"{name}\" msg=\"started\""));
-                        pipes.insert(name, RunningPipe { shutdown: tx, task });
-                    }
-                    Err(e) => {
-                        let msg = format!("{e:#}");
-                        append_log(
-                            &errors,
-                            &format!("category=SYNC severity=SEVERE_ERROR pipe=\"{name}\" msg=\"cannot start: {msg}\""),
-                        );
-                        eprintln!("pipe {name}: cannot start: {msg}");
-                        let snap =
-                            StatsSnapshot { last_error: Some(format!("cannot start: {msg}")), ..Default::default() };
-                        if let Ok(json) = serde_json::to_string(&snap) {
-                            let _ = watcher.set_stats(&name, &json);
-                        }
-                    }
-                }
-            }
-        }
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
-    }
-    stop_all(&mut pipes).await;
-    Ok(())
-}
-
-fn build_runner(
-    root: &ServerRoot,
-    config: &ferrosync::config::Config,
-    pipe: &str,
-    log: Arc<SyncLog>,
-) -> anyhow::Result<PipeRunner> {
-    let store = Store::open(root)?;
-    let mapping = PipeMapping::from_config(config, pipe)?;
-    let source_name =
-        config.get("sync-pipe", pipe).and_then(|p| p.first("sync-source")).unwrap_or_default().to_string();
-    let (source, destination) = endpoints::build_pair(config, store.secrets(), root, pipe, &mapping)?;
-    let detector = endpoints::build_detector(config, store.secrets(), root, pipe, &source_name)
-        .with_context(|| format!("cannot read the changes of the sync source '{source_name}'"))?;
-    Ok(PipeRunner {
-        pipe: pipe.to_string(),
-        engine: Engine::new(mapping, source, destination),
-        detector,
-        settings: PipeSettings::from_config(config, pipe),
-        store: std::sync::Mutex::new(store),
-        writer: StoreWriter::start(Store::open(root)?),
-        log,
-        stats: Arc::new(PipeStats::default()),
-    })
 }

@@ -730,3 +730,31 @@ fn unused_types_are_stored_and_flagged() {
     let help = root.dsconfig(&["create-root-dn-user", "--help"]).ok();
     assert!(help.contains("does not use them"), "{help}");
 }
+
+/// The audit log cannot be written after the store committed: the tool says what was applied, never that
+/// nothing was.
+#[test]
+fn an_audit_log_that_cannot_be_written_after_the_commit_is_not_reported_as_nothing_applied() {
+    let root = Root::new();
+    // A directory where the audit log should be: the store opens, the audit line cannot be appended.
+    root.dsconfig(&["list-external-servers"]).ok();
+    std::fs::create_dir_all(root.path().join("logs/config-audit.log")).unwrap();
+    let file = root.write(
+        "ok.dsconfig",
+        "dsconfig create-external-server --server-name s1 --type generic-ldap --set server-host-name:h1\n\
+         dsconfig create-external-server --server-name s2 --type generic-ldap --set server-host-name:h2\n",
+    );
+    let err = root.dsconfig(&["--no-prompt", "--batch-file", &file.display().to_string()]).fails();
+    assert!(!err.contains("nothing was applied"), "{err}");
+    assert!(err.contains("2 command(s) of") && err.contains("were applied"), "{err}");
+    assert!(
+        err.contains("audit log could not be written") && err.contains("config-audit.log: Is a directory"),
+        "{err}"
+    );
+    let config = root.config();
+    assert!(config.get("external-server", "s1").is_some() && config.get("external-server", "s2").is_some());
+
+    let err = root.dsconfig(&["set-external-server-prop", "--server-name", "s1", "--set", "server-port:1389"]).fails();
+    assert!(err.contains("the command was applied") && err.contains("audit log could not be written"), "{err}");
+    assert_eq!(root.config().get("external-server", "s1").and_then(|o| o.first("server-port")), Some("1389"));
+}

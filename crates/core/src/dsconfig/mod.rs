@@ -32,6 +32,34 @@ pub enum DsconfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The change was committed to the configuration store, but its audit line could not be written: the
+    /// change is in effect, only the audit log lacks it.
+    #[error(
+        "{applied} applied (the configuration store has the change), but the audit log could not be written: \
+         {}; add the command(s) to logs/config-audit.log by hand if the audit log must be complete",
+        with_cause(source)
+    )]
+    NotAudited {
+        /// What was applied: `1 command`, `12 command(s) of the batch file FILE`.
+        applied: String,
+        #[source]
+        source: Box<StoreError>,
+    },
+}
+
+/// An error and its cause: `cannot write the audit log /x/logs/config-audit.log: Is a directory (os error 21)`.
+fn with_cause(e: &dyn std::error::Error) -> String {
+    match e.source() {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+impl DsconfigError {
+    /// Whether the configuration store was changed although this is an error (see [`DsconfigError::NotAudited`]).
+    pub fn was_applied(&self) -> bool {
+        matches!(self, DsconfigError::NotAudited { .. })
+    }
 }
 
 /// The result of one object command.
@@ -180,7 +208,8 @@ pub fn apply_batch_file(
     let text =
         std::fs::read_to_string(path).map_err(|source| DsconfigError::BatchRead { file: file.clone(), source })?;
     let report = store.update(|config, secrets| run_batch(&file, &text, config, secrets, fmt, continue_on_error))?;
-    append_audit(store.root(), &report.audit)?;
+    append_audit(store.root(), &report.audit)
+        .map_err(|source| DsconfigError::NotAudited { applied: applied(&report, &file), source: Box::new(source) })?;
     Ok(report)
 }
 
@@ -194,8 +223,14 @@ pub fn apply_batch_text(
     fmt: Format,
 ) -> Result<BatchReport, DsconfigError> {
     let report = store.update(|config, secrets| run_batch(origin, text, config, secrets, fmt, false))?;
-    append_audit(store.root(), &report.audit)?;
+    append_audit(store.root(), &report.audit)
+        .map_err(|source| DsconfigError::NotAudited { applied: applied(&report, origin), source: Box::new(source) })?;
     Ok(report)
+}
+
+/// `12 command(s) of FILE were`.
+fn applied(report: &BatchReport, origin: &str) -> String {
+    format!("{} command(s) of {origin} were", report.applied)
 }
 
 /// Runs one command against the store: reads without a write transaction, changes in one.
@@ -205,7 +240,8 @@ pub fn run_command(store: &mut Store, cmd: &Command, fmt: Format) -> Result<Outc
         return Ok(execute(cmd, &mut config, store.secrets(), fmt)?);
     }
     let outcome = store.update(|config, secrets| execute(cmd, config, secrets, fmt).map_err(DsconfigError::from))?;
-    append_audit(store.root(), outcome.audit.as_slice())?;
+    append_audit(store.root(), outcome.audit.as_slice())
+        .map_err(|source| DsconfigError::NotAudited { applied: "the command was".into(), source: Box::new(source) })?;
     Ok(outcome)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod realtime;
 pub mod resync;
+pub mod supervisor;
 
 use std::fmt;
 use std::sync::Arc;

@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
 use crate::endpoint::{EndpointError, EndpointResult};
 use crate::entry::Entry;
+use crate::error::StoreError;
+use crate::store::{IdMapping, Store};
 use crate::syntax::Dn;
 
 /// What to resynchronize and how.
@@ -464,6 +466,123 @@ pub fn format_dn_list(failures: &[Failure]) -> String {
         }
     }
     out
+}
+
+/// Writes where each synchronized entry went into the id map, in batches on a thread of its own (SQLite's work
+/// overlaps with the resync's), so that real-time sync that follows finds entries renamed at the source.
+pub struct IdMapRecorder {
+    pending: Mutex<Vec<IdMapping>>,
+    tx: std::sync::mpsc::Sender<Vec<IdMapping>>,
+    writer: std::thread::JoinHandle<Result<(), StoreError>>,
+}
+
+/// How many id-map records are written in one transaction.
+const ID_MAP_BATCH: usize = 2000;
+
+impl IdMapRecorder {
+    pub fn start(pipe: String, mut store: Store) -> IdMapRecorder {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<IdMapping>>();
+        let writer = std::thread::spawn(move || {
+            for batch in rx {
+                store.put_id_mappings(&pipe, &batch)?;
+            }
+            Ok(())
+        });
+        IdMapRecorder { pending: Mutex::default(), tx, writer }
+    }
+
+    /// Records `result` when the entry is now at the destination (created, modified or already in sync).
+    pub fn record(&self, dn: &str, result: &SyncResult) {
+        let (Some(source_id), Some(dest)) = (&result.source_id, &result.destination) else {
+            return;
+        };
+        if !matches!(result.outcome, Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded) {
+            return;
+        }
+        let full = self.pending.lock().map(|mut p| {
+            p.push(IdMapping {
+                source_id: source_id.clone(),
+                source_dn: dn.to_string(),
+                dest_dn: dest.clone(),
+                digest: result.digest.clone(),
+                class: result.class.clone(),
+            });
+            p.len() >= ID_MAP_BATCH
+        });
+        if full.unwrap_or(false) {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        let batch = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        if batch.is_empty() {
+            return;
+        }
+        // A writer that stopped reports its error in `finish`.
+        let _ = self.tx.send(batch);
+    }
+
+    /// Writes what is left and waits for the writer.
+    pub fn finish(self) -> Result<(), StoreError> {
+        self.flush();
+        drop(self.tx);
+        match self.writer.join() {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::WriterStopped),
+        }
+    }
+}
+
+/// An observer that records the id map and passes every event on.
+struct Recording<'a> {
+    ids: &'a IdMapRecorder,
+    inner: &'a dyn Observer,
+}
+
+impl Observer for Recording<'_> {
+    fn pass_started(&self, pass: u32, total: Option<u64>) {
+        self.inner.pass_started(pass, total);
+    }
+    fn total_known(&self, pass: u32, total: u64) {
+        self.inner.total_known(pass, total);
+    }
+    fn entry_done(&self, dn: &str, result: &SyncResult) {
+        self.ids.record(dn, result);
+        self.inner.entry_done(dn, result);
+    }
+    fn warning(&self, message: &str) {
+        self.inner.warning(message);
+    }
+}
+
+/// What [`run_recording`] did: the passes, and whether the id map was saved.
+pub struct Recorded {
+    pub reports: Vec<PassReport>,
+    /// `Err` when the id map could not be saved (real-time sync then finds renamed entries by correlation).
+    pub id_map: Result<(), StoreError>,
+}
+
+/// Runs the passes as [`run`] does and records where each entry went in pipe `pipe`'s id map (not in a dry
+/// run), as the resync tool does.
+pub async fn run_recording(
+    engine: &Engine,
+    opts: &ResyncOptions,
+    observer: &dyn Observer,
+    pipe: &str,
+    store: Store,
+) -> EndpointResult<Recorded> {
+    if opts.dry_run {
+        let reports = run(engine, opts, observer).await?;
+        return Ok(Recorded { reports, id_map: Ok(()) });
+    }
+    let ids = IdMapRecorder::start(pipe.to_string(), store);
+    let reports = run(engine, opts, &Recording { ids: &ids, inner: observer }).await;
+    let id_map = ids.finish();
+    Ok(Recorded { reports: reports?, id_map })
 }
 
 #[cfg(test)]

@@ -559,7 +559,7 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let digits = self.pos - start - 1;
-        if digits == 0 || digits % 2 != 0 {
+        if digits == 0 || !digits.is_multiple_of(2) {
             return Err(self.error(
                 DnErrorKind::InvalidHexValue,
                 "expected an even number of hexadecimal digits after '#' (a BER-encoded value)",

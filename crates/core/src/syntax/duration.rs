@@ -252,7 +252,7 @@ pub fn format_duration(d: Duration) -> String {
         [(MS_PER_WEEK, "w"), (MS_PER_DAY, "d"), (MS_PER_HOUR, "h"), (MS_PER_MINUTE, "m"), (MS_PER_SECOND, "s")]
     {
         let per = u128::from(per);
-        if ms % per == 0 {
+        if ms.is_multiple_of(per) {
             return format!("{} {unit}", ms / per);
         }
     }
@@ -408,7 +408,7 @@ pub fn format_size(bytes: u64) -> String {
         (1 << 10, "kib"),
         (1000, "kb"),
     ] {
-        if bytes % per == 0 {
+        if bytes.is_multiple_of(per) {
             return format!("{} {unit}", bytes / per);
         }
     }

@@ -1,0 +1,266 @@
+//! The sync server's supervisor: runs every started pipe of a server root, rebuilds them within a second of a
+//! configuration change (dsconfig, `realtime-sync start/stop`), retries pipes that stopped, and moves a running
+//! pipe to a start point requested with `realtime-sync set-startpoint` ([`Store::request_start_point`]).
+//!
+//! The endpoints come from the caller ([`EndpointBuilder`]), so this crate depends on no endpoint crate: the
+//! tools pass their endpoint registry.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
+use super::Engine;
+use crate::config::Config;
+use crate::endpoint::{ChangeDetector, Destination, EntrySource};
+use crate::error::StoreError;
+use crate::errorlog::{Category, ErrorLog, Severity};
+use crate::mapping::PipeMapping;
+use crate::secret::SecretBox;
+use crate::store::{ServerRoot, Store, StoreWriter};
+use crate::synclog::SyncLog;
+
+/// The endpoints of one pipe.
+pub struct PipeEndpoints {
+    pub source: Arc<dyn EntrySource>,
+    pub destination: Arc<dyn Destination>,
+    /// Reads the source's changes.
+    pub detector: Arc<dyn ChangeDetector>,
+}
+
+/// Why a pipe's endpoints could not be built (its text is shown in `logs/errors` and `status`).
+pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Builds the endpoints of pipe `pipe` from the configuration. A closure with the same arguments is one.
+pub trait EndpointBuilder: Send + Sync {
+    fn build(
+        &self,
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        pipe: &str,
+        mapping: &PipeMapping,
+    ) -> Result<PipeEndpoints, BuildError>;
+}
+
+impl<F> EndpointBuilder for F
+where
+    F: Fn(&Config, &SecretBox, &ServerRoot, &str, &PipeMapping) -> Result<PipeEndpoints, BuildError> + Send + Sync,
+{
+    fn build(
+        &self,
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        pipe: &str,
+        mapping: &PipeMapping,
+    ) -> Result<PipeEndpoints, BuildError> {
+        self(config, secrets, root, pipe, mapping)
+    }
+}
+
+/// Why the supervisor stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An error with its causes, as `a: b: c`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Builds the runner of pipe `pipe`.
+pub fn build_runner(
+    root: &ServerRoot,
+    config: &Config,
+    pipe: &str,
+    log: Arc<SyncLog>,
+    builder: &dyn EndpointBuilder,
+) -> Result<PipeRunner, BuildError> {
+    let store = Store::open(root)?;
+    let mapping = PipeMapping::from_config(config, pipe)?;
+    let endpoints = builder.build(config, store.secrets(), root, pipe, &mapping)?;
+    Ok(PipeRunner {
+        pipe: pipe.to_string(),
+        engine: Engine::new(mapping, endpoints.source, endpoints.destination),
+        detector: endpoints.detector,
+        settings: PipeSettings::from_config(config, pipe),
+        store: std::sync::Mutex::new(store),
+        writer: StoreWriter::start(Store::open(root)?),
+        log,
+        stats: Arc::new(PipeStats::default()),
+    })
+}
+
+struct RunningPipe {
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningPipe {
+    /// Stops the pipe: its changes in flight are finished and its position saved.
+    async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn stop_all(pipes: &mut HashMap<String, RunningPipe>) {
+    for p in pipes.values() {
+        let _ = p.shutdown.send(true);
+    }
+    for (_, p) in pipes.drain() {
+        let _ = p.task.await;
+    }
+}
+
+/// Runs the started pipes of one server root.
+pub struct Supervisor<'a> {
+    root: ServerRoot,
+    builder: &'a dyn EndpointBuilder,
+    errors: ErrorLog,
+    watcher: Store,
+    pipes: HashMap<String, RunningPipe>,
+    /// How often the store is looked at for changes.
+    pub poll: Duration,
+}
+
+impl<'a> Supervisor<'a> {
+    pub fn new(root: &ServerRoot, builder: &'a dyn EndpointBuilder) -> Result<Supervisor<'a>, SupervisorError> {
+        Ok(Supervisor {
+            root: root.clone(),
+            builder,
+            errors: ErrorLog::of_root(root),
+            watcher: Store::open(root)?,
+            pipes: HashMap::new(),
+            poll: Duration::from_millis(250),
+        })
+    }
+
+    fn note(&self, severity: Severity, pipe: Option<&str>, msg: &str) {
+        if let Err(e) = self.errors.write(Category::Sync, severity, pipe, msg) {
+            eprintln!("cannot write {}: {e}", self.errors.path().display());
+        }
+    }
+
+    /// Starts pipe `name`, or records why it cannot start.
+    fn start_pipe(&mut self, config: &Config, log: &Arc<SyncLog>, name: &str) {
+        match build_runner(&self.root, config, name, log.clone(), self.builder) {
+            Ok(runner) => {
+                let (tx, rx) = watch::channel(false);
+                let task_errors = self.errors.clone();
+                let pipe_name = name.to_string();
+                let task = tokio::spawn(async move {
+                    if let Err(e) = runner.run(rx).await {
+                        let _ = task_errors.write(
+                            Category::Sync,
+                            Severity::SevereError,
+                            Some(&pipe_name),
+                            &format!("the pipe stopped: {e}"),
+                        );
+                    }
+                });
+                self.note(Severity::Notice, Some(name), "started");
+                self.pipes.insert(name.to_string(), RunningPipe { shutdown: tx, task });
+            }
+            Err(e) => {
+                let msg = chain(e.as_ref());
+                self.note(Severity::SevereError, Some(name), &format!("cannot start: {msg}"));
+                eprintln!("pipe {name}: cannot start: {msg}");
+                let snap = StatsSnapshot { last_error: Some(format!("cannot start: {msg}")), ..Default::default() };
+                if let Ok(json) = serde_json::to_string(&snap) {
+                    let _ = self.watcher.set_stats(name, &json);
+                }
+            }
+        }
+    }
+
+    /// Whether pipe `name` runs under `config`.
+    fn should_run(config: &Config, name: &str) -> bool {
+        let global = config.get("global-sync-configuration", "").map(|g| g.flag("started")).unwrap_or(true);
+        global && config.get("sync-pipe", name).is_some_and(|p| p.flag("started"))
+    }
+
+    /// Applies the start point requests that wait: each pipe named is stopped (its changes in flight finished
+    /// and saved), moved to the requested start point, and started again when it ran.
+    async fn apply_start_point_requests(&mut self) -> Result<(), SupervisorError> {
+        let requests = self.watcher.start_point_requests()?;
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let config = self.watcher.load()?;
+        let log = Arc::new(SyncLog::from_config(&config, &self.root));
+        for (pipe, start_point) in requests {
+            // The pipe's name as configured (requests name it as the operator typed it).
+            let running = self.pipes.keys().find(|k| k.eq_ignore_ascii_case(&pipe)).cloned();
+            if let Some(name) = &running {
+                if let Some(p) = self.pipes.remove(name) {
+                    p.stop().await;
+                }
+            }
+            self.watcher.apply_start_point_request(&pipe, &start_point)?;
+            self.note(Severity::Notice, Some(&pipe), &format!("the start point was set to {start_point}"));
+            if let Some(name) = running {
+                if Self::should_run(&config, &name) {
+                    self.start_pipe(&config, &log, &name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown` completes; then stops every pipe (changes in flight are finished, start points
+    /// saved).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), SupervisorError> {
+        tokio::pin!(shutdown);
+        let mut generation = -1;
+        let mut retry_at = tokio::time::Instant::now();
+        let result = loop {
+            if let Err(e) = self.apply_start_point_requests().await {
+                break Err(e);
+            }
+            let g = self.watcher.generation().unwrap_or(generation);
+            // Rebuild the pipes when the configuration (or a start point) changed, and every 30 s while a pipe
+            // had stopped.
+            let failed_any = self.pipes.values().any(|p| p.task.is_finished());
+            if g != generation || (failed_any && tokio::time::Instant::now() >= retry_at) {
+                stop_all(&mut self.pipes).await;
+                generation = g;
+                retry_at = tokio::time::Instant::now() + Duration::from_secs(30);
+                let config = match self.watcher.load() {
+                    Ok(c) => c,
+                    Err(e) => break Err(e.into()),
+                };
+                let _ = self.watcher.clear_stats();
+                let log = Arc::new(SyncLog::from_config(&config, &self.root));
+                for p in config.all("sync-pipe") {
+                    let name = p.name().to_string();
+                    if Self::should_run(&config, &name) {
+                        self.start_pipe(&config, &log, &name);
+                    }
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => break Ok(()),
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        };
+        stop_all(&mut self.pipes).await;
+        result
+    }
+}
