@@ -62,6 +62,9 @@ const MIGRATIONS: &[M<'static>] = &[
     // What the destination holds of each entry (see `ferrosync::mapping::Digest`), so that a change needs no
     // read of the destination entry.
     M::up("ALTER TABLE id_map ADD COLUMN digest TEXT;"),
+    // The sync class that synchronized each entry, so that its delete is classified by that class once the
+    // source entry is gone (NULL: recorded before this column existed).
+    M::up("ALTER TABLE id_map ADD COLUMN class TEXT;"),
 ];
 
 /// The folder that holds `config/` and `logs/`, as `<server-root>` in Ping's docs.
@@ -236,6 +239,8 @@ pub struct IdMapping {
     pub dest_dn: String,
     /// The digest of what the destination entry holds, as last written (`None`: unknown, read it).
     pub digest: Option<String>,
+    /// The sync class that synchronized the entry (`None`: recorded by a ferrosync that did not keep it).
+    pub class: Option<String>,
 }
 
 /// The sync state kept beside the configuration: start points, the id map and the server's counters.
@@ -347,13 +352,14 @@ impl Store {
         {
             let mut up = tx
                 .prepare_cached(
-                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest) VALUES (?1, ?2, ?3, ?4, ?5)
+                    "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest, class)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn,
-                         dest_dn = excluded.dest_dn, digest = excluded.digest",
+                         dest_dn = excluded.dest_dn, digest = excluded.digest, class = excluded.class",
                 )
                 .map_err(sql)?;
             for m in put {
-                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn, m.digest]).map_err(sql)?;
+                up.execute(params![pipe, m.source_id, m.source_dn, m.dest_dn, m.digest, m.class]).map_err(sql)?;
             }
             let mut del = tx.prepare_cached("DELETE FROM id_map WHERE pipe = ?1 AND source_id = ?2").map_err(sql)?;
             for id in remove {
@@ -374,7 +380,7 @@ impl Store {
     /// Where the source entry with unique id `source_id` was synchronized to.
     pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
         self.id_map_row(
-            "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_id = ?2",
+            "SELECT source_id, source_dn, dest_dn, digest, class FROM id_map WHERE pipe = ?1 AND source_id = ?2",
             pipe,
             source_id,
         )
@@ -383,7 +389,7 @@ impl Store {
     /// The mapping recorded for a source DN (compared without case), for logs that give no unique id.
     pub fn id_mapping_by_dn(&self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
         self.id_map_row(
-            "SELECT source_id, source_dn, dest_dn, digest FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+            "SELECT source_id, source_dn, dest_dn, digest, class FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
             pipe,
             source_dn,
         )
@@ -394,7 +400,13 @@ impl Store {
     fn id_map_row(&self, query: &str, pipe: &str, key: &str) -> Result<Option<IdMapping>, StoreError> {
         let mut stmt = self.conn.prepare_cached(query).map_err(self.sql_err())?;
         stmt.query_row([pipe, key], |r| {
-            Ok(IdMapping { source_id: r.get(0)?, source_dn: r.get(1)?, dest_dn: r.get(2)?, digest: r.get(3)? })
+            Ok(IdMapping {
+                source_id: r.get(0)?,
+                source_dn: r.get(1)?,
+                dest_dn: r.get(2)?,
+                digest: r.get(3)?,
+                class: r.get(4)?,
+            })
         })
         .optional()
         .map_err(self.sql_err())
@@ -604,6 +616,7 @@ mod tests {
             source_dn: "uid=Alice,ou=People,dc=example,dc=com".into(),
             dest_dn: "uid=alice,ou=people,dc=example,dc=net".into(),
             digest: Some("d1 cn:0123456789abcdef".into()),
+            class: Some("people".into()),
         };
         store.put_id_mappings("p", std::slice::from_ref(&m)).unwrap();
         let found = store.id_mapping_by_dn("p", "UID=alice,OU=people,DC=EXAMPLE,DC=com").unwrap();
@@ -623,6 +636,28 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("id_map_source_dn_nocase (pipe=? AND source_dn=?)"), "{plan}");
+    }
+
+    #[test]
+    fn id_map_rows_from_before_the_class_column_have_no_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        root.ensure_dirs().unwrap();
+        {
+            // A store at the schema before the class column, with one id map row.
+            let mut conn = Connection::open(root.db_path()).unwrap();
+            Migrations::from_slice(&MIGRATIONS[..MIGRATIONS.len() - 1]).to_latest(&mut conn).unwrap();
+            conn.execute(
+                "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest) VALUES ('p', 'u1', 'uid=a', 'uid=a', NULL)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&root).unwrap();
+        let old = store.id_mapping("p", "u1").unwrap().unwrap();
+        assert_eq!(old.class, None);
+        store.put_id_mappings("p", &[IdMapping { class: Some("staff".into()), ..old }]).unwrap();
+        assert_eq!(store.id_mapping("p", "u1").unwrap().unwrap().class.as_deref(), Some("staff"));
     }
 
     #[test]

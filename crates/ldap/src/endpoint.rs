@@ -170,14 +170,7 @@ impl LdapSource {
         let s = LdapSourceSettings::of(config, source).map_err(settings_error)?;
         let client = client_from_config(config, secrets, root, &s.endpoint, &p)?;
         let uid = s.unique_id_attribute.as_str();
-        let mut attrs: Vec<String> = vec!["*".into(), uid.to_string()];
-        for class in mapping.classes() {
-            for a in class.source_attributes() {
-                if !attrs.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
-                    attrs.push(a);
-                }
-            }
-        }
+        let attrs = mapping.source_attributes(uid);
         let bases = s.endpoint.base_dns.clone();
         Ok(LdapSource::new(source, client, bases, uid, attrs))
     }

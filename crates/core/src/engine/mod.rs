@@ -99,6 +99,9 @@ pub struct SyncResult {
     /// The [digest](crate::mapping::Digest) of what the destination entry holds after this, for the id map,
     /// when the destination [replaces values](crate::endpoint::Destination::replaces_values).
     pub digest: Option<String>,
+    /// Something the sync log should say about how the change was handled (a delete classified by its
+    /// destination entry, say).
+    pub note: Option<String>,
 }
 
 impl SyncResult {
@@ -111,6 +114,7 @@ impl SyncResult {
             endpoint_down: None,
             source_id: None,
             digest: None,
+            note: None,
         }
     }
 }
@@ -225,6 +229,16 @@ impl Engine {
         opts: &SyncOptions,
         known: Option<&IdMapping>,
     ) -> SyncResult {
+        // Ping drops an operation the class does not synchronize before anything else: a real-time modify of
+        // an entry that its class never writes is not a failed lookup.
+        let synchronized = match opts.operation {
+            Operation::Create => class.creates(),
+            Operation::Modify => class.modifies(),
+            Operation::Resync => true,
+        };
+        if !synchronized {
+            return SyncResult::new(Outcome::OpTypeNotSynchronized);
+        }
         let mapped = match class.map_entry(source) {
             Ok(m) => m,
             Err(e) => return SyncResult::new(Outcome::FailedDuringMapping(e.to_string())),
@@ -354,6 +368,7 @@ impl Engine {
                     }
                     Err(e) => {
                         r.outcome = resource_failure(&e);
+                        r.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
                         r.destination = Some(current.dn);
                         return r;
                     }
@@ -364,6 +379,7 @@ impl Engine {
                     Ok(None) => {}
                     Err(e) => {
                         r.outcome = resource_failure(&e);
+                        r.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
                         return r;
                     }
                 }
@@ -386,7 +402,11 @@ impl Engine {
                 r.outcome = Outcome::Modified;
                 r.digest = self.digest_after(class, &mapped, current, &r.changes, opts);
             }
-            Err(e) => r.outcome = resource_failure(&e),
+            Err(e) => {
+                r.outcome = resource_failure(&e);
+                // An endpoint that is down: the change waits for it.
+                r.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
+            }
         }
         r
     }
@@ -445,6 +465,64 @@ impl Engine {
         }
     }
 
+    /// The class that synchronized the entry the id map knows as `known`, for a change made once its source
+    /// entry is gone (a delete) or out of every class (a move out of scope): the class recorded in the id map.
+    /// A record written before classes were recorded (or naming a class since removed) falls back to the
+    /// destination entry: the first class whose base DNs hold the source DN and whose filters match the
+    /// destination entry (attributes the class does not map are absent there, so a filter on them does not
+    /// match), else the first class by base DN alone; the note says so, for the sync log. `Ok(None)`: no
+    /// class (or no destination entry) is left to act on.
+    pub async fn synchronizing_class(
+        &self,
+        known: &IdMapping,
+    ) -> Result<(Option<&ClassMapping>, Option<String>), EndpointError> {
+        if let Some(c) = known.class.as_deref().and_then(|name| self.mapping.class(name)) {
+            return Ok((Some(c), None));
+        }
+        let why = match &known.class {
+            Some(name) => format!("its sync class '{name}' no longer exists"),
+            None => "the id map recorded it before ferrosync kept the sync class".to_string(),
+        };
+        let attrs = self.mapping.destination_scope_attributes();
+        let Some(dest) = self.destination.fetch(&known.dest_dn, &attrs).await? else {
+            return Ok((None, None));
+        };
+        if let Some(c) = self.mapping.classes().iter().find(|c| c.matches(&known.source_dn, Some(&dest))) {
+            let note = format!(
+                "{} was classified by its destination entry {} as sync class '{}' ({why})",
+                known.source_dn,
+                known.dest_dn,
+                c.name()
+            );
+            return Ok((Some(c), Some(note)));
+        }
+        let c = self.mapping.select_class(&known.source_dn, None);
+        let note = c.map(|c| {
+            format!(
+                "{} was classified by its base DN alone as sync class '{}': its destination entry {} matches no class's filters ({why})",
+                known.source_dn,
+                c.name(),
+                known.dest_dn
+            )
+        });
+        Ok((c, note))
+    }
+
+    /// Deletes the destination entry of a source entry that is gone (a real-time delete), classified by the
+    /// class that synchronized it (see [`Engine::synchronizing_class`]): that class's `synchronize-deletes`
+    /// decides, and the destination entry it wrote is deleted. An entry the pipe never synchronized (`known`
+    /// is `None`) has nothing at the destination to delete: `no-match-found`, as a delete that matches nothing.
+    pub async fn delete_synchronized(&self, known: Option<&IdMapping>) -> SyncResult {
+        let Some(k) = known else {
+            return SyncResult::new(Outcome::NoMatchFound);
+        };
+        match self.synchronizing_class(k).await {
+            Err(e) => SyncResult::failed(&e),
+            Ok((None, note)) => SyncResult { note, ..SyncResult::new(Outcome::NoMatchFound) },
+            Ok((Some(class), note)) => SyncResult { note, ..self.delete_known(class, &k.dest_dn, false).await },
+        }
+    }
+
     /// Deletes a destination entry known by its id (from the id map), if `class` synchronizes deletes.
     pub async fn delete_known(&self, class: &ClassMapping, dest: &str, dry_run: bool) -> SyncResult {
         let mut r = SyncResult::new(Outcome::Deleted);
@@ -493,7 +571,12 @@ impl Engine {
             }
         };
         match self.destination.correlate(&mapped, class.correlation_on_delete(), &[]).await {
-            Err(e) => r.outcome = resource_failure(&e),
+            // An endpoint that is down: the change waits for it (as every other operation's does).
+            Err(e) => {
+                let mut f = SyncResult::failed(&e);
+                f.class = r.class;
+                return f;
+            }
             Ok(Correlated::None) => {}
             Ok(Correlated::Many(ids)) => {
                 r.outcome = Outcome::MultipleMatchesFound;
@@ -504,10 +587,13 @@ impl Engine {
                 if opts.dry_run {
                     r.outcome = Outcome::WouldDelete;
                 } else {
-                    r.outcome = match self.destination.delete(&existing.dn).await {
-                        Ok(()) => Outcome::Deleted,
-                        Err(e) => resource_failure(&e),
-                    };
+                    if let Err(e) = self.destination.delete(&existing.dn).await {
+                        let mut f = SyncResult::failed(&e);
+                        f.class = r.class;
+                        f.destination = r.destination;
+                        return f;
+                    }
+                    r.outcome = Outcome::Deleted;
                 }
             }
         }

@@ -522,6 +522,7 @@ impl IdMapRecorder {
                 source_dn: dn.to_string(),
                 dest_dn: dest.clone(),
                 digest: result.digest.clone(),
+                class: result.class.clone(),
             });
             p.len() >= ID_MAP_BATCH
         });

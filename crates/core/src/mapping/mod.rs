@@ -91,6 +91,23 @@ impl PipeMapping {
         let parsed = Dn::parse(dn).ok();
         self.classes.iter().find(|c| c.in_scope(parsed.as_ref(), entry))
     }
+
+    /// The attributes a source fetch asks for so that every class can be selected and mapped: `*` (every user
+    /// attribute, which include-filters on attributes no mapping reads need as much as the mappings do), the
+    /// unique id attribute, and each operational attribute that any class's filters, mappings (their
+    /// conditional value patterns and `also-depends-on-src-attribute`s included), DN maps or auto-mapped list
+    /// name. Single and batched fetches (by DN, by unique id) use the same list.
+    pub fn source_attributes(&self, unique_id_attribute: &str) -> Vec<String> {
+        let mut attrs: Vec<String> = vec!["*".into(), unique_id_attribute.to_string()];
+        for class in &self.classes {
+            for a in class.source_attributes() {
+                if !attrs.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                    attrs.push(a);
+                }
+            }
+        }
+        attrs
+    }
 }
 
 /// Which source attributes a class maps automatically (to destination attributes of the same name).
@@ -481,6 +498,32 @@ dsconfig create-sync-class --pipe-name p --class-name c --set attribute-map:m \
             ]
         );
         assert_eq!(c.destination_attributes(), ["*", "pwdChangedTime", "nsUniqueId"]);
+    }
+
+    #[test]
+    fn the_source_fetch_asks_for_what_any_class_reads() {
+        let m = pipe(
+            r#"
+dsconfig create-dn-map --map-name by-creator --set "from-dn-pattern:*,ou=people,dc=example,dc=com" \
+    --set "to-dn-pattern:cn={creatorsName},ou=people,o=example"
+dsconfig create-attribute-map --map-name m
+dsconfig create-attribute-mapping --map-name m --mapping-name description --type constructed \
+    --set "conditional-value-pattern:(pwdAccountLockedTime=*) : locked" --set "value-pattern:open" \
+    --set also-depends-on-src-attribute:pwdChangedTime
+dsconfig create-sync-class --pipe-name p --class-name contractors --set evaluation-order-index:1 \
+    --set "include-filter:(&(employeeType=contractor)(pwdReset=TRUE))" --set synchronize-creates:false \
+    --set auto-mapped-source-attribute:cn
+dsconfig create-sync-class --pipe-name p --class-name staff --set evaluation-order-index:2 \
+    --set attribute-map:m --set dn-map:by-creator --set auto-mapped-source-attribute:cn
+"#,
+        );
+        let attrs = m.source_attributes("entryUUID");
+        // `*` brings employeeType (a user attribute that only a filter reads); the operational attributes that
+        // a filter, a conditional value pattern, also-depends-on-src-attribute and a DN pattern read are named.
+        assert_eq!(attrs[..2], ["*", "entryUUID"]);
+        for a in ["pwdReset", "pwdAccountLockedTime", "pwdChangedTime", "creatorsName"] {
+            assert!(attrs.iter().any(|x| x.eq_ignore_ascii_case(a)), "{a} missing from {attrs:?}");
+        }
     }
 
     #[test]

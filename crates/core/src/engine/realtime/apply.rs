@@ -6,7 +6,6 @@ use super::flow::Prefetched;
 use super::PipeRunner;
 use crate::endpoint::{Change, ChangeKind};
 use crate::engine::{Engine, Operation, Outcome, SyncOptions, SyncResult};
-use crate::entry::Entry;
 use crate::store::IdMapping;
 use crate::synclog::{LogBatch, LogEvent};
 use crate::syntax::dn_equal;
@@ -23,6 +22,9 @@ pub(super) struct Applied {
 impl PipeRunner {
     pub(super) fn report(&self, log: &mut LogBatch<'_>, a: &Applied) {
         self.stats.count(&a.result.outcome);
+        if let Some(note) = &a.result.note {
+            self.log.warning(&self.pipe, note);
+        }
         let c = &a.change;
         let (message_type, message) = match &a.result.outcome {
             Outcome::Created | Outcome::Modified | Outcome::Deleted => (
@@ -131,14 +133,13 @@ impl ChangeContext {
         } else {
             change.dn.clone()
         };
-        let class = self.engine.mapping.select_class(&source_dn, None);
-        let Some(class) = class else {
-            return self.applied(change, SyncResult::new(Outcome::OutOfScope), source_dn);
-        };
+        // Classified by the class that synchronized the entry (the source entry is gone: its filters cannot
+        // be evaluated); an entry the pipe never synchronized has nothing at the destination.
         let result = match &known {
-            Some(k) => self.engine.delete_known(class, &k.dest_dn, false).await,
-            None if source_dn.is_empty() => SyncResult::new(Outcome::NoMatchFound),
-            None => self.engine.delete_entry(&Entry::new(&source_dn), &SyncOptions::default()).await,
+            None if self.engine.mapping.select_class(&source_dn, None).is_none() => {
+                SyncResult::new(Outcome::OutOfScope)
+            }
+            _ => self.engine.delete_synchronized(known.as_ref()).await,
         };
         let remove = match (&result.outcome, &change.unique_id, &known) {
             (Outcome::Deleted | Outcome::NoMatchFound, Some(u), _) => Some(u.clone()),
@@ -202,6 +203,8 @@ impl ChangeContext {
                 source_dn: change.dn.clone(),
                 dest_dn,
                 digest: None,
+                // Not known to have been synchronized by `c`: a move out of scope asks the destination entry.
+                class: None,
             }),
             (None, None) => None,
         };
@@ -209,8 +212,12 @@ impl ChangeContext {
         let Some(class) = class else {
             // Out of every class now: if it was synchronized before, it moved out of scope and goes.
             if let Some(k) = &known {
-                if let Some(old) = self.engine.mapping.select_class(&k.source_dn, None) {
-                    let r = self.engine.delete_known(old, &k.dest_dn, false).await;
+                let (old, note) = match self.engine.synchronizing_class(k).await {
+                    Ok(found) => found,
+                    Err(e) => return self.applied(change, SyncResult::failed(&e), source_dn),
+                };
+                if let Some(old) = old {
+                    let r = SyncResult { note, ..self.engine.delete_known(old, &k.dest_dn, false).await };
                     let deleted = matches!(r.outcome, Outcome::Deleted);
                     let mut a = self.applied(change, r, source_dn);
                     if deleted {
@@ -248,18 +255,31 @@ impl ChangeContext {
         let opts = SyncOptions { dry_run: false, exclude: Vec::new(), operation, changed_attributes: changed };
         let mut result = self.engine.sync_entry_known(&entry, &opts, known.as_ref()).await;
         // A create of an entry that already exists (a replayed change after a crash) is applied as a modify.
+        let mut existing = None;
         if operation == Operation::Create
             && matches!(&result.outcome, Outcome::FailedAtResource(m) if m.contains("already exists at the destination"))
         {
+            existing = result.destination.clone();
             let opts = SyncOptions { operation: Operation::Resync, ..opts };
             result = self.engine.sync_entry_known(&entry, &opts, known.as_ref()).await;
         }
         let put = match (&result.outcome, &unique_id, &result.destination) {
+            // The entry was there already (most often a replay after a crash: the pipe made it): it stays this
+            // entry's destination entry even when the class does not synchronize modifies, so that its delete
+            // finds it.
+            (Outcome::OpTypeNotSynchronized, Some(u), _) if existing.is_some() => Some(IdMapping {
+                source_id: u.clone(),
+                source_dn: source_dn.clone(),
+                dest_dn: existing.clone().unwrap_or_default(),
+                digest: None,
+                class: result.class.clone(),
+            }),
             (Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded, Some(u), Some(d)) => Some(IdMapping {
                 source_id: u.clone(),
                 source_dn: source_dn.clone(),
                 dest_dn: d.clone(),
                 digest: result.digest.clone(),
+                class: result.class.clone(),
             }),
             _ => None,
         };

@@ -211,6 +211,7 @@ mod tests {
                 source_dn: c.dn.clone(),
                 dest_dn: format!("{}-dst", c.dn),
                 digest: None,
+                class: None,
             });
         }
         a
