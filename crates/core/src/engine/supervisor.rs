@@ -264,3 +264,153 @@ impl<'a> Supervisor<'a> {
         result
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::endpoint::{Change, Correlated, EndpointResult, Modification, StartPoint, StartPointRequest};
+    use crate::entry::Entry;
+
+    struct NoSource;
+    #[async_trait]
+    impl EntrySource for NoSource {
+        fn name(&self) -> &str {
+            "s"
+        }
+        async fn fetch(&self, _dn: &str) -> EndpointResult<Option<Entry>> {
+            Ok(None)
+        }
+        async fn fetch_by_unique_id(&self, _id: &str) -> EndpointResult<Option<Entry>> {
+            Ok(None)
+        }
+        fn unique_id(&self, _entry: &Entry) -> Option<String> {
+            None
+        }
+        async fn stream(&self, _f: Option<&str>, _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+            Ok(())
+        }
+    }
+
+    struct NoDestination;
+    #[async_trait]
+    impl Destination for NoDestination {
+        fn name(&self) -> &str {
+            "d"
+        }
+        async fn correlate(&self, _m: &Entry, _l: &[Vec<String>], _a: &[String]) -> EndpointResult<Correlated> {
+            Ok(Correlated::None)
+        }
+        async fn fetch(&self, _id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
+            Ok(None)
+        }
+        async fn create(&self, _entry: &Entry) -> EndpointResult<()> {
+            Ok(())
+        }
+        async fn modify(&self, _id: &str, _mods: &[Modification]) -> EndpointResult<()> {
+            Ok(())
+        }
+        async fn rename(&self, _id: &str, new_dn: &str) -> EndpointResult<String> {
+            Ok(new_dn.to_string())
+        }
+        async fn delete(&self, _id: &str) -> EndpointResult<()> {
+            Ok(())
+        }
+        async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+            Ok(())
+        }
+    }
+
+    /// A change log with no changes whose position keeps moving while the pipe is idle from an `old-N` start
+    /// point (as DirSync's and PingOne's do), so a running pipe saves its own position all the time.
+    #[derive(Default)]
+    struct MovingLog {
+        polled: Mutex<Vec<String>>,
+    }
+    #[async_trait]
+    impl ChangeDetector for MovingLog {
+        async fn start_point(&self, _r: &StartPointRequest) -> EndpointResult<StartPoint> {
+            Ok(StartPoint("old-0".into()))
+        }
+        async fn poll(&self, after: &StartPoint, _max: usize, _wait: Duration) -> EndpointResult<Vec<Change>> {
+            self.polled.lock().unwrap().push(after.as_str().to_string());
+            Ok(Vec::new())
+        }
+        async fn idle_start_point(&self, after: &StartPoint) -> Option<StartPoint> {
+            let n: u64 = after.as_str().strip_prefix("old-")?.parse().ok()?;
+            Some(StartPoint(format!("old-{}", n + 1)))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_requested_start_point_reaches_a_running_pipe_and_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        let mut store = Store::open(&root).unwrap();
+        crate::dsconfig::apply_batch_text(
+            &mut store,
+            "test",
+            "dsconfig create-external-server --server-name src --type ping-identity-ds --set server-host-name:src.example.com\n\
+             dsconfig create-external-server --server-name dst --type ping-identity-ds --set server-host-name:dst.example.com\n\
+             dsconfig create-sync-source --source-name s --type ping-identity --set base-dn:dc=example,dc=com --set server:src\n\
+             dsconfig create-sync-destination --destination-name d --type ping-identity --set base-dn:o=example --set server:dst\n\
+             dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destination:d --set started:true\n",
+            Default::default(),
+        )
+        .unwrap();
+        let log = Arc::new(MovingLog::default());
+        let detector = log.clone();
+        let builder = move |_: &Config, _: &SecretBox, _: &ServerRoot, _: &str, _: &PipeMapping| {
+            Ok::<_, BuildError>(PipeEndpoints {
+                source: Arc::new(NoSource),
+                destination: Arc::new(NoDestination),
+                detector: detector.clone(),
+            })
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let supervisor = Supervisor::new(&root, &builder).unwrap();
+        let root2 = root.clone();
+        let check = async move {
+            let store = Store::open(&root2).unwrap();
+            // The pipe runs and saves its own, moving, position.
+            let moved = async {
+                loop {
+                    if store.start_point("p").unwrap().is_some_and(|s| s != "old-0" && s.starts_with("old-")) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), moved).await.expect("the pipe saves its position");
+            store.request_start_point("p", "requested").unwrap();
+            let taken = async {
+                while store.start_point_requested("p").unwrap().is_some() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), taken).await.expect("the supervisor takes the request");
+            // The pipe, restarted, reads from the requested start point, and nothing overwrites it (the pipe
+            // polls every 500 ms and would save a moved position within that).
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+            assert_eq!(store.start_point("p").unwrap().as_deref(), Some("requested"));
+            let _ = stop.send(());
+        };
+        let (result, ()) = tokio::join!(
+            supervisor.run(async {
+                let _ = stopped.await;
+            }),
+            check
+        );
+        result.unwrap();
+        let polled = log.polled.lock().unwrap();
+        assert!(polled.iter().any(|p| p == "requested"), "{polled:?}");
+        let first_requested = polled.iter().position(|p| p == "requested").unwrap();
+        assert!(polled[first_requested..].iter().all(|p| p == "requested"), "{polled:?}");
+        assert_eq!(Store::open(&root).unwrap().start_point("p").unwrap().as_deref(), Some("requested"));
+    }
+}
