@@ -45,11 +45,11 @@ pub fn detector_from_config(
     match variant {
         "ping-identity" | "generic-ldap" | "sun-ds" | "oracle-unified-directory" => {
             let client = client_from_config(config, secrets, root, s, p)?;
-            Ok(Arc::new(ChangelogDetector::new(client)))
+            Ok(Arc::new(ChangelogDetector::new(client).with_page_size(page_size(s)?)))
         }
         "openldap" => {
             let client = client_from_config(config, secrets, root, s, p)?;
-            Ok(Arc::new(AccesslogDetector::new(client)))
+            Ok(Arc::new(AccesslogDetector::new(client).with_page_size(page_size(s)?)))
         }
         "content-sync" => {
             let bases = s.values("base-dn");
@@ -91,6 +91,48 @@ pub fn detector_from_config(
 
 // ------------------------------------------------------------------------------------------------------------
 // Shared helpers
+
+/// `changelog-max-entries-per-poll`'s default.
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
+
+/// The page size of a sync source: `changelog-max-entries-per-poll` (at least 1).
+pub(crate) fn page_size(source: &ConfigObject) -> Result<usize, EndpointError> {
+    match source.first("changelog-max-entries-per-poll") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            EndpointError::Config(format!(
+                "the changelog-max-entries-per-poll of the {} is {v:?}, not a number of at least 1",
+                source.label()
+            ))
+        }),
+    }
+}
+
+/// How many change log entries one search reads: the configured page (`changelog-max-entries-per-poll`),
+/// lowered to the server's own size limit for the sync user once a search has met it (a non-root user's
+/// `limits` on OpenLDAP, `nsSizeLimit` on 389 DS).
+#[derive(Debug)]
+pub(crate) struct PageSize {
+    configured: usize,
+    server: std::sync::atomic::AtomicUsize,
+}
+
+impl PageSize {
+    pub fn new(configured: usize) -> PageSize {
+        PageSize { configured: configured.max(1), server: std::sync::atomic::AtomicUsize::new(usize::MAX) }
+    }
+
+    pub fn get(&self) -> usize {
+        self.configured.min(self.server.load(std::sync::atomic::Ordering::Relaxed)).max(1)
+    }
+
+    /// A search that asked for `asked` entries met a size limit after `returned`: later searches ask for fewer
+    /// (what the server sent, or half as many when it sent nothing).
+    pub fn met_limit(&self, asked: usize, returned: usize) {
+        let lower = if returned > 0 && returned < asked { returned } else { asked / 2 };
+        self.server.fetch_min(lower.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// A GeneralizedTime value: seconds since the Unix epoch and the fraction scaled to six digits (microseconds,
 /// or OpenLDAP's operation counter in accesslog `reqStart`/`reqEnd`). Ordered like the time it stands for.
