@@ -30,7 +30,10 @@
 //! `reqStart` order, however small the batches); a write that commits after a later-started one was already
 //! handed out comes in a later band. Assumptions: one accesslog overlay instance writes to the log database
 //! (several databases logging into one `logdb` are not serialized with each other), and the server's clock does
-//! not step backwards. The token stays under 100 bytes. Full log entries are then read one by one (base
+//! not step backwards. The token stays under 100 bytes. A poll reads at most about a page of rows
+//! (`changelog-max-entries-per-poll`, lowered to the server's size limit for the sync user when a search meets
+//! it): when more are pending, it asks for those up to a lower `reqEnd` until they fit, so a band is at most a
+//! page and a backlog drains with flat memory. Full log entries are then read one by one (base
 //! searches) for the changes handed out, so a poll reads little when the backlog is long.
 //!
 //! When the log database has the `syncprov` overlay (delta-syncrepl's setup), a [`Doorbell`] follows it with
@@ -50,7 +53,7 @@ use ferrosync::endpoint::{
 use ferrosync::entry::Entry;
 use ferrosync::secret::Secret;
 
-use crate::detector::{is_hashed_password, new_dn, servers_label, GenTime};
+use crate::detector::{is_hashed_password, new_dn, servers_label, GenTime, PageSize, DEFAULT_PAGE_SIZE};
 use crate::doorbell::Doorbell;
 use crate::endpoint::endpoint_error;
 use crate::error::rc;
@@ -82,6 +85,8 @@ pub struct AccesslogDetector {
     log_dn: String,
     /// Started by the first poll (it needs the runtime); `None` inside when turned off.
     doorbell: std::sync::OnceLock<Option<Doorbell>>,
+    /// The most log entries one search reads.
+    page: PageSize,
 }
 
 /// Which log entries have been delivered (see the module documentation).
@@ -181,6 +186,53 @@ impl Cursor {
             (_, Some((_, s))) => Some(s.succ()),
         }
     }
+}
+
+/// Searches at most this many times to find a page of entries that is a complete band.
+const MAX_NARROWING: usize = 1000;
+
+/// Finds, with `search(upper)` (the undelivered entries with `reqEnd <= upper`, at most a page, and whether
+/// that is all of them), a non-empty set of entries that is every entry up to its highest `reqEnd`: all the
+/// entries when they fit in a page, else those up to the middle `reqEnd` of what a search cut by the size limit
+/// returned, and so on. `None` when the server's answers do not let it converge. OpenLDAP returns a log's
+/// entries in the order they were added, which is `reqEnd` order, so the second search fits.
+async fn narrowed<F, Fut>(cursor: Cursor, mut search: F) -> EndpointResult<Option<Vec<Row>>>
+where
+    F: FnMut(Option<GenTime>) -> Fut,
+    Fut: std::future::Future<Output = EndpointResult<(Vec<Row>, bool)>>,
+{
+    let mut upper: Option<GenTime> = None;
+    for _ in 0..MAX_NARROWING {
+        let (rows, complete) = search(upper).await?;
+        if complete {
+            return Ok(Some(rows));
+        }
+        // The middle of the undelivered ones (the anchor the filter also matches must not be all that is left).
+        let mut ends: Vec<GenTime> = rows.iter().filter(|r| !cursor.delivered(r)).map(|r| r.end).collect();
+        ends.sort();
+        let middle = match ends.len() {
+            0 => return Ok(None),
+            n => ends[n.div_ceil(2) - 1],
+        };
+        upper = Some(match upper {
+            Some(u) if middle >= u => u.pred(),
+            _ => middle,
+        });
+    }
+    Ok(None)
+}
+
+/// `(dn, reqStart, reqEnd)` of log entries.
+fn to_rows(entries: Vec<Entry>) -> Vec<Row> {
+    entries
+        .into_iter()
+        .filter_map(|e| {
+            let start = GenTime::parse(&e.first_text("reqStart")?)?;
+            // Every slapd since 2.3 writes reqEnd; without it the start is the best there is.
+            let end = e.first_text("reqEnd").and_then(|t| GenTime::parse(&t)).unwrap_or(start);
+            Some(Row { dn: e.dn, start, end })
+        })
+        .collect()
 }
 
 /// Which rows to hand out next, at most `max`, each with the cursor just after it.
@@ -298,7 +350,19 @@ fn change_from_log_entry(e: &Entry, after: StartPoint) -> Option<Change> {
 impl AccesslogDetector {
     /// A detector over `client`, reading `cn=accesslog`.
     pub fn new(client: LdapClient) -> Self {
-        AccesslogDetector { client, log_dn: DEFAULT_LOG_DN.to_string(), doorbell: std::sync::OnceLock::new() }
+        AccesslogDetector {
+            client,
+            log_dn: DEFAULT_LOG_DN.to_string(),
+            doorbell: std::sync::OnceLock::new(),
+            page: PageSize::new(DEFAULT_PAGE_SIZE),
+        }
+    }
+
+    /// Reads at most about `n` log entries per search (`changelog-max-entries-per-poll`; fewer when the
+    /// server's size limit for the sync user is lower).
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.page = PageSize::new(n);
+        self
     }
 
     /// Polls at the polling interval only, without a [`Doorbell`] (the server is then never asked for a
@@ -371,15 +435,110 @@ impl AccesslogDetector {
             .search(&self.log_dn, Scope::OneLevel, filter, &["reqStart", "reqEnd"])
             .await
             .map_err(|e| self.search_error(e))?;
-        Ok(entries
-            .into_iter()
-            .filter_map(|e| {
-                let start = GenTime::parse(&e.first_text("reqStart")?)?;
-                // Every slapd since 2.3 writes reqEnd; without it the start is the best there is.
-                let end = e.first_text("reqEnd").and_then(|t| GenTime::parse(&t)).unwrap_or(start);
-                Some(Row { dn: e.dn, start, end })
-            })
-            .collect())
+        Ok(to_rows(entries))
+    }
+
+    /// The rows matching `filter`, at most a page, and whether they are all of them.
+    async fn rows_limited(&self, filter: &str) -> EndpointResult<(Vec<Row>, bool)> {
+        let page = self.page.get();
+        let (entries, complete) = self
+            .client
+            .search_limited(&self.log_dn, Scope::OneLevel, filter, &["reqStart", "reqEnd"], page)
+            .await
+            .map_err(|e| self.search_error(e))?;
+        if !complete {
+            self.page.met_limit(page, entries.len());
+        }
+        Ok((to_rows(entries), complete))
+    }
+
+    /// The rows a poll plans with, about a page of them: what is left of the current band, or else every
+    /// undelivered entry with a `reqEnd` up to some `H`, all of them (log entries become visible in `reqEnd`
+    /// order, so these are every entry that will ever have a `reqEnd <= H`). A backlog is so read a page at a
+    /// time, in bands of at most a page, within the server's size limit for the sync user.
+    async fn pending(&self, cursor: Cursor) -> EndpointResult<Vec<Row>> {
+        let all = cursor.filter();
+        let mut band_rows = Vec::new();
+        if let Some((e1, _)) = cursor.band {
+            let f = format!("(&{all}(reqEnd<={}))", e1.format());
+            let (rows, complete) = self.rows_limited(&f).await?;
+            // A band opened before reads were bounded may be larger than a page: it is finished whole.
+            let rows = if complete { rows } else { self.rows(&f).await? };
+            if rows.iter().any(|r| !cursor.delivered(r)) {
+                return Ok(rows);
+            }
+            band_rows = rows;
+        }
+        let found = narrowed(cursor, |upper| {
+            let f = match upper {
+                None => all.clone(),
+                Some(h) => format!("(&{all}(reqEnd<={}))", h.format()),
+            };
+            async move { self.rows_limited(&f).await }
+        })
+        .await?;
+        match found {
+            Some(mut rows) => {
+                rows.extend(band_rows);
+                Ok(rows)
+            }
+            None => Err(EndpointError::Retryable(format!(
+                "the accesslog {} could not be read a page ({} entries) at a time: the server's size limit for \
+                 the sync user is too low, or it returns entries in no useful order",
+                self.log_dn,
+                self.page.get()
+            ))),
+        }
+    }
+
+    /// The highest `reqStart` (`start`) or `reqEnd` of the entries matching `filter`, read a page at a time.
+    async fn highest(&self, filter: &str, start: bool) -> EndpointResult<Option<GenTime>> {
+        let attr = if start { "reqStart" } else { "reqEnd" };
+        let key = |r: &Row| if start { r.start } else { r.end };
+        let mut above: Option<GenTime> = None;
+        loop {
+            let f = match above {
+                None => filter.to_string(),
+                Some(a) => format!("(&{filter}(!({attr}<={})))", a.format()),
+            };
+            let (rows, complete) = self.rows_limited(&f).await?;
+            let top = rows.iter().map(key).max();
+            if complete {
+                return Ok(top.or(above));
+            }
+            match top {
+                Some(t) => above = Some(t),
+                None => return Err(self.limit_zero()),
+            }
+        }
+    }
+
+    /// The lowest `reqStart` of the entries matching `filter`, read a page at a time.
+    async fn lowest_start(&self, filter: &str) -> EndpointResult<Option<GenTime>> {
+        let mut below: Option<GenTime> = None;
+        loop {
+            let f = match below {
+                None => filter.to_string(),
+                Some(b) => format!("(&{filter}(!(reqStart>={})))", b.format()),
+            };
+            let (rows, complete) = self.rows_limited(&f).await?;
+            let bottom = rows.iter().map(|r| r.start).min();
+            if complete {
+                return Ok(bottom.or(below));
+            }
+            match bottom {
+                Some(b) => below = Some(b),
+                None => return Err(self.limit_zero()),
+            }
+        }
+    }
+
+    fn limit_zero(&self) -> EndpointError {
+        EndpointError::Retryable(format!(
+            "the server returned no entry of the accesslog {} to the sync user, but said there were more (a size \
+             limit of 0?)",
+            self.log_dn
+        ))
     }
 
     /// Whether entries the cursor still needs were purged (the anchor is gone: see [`Cursor::anchor_seen`]).
@@ -443,17 +602,17 @@ impl AccesslogDetector {
 
     /// The cursor at the end of the log: every entry now in it is delivered.
     async fn end(&self) -> EndpointResult<Cursor> {
-        let rows = self.rows(&format!("(&{WRITES})")).await?;
-        Ok(Cursor { done: rows.iter().map(|r| r.end).max(), band: None })
+        Ok(Cursor { done: self.highest(&format!("(&{WRITES})"), false).await?, band: None })
     }
 
     /// The cursor just before the first entry whose `reqStart` is at least `from` (the end when there is none).
-    fn before(&self, from: GenTime, rows: &[Row]) -> Cursor {
-        let h = rows.iter().map(|r| r.end).max();
-        match rows.iter().filter(|r| r.start >= from).map(|r| r.start).min() {
+    async fn before(&self, from: GenTime) -> EndpointResult<Cursor> {
+        let h = self.highest(&format!("(&{WRITES})"), false).await?;
+        let first = self.lowest_start(&format!("(&{WRITES}(reqStart>={}))", from.format())).await?;
+        Ok(match first {
             Some(x) => Cursor { done: None, band: Some((h.unwrap_or(x), x.pred())) },
             None => Cursor { done: h, band: None },
-        }
+        })
     }
 }
 
@@ -482,9 +641,9 @@ impl ChangeDetector for AccesslogDetector {
                          20260101120000.000001Z)"
                     ))
                 })?;
-                let rows = self.rows(&format!("(&{WRITES})")).await?;
+                let writes = format!("(&{WRITES})");
                 let (Some(oldest), Some(newest)) =
-                    (rows.iter().map(|r| r.start).min(), rows.iter().map(|r| r.start).max())
+                    (self.lowest_start(&writes).await?, self.highest(&writes, true).await?)
                 else {
                     return Err(config(format!(
                         "the accesslog is empty, so it has no change {csn}: use --end-of-changelog"
@@ -504,12 +663,9 @@ impl ChangeDetector for AccesslogDetector {
                         newest.format()
                     )));
                 }
-                self.before(at, &rows)
+                self.before(at).await?
             }
-            StartPointRequest::Time(t) => {
-                let rows = self.rows(&format!("(&{WRITES})")).await?;
-                self.before(GenTime::from_system(*t), &rows)
-            }
+            StartPointRequest::Time(t) => self.before(GenTime::from_system(*t)).await?,
             StartPointRequest::ChangeNumber(_) => Cursor::BEGINNING,
         };
         Ok(cursor.token())
@@ -522,14 +678,14 @@ impl ChangeDetector for AccesslogDetector {
 
     async fn poll(&self, after: &StartPoint, max: usize, wait: std::time::Duration) -> EndpointResult<Vec<Change>> {
         let cursor = Cursor::parse(after)?;
-        let mut rows = self.rows(&cursor.filter()).await?;
+        let mut rows = self.pending(cursor).await?;
         // Started once the log is known to be readable.
         let doorbell = self.doorbell();
         let mut chosen = plan(cursor, &rows, max.max(1));
         if chosen.is_empty() && !wait.is_zero() {
             if let Some(bell) = doorbell.filter(|d| d.may_ring()) {
                 bell.wait(wait).await;
-                rows = self.rows(&cursor.filter()).await?;
+                rows = self.pending(cursor).await?;
                 chosen = plan(cursor, &rows, max.max(1));
             }
         }
@@ -550,11 +706,28 @@ impl ChangeDetector for AccesslogDetector {
         Ok(entries.iter().zip(chosen).filter_map(|(e, (_, next))| change_from_log_entry(e, next.token())).collect())
     }
 
-    /// The undelivered writes in the log.
+    /// The undelivered writes in the log, counted a page at a time (paged results), with flat memory; `None`
+    /// when the server does not let the sync user read that many.
     async fn unretrieved(&self, after: &StartPoint) -> EndpointResult<Option<u64>> {
         let cursor = Cursor::parse(after)?;
-        let rows = self.rows(&cursor.filter()).await?;
-        Ok(Some(rows.iter().filter(|r| !cursor.delivered(r)).count() as u64))
+        let (rows, complete) = self.rows_limited(&cursor.filter()).await?;
+        if complete {
+            return Ok(Some(rows.iter().filter(|r| !cursor.delivered(r)).count() as u64));
+        }
+        let page = u32::try_from(self.page.get()).unwrap_or(u32::MAX);
+        let Ok(mut stream) = self
+            .client
+            .search_stream(&self.log_dn, Scope::OneLevel, &cursor.filter(), &["reqStart", "reqEnd"], page)
+            .await
+        else {
+            return Ok(None);
+        };
+        let mut n = 0u64;
+        while let Some(item) = stream.next().await {
+            let Ok(e) = item else { return Ok(None) };
+            n += to_rows(vec![e]).iter().filter(|r| !cursor.delivered(r)).count() as u64;
+        }
+        Ok(Some(n))
     }
 }
 
@@ -632,6 +805,119 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Whether `r` matches the cursor's filter (what the server would answer to [`Cursor::filter`]).
+    fn matches(c: &Cursor, r: &Row) -> bool {
+        match (c.done, c.band) {
+            (None, None) => true,
+            (Some(d), None) => r.end >= d,
+            (d, Some((e1, s))) => (d.is_none_or(|d| r.end >= d) && r.start >= s) || r.end >= e1,
+        }
+    }
+
+    /// A server holding `all`, returning matches in `order` and at most `limit` of them, as slapd does with a
+    /// size limit: (entries, complete).
+    fn answer(all: &[Row], order: &[usize], limit: usize, wanted: impl Fn(&Row) -> bool) -> (Vec<Row>, bool) {
+        let mut out = Vec::new();
+        for &i in order {
+            if wanted(&all[i]) {
+                if out.len() == limit {
+                    return (out, false);
+                }
+                out.push(all[i].clone());
+            }
+        }
+        (out, true)
+    }
+
+    /// A backlog of 20,000 writes (started and committed in different orders) under a size limit of 500 is
+    /// read a page at a time: no search returns more than the limit, every write is delivered once, and the
+    /// server's order does not matter (in the order added, reversed, shuffled).
+    #[tokio::test]
+    async fn a_large_backlog_drains_a_page_at_a_time() {
+        const N: usize = 20_000;
+        const LIMIT: usize = 500;
+        let base = GenTime { secs: 1_800_000_000, frac: 0 };
+        let at = |k: usize| GenTime { secs: base.secs + (k / 1000) as i64, frac: (k % 1000) as u32 };
+        // Entry i is committed (reqEnd) i-th; its start is a little earlier, shuffled within groups of 7.
+        let all: Vec<Row> = (0..N)
+            .map(|i| {
+                let start = at((i / 7) * 7 + (6 - i % 7));
+                Row { dn: format!("reqStart={},cn=accesslog", start.format()), start, end: at(N + i) }
+            })
+            .collect();
+        let index: std::collections::HashMap<GenTime, usize> =
+            all.iter().enumerate().map(|(i, r)| (r.start, i)).collect();
+        let added: Vec<usize> = (0..N).collect();
+        let mut shuffled = added.clone();
+        let mut x = 12345u64;
+        for i in (1..N).rev() {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (x >> 33) as usize % (i + 1));
+        }
+        for (name, order, max) in [
+            ("added", added.clone(), 1000),
+            ("reversed", added.iter().rev().copied().collect(), 1000),
+            ("shuffled", shuffled, 300),
+        ] {
+            let mut cursor = Cursor::BEGINNING;
+            let mut delivered = vec![false; N];
+            let mut polls = 0;
+            let mut searches = 0usize;
+            loop {
+                polls += 1;
+                assert!(polls < 2 * N / 100, "{name}: too many polls");
+                let mut rows = Vec::new();
+                if let Some((e1, _)) = cursor.band {
+                    let (band, complete) = answer(&all, &order, LIMIT, |r| matches(&cursor, r) && r.end <= e1);
+                    assert!(complete, "{name}: a band is at most a page");
+                    rows = band;
+                }
+                if !rows.iter().any(|r| !cursor.delivered(r)) {
+                    let found = narrowed(cursor, |upper| {
+                        searches += 1;
+                        let got =
+                            answer(&all, &order, LIMIT, |r| matches(&cursor, r) && upper.is_none_or(|u| r.end <= u));
+                        async move { Ok(got) }
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| panic!("{name}: no page found"));
+                    assert!(found.len() <= LIMIT);
+                    rows.extend(found);
+                }
+                let chosen = plan(cursor, &rows, max);
+                if chosen.is_empty() {
+                    break;
+                }
+                for (r, next) in chosen {
+                    let i = index.get(&r.start).copied().unwrap_or(N);
+                    assert!(!delivered[i], "{name}: {} delivered twice", r.start.format());
+                    delivered[i] = true;
+                    cursor = Cursor::parse(&next.token()).unwrap_or(next);
+                }
+            }
+            assert!(delivered.iter().all(|d| *d), "{name}: {} lost", delivered.iter().filter(|d| !**d).count());
+            if name == "added" {
+                // In the server's own order, a page costs two light searches.
+                assert!(searches <= 2 * polls, "{name}: {searches} searches for {polls} polls");
+            }
+        }
+    }
+
+    #[test]
+    fn the_page_size_follows_the_servers_limit() {
+        let p = PageSize::new(1000);
+        assert_eq!(p.get(), 1000);
+        p.met_limit(1000, 500);
+        assert_eq!(p.get(), 500);
+        p.met_limit(500, 0);
+        assert_eq!(p.get(), 250);
+        p.met_limit(250, 400);
+        assert_eq!(p.get(), 125, "never back up");
+        assert_eq!(PageSize::new(0).get(), 1);
     }
 
     #[test]

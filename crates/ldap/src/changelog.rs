@@ -3,7 +3,9 @@
 //!
 //! The start point token is `changenumber:N`, N being the last change number already applied (0: nothing
 //! yet). A poll reads the entries `(&(changeNumber>=N+1)(changeNumber<=N+max))` one level below the change
-//! log, sorts them by number and maps each to a [`Change`]:
+//! log (at most `changelog-max-entries-per-poll` of them, fewer when the server's size limit for the sync user
+//! is lower: a search cut by a size limit is narrowed and made again, never read as all there is), sorts them
+//! by number and maps each to a [`Change`]:
 //!
 //! * `changeType` `add`/`modify`/`modrdn`/`delete` gives the kind (anything else is read as a modify, so the
 //!   engine fetches the entry); `targetDn` the DN; `newRdn`, `deleteOldRdn` and `newSuperior` the new DN,
@@ -33,7 +35,7 @@ use ferrosync::endpoint::{
 use ferrosync::entry::Entry;
 use ferrosync::secret::Secret;
 
-use crate::detector::{ldap_bool, new_dn, servers_label, GenTime};
+use crate::detector::{ldap_bool, new_dn, servers_label, GenTime, PageSize, DEFAULT_PAGE_SIZE};
 use crate::endpoint::endpoint_error;
 use crate::error::rc;
 use crate::{LdapClient, LdapError, Scope};
@@ -65,6 +67,8 @@ pub struct ChangelogDetector {
     resolved_dn: OnceLock<String>,
     /// Since when change `n + 1` has been missing while later ones exist: `(n, first seen)`.
     gap: Mutex<Option<(u64, Instant)>>,
+    /// The most entries one search reads.
+    page: PageSize,
 }
 
 /// How long a missing change number may stay missing, while later ones exist, before it is taken for a gap
@@ -100,7 +104,20 @@ impl ChangelogDetector {
     /// A detector over `client`. The change log's DN is read from the root DSE (`changelog`), else
     /// `cn=changelog`.
     pub fn new(client: LdapClient) -> Self {
-        ChangelogDetector { client, changelog_dn: None, resolved_dn: OnceLock::new(), gap: Mutex::new(None) }
+        ChangelogDetector {
+            client,
+            changelog_dn: None,
+            resolved_dn: OnceLock::new(),
+            gap: Mutex::new(None),
+            page: PageSize::new(DEFAULT_PAGE_SIZE),
+        }
+    }
+
+    /// Reads at most `n` change log entries per search (`changelog-max-entries-per-poll`; fewer when the
+    /// server's size limit for the sync user is lower).
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.page = PageSize::new(n);
+        self
     }
 
     /// Reads the change log at `dn` instead of the root DSE's `changelog` value.
@@ -248,25 +265,75 @@ impl ChangelogDetector {
         Ok(())
     }
 
-    /// The change log entries with numbers in `from..=to`, sorted by number.
-    async fn range(&self, dn: &str, from: u64, to: u64, attrs: &[&str]) -> EndpointResult<Vec<(u64, Entry)>> {
-        let filter = if from == to {
-            format!("(changeNumber={from})")
-        } else {
-            format!("(&(changeNumber>={from})(changeNumber<={to}))")
-        };
-        let entries =
-            self.client.search(dn, Scope::OneLevel, &filter, attrs).await.map_err(|e| self.search_error(e))?;
-        let mut numbered: Vec<(u64, Entry)> = entries
-            .into_iter()
-            .filter_map(|e| {
-                let n = e.first_text("changeNumber")?.trim().parse().ok()?;
-                Some((n, e))
-            })
-            .filter(|(n, _)| (from..=to).contains(n))
-            .collect();
-        numbered.sort_by_key(|(n, _)| *n);
-        Ok(numbered)
+    /// The change log entries with numbers in `from..=upto`, sorted by number, and `upto`: `to`, or less when
+    /// more entries than a page (or than the server's size limit) are in the range. Every entry of
+    /// `from..=upto` is there (a search cut by a size limit is narrowed and made again, never taken as all).
+    async fn range(&self, dn: &str, from: u64, to: u64, attrs: &[&str]) -> EndpointResult<(Vec<(u64, Entry)>, u64)> {
+        let page = u64::try_from(self.page.get()).unwrap_or(u64::MAX);
+        let mut to = to.min(from.saturating_add(page - 1)).max(from);
+        loop {
+            let filter = if from == to {
+                format!("(changeNumber={from})")
+            } else {
+                format!("(&(changeNumber>={from})(changeNumber<={to}))")
+            };
+            let asked = usize::try_from(to - from + 1).unwrap_or(usize::MAX);
+            let (entries, complete) = self
+                .client
+                .search_limited(dn, Scope::OneLevel, &filter, attrs, asked)
+                .await
+                .map_err(|e| self.search_error(e))?;
+            if !complete {
+                if from == to {
+                    return Err(EndpointError::Retryable(format!(
+                        "the server refused to return even one change log entry ({filter}) to the sync user: its \
+                         size limit is 0?"
+                    )));
+                }
+                self.page.met_limit(asked, entries.len());
+                to = from + u64::try_from(self.page.get()).unwrap_or(1).min(to - from) - 1;
+                continue;
+            }
+            let mut numbered: Vec<(u64, Entry)> = entries
+                .into_iter()
+                .filter_map(|e| {
+                    let n = e.first_text("changeNumber")?.trim().parse().ok()?;
+                    Some((n, e))
+                })
+                .filter(|(n, _)| (from..=to).contains(n))
+                .collect();
+            numbered.sort_by_key(|(n, _)| *n);
+            return Ok((numbered, to));
+        }
+    }
+
+    /// Like [`range`](Self::range), for a window that may be wider than a page: it is searched whole (an empty
+    /// window of any width costs one search), and narrowed only when it holds more than a page.
+    async fn range_any(
+        &self,
+        dn: &str,
+        from: u64,
+        to: u64,
+        attrs: &[&str],
+    ) -> EndpointResult<(Vec<(u64, Entry)>, u64)> {
+        let page = self.page.get();
+        let filter = format!("(&(changeNumber>={from})(changeNumber<={to}))");
+        let (entries, complete) = self
+            .client
+            .search_limited(dn, Scope::OneLevel, &filter, &["changeNumber"], page)
+            .await
+            .map_err(|e| self.search_error(e))?;
+        if complete && entries.is_empty() {
+            return Ok((Vec::new(), to));
+        }
+        // Something is there: the lowest number read is an upper bound of the first one.
+        let lowest = entries
+            .iter()
+            .filter_map(|e| e.first_text("changeNumber")?.trim().parse::<u64>().ok())
+            .filter(|n| (from..=to).contains(n))
+            .min()
+            .unwrap_or(to);
+        self.range(dn, from, lowest, attrs).await
     }
 
     /// The first existing change with a number `>= k` (up to `last`) and its time.
@@ -275,12 +342,12 @@ impl ChangelogDetector {
         let mut from = k;
         while from <= last {
             let to = from.saturating_add(width - 1).min(last);
-            let found = self.range(dn, from, to, &["changeNumber", "changeTime"]).await?;
+            let (found, upto) = self.range_any(dn, from, to, &["changeNumber", "changeTime"]).await?;
             if let Some((n, e)) = found.into_iter().next() {
                 let time = e.first_text("changeTime").and_then(|t| GenTime::parse(&t)).map(GenTime::to_system);
                 return Ok(Some((n, time)));
             }
-            from = to.saturating_add(1);
+            from = upto.saturating_add(1);
             width = width.saturating_mul(8);
         }
         Ok(None)
@@ -557,7 +624,7 @@ impl ChangeDetector for ChangelogDetector {
         let next = n.saturating_add(1);
         let max = u64::try_from(max.max(1)).unwrap_or(u64::MAX);
         let dn = self.changelog_dn().await?;
-        let found = self.range(&dn, next, n.saturating_add(max), CHANGE_ATTRS).await?;
+        let (found, _) = self.range(&dn, next, n.saturating_add(max), CHANGE_ATTRS).await?;
         if found.first().is_some_and(|(first, _)| *first == next) {
             self.clear_gap();
             return Ok(contiguous(&found, max));
@@ -593,9 +660,8 @@ impl ChangeDetector for ChangelogDetector {
             return Ok(Vec::new());
         }
         let found = if found.is_empty() {
-            let numbers = self.range(&dn, next, b.last, &["changeNumber"]).await?;
-            match numbers.first() {
-                Some((next, _)) => self.range(&dn, *next, next.saturating_add(max - 1), CHANGE_ATTRS).await?,
+            match self.probe(&dn, next, b.last).await? {
+                Some((next, _)) => self.range(&dn, next, next.saturating_add(max - 1), CHANGE_ATTRS).await?.0,
                 None => {
                     self.check_readable(&b).await?;
                     return Err(self.not_enabled(&format!(

@@ -294,6 +294,37 @@ impl LdapClient {
         Ok(entries)
     }
 
+    /// Searches for at most `size_limit` entries. Returns them and whether they are all the matching entries:
+    /// `false` when the server stopped at a size limit (sizeLimitExceeded, rc 4), ours or its own (a non-root
+    /// user's limit may be lower), so the caller can narrow the search instead of failing or reading all.
+    pub async fn search_limited(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        size_limit: usize,
+    ) -> Result<(Vec<Entry>, bool), LdapError> {
+        check_filter("search", base, filter)?;
+        let attrs = owned_attrs(attrs);
+        let limit = i32::try_from(size_limit.max(1)).unwrap_or(i32::MAX);
+        let (found, _) = self
+            .execute("search", base, |mut ldap| {
+                let attrs = attrs.clone();
+                async move {
+                    let res = ldap
+                        .with_search_options(ldap3::SearchOptions::new().sizelimit(limit))
+                        .search(base, scope, filter, attrs)
+                        .await?;
+                    let complete = res.1.rc != crate::error::rc::SIZE_LIMIT_EXCEEDED;
+                    let items = if complete { res.success()?.0 } else { res.0 };
+                    Ok((items.into_iter().filter_map(entry_from_result_entry).collect::<Vec<_>>(), complete))
+                }
+            })
+            .await?;
+        Ok(found)
+    }
+
     /// Searches with the simple paged results control, `page_size` entries per page, and streams the entries
     /// with flat memory. Failover and retries apply until the first entry arrives; after that an error ends the
     /// stream. The response timeout applies to each entry. Dropping the stream abandons the search.

@@ -47,10 +47,12 @@ pub fn detector_from_config(
         )));
     }
     let s = LdapSourceSettings::read(&Reader::new(s)).map_err(|e| EndpointError::Config(e.to_string()))?;
+    // changelog-max-entries-per-poll: the most change log entries one search reads.
+    let page = s.changelog_max_entries_per_poll.unwrap_or(DEFAULT_PAGE_SIZE).max(1);
     let client = || client_from_config(config, secrets, root, &s.endpoint, &p);
     match s.kind {
-        SourceKind::Changelog => Ok(Arc::new(ChangelogDetector::new(client()?))),
-        SourceKind::Accesslog => Ok(Arc::new(AccesslogDetector::new(client()?))),
+        SourceKind::Changelog => Ok(Arc::new(ChangelogDetector::new(client()?).with_page_size(page))),
+        SourceKind::Accesslog => Ok(Arc::new(AccesslogDetector::new(client()?).with_page_size(page))),
         SourceKind::ContentSync => {
             let bases = &s.endpoint.base_dns;
             let base = match bases.as_slice() {
@@ -82,6 +84,35 @@ pub fn detector_from_config(
 
 // ------------------------------------------------------------------------------------------------------------
 // Shared helpers
+
+/// `changelog-max-entries-per-poll`'s default.
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
+
+/// How many change log entries one search reads: the configured page (`changelog-max-entries-per-poll`),
+/// lowered to the server's own size limit for the sync user once a search has met it (a non-root user's
+/// `limits` on OpenLDAP, `nsSizeLimit` on 389 DS).
+#[derive(Debug)]
+pub(crate) struct PageSize {
+    configured: usize,
+    server: std::sync::atomic::AtomicUsize,
+}
+
+impl PageSize {
+    pub fn new(configured: usize) -> PageSize {
+        PageSize { configured: configured.max(1), server: std::sync::atomic::AtomicUsize::new(usize::MAX) }
+    }
+
+    pub fn get(&self) -> usize {
+        self.configured.min(self.server.load(std::sync::atomic::Ordering::Relaxed)).max(1)
+    }
+
+    /// A search that asked for `asked` entries met a size limit after `returned`: later searches ask for fewer
+    /// (what the server sent, or half as many when it sent nothing).
+    pub fn met_limit(&self, asked: usize, returned: usize) {
+        let lower = if returned > 0 && returned < asked { returned } else { asked / 2 };
+        self.server.fetch_min(lower.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// A GeneralizedTime value: seconds since the Unix epoch and the fraction scaled to six digits (microseconds,
 /// or OpenLDAP's operation counter in accesslog `reqStart`/`reqEnd`). Ordered like the time it stands for.
