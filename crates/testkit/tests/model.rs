@@ -961,8 +961,8 @@ fn check(run: &Run, model: &Model<'_>, destination: &FakeDestination, seeded: &B
     let mut failed: BTreeMap<u64, String> = BTreeMap::new();
     let mut current = None;
     for line in log.lines() {
-        if let Some(i) = line.find("changeNumber=") {
-            current = line[i + 13..].split_whitespace().next().and_then(|n| n.trim_matches('"').parse::<u64>().ok());
+        if let Some((_, rest)) = line.split_once("changeNumber=") {
+            current = rest.split_whitespace().next().and_then(|n| n.trim_matches('"').parse::<u64>().ok());
         } else if let Some(r) = line.trim().strip_prefix("result: ") {
             if let Some(n) = current {
                 failed.insert(n, r.split(':').next().unwrap_or(r).to_string());
