@@ -1,6 +1,6 @@
 //! The two defects of issue 14's "Why", as the operator met them: a sync class for contractors that
 //! synchronizes nothing, ordered before the class for staff on the same base DN, with an include-filter on
-//! `employeeType`, an attribute no mapping reads. The model test found both (see MODEL-FINDINGS.md); these
+//! `employeeType`, an attribute no mapping reads. The model test found both (see crates/testkit/MODEL-FINDINGS.md); these
 //! keep the operator's configuration.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
