@@ -24,7 +24,7 @@ use crate::accesslog::AccesslogDetector;
 use crate::changelog::ChangelogDetector;
 use crate::contentsync::{ContentSyncDetector, ContentSyncOptions};
 use crate::dirsync::DirSyncDetector;
-use crate::endpoint::{client_from_config, pipe_settings};
+use crate::endpoint::{client_from_config, pipe_retry};
 
 /// The change detector of the sync source `source` of pipe `pipe`, by the source's `--type`. The LDAP client
 /// honours the pipe's retry policy (`max-operation-attempts`, `retry-backoff-*`). How many changes a poll
@@ -36,7 +36,7 @@ pub fn detector_from_config(
     pipe: &str,
     source: &str,
 ) -> Result<Arc<dyn ChangeDetector>, EndpointError> {
-    let p = pipe_settings(config, pipe)?;
+    let p = pipe_retry(config, pipe)?;
     let s =
         ferrosync::settings::lookup(config, "sync-source", source).map_err(|e| EndpointError::Config(e.to_string()))?;
     let variant = s.variant.as_deref().unwrap_or("");

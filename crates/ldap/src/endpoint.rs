@@ -13,7 +13,7 @@ use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::SecretBox;
 use ferrosync::settings::{
     AuthenticationMethod, ConnectionSecurity, HostnameVerification, LdapDestinationSettings, LdapEndpointSettings,
-    LdapServerSettings, LdapSourceSettings, SyncPipeSettings, TrustManagerSettings, TrustSource,
+    LdapServerSettings, LdapSourceSettings, RetrySettings, TrustManagerSettings, TrustSource,
 };
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{ldap_filter_escape, Dn};
@@ -43,7 +43,7 @@ fn settings_error(e: ferrosync::settings::SettingsError) -> EndpointError {
 }
 
 /// The retry policy of a pipe (`max-operation-attempts`, `retry-backoff-*`).
-pub fn retry_policy(pipe: &SyncPipeSettings) -> RetryPolicy {
+pub fn retry_policy(pipe: &RetrySettings) -> RetryPolicy {
     RetryPolicy {
         max_attempts: pipe.max_operation_attempts,
         initial_wait: pipe.retry_backoff_initial_wait,
@@ -107,7 +107,7 @@ pub fn client_from_config(
     secrets: &SecretBox,
     root: &ServerRoot,
     endpoint: &LdapEndpointSettings,
-    pipe: &SyncPipeSettings,
+    retry: &RetrySettings,
 ) -> Result<LdapClient, EndpointError> {
     let mut servers = Vec::new();
     for name in &endpoint.servers {
@@ -122,13 +122,14 @@ pub fn client_from_config(
     if servers.is_empty() {
         return Err(EndpointError::Config(format!("the {} has no server", endpoint.label)));
     }
-    let options = ClientOptions { retry: retry_policy(pipe), ..ClientOptions::default() };
+    let options = ClientOptions { retry: retry_policy(retry), ..ClientOptions::default() };
     LdapClient::new(servers, options).map_err(endpoint_error)
 }
 
-/// The settings of pipe `pipe`, for its endpoints.
-pub(crate) fn pipe_settings(config: &Config, pipe: &str) -> Result<SyncPipeSettings, EndpointError> {
-    SyncPipeSettings::of(config, pipe).map_err(settings_error)
+/// The retry policy of pipe `pipe`, for its endpoints' clients. Only the policy is read: a detector or an
+/// endpoint does not need the pipe's other settings to be complete.
+pub(crate) fn pipe_retry(config: &Config, pipe: &str) -> Result<RetrySettings, EndpointError> {
+    RetrySettings::of(config, pipe).map_err(settings_error)
 }
 
 /// A directory read over LDAP.
@@ -166,7 +167,7 @@ impl LdapSource {
         source: &str,
         mapping: &PipeMapping,
     ) -> Result<LdapSource, EndpointError> {
-        let p = pipe_settings(config, pipe)?;
+        let p = pipe_retry(config, pipe)?;
         let s = LdapSourceSettings::of(config, source).map_err(settings_error)?;
         let client = client_from_config(config, secrets, root, &s.endpoint, &p)?;
         let uid = s.unique_id_attribute.as_str();
@@ -310,7 +311,7 @@ impl LdapDestination {
         pipe: &str,
         destination: &str,
     ) -> Result<LdapDestination, EndpointError> {
-        let p = pipe_settings(config, pipe)?;
+        let p = pipe_retry(config, pipe)?;
         let d = LdapDestinationSettings::of(config, destination).map_err(settings_error)?;
         let client = client_from_config(config, secrets, root, &d.endpoint, &p)?;
         Ok(LdapDestination::new(destination, client, d.endpoint.base_dns))

@@ -96,9 +96,9 @@ impl ScimDestination {
             }
         };
         let retry = Retry {
-            attempts: d.max_operation_attempts.unwrap_or(p.max_operation_attempts),
-            initial: p.retry_backoff_initial_wait,
-            max: p.retry_backoff_max_wait,
+            attempts: d.max_operation_attempts.unwrap_or(p.retry.max_operation_attempts),
+            initial: p.retry.retry_backoff_initial_wait,
+            max: p.retry.retry_backoff_max_wait,
         };
         let endpoints = d
             .endpoint_mappings

@@ -38,7 +38,9 @@ pub use endpoint::{
 };
 pub use log::{LogPublisherKind, LogPublisherSettings};
 pub use mapping::{AttributeMappingKind, AttributeMappingSettings, DnMapSettings, JsonFieldSettings};
-pub use pipe::{GlobalSyncSettings, JsonAttributeSettings, SyncClassSettings, SyncMode, SyncPipeSettings};
+pub use pipe::{
+    GlobalSyncSettings, JsonAttributeSettings, RetrySettings, SyncClassSettings, SyncMode, SyncPipeSettings,
+};
 pub use scim::{HttpAuthSettings, Scim2AttributeMappingSettings, Scim2EndpointMappingSettings};
 pub use security::{PassphraseProviderSettings, TrustManagerSettings, TrustSource};
 pub use server::{

@@ -29,11 +29,37 @@ pub struct SyncPipeSettings {
     /// The wait before a background retry (`failed-op-background-retry-delay`).
     pub failed_op_background_retry_delay: Duration,
     pub changes_queue_size: usize,
+    /// How operations on the pipe's endpoints are retried.
+    pub retry: RetrySettings,
+}
+
+/// A pipe's retry policy for operations on its endpoints (`max-operation-attempts`, `retry-backoff-*`). Read on
+/// its own by what needs only the policy (a change detector), so that it does not require the pipe's source and
+/// destination to be set.
+#[derive(Clone, Debug)]
+pub struct RetrySettings {
     pub max_operation_attempts: u32,
     pub retry_backoff_initial_wait: Duration,
     pub retry_backoff_max_wait: Duration,
     pub retry_backoff_increase_by: Duration,
     pub retry_backoff_percentage_increase: u32,
+}
+
+impl RetrySettings {
+    pub fn read(r: &Reader) -> Result<Self, SettingsError> {
+        Ok(RetrySettings {
+            max_operation_attempts: r.required_integer::<u32>("max-operation-attempts")?.max(1),
+            retry_backoff_initial_wait: r.required_duration("retry-backoff-initial-wait")?,
+            retry_backoff_max_wait: r.required_duration("retry-backoff-max-wait")?,
+            retry_backoff_increase_by: r.required_duration("retry-backoff-increase-by")?,
+            retry_backoff_percentage_increase: r.required_integer("retry-backoff-percentage-increase")?,
+        })
+    }
+
+    /// The retry policy of pipe `pipe` (any case).
+    pub fn of(config: &Config, pipe: &str) -> Result<Self, SettingsError> {
+        RetrySettings::read(&Reader::new(super::lookup(config, "sync-pipe", pipe)?))
+    }
 }
 
 impl SyncPipeSettings {
@@ -51,11 +77,7 @@ impl SyncPipeSettings {
             max_failed_op_background_retries: r.required_integer("max-failed-op-background-retries")?,
             failed_op_background_retry_delay: r.required_duration("failed-op-background-retry-delay")?,
             changes_queue_size: r.required_integer::<usize>("changes-queue-size")?.max(1),
-            max_operation_attempts: r.required_integer::<u32>("max-operation-attempts")?.max(1),
-            retry_backoff_initial_wait: r.required_duration("retry-backoff-initial-wait")?,
-            retry_backoff_max_wait: r.required_duration("retry-backoff-max-wait")?,
-            retry_backoff_increase_by: r.required_duration("retry-backoff-increase-by")?,
-            retry_backoff_percentage_increase: r.required_integer("retry-backoff-percentage-increase")?,
+            retry: RetrySettings::read(r)?,
         })
     }
 

@@ -37,7 +37,7 @@ impl PipeSettings {
             batch: p.changes_queue_size.clamp(1, 1000),
             max_rate: p.max_rate_per_second.unwrap_or(0),
             ignore_changes_by,
-            max_backoff: p.retry_backoff_max_wait.max(Duration::from_secs(1)),
+            max_backoff: p.retry.retry_backoff_max_wait.max(Duration::from_secs(1)),
         }
     }
 }
