@@ -188,6 +188,15 @@ impl Cursor {
     }
 }
 
+/// The filter `attr <= t`, written as `(!(attr>=t+1))`. OpenLDAP (2.5) compares a stored `reqStart` or
+/// `reqEnd`, which keeps every digit of its fraction, with an ordering assertion normalized without the
+/// fraction's trailing zeros and then by length, so `(reqEnd<=20260101000000.000350Z)` misses the entry whose
+/// `reqEnd` is exactly `20260101000000.000350Z` (a band's last entry would be skipped). `>=` is right for every
+/// value, and the times are discrete, so every bound is written with `>=`.
+pub(crate) fn at_most(attr: &str, t: GenTime) -> String {
+    format!("(!({attr}>={}))", t.succ().format())
+}
+
 /// Searches at most this many times to find a page of entries that is a complete band.
 const MAX_NARROWING: usize = 1000;
 
@@ -460,7 +469,7 @@ impl AccesslogDetector {
         let all = cursor.filter();
         let mut band_rows = Vec::new();
         if let Some((e1, _)) = cursor.band {
-            let f = format!("(&{all}(reqEnd<={}))", e1.format());
+            let f = format!("(&{all}{})", at_most("reqEnd", e1));
             let (rows, complete) = self.rows_limited(&f).await?;
             // A band opened before reads were bounded may be larger than a page: it is finished whole.
             let rows = if complete { rows } else { self.rows(&f).await? };
@@ -472,7 +481,7 @@ impl AccesslogDetector {
         let found = narrowed(cursor, |upper| {
             let f = match upper {
                 None => all.clone(),
-                Some(h) => format!("(&{all}(reqEnd<={}))", h.format()),
+                Some(h) => format!("(&{all}{})", at_most("reqEnd", h)),
             };
             async move { self.rows_limited(&f).await }
         })
@@ -499,7 +508,7 @@ impl AccesslogDetector {
         loop {
             let f = match above {
                 None => filter.to_string(),
-                Some(a) => format!("(&{filter}(!({attr}<={})))", a.format()),
+                Some(a) => format!("(&{filter}({attr}>={}))", a.succ().format()),
             };
             let (rows, complete) = self.rows_limited(&f).await?;
             let top = rows.iter().map(key).max();
@@ -549,7 +558,7 @@ impl AccesslogDetector {
             return Ok(purged_by_min_csn(&min_csns, anchor));
         }
         // No minCSN (before OpenLDAP 2.5): the log still covers the anchor if an older entry is left.
-        let filter = format!("(&(objectClass=auditWriteObject)(reqStart<={}))", anchor.format());
+        let filter = format!("(&(objectClass=auditWriteObject){})", at_most("reqStart", anchor));
         let log_dn = self.log_dn.clone();
         let found = self
             .client
@@ -915,8 +924,12 @@ mod tests {
         assert_eq!(p.get(), 500);
         p.met_limit(500, 0);
         assert_eq!(p.get(), 250);
+        p.met_limit(250, 250);
+        assert_eq!(p.get(), 250, "meeting the limit asked for is no sign of a lower one");
         p.met_limit(250, 400);
-        assert_eq!(p.get(), 125, "never back up");
+        assert_eq!(p.get(), 250, "never back up");
+        p.met_limit(250, 100);
+        assert_eq!(p.get(), 100);
         assert_eq!(PageSize::new(0).get(), 1);
     }
 

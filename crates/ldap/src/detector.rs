@@ -107,9 +107,14 @@ impl PageSize {
     }
 
     /// A search that asked for `asked` entries met a size limit after `returned`: later searches ask for fewer
-    /// (what the server sent, or half as many when it sent nothing).
+    /// (what the server sent, or half as many when it sent nothing). Meeting the limit asked for (`returned ==
+    /// asked`) is no sign of a lower server limit and changes nothing.
     pub fn met_limit(&self, asked: usize, returned: usize) {
-        let lower = if returned > 0 && returned < asked { returned } else { asked / 2 };
+        let lower = match returned {
+            0 => asked / 2,
+            n if n < asked => n,
+            _ => return,
+        };
         self.server.fetch_min(lower.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 }
