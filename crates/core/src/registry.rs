@@ -121,6 +121,26 @@ pub enum RegistryError {
     Detector(BoxError),
 }
 
+/// One end of a pipe, as the registry's messages name it.
+#[derive(Clone, Copy)]
+struct End {
+    type_name: &'static str,
+    action: &'static str,
+    verb: &'static str,
+    what: &'static str,
+}
+
+impl End {
+    const SOURCE: End =
+        End { type_name: "sync-source", action: "read a sync source", verb: "reads", what: "sync source" };
+    const DESTINATION: End = End {
+        type_name: "sync-destination",
+        action: "write to a sync destination",
+        verb: "writes",
+        what: "sync destination",
+    };
+}
+
 /// The assembled providers. Built by the tools crate (`ferrosync_tools::endpoints::registry`).
 pub struct Registry {
     providers: Vec<&'static dyn EndpointProvider>,
@@ -217,6 +237,31 @@ impl Registry {
         Ok(p.first(prop).unwrap_or_default())
     }
 
+    /// Finds pipe `pipe`'s endpoint of `end`, its provider, checks its servers, and builds it with `build`.
+    fn build_end<T>(
+        &self,
+        end: End,
+        (config, secrets, root): (&Config, &SecretBox, &ServerRoot),
+        pipe: &str,
+        build: impl FnOnce(&dyn EndpointProvider, &BuildContext) -> Result<T, BoxError>,
+    ) -> Result<T, RegistryError> {
+        let name = Self::pipe_endpoint(config, pipe, end.type_name)?;
+        let (object, variant) = Self::object(config, end.type_name, name, pipe)?;
+        let provider = match end.type_name {
+            "sync-source" => self.source_provider(&variant),
+            _ => self.destination_provider(&variant),
+        };
+        let provider = provider.ok_or_else(|| RegistryError::Unsupported {
+            action: end.action,
+            variant: variant.clone(),
+            name: name.to_string(),
+            known: format!(" (it {} {})", end.verb, self.served(end.type_name).join(", ")),
+        })?;
+        Self::check_servers(config, provider, end.what, object, &variant)?;
+        let ctx = BuildContext { config, secrets, root, pipe, name, variant: &variant };
+        build(provider, &ctx).map_err(|source| RegistryError::Build { what: end.what, name: name.to_string(), source })
+    }
+
     /// The source of pipe `pipe`, connected lazily (the first operation connects).
     pub fn build_source(
         &self,
@@ -226,21 +271,7 @@ impl Registry {
         pipe: &str,
         mapping: &PipeMapping,
     ) -> Result<Arc<dyn EntrySource>, RegistryError> {
-        let name = Self::pipe_endpoint(config, pipe, "sync-source")?;
-        let (object, variant) = Self::object(config, "sync-source", name, pipe)?;
-        let provider = self.source_provider(&variant).ok_or_else(|| RegistryError::Unsupported {
-            action: "read a sync source",
-            variant: variant.clone(),
-            name: name.to_string(),
-            known: format!(" (it reads {})", self.served("sync-source").join(", ")),
-        })?;
-        Self::check_servers(config, provider, "sync source", object, &variant)?;
-        let ctx = BuildContext { config, secrets, root, pipe, name, variant: &variant };
-        provider.build_source(&ctx, mapping).map_err(|source| RegistryError::Build {
-            what: "sync source",
-            name: name.to_string(),
-            source,
-        })
+        self.build_end(End::SOURCE, (config, secrets, root), pipe, |p, ctx| p.build_source(ctx, mapping))
     }
 
     /// The destination of pipe `pipe`, connected lazily.
@@ -252,21 +283,7 @@ impl Registry {
         pipe: &str,
         mapping: &PipeMapping,
     ) -> Result<Arc<dyn Destination>, RegistryError> {
-        let name = Self::pipe_endpoint(config, pipe, "sync-destination")?;
-        let (object, variant) = Self::object(config, "sync-destination", name, pipe)?;
-        let provider = self.destination_provider(&variant).ok_or_else(|| RegistryError::Unsupported {
-            action: "write to a sync destination",
-            variant: variant.clone(),
-            name: name.to_string(),
-            known: format!(" (it writes {})", self.served("sync-destination").join(", ")),
-        })?;
-        Self::check_servers(config, provider, "sync destination", object, &variant)?;
-        let ctx = BuildContext { config, secrets, root, pipe, name, variant: &variant };
-        provider.build_destination(&ctx, mapping).map_err(|source| RegistryError::Build {
-            what: "sync destination",
-            name: name.to_string(),
-            source,
-        })
+        self.build_end(End::DESTINATION, (config, secrets, root), pipe, |p, ctx| p.build_destination(ctx, mapping))
     }
 
     /// The source and destination of pipe `pipe`.

@@ -1,7 +1,9 @@
 //! SCIM 2.0 attribute and endpoint mappings: from a mapped entry to a SCIM resource and back.
 
-use ferrosync::config::{Config, ConfigObject};
+use ferrosync::config::Config;
 use ferrosync::entry::{Entry, Value};
+use ferrosync::settings::scim::{AttributeUsage, Scim2MappingKind, StaticDataType};
+use ferrosync::settings::{Scim2AttributeMappingSettings, Scim2EndpointMappingSettings};
 use serde_json::{json, Map, Value as Json};
 
 /// The name of the pseudo-value that stands for a group member whose DN is unknown.
@@ -26,7 +28,7 @@ pub struct AttrMap {
     pub ldap: Option<String>,
     pub single: bool,
     pub default: Option<String>,
-    pub usage: Vec<String>,
+    pub usage: Vec<AttributeUsage>,
     pub always_replace: bool,
     pub kind: Kind,
 }
@@ -41,51 +43,49 @@ pub enum Usage {
 
 impl AttrMap {
     pub fn from_config(config: &Config, name: &str, depth: usize) -> Result<AttrMap, String> {
-        let o = config
-            .get("scim2-attribute-mapping", name)
-            .ok_or_else(|| format!("the SCIM2 attribute mapping '{name}' does not exist"))?;
-        Self::from_object(config, o, depth)
+        let m = Scim2AttributeMappingSettings::of(config, name).map_err(|e| e.to_string())?;
+        Self::from_settings(config, m, depth)
     }
 
-    fn from_object(config: &Config, o: &ConfigObject, depth: usize) -> Result<AttrMap, String> {
-        let flag = |p: &str| o.first(p).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let kind = match o.variant.as_deref().unwrap_or("string") {
-            "string" => Kind::Str,
-            "boolean" => Kind::Bool { invert: flag("invert-value") },
-            "date-time" => Kind::DateTime,
-            "number" => Kind::Number,
-            "json-formatted-complex" => Kind::Json,
-            "composed-complex" => {
+    fn from_settings(config: &Config, m: Scim2AttributeMappingSettings, depth: usize) -> Result<AttrMap, String> {
+        let (kind, ldap, default) = match m.kind {
+            Scim2MappingKind::String { ldap_attribute, default_value } => {
+                (Kind::Str, Some(ldap_attribute), default_value)
+            }
+            Scim2MappingKind::Boolean { ldap_attribute, invert_value, default_value } => {
+                (Kind::Bool { invert: invert_value }, Some(ldap_attribute), default_value)
+            }
+            Scim2MappingKind::DateTime { ldap_attribute } => (Kind::DateTime, Some(ldap_attribute), None),
+            Scim2MappingKind::Number { ldap_attribute } => (Kind::Number, Some(ldap_attribute), None),
+            Scim2MappingKind::JsonFormattedComplex { ldap_attribute } => (Kind::Json, Some(ldap_attribute), None),
+            Scim2MappingKind::ComposedComplex { sub_attribute_mappings, encapsulate_value_in_array } => {
                 if depth > 2 {
-                    return Err(format!("the {} nests composed mappings too deeply", o.label()));
+                    return Err(format!("the {} nests composed mappings too deeply", m.label));
                 }
-                let subs = o
-                    .values("sub-attribute-mapping")
+                let subs = sub_attribute_mappings
                     .iter()
                     .map(|s| AttrMap::from_config(config, s, depth + 1))
                     .collect::<Result<Vec<_>, _>>()?;
-                Kind::Composed { subs, array: flag("encapsulate-value-in-array") }
+                (Kind::Composed { subs, array: encapsulate_value_in_array }, None, None)
             }
-            "static-value" => {
-                let v = o.first("value").unwrap_or_default();
-                let value = match o.first("data-type").unwrap_or("string") {
-                    "boolean" => Json::Bool(v.eq_ignore_ascii_case("true")),
-                    "number" | "json" => serde_json::from_str(v)
-                        .map_err(|e| format!("the value of the {} is not valid JSON: {e}", o.label()))?,
-                    _ => Json::String(v.to_string()),
+            Scim2MappingKind::StaticValue { data_type, value: v } => {
+                let value = match data_type {
+                    StaticDataType::Boolean => Json::Bool(v.eq_ignore_ascii_case("true")),
+                    StaticDataType::Number | StaticDataType::Json => serde_json::from_str(&v)
+                        .map_err(|e| format!("the value of the {} is not valid JSON: {e}", m.label))?,
+                    StaticDataType::String => Json::String(v),
                 };
-                Kind::Static { value }
+                (Kind::Static { value }, None, None)
             }
-            other => return Err(format!("the {} has type {other}, which ferrosync cannot use", o.label())),
         };
         Ok(AttrMap {
-            name: o.name().to_string(),
-            scim: o.first("scim-attribute-name").unwrap_or_default().to_string(),
-            ldap: o.first("ldap-attribute-name").map(str::to_string),
-            single: flag("single-valued") || matches!(kind, Kind::Bool { .. }),
-            default: o.first("default-value").map(str::to_string),
-            usage: o.values("attribute-usage").iter().map(|s| s.to_string()).collect(),
-            always_replace: flag("always-patch-with-replace"),
+            name: m.name,
+            scim: m.scim_attribute_name,
+            ldap,
+            single: m.single_valued || matches!(kind, Kind::Bool { .. }),
+            default,
+            usage: m.attribute_usage,
+            always_replace: m.always_patch_with_replace,
             kind,
         })
     }
@@ -96,9 +96,13 @@ impl AttrMap {
             return true;
         }
         self.usage.iter().any(|x| match u {
-            Usage::Fetch => x == "fetch",
-            Usage::Create => x.starts_with("create-"),
-            Usage::Update => x.starts_with("update-"),
+            Usage::Fetch => *x == AttributeUsage::Fetch,
+            Usage::Create => {
+                matches!(x, AttributeUsage::CreateDuringRealtimeSync | AttributeUsage::CreateDuringResync)
+            }
+            Usage::Update => {
+                matches!(x, AttributeUsage::UpdateDuringRealtimeSync | AttributeUsage::UpdateDuringResync)
+            }
         })
     }
 
@@ -292,19 +296,17 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn from_config(config: &Config, name: &str) -> Result<Endpoint, String> {
-        let o = config
-            .get("scim2-endpoint-mapping", name)
-            .ok_or_else(|| format!("the SCIM2 endpoint mapping '{name}' does not exist"))?;
-        let load = |p: &str| -> Result<Vec<AttrMap>, String> {
-            o.values(p).iter().map(|m| AttrMap::from_config(config, m, 0)).collect()
+        let e = Scim2EndpointMappingSettings::of(config, name).map_err(|e| e.to_string())?;
+        let load = |names: &[String]| -> Result<Vec<AttrMap>, String> {
+            names.iter().map(|m| AttrMap::from_config(config, m, 0)).collect()
         };
         Ok(Endpoint {
-            name: name.to_string(),
-            path: o.first("endpoint-path").unwrap_or_default().trim_matches('/').to_string(),
-            schemas: o.values("schema-urn").iter().map(|s| s.to_string()).collect(),
-            attrs: load("attribute-mapping")?,
-            search: load("search-attribute-mapping")?,
-            class: o.first("sync-class-name").map(str::to_string),
+            name: e.name.clone(),
+            path: e.endpoint_path.clone(),
+            schemas: e.schema_urns.clone(),
+            attrs: load(&e.attribute_mappings)?,
+            search: load(&e.search_attribute_mappings)?,
+            class: e.sync_class_name,
         })
     }
 

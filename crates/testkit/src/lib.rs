@@ -14,6 +14,9 @@
 //!   [`ferrosync::engine::realtime::PipeRunner`] run until the change log is drained, optionally killed
 //!   part-way and restarted from its saved state.
 //!
+//! * [`store_contract::check`]: the contract every [`ferrosync::store::StoreBackend`] keeps, run on each
+//!   backend by `tests/store_backends.rs`.
+//!
 //! The model-based test (`tests/model.rs`) runs random configurations and change streams through the
 //! harness and compares the destination with an independent reference model of PingDataSync's documented
 //! semantics. `cargo test` runs a short run (a few dozen cases); the long run is
@@ -30,6 +33,7 @@ pub mod dit;
 pub mod faults;
 pub mod harness;
 pub mod source;
+pub mod store_contract;
 
 pub use destination::{FakeDestination, Write, WriteOp};
 pub use dit::{Dit, DitError};

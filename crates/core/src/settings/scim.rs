@@ -89,6 +89,11 @@ impl Scim2AttributeMappingSettings {
             kind,
         })
     }
+
+    /// The settings of the SCIM 2.0 attribute mapping `name`.
+    pub fn of(config: &crate::config::Config, name: &str) -> Result<Self, SettingsError> {
+        Self::read(&Reader::new(super::lookup(config, "scim2-attribute-mapping", name)?))
+    }
 }
 
 /// A `scim2-endpoint-mapping`.
@@ -115,6 +120,11 @@ impl Scim2EndpointMappingSettings {
             search_attribute_mappings: r.texts("search-attribute-mapping")?,
             sync_class_name: r.text("sync-class-name")?,
         })
+    }
+
+    /// The settings of the SCIM 2.0 endpoint mapping `name`.
+    pub fn of(config: &crate::config::Config, name: &str) -> Result<Self, SettingsError> {
+        Self::read(&Reader::new(super::lookup(config, "scim2-endpoint-mapping", name)?))
     }
 }
 

@@ -2,12 +2,11 @@
 //! sync source or destination (nothing of that endpoint is created), or existing LDAP external servers for a new
 //! endpoint (the servers and their sync user are not created again).
 
-use super::{
-    http, parse_host_port, Connection, Endpoint, EndpointKind, HostPort, Security, Trust, Wizard, WizardError,
-    QUESTIONS,
-};
+use super::{http, Connection, Endpoint, EndpointKind, HostPort, Security, Trust, Wizard, WizardError, QUESTIONS};
 use crate::config::Config;
 use crate::prompt::choose;
+use crate::settings::server::is_ldap_variant;
+use crate::settings::{ConnectionSecurity, LdapServerSettings, Reader};
 
 /// What is used as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,15 +63,20 @@ impl Known {
                     servers: strings("server"),
                 }),
                 "external-server" => {
-                    let host = o.first("server-host-name").unwrap_or_default();
-                    let port = o.first("server-port").unwrap_or("389");
+                    // An LDAP server's typed settings; another kind of server (or one whose settings do not
+                    // build) is listed without an address.
+                    let ldap =
+                        is_ldap_variant(&variant).then(|| LdapServerSettings::read(&Reader::new(o)).ok()).flatten();
                     k.servers.push(KnownServer {
                         name: o.name().to_string(),
                         variant,
-                        server: parse_host_port(&format!("{host}:{port}"), 389).ok(),
-                        bind_dn: o.first("bind-dn").unwrap_or_default().to_string(),
-                        security: Security::parse(o.first("connection-security").unwrap_or("none"))
-                            .unwrap_or(Security::None),
+                        server: ldap.as_ref().map(|s| HostPort { host: s.host.clone(), port: s.port }),
+                        bind_dn: ldap.as_ref().and_then(|s| s.bind_dn.clone()).unwrap_or_default(),
+                        security: match ldap.map(|s| s.connection_security) {
+                            Some(ConnectionSecurity::Ssl) => Security::Ssl,
+                            Some(ConnectionSecurity::StartTls | ConnectionSecurity::StartTlsOld) => Security::StartTls,
+                            Some(ConnectionSecurity::None) | None => Security::None,
+                        },
                     })
                 }
                 _ => {}

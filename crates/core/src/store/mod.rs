@@ -1,0 +1,448 @@
+//! The server's store: its configuration and its sync state (where each pipe resumes, which destination entry
+//! each source entry went to with a digest of what it holds and the class that synchronized it, the running
+//! server's counters and values).
+//!
+//! [`Store`] is what the engine and the tools use; where the data lives is a [`StoreBackend`]: SQLite under the
+//! server root ([`SqliteBackend`], `DIR/config/config.db`, the embedded default), or memory ([`MemoryBackend`],
+//! for library callers and tests). A second database (PostgreSQL, for a topology of several servers) is one
+//! more implementation of the trait: nothing above it changes. Every backend keeps the contract written on the
+//! trait's methods; `crates/testkit`'s `store_contract` checks it, and runs against each backend.
+//!
+//! The secrets key (`DIR/config/encryption.key`) and the logs stay under the server root whatever the backend.
+
+mod memory;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+pub use memory::MemoryBackend;
+pub use sqlite::SqliteBackend;
+
+use crate::config::Config;
+use crate::error::StoreError;
+use crate::secret::SecretBox;
+
+/// The folder that holds `config/` and `logs/`, as `<server-root>` in Ping's docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerRoot {
+    path: PathBuf,
+}
+
+impl ServerRoot {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        ServerRoot { path: path.into() }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn config_dir(&self) -> PathBuf {
+        self.path.join("config")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.config_dir().join("config.db")
+    }
+    pub fn key_path(&self) -> PathBuf {
+        self.config_dir().join("encryption.key")
+    }
+    /// A path from the configuration: absolute as is, relative below the server root.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.join(p)
+        }
+    }
+
+    /// Makes `config/` (mode 0700) and `logs/` (mode 0700) when missing.
+    pub fn ensure_dirs(&self) -> Result<(), StoreError> {
+        for dir in [self.config_dir(), self.logs_dir()] {
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                    action: "create the folder",
+                    path: dir.clone(),
+                    source,
+                })?;
+                set_mode(&dir, 0o700)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| StoreError::Io {
+            action: "set the permissions of",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Where a source entry was synchronized to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdMapping {
+    pub source_id: String,
+    pub source_dn: String,
+    pub dest_dn: String,
+    /// The digest of what the destination entry holds, as last written (`None`: unknown, read it).
+    pub digest: Option<String>,
+    /// The sync class that synchronized the entry (`None`: recorded by a ferrosync that did not keep it).
+    pub class: Option<String>,
+}
+
+/// One write to a pipe's sync state, made by [`StoreBackend::write_state`] in one transaction: all of it or
+/// none of it, so a crash never separates a start point from the id-map records of the changes before it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StateWrite<'a> {
+    pub pipe: &'a str,
+    /// The pipe's new start point (`None`: unchanged).
+    pub start_point: Option<&'a str>,
+    /// Id-map records to add or replace (by source id).
+    pub put: &'a [IdMapping],
+    /// Source ids whose records go.
+    pub remove: &'a [String],
+    /// A server value `(key, value)` to remove if it still holds `value` (a start point request once applied;
+    /// a newer request made meanwhile stays).
+    pub settle: Option<(&'a str, &'a str)>,
+    /// Whether to bump the generation, so that a running server notices (a start point set from outside).
+    pub bump_generation: bool,
+}
+
+/// A pipe's saved counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedStats {
+    pub pipe: String,
+    /// The counters, as JSON.
+    pub stats: String,
+    /// When they were saved (RFC 3339, UTC).
+    pub updated: String,
+}
+
+/// Where a [`Store`] keeps its data. Each method is one transaction; a value written by one handle is read by
+/// every handle opened on the same store once the write has returned. Handles are used from one thread at a
+/// time ([`Store`] serializes them) but move between threads.
+pub trait StoreBackend: Send {
+    /// Where the data lives, for messages: a path, or a URL without its password.
+    fn location(&self) -> String;
+
+    /// Adds `builtins` to the configuration unless this store was seeded before: once per store, ever, so a
+    /// built-in object an operator deleted stays deleted.
+    fn seed(&mut self, builtins: &Config) -> Result<(), StoreError>;
+
+    /// The whole configuration as it is now, objects in the order they were created.
+    fn load(&mut self) -> Result<Config, StoreError>;
+
+    /// A counter that grows with every committed configuration change and every bumping [`StateWrite`].
+    fn generation(&mut self) -> Result<i64, StoreError>;
+
+    /// Reads the configuration in a transaction that excludes every other writer and lets `change` edit a copy.
+    /// When `change` returns `true` and the copy differs, the difference is written and the generation bumped,
+    /// in that transaction; otherwise nothing is written.
+    fn update(&mut self, change: &mut dyn FnMut(&mut Config) -> bool) -> Result<(), StoreError>;
+
+    /// The saved start point of a pipe.
+    fn start_point(&mut self, pipe: &str) -> Result<Option<String>, StoreError>;
+
+    /// Makes `write` in one transaction.
+    fn write_state(&mut self, write: &StateWrite<'_>) -> Result<(), StoreError>;
+
+    /// The record of the source entry with unique id `source_id`.
+    fn id_mapping(&mut self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError>;
+
+    /// The record of a source DN, compared without ASCII case (for change logs that give no unique id).
+    fn id_mapping_by_dn(&mut self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError>;
+
+    /// Forgets a pipe's id map.
+    fn clear_id_map(&mut self, pipe: &str) -> Result<(), StoreError>;
+
+    /// Saves a pipe's counters (JSON), stamped with the time.
+    fn set_stats(&mut self, pipe: &str, stats: &str) -> Result<(), StoreError>;
+
+    /// Every pipe's saved counters, by pipe name.
+    fn all_stats(&mut self) -> Result<Vec<SavedStats>, StoreError>;
+
+    /// Removes every pipe's counters.
+    fn clear_stats(&mut self) -> Result<(), StoreError>;
+
+    /// A value of the running server's state (such as its pid).
+    fn server_value(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets (`Some`) or removes (`None`) a server value.
+    fn set_server_value(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError>;
+
+    /// The server values whose key starts with `prefix`, by key.
+    fn server_values(&mut self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// The prefix of the server values that hold start point requests (see [`Store::request_start_point`]).
+const START_POINT_REQUEST: &str = "start-point-request:";
+
+/// An open store: the server root, its secrets, and the backend that holds the data.
+pub struct Store {
+    root: ServerRoot,
+    secrets: SecretBox,
+    backend: Mutex<Box<dyn StoreBackend>>,
+}
+
+impl Store {
+    /// Opens (creating when needed) the SQLite store under `root`, migrated to the current schema and holding
+    /// the built-in objects.
+    pub fn open(root: &ServerRoot) -> Result<Store, StoreError> {
+        root.ensure_dirs()?;
+        let backend = SqliteBackend::open(&root.db_path())?;
+        Store::with_backend(root, Box::new(backend))
+    }
+
+    /// A store under `root` (secrets key, logs) whose data lives in `backend`, seeded with the built-in objects.
+    pub fn with_backend(root: &ServerRoot, mut backend: Box<dyn StoreBackend>) -> Result<Store, StoreError> {
+        root.ensure_dirs()?;
+        backend.seed(&Config::builtin())?;
+        Ok(Store { root: root.clone(), secrets: SecretBox::new(root.key_path()), backend: Mutex::new(backend) })
+    }
+
+    pub fn root(&self) -> &ServerRoot {
+        &self.root
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    /// Where the data lives (a path or a URL), for messages.
+    pub fn location(&self) -> String {
+        self.backend().location()
+    }
+
+    fn backend(&self) -> MutexGuard<'_, Box<dyn StoreBackend>> {
+        // A panic while a backend call was running leaves no transaction open (each call is one), so the
+        // handle is still usable.
+        self.backend.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The whole configuration as it is now.
+    pub fn load(&self) -> Result<Config, StoreError> {
+        self.backend().load()
+    }
+
+    /// A counter that grows with every committed change; the sync server polls it to reload.
+    pub fn generation(&self) -> Result<i64, StoreError> {
+        self.backend().generation()
+    }
+
+    /// Runs `change` on the current configuration inside one transaction that excludes other writers. When it
+    /// returns `Ok`, the difference is written and committed; when it returns `Err`, nothing is written.
+    pub fn update<T, E>(&mut self, change: impl FnOnce(&mut Config, &SecretBox) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let secrets = &self.secrets;
+        let mut change = Some(change);
+        let mut outcome: Option<Result<T, E>> = None;
+        self.backend.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()).update(&mut |config| {
+            let Some(change) = change.take() else { return false };
+            let result = change(config, secrets);
+            let commit = result.is_ok();
+            outcome = Some(result);
+            commit
+        })?;
+        outcome.unwrap_or_else(|| {
+            Err(StoreError::Corrupt {
+                path: PathBuf::from(self.location()),
+                reason: "the store's backend did not run the change".into(),
+            }
+            .into())
+        })
+    }
+}
+
+/// The sync state kept beside the configuration: start points, the id map and the server's counters.
+impl Store {
+    /// The saved start point of a pipe.
+    pub fn start_point(&self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.backend().start_point(pipe)
+    }
+
+    /// Saves a pipe's start point durably and bumps the generation, so a running server picks it up.
+    pub fn set_start_point(&mut self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
+        self.backend().write_state(&StateWrite {
+            pipe,
+            start_point: Some(start_point),
+            bump_generation: true,
+            ..StateWrite::default()
+        })
+    }
+
+    /// Asks the running sync server to move pipe `pipe` to `start_point`: the server stops the pipe (its
+    /// changes in flight are finished and saved), saves the requested start point, removes the request and
+    /// starts the pipe again. A pipe that saves its own position while running would overwrite a start point
+    /// written directly ([`Store::set_start_point`] is for a server that is not running).
+    pub fn request_start_point(&self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
+        self.set_server_value(&format!("{START_POINT_REQUEST}{pipe}"), Some(start_point))
+    }
+
+    /// Whether a start point request for `pipe` still waits for the server.
+    pub fn start_point_requested(&self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.server_value(&format!("{START_POINT_REQUEST}{pipe}"))
+    }
+
+    /// The start point requests that wait: (pipe, start point).
+    pub fn start_point_requests(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let found = self.backend().server_values(START_POINT_REQUEST)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.strip_prefix(START_POINT_REQUEST)?.to_string(), value)))
+            .collect())
+    }
+
+    /// Saves the requested start point of `pipe` and removes the request, in one transaction (the generation is
+    /// not bumped: the server applying it restarts that pipe alone). A request replaced meanwhile by a newer one
+    /// is kept for the next round.
+    pub fn apply_start_point_request(&mut self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
+        let key = format!("{START_POINT_REQUEST}{pipe}");
+        self.backend().write_state(&StateWrite {
+            pipe,
+            start_point: Some(start_point),
+            settle: Some((&key, start_point)),
+            ..StateWrite::default()
+        })
+    }
+
+    /// Records that changes were applied: the new start point and the id map updates, in one transaction, so a
+    /// crash never separates them. The generation is not bumped (this is the server's own progress).
+    pub fn record_progress(
+        &mut self,
+        pipe: &str,
+        start_point: &str,
+        put: &[IdMapping],
+        remove: &[String],
+    ) -> Result<(), StoreError> {
+        self.backend().write_state(&StateWrite {
+            pipe,
+            start_point: Some(start_point),
+            put,
+            remove,
+            ..StateWrite::default()
+        })
+    }
+
+    /// Records where source entries were synchronized to (resync does, so that real-time sync that follows
+    /// finds renamed entries).
+    pub fn put_id_mappings(&mut self, pipe: &str, put: &[IdMapping]) -> Result<(), StoreError> {
+        self.backend().write_state(&StateWrite { pipe, put, ..StateWrite::default() })
+    }
+
+    /// Where the source entry with unique id `source_id` was synchronized to.
+    pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
+        self.backend().id_mapping(pipe, source_id)
+    }
+
+    /// The mapping recorded for a source DN (compared without case), for logs that give no unique id.
+    pub fn id_mapping_by_dn(&self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
+        self.backend().id_mapping_by_dn(pipe, source_dn)
+    }
+
+    /// Forgets a pipe's id map (after a new start point, entries are found by correlation again).
+    pub fn clear_id_map(&mut self, pipe: &str) -> Result<(), StoreError> {
+        self.backend().clear_id_map(pipe)
+    }
+
+    /// Saves a pipe's counters (JSON) for `status`.
+    pub fn set_stats(&self, pipe: &str, stats: &str) -> Result<(), StoreError> {
+        self.backend().set_stats(pipe, stats)
+    }
+
+    /// Every pipe's saved counters: (pipe, JSON, when).
+    pub fn all_stats(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(self.backend().all_stats()?.into_iter().map(|s| (s.pipe, s.stats, s.updated)).collect())
+    }
+
+    /// Removes the counters of pipes that no longer run.
+    pub fn clear_stats(&self) -> Result<(), StoreError> {
+        self.backend().clear_stats()
+    }
+
+    /// A value of the running server's state (such as its pid).
+    pub fn server_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.backend().server_value(key)
+    }
+
+    pub fn set_server_value(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        self.backend().set_server_value(key, value)
+    }
+}
+
+/// A running pipe's writes to the store, made on a thread of their own: a write may wait for the backend
+/// (SQLite's WAL checkpoint syncs to disk, a database server answers over the network), and the pipe must not
+/// stop applying changes meanwhile. Writes are made in the order they are sent. Reads go through another handle
+/// ([`Store::open`]), which sees the last committed write and never waits for one.
+pub struct StoreWriter {
+    tx: std::sync::mpsc::Sender<WriteJob>,
+}
+
+enum WriteJob {
+    Progress {
+        pipe: String,
+        start_point: String,
+        put: Vec<IdMapping>,
+        remove: Vec<String>,
+        done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    },
+    Stats {
+        pipe: String,
+        stats: String,
+    },
+}
+
+impl StoreWriter {
+    /// Starts the writer thread on `store`'s connection. The thread ends when the writer is dropped, after the
+    /// writes sent before.
+    pub fn start(mut store: Store) -> StoreWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::spawn(move || {
+            for job in rx {
+                match job {
+                    WriteJob::Progress { pipe, start_point, put, remove, done } => {
+                        let _ = done.send(store.record_progress(&pipe, &start_point, &put, &remove));
+                    }
+                    WriteJob::Stats { pipe, stats } => {
+                        // Counters for `status`: the next ones follow shortly.
+                        let _ = store.set_stats(&pipe, &stats);
+                    }
+                }
+            }
+        });
+        StoreWriter { tx }
+    }
+
+    /// Sends [`Store::record_progress`]; the receiver gets its result once it is committed.
+    pub fn record_progress(
+        &self,
+        pipe: &str,
+        start_point: &str,
+        put: Vec<IdMapping>,
+        remove: Vec<String>,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let job =
+            WriteJob::Progress { pipe: pipe.to_string(), start_point: start_point.to_string(), put, remove, done };
+        // A writer thread that is gone drops `done`: the receiver then reports the write as lost.
+        let _ = self.tx.send(job);
+        rx
+    }
+
+    /// Sends [`Store::set_stats`], without waiting for it.
+    pub fn set_stats(&self, pipe: &str, stats: &str) {
+        let _ = self.tx.send(WriteJob::Stats { pipe: pipe.to_string(), stats: stats.to_string() });
+    }
+}

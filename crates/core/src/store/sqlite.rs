@@ -1,0 +1,430 @@
+//! [`SqliteBackend`]: the store in one SQLite file (`DIR/config/config.db`), the embedded default.
+//!
+//! The schema is versioned with `rusqlite_migration`; the database runs in WAL mode, so a running sync server
+//! reads while dsconfig writes. Every change happens in one `BEGIN IMMEDIATE` transaction: load, change in
+//! memory, write the difference, bump the generation counter (which the sync server watches), commit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite_migration::{Migrations, M};
+
+use super::{set_mode, IdMapping, SavedStats, StateWrite, StoreBackend};
+use crate::config::{Config, ConfigObject};
+use crate::error::StoreError;
+use crate::model::find_type;
+
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE objects (
+        id        INTEGER PRIMARY KEY,
+        type      TEXT NOT NULL,
+        names     TEXT NOT NULL,
+        names_key TEXT NOT NULL,
+        variant   TEXT,
+        props     TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (type, names_key)
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('generation', '0');",
+    ),
+    // The sync state: where each pipe resumes, which destination entry each source entry went to, and the
+    // running server's counters.
+    M::up(
+        "CREATE TABLE pipe_state (
+        pipe        TEXT PRIMARY KEY,
+        start_point TEXT NOT NULL,
+        updated     TEXT NOT NULL
+    );
+    CREATE TABLE id_map (
+        pipe      TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        source_dn TEXT NOT NULL,
+        dest_dn   TEXT NOT NULL,
+        PRIMARY KEY (pipe, source_id)
+    );
+    CREATE INDEX id_map_source_dn ON id_map (pipe, source_dn);
+    CREATE TABLE pipe_stats (
+        pipe    TEXT PRIMARY KEY,
+        stats   TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE server_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    ),
+    // Lookups by source DN compare without case: an index with the same collation serves them (the first
+    // index could not, so each lookup scanned the pipe's whole id map).
+    M::up(
+        "DROP INDEX id_map_source_dn;
+    CREATE INDEX id_map_source_dn_nocase ON id_map (pipe, source_dn COLLATE NOCASE);",
+    ),
+    // What the destination holds of each entry (see `ferrosync::mapping::Digest`), so that a change needs no
+    // read of the destination entry.
+    M::up("ALTER TABLE id_map ADD COLUMN digest TEXT;"),
+    // The sync class that synchronized each entry, so that its delete is classified by that class once the
+    // source entry is gone (NULL: recorded before this column existed).
+    M::up("ALTER TABLE id_map ADD COLUMN class TEXT;"),
+];
+
+/// A store in one SQLite file. See the [module documentation](self).
+pub struct SqliteBackend {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const UPSERT_START_POINT: &str = "INSERT INTO pipe_state (pipe, start_point, updated) VALUES (?1, ?2, ?3)
+     ON CONFLICT (pipe) DO UPDATE SET start_point = excluded.start_point, updated = excluded.updated";
+const BUMP_GENERATION: &str = "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'";
+
+impl SqliteBackend {
+    /// Opens (creating it, mode 0600, when missing) the database at `path`, migrated to the current schema.
+    pub fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
+        let existed = path.exists();
+        let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+        let mut conn = Connection::open(path).map_err(sql)?;
+        if !existed {
+            set_mode(path, 0o600)?;
+        }
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
+        // journal_mode cannot change inside a transaction, so it is set before migrating.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migration { path: path.to_path_buf(), source })?;
+        Ok(SqliteBackend { conn, path: path.to_path_buf() })
+    }
+
+    fn sql_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// One id-map row by a query with two parameters; the statement is prepared once per connection (the
+    /// real-time runner looks up every change's entry).
+    fn id_map_row(&self, query: &str, pipe: &str, key: &str) -> Result<Option<IdMapping>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(query).map_err(self.sql_err())?;
+        stmt.query_row([pipe, key], |r| {
+            Ok(IdMapping {
+                source_id: r.get(0)?,
+                source_dn: r.get(1)?,
+                dest_dn: r.get(2)?,
+                digest: r.get(3)?,
+                class: r.get(4)?,
+            })
+        })
+        .optional()
+        .map_err(self.sql_err())
+    }
+}
+
+impl StoreBackend for SqliteBackend {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn seed(&mut self, builtins: &Config) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let seeded: Option<String> =
+            tx.query_row("SELECT value FROM meta WHERE key = 'seeded'", [], |r| r.get(0)).optional().map_err(sql)?;
+        if seeded.is_none() {
+            for obj in builtins.objects() {
+                insert(&tx, obj).map_err(sql)?;
+            }
+            tx.execute("INSERT INTO meta (key, value) VALUES ('seeded', '1')", []).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn load(&mut self) -> Result<Config, StoreError> {
+        load(&self.conn, &self.path)
+    }
+
+    fn generation(&mut self) -> Result<i64, StoreError> {
+        let v: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| r.get(0))
+            .map_err(self.sql_err())?;
+        v.parse().map_err(|_| StoreError::Corrupt { path: self.path.clone(), reason: format!("bad generation '{v}'") })
+    }
+
+    fn update(&mut self, change: &mut dyn FnMut(&mut Config) -> bool) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let before = load(&tx, &path)?;
+        let mut after = before.clone();
+        if !change(&mut after) {
+            // Dropping the transaction rolls it back.
+            return Ok(());
+        }
+        if after != before {
+            save_diff(&tx, &before, &after).map_err(sql)?;
+            tx.execute(BUMP_GENERATION, []).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn start_point(&mut self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT start_point FROM pipe_state WHERE pipe = ?1", [pipe], |r| r.get(0))
+            .optional()
+            .map_err(self.sql_err())
+    }
+
+    fn write_state(&mut self, w: &StateWrite<'_>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        {
+            if !w.put.is_empty() {
+                let mut up = tx
+                    .prepare_cached(
+                        "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest, class)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn,
+                             dest_dn = excluded.dest_dn, digest = excluded.digest, class = excluded.class",
+                    )
+                    .map_err(sql)?;
+                for m in w.put {
+                    up.execute(params![w.pipe, m.source_id, m.source_dn, m.dest_dn, m.digest, m.class]).map_err(sql)?;
+                }
+            }
+            if !w.remove.is_empty() {
+                let mut del =
+                    tx.prepare_cached("DELETE FROM id_map WHERE pipe = ?1 AND source_id = ?2").map_err(sql)?;
+                for id in w.remove {
+                    del.execute(params![w.pipe, id]).map_err(sql)?;
+                }
+            }
+            if let Some(sp) = w.start_point {
+                tx.execute(UPSERT_START_POINT, params![w.pipe, sp, crate::util::timestamp_now()]).map_err(sql)?;
+            }
+            if let Some((key, value)) = w.settle {
+                tx.execute("DELETE FROM server_state WHERE key = ?1 AND value = ?2", params![key, value])
+                    .map_err(sql)?;
+            }
+            if w.bump_generation {
+                tx.execute(BUMP_GENERATION, []).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    fn id_mapping(&mut self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
+        self.id_map_row(
+            "SELECT source_id, source_dn, dest_dn, digest, class FROM id_map WHERE pipe = ?1 AND source_id = ?2",
+            pipe,
+            source_id,
+        )
+    }
+
+    fn id_mapping_by_dn(&mut self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
+        self.id_map_row(
+            "SELECT source_id, source_dn, dest_dn, digest, class FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+            pipe,
+            source_dn,
+        )
+    }
+
+    fn clear_id_map(&mut self, pipe: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM id_map WHERE pipe = ?1", [pipe]).map(|_| ()).map_err(self.sql_err())
+    }
+
+    fn set_stats(&mut self, pipe: &str, stats: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO pipe_stats (pipe, stats, updated) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pipe) DO UPDATE SET stats = excluded.stats, updated = excluded.updated",
+                params![pipe, stats, crate::util::timestamp_now()],
+            )
+            .map(|_| ())
+            .map_err(self.sql_err())
+    }
+
+    fn all_stats(&mut self) -> Result<Vec<SavedStats>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT pipe, stats, updated FROM pipe_stats ORDER BY pipe").map_err(self.sql_err())?;
+        let rows = stmt
+            .query_map([], |r| Ok(SavedStats { pipe: r.get(0)?, stats: r.get(1)?, updated: r.get(2)? }))
+            .map_err(self.sql_err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql_err())
+    }
+
+    fn clear_stats(&mut self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM pipe_stats", []).map(|_| ()).map_err(self.sql_err())
+    }
+
+    fn server_value(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM server_state WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.sql_err())
+    }
+
+    fn set_server_value(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        let r = match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO server_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, v],
+            ),
+            None => self.conn.execute("DELETE FROM server_state WHERE key = ?1", [key]),
+        };
+        r.map(|_| ()).map_err(self.sql_err())
+    }
+
+    fn server_values(&mut self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        // substr, not LIKE: a prefix may hold `%` or `_`.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, value FROM server_state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")
+            .map_err(self.sql_err())?;
+        let rows = stmt
+            .query_map([prefix], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.sql_err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql_err())
+    }
+}
+
+fn key_of(obj: &ConfigObject) -> (String, String) {
+    let lower: Vec<String> = obj.names.iter().map(|n| n.to_lowercase()).collect();
+    (obj.object_type.name.to_string(), serde_json::to_string(&lower).unwrap_or_default())
+}
+
+fn insert(conn: &Connection, obj: &ConfigObject) -> rusqlite::Result<usize> {
+    let (t, names_key) = key_of(obj);
+    conn.execute(
+        "INSERT INTO objects (type, names, names_key, variant, props) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            t,
+            serde_json::to_string(&obj.names).unwrap_or_default(),
+            names_key,
+            obj.variant,
+            serde_json::to_string(&obj.props).unwrap_or_default()
+        ],
+    )
+}
+
+fn load(conn: &Connection, path: &Path) -> Result<Config, StoreError> {
+    let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let mut stmt = conn.prepare_cached("SELECT type, names, variant, props FROM objects ORDER BY id").map_err(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?))
+        })
+        .map_err(sql)?;
+    let mut objects = Vec::new();
+    for row in rows {
+        let (t, names, variant, props) = row.map_err(sql)?;
+        let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
+        let object_type = find_type(&t)
+            .ok_or_else(|| corrupt(format!("unknown object type '{t}' (written by a newer ferrosync?)")))?;
+        let names: Vec<String> = serde_json::from_str(&names).map_err(|e| corrupt(format!("names of a {t}: {e}")))?;
+        let props: BTreeMap<String, Vec<String>> =
+            serde_json::from_str(&props).map_err(|e| corrupt(format!("properties of a {t}: {e}")))?;
+        objects.push(ConfigObject { object_type, names, variant, props });
+    }
+    Ok(Config::from_objects(objects))
+}
+
+fn save_diff(conn: &Connection, before: &Config, after: &Config) -> rusqlite::Result<()> {
+    let old: BTreeMap<(String, String), &ConfigObject> = before.objects().iter().map(|o| (key_of(o), o)).collect();
+    let new: std::collections::BTreeSet<(String, String)> = after.objects().iter().map(key_of).collect();
+    for k in old.keys().filter(|k| !new.contains(*k)) {
+        conn.execute("DELETE FROM objects WHERE type = ?1 AND names_key = ?2", params![k.0, k.1])?;
+    }
+    for o in after.objects() {
+        let k = key_of(o);
+        match old.get(&k) {
+            None => {
+                insert(conn, o)?;
+            }
+            Some(prev) if *prev != o => {
+                conn.execute(
+                    "UPDATE objects SET names = ?3, variant = ?4, props = ?5 WHERE type = ?1 AND names_key = ?2",
+                    params![
+                        k.0,
+                        k.1,
+                        serde_json::to_string(&o.names).unwrap_or_default(),
+                        o.variant,
+                        serde_json::to_string(&o.props).unwrap_or_default()
+                    ],
+                )?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ServerRoot, Store};
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn id_map_lookups_by_dn_use_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        let _store = Store::open(&root).unwrap();
+        let conn = Connection::open(root.db_path()).unwrap();
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT source_id FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+                ["p", "x"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("id_map_source_dn_nocase (pipe=? AND source_dn=?)"), "{plan}");
+    }
+
+    #[test]
+    fn id_map_rows_from_before_the_class_column_have_no_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        root.ensure_dirs().unwrap();
+        {
+            // A store at the schema before the class column, with one id map row.
+            let mut conn = Connection::open(root.db_path()).unwrap();
+            Migrations::from_slice(&MIGRATIONS[..MIGRATIONS.len() - 1]).to_latest(&mut conn).unwrap();
+            conn.execute(
+                "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest) VALUES ('p', 'u1', 'uid=a', 'uid=a', NULL)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&root).unwrap();
+        let old = store.id_mapping("p", "u1").unwrap().unwrap();
+        assert_eq!(old.class, None);
+        store.put_id_mappings("p", &[IdMapping { class: Some("staff".into()), ..old }]).unwrap();
+        assert_eq!(store.id_mapping("p", "u1").unwrap().unwrap().class.as_deref(), Some("staff"));
+    }
+
+    #[test]
+    fn new_root_has_builtins_and_private_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        let store = Store::open(&root).unwrap();
+        let cfg = store.load().unwrap();
+        assert!(cfg.get("trust-manager-provider", "Blind Trust").is_some());
+        assert!(cfg.get("log-publisher", "File-Based Sync Logger").is_some());
+        assert!(cfg.get("global-sync-configuration", "").is_some());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(root.db_path()).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(root.config_dir()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        // Opening again does not seed twice.
+        drop(store);
+        let store = Store::open(&root).unwrap();
+        assert_eq!(store.load().unwrap().all("trust-manager-provider").len(), 4);
+    }
+}

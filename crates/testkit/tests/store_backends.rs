@@ -1,0 +1,56 @@
+//! Every store backend keeps the contract of [`ferrosync::store::StoreBackend`] (see
+//! `ferrosync_testkit::store_contract`), and a [`Store`] works the same over each.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ferrosync::store::{IdMapping, MemoryBackend, ServerRoot, SqliteBackend, Store, StoreBackend};
+use ferrosync_testkit::store_contract;
+
+#[test]
+fn sqlite_keeps_the_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.db");
+    store_contract::check(&|| Box::new(SqliteBackend::open(&path).unwrap()) as Box<dyn StoreBackend>);
+}
+
+#[test]
+fn memory_keeps_the_store_contract() {
+    let shared = MemoryBackend::new();
+    store_contract::check(&|| Box::new(shared.clone()) as Box<dyn StoreBackend>);
+}
+
+/// The engine's view: a [`Store`] over the memory backend seeds, updates and records progress like the SQLite
+/// one, and two stores on one backend see each other.
+#[test]
+fn a_store_over_memory_is_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = ServerRoot::new(dir.path());
+    let shared = MemoryBackend::new();
+    let mut one = Store::with_backend(&root, Box::new(shared.clone())).unwrap();
+    let two = Store::with_backend(&root, Box::new(shared)).unwrap();
+    assert_eq!(two.location(), "memory");
+    assert_eq!(two.load().unwrap().all("trust-manager-provider").len(), 4, "seeded once");
+    let g = two.generation().unwrap();
+    let failed: Result<(), ferrosync::error::StoreError> = one.update(|c, _| {
+        *c = ferrosync::config::Config::from_objects(vec![]);
+        Err(ferrosync::error::StoreError::WriterStopped)
+    });
+    assert!(failed.is_err());
+    assert_eq!(two.load().unwrap().all("trust-manager-provider").len(), 4, "an Err writes nothing");
+    let m = IdMapping {
+        source_id: "u1".into(),
+        source_dn: "uid=a,dc=src".into(),
+        dest_dn: "uid=a,dc=dst".into(),
+        digest: None,
+        class: Some("people".into()),
+    };
+    one.record_progress("p", "cn:5", std::slice::from_ref(&m), &[]).unwrap();
+    assert_eq!(two.start_point("p").unwrap().as_deref(), Some("cn:5"));
+    assert_eq!(two.id_mapping_by_dn("p", "UID=A,DC=SRC").unwrap(), Some(m));
+    two.request_start_point("p", "cn:9").unwrap();
+    assert_eq!(one.start_point_requests().unwrap(), vec![("p".to_string(), "cn:9".to_string())]);
+    one.apply_start_point_request("p", "cn:9").unwrap();
+    assert_eq!(two.start_point_requested("p").unwrap(), None);
+    assert_eq!(two.start_point("p").unwrap().as_deref(), Some("cn:9"));
+    one.set_start_point("p", "cn:10").unwrap();
+    assert_eq!(two.generation().unwrap(), g + 1, "a start point set from outside bumps the generation");
+}
