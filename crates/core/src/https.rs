@@ -70,10 +70,22 @@ fn read_certificates(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>
         }
     }
     if certs.is_empty() {
+        if data.starts_with(&[0xFE, 0xED, 0xFE, 0xED]) {
+            return Err(format!(
+                "the CA certificate file {} is a Java KeyStore (JKS), which ferrosync does not read: export its CA \
+                 certificates as PEM (keytool -exportcert -rfc -keystore {0} -alias ALIAS > ca.pem) and name that",
+                path.display()
+            ));
+        }
         if data.first() == Some(&0x30) {
+            // One DER certificate (or a PKCS#12 file, which the TLS library then refuses with its reason).
             return Ok(vec![ureq::tls::Certificate::from_der(&data).to_owned()]);
         }
-        return Err(format!("the CA certificate file {} holds no certificate", path.display()));
+        return Err(format!(
+            "the CA certificate file {} holds no PEM certificate (a PKCS#12 file converts with: openssl pkcs12 -in \
+             FILE -nokeys -out ca.pem)",
+            path.display()
+        ));
     }
     Ok(certs)
 }
@@ -161,6 +173,10 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let e = tls_config(&HttpsTrust::CaFile(empty.clone())).unwrap_err();
-        assert!(e.contains("holds no certificate"), "{e}");
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let jks = dir.path().join("trust.jks");
+        std::fs::write(&jks, [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2]).unwrap();
+        let e = tls_config(&HttpsTrust::CaFile(jks)).unwrap_err();
+        assert!(e.contains("Java KeyStore") && e.contains("keytool -exportcert -rfc"), "{e}");
     }
 }
