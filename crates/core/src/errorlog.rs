@@ -69,14 +69,7 @@ impl ErrorLog {
     /// Appends one event (the file is created private, mode 0600). A line that cannot be written is returned as
     /// an error: the caller decides where else to say so.
     pub fn write(&self, category: Category, severity: Severity, pipe: Option<&str>, msg: &str) -> std::io::Result<()> {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&self.path)?;
+        let mut f = crate::private_file::open(&self.path, crate::private_file::How::Append)?;
         writeln!(f, "{} {}", crate::synclog::ping_timestamp(), format_line(category, severity, pipe, msg))
     }
 }

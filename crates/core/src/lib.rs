@@ -19,6 +19,7 @@
 //! | one server per server root (the process lock) | [`server_lock`] |
 //! | the sync log, failed-ops log and error log | [`synclog`], [`errorlog`] |
 //! | sealed secrets | [`secret`] |
+//! | files that hold secrets or logs: private (0600), no symlinks, atomic creation | [`private_file`] |
 //! | HTTPS trust (trust manager providers) and the HTTP agent of the REST endpoints | [`https`] |
 //! | the sync pipe wizard and the prompts it shares with the dsconfig menu | [`wizard`], [`prompt`] |
 //!
@@ -38,6 +39,7 @@ pub mod errorlog;
 pub mod https;
 pub mod mapping;
 pub mod model;
+pub mod private_file;
 pub mod prompt;
 pub mod registry;
 pub mod secret;

@@ -2,7 +2,6 @@
 //! key kept in `config/encryption.key` (mode 0600, made on first use). They are shown as `*****` everywhere.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -61,18 +60,26 @@ pub fn is_ping_obfuscated(value: &str) -> bool {
 pub struct SecretBox {
     path: PathBuf,
     cipher: OnceLock<ChaCha20Poly1305>,
+    /// How many sealed values the configuration holds, when it holds any: then a missing key is an error, never
+    /// replaced by a new one that could not read them.
+    sealed_values: Option<usize>,
 }
 
 impl SecretBox {
     pub fn new(key_path: impl Into<PathBuf>) -> Self {
-        SecretBox { path: key_path.into(), cipher: OnceLock::new() }
+        SecretBox { path: key_path.into(), cipher: OnceLock::new(), sealed_values: None }
+    }
+
+    /// The key of a configuration that holds `sealed` sealed values (0: a new key may be made when missing).
+    pub fn for_sealed_values(key_path: impl Into<PathBuf>, sealed: usize) -> Self {
+        SecretBox { sealed_values: (sealed > 0).then_some(sealed), ..SecretBox::new(key_path) }
     }
 
     fn cipher(&self) -> Result<&ChaCha20Poly1305, StoreError> {
         if let Some(c) = self.cipher.get() {
             return Ok(c);
         }
-        let key = load_or_create_key(&self.path)?;
+        let key = load_or_create_key(&self.path, self.sealed_values)?;
         Ok(self.cipher.get_or_init(|| ChaCha20Poly1305::new(Key::from_slice(&key))))
     }
 
@@ -113,7 +120,9 @@ impl SecretSealer for SecretBox {
     }
 }
 
-fn load_or_create_key(path: &Path) -> Result<[u8; 32], StoreError> {
+/// Reads the key at `path`, or makes one when it is missing and no value is sealed (`sealed_values`: how many
+/// the configuration holds, when it holds any).
+fn load_or_create_key(path: &Path, sealed_values: Option<usize>) -> Result<[u8; 32], StoreError> {
     let io = |action: &'static str| move |source| StoreError::Io { action, path: path.to_path_buf(), source };
     match std::fs::read_to_string(path) {
         Ok(text) => {
@@ -127,24 +136,25 @@ fn load_or_create_key(path: &Path) -> Result<[u8; 32], StoreError> {
                 .map_err(|_| StoreError::Key { path: path.to_path_buf(), reason: "expected a 32-byte key".into() })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(sealed) = sealed_values {
+                return Err(StoreError::Key {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "it is missing, and the configuration holds {sealed} value(s) sealed with it (bind \
+                         passwords, client secrets, tokens), which cannot be read without it. Restore the file from \
+                         a backup of this server root; or set each of those values again with dsconfig after moving \
+                         config/config.db aside (a new key is then made)"
+                    ),
+                });
+            }
             let mut key = [0u8; 32];
             getrandom::fill(&mut key)
                 .map_err(|e| StoreError::Key { path: path.to_path_buf(), reason: e.to_string() })?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            match opts.open(path) {
-                Ok(mut f) => {
-                    f.write_all(hex_encode(&key).as_bytes()).map_err(io("write the encryption key"))?;
-                    f.sync_all().map_err(io("write the encryption key"))?;
-                    Ok(key)
-                }
+            // Whole or not at all: an empty key left by a crash would stop every tool.
+            match crate::private_file::write_new_atomically(path, hex_encode(&key).as_bytes()) {
+                Ok(()) => Ok(key),
                 // Another process made it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(path, sealed_values),
                 Err(e) => Err(io("create the encryption key")(e)),
             }
         }

@@ -7,7 +7,7 @@
 //! The file is never removed (only emptied): removing it would let a second server lock a new file while the
 //! first still holds the old one.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -74,14 +74,8 @@ impl ServerLock {
     /// [`LockError::Held`] when another server holds it.
     pub fn acquire(root: &ServerRoot) -> Result<ServerLock, LockError> {
         let path = pid_path(root);
-        let mut opts = OpenOptions::new();
-        opts.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(&path).map_err(io("open", &path))?;
+        let mut file =
+            crate::private_file::open(&path, crate::private_file::How::ReadWrite).map_err(io("open", &path))?;
         let deadline = Instant::now() + ACQUIRE_PATIENCE;
         loop {
             match file.try_lock() {

@@ -42,14 +42,7 @@ impl LogFile {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        opts.open(&self.path)
+        crate::private_file::open(&self.path, crate::private_file::How::Append)
     }
 
     /// Appends `text`. A failure is returned with how many writes failed in a row (this one included); a

@@ -233,14 +233,8 @@ async fn check_http(h: &Http) -> Result<(), String> {
 /// Writes `text` to `path`, readable by its owner only.
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = ferrosync::private_file::open(path, ferrosync::private_file::How::Truncate)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 

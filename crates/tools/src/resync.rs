@@ -12,6 +12,7 @@ use clap::Parser;
 use ferrosync::engine::resync::{self, Observer, ResyncOptions};
 use ferrosync::engine::{Engine, SyncResult};
 use ferrosync::mapping::PipeMapping;
+use ferrosync::private_file;
 use ferrosync::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -175,19 +176,8 @@ fn open_private(path: &std::path::Path, append: bool) -> anyhow::Result<std::fs:
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).write(true);
-    if append {
-        opts.append(true);
-    } else {
-        opts.truncate(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).with_context(|| format!("cannot open {}", path.display()))
+    let how = if append { private_file::How::Append } else { private_file::How::Truncate };
+    private_file::open(path, how).with_context(|| format!("cannot open {}", path.display()))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ use clap::Parser;
 use ferrosync::engine::realtime::StatsSnapshot;
 use ferrosync::engine::supervisor::{BuildError, PipeEndpoints, Supervisor};
 use ferrosync::errorlog::{Category, ErrorLog, Severity};
+use ferrosync::private_file;
 use ferrosync::server_lock::{self, LockError, ServerLock, ServerState};
 use ferrosync::store::{ServerRoot, Store};
 
@@ -56,14 +57,8 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
         bail!("{}; stop it with stop-server", LockError::Held { root: root.path().to_path_buf(), pid });
     }
     let out_path = root.logs_dir().join("server.out");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let out = opts.open(&out_path).with_context(|| format!("cannot open {}", out_path.display()))?;
+    let out = private_file::open(&out_path, private_file::How::Append)
+        .with_context(|| format!("cannot open {}", out_path.display()))?;
     let err = out.try_clone()?;
     let exe = std::env::current_exe().context("cannot find the start-server program")?;
     let mut cmd = std::process::Command::new(exe);

@@ -961,7 +961,9 @@ async fn credentials_go_over_plain_http_only_when_allowed() {
         "plain.dsconfig",
         "dsconfig set-sync-source-prop --source-name src --set allow-credentials-over-http:true\n",
     );
-    let out = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let run = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]);
+    run.ok();
+    let out = run.stderr(); // notes go to standard error
     assert!(out.contains("clear text"), "{out}");
     w.resync().ok();
     assert_eq!(w.people().await, 1);

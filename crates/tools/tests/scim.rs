@@ -775,7 +775,9 @@ async fn https_certificates_are_checked_and_a_file_based_provider_adds_the_ca() 
         "allow-all.dsconfig",
         "dsconfig set-external-server-prop --server-name scim --set hostname-verification-method:allow-all\n",
     );
-    let out = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let run = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]);
+    run.ok();
+    let out = run.stderr(); // notes go to standard error
     assert!(out.contains("always checks the host name"), "{out}");
     let refused = resync().fails();
     assert!(refused.to_lowercase().contains("certificate"), "allow-all must not trust any certificate: {refused}");
@@ -804,7 +806,9 @@ async fn credentials_go_over_plain_http_only_when_allowed() {
         "plain.dsconfig",
         "dsconfig set-external-server-prop --server-name scim --set allow-credentials-over-http:true\n",
     );
-    let out = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let run = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]);
+    run.ok();
+    let out = run.stderr(); // notes go to standard error
     assert!(out.contains("clear text"), "{out}");
     w.resync(&[]).ok();
     assert!(w.try_user("paul").is_some());

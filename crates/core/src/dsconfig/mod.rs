@@ -295,14 +295,7 @@ pub fn append_audit(root: &ServerRoot, lines: &[String]) -> Result<(), StoreErro
     }
     let path = root.logs_dir().join("config-audit.log");
     let io = |source| StoreError::Io { action: "write the audit log", path: path.clone(), source };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&path).map_err(io)?;
+    let mut f = crate::private_file::open(&path, crate::private_file::How::Append).map_err(io)?;
     let mut text = format!("# {} {} command(s)\n", crate::util::timestamp_now(), lines.len());
     for l in lines {
         text.push_str(l);

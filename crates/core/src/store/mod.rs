@@ -208,7 +208,16 @@ impl Store {
     pub fn with_backend(root: &ServerRoot, mut backend: Box<dyn StoreBackend>) -> Result<Store, StoreError> {
         root.ensure_dirs()?;
         backend.seed(&Config::builtin())?;
-        Ok(Store { root: root.clone(), secrets: SecretBox::new(root.key_path()), backend: Mutex::new(backend) })
+        // A configuration with sealed values must keep its key: a missing one is an error, not replaced.
+        let sealed = backend
+            .load()?
+            .objects()
+            .iter()
+            .flat_map(|o| o.props.values().flatten())
+            .filter(|v| crate::secret::is_sealed(v))
+            .count();
+        let secrets = SecretBox::for_sealed_values(root.key_path(), sealed);
+        Ok(Store { root: root.clone(), secrets, backend: Mutex::new(backend) })
     }
 
     pub fn root(&self) -> &ServerRoot {

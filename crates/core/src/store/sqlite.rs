@@ -81,6 +81,9 @@ impl SqliteBackend {
     /// Opens (creating it, mode 0600, when missing) the database at `path`, migrated to the current schema.
     pub fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         let existed = path.exists();
+        if existed {
+            refuse_if_readable_by_others(path)?;
+        }
         let sql = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
         let mut conn = Connection::open(path).map_err(sql)?;
         if !existed {
@@ -359,10 +362,81 @@ fn save_diff(conn: &Connection, before: &Config, after: &Config) -> rusqlite::Re
     Ok(())
 }
 
+/// The store holds sealed secrets and the id map: a store that others may read is refused, with the fix.
+fn refuse_if_readable_by_others(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| StoreError::Io { action: "read", path: path.to_path_buf(), source })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "it is readable by others (mode {:o}), and it holds the configuration's sealed secrets: run \
+                     chmod 600 {}",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{ServerRoot, Store};
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_readable_by_others_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        drop(Store::open(&root).unwrap());
+        std::fs::set_permissions(root.db_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Store::open(&root).err().unwrap().to_string();
+        assert!(e.contains("readable by others") && e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(root.db_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Store::open(&root).is_ok());
+    }
+
+    /// A key lost while sealed values need it is an error that says what is lost; it is never replaced.
+    #[test]
+    fn a_missing_key_is_not_replaced_while_values_are_sealed_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = ServerRoot::new(dir.path());
+        let mut store = Store::open(&root).unwrap();
+        store
+            .update(|c, secrets| -> Result<(), StoreError> {
+                let sealed = secrets.encrypt("bind pw")?;
+                let mut objects = c.objects().to_vec();
+                let t = crate::model::find_type("passphrase-provider").unwrap();
+                let mut props = std::collections::BTreeMap::new();
+                props.insert("obscured-value".to_string(), vec![sealed]);
+                objects.push(crate::config::ConfigObject {
+                    object_type: t,
+                    names: vec!["pp".into()],
+                    variant: Some("obscured-value".into()),
+                    props,
+                });
+                *c = crate::config::Config::from_objects(objects);
+                Ok(())
+            })
+            .unwrap();
+        drop(store);
+        std::fs::remove_file(root.key_path()).unwrap();
+        let store = Store::open(&root).unwrap();
+        let e = store.secrets().encrypt("x").unwrap_err().to_string();
+        assert!(e.contains("missing") && e.contains("1 value(s) sealed") && e.contains("backup"), "{e}");
+        assert!(!root.key_path().exists(), "no new key was made");
+    }
 
     #[test]
     fn migrations_are_valid() {
@@ -393,6 +467,7 @@ mod tests {
         {
             // A store at the schema before the class column, with one id map row.
             let mut conn = Connection::open(root.db_path()).unwrap();
+            super::set_mode(&root.db_path(), 0o600).unwrap();
             Migrations::from_slice(&MIGRATIONS[..MIGRATIONS.len() - 1]).to_latest(&mut conn).unwrap();
             conn.execute(
                 "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest) VALUES ('p', 'u1', 'uid=a', 'uid=a', NULL)",
