@@ -5,7 +5,8 @@
 #   tests/run.sh [extra cargo test arguments]
 #
 # Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890), and a
-# second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443, and a Samba AD
+# second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443 (HTTPS; plain HTTP
+# on 19444), HTTPS gateways in front of the SCIM servers on free ports, and a Samba AD
 # domain controller on 127.0.0.11:389/636 (Samba's ports are fixed; it gets a loopback address of its own).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +35,8 @@ cleanup() {
     fi
     [ -n "${SCIM2_PID:-}" ] && kill "$SCIM2_PID" 2>/dev/null || true
     [ -n "${SCIMMY_PID:-}" ] && kill "$SCIMMY_PID" 2>/dev/null || true
+    [ -n "${SCIM2_GATEWAY_PID:-}" ] && kill "$SCIM2_GATEWAY_PID" 2>/dev/null || true
+    [ -n "${SCIMMY_GATEWAY_PID:-}" ] && kill "$SCIMMY_GATEWAY_PID" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,11 +53,25 @@ eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIM2_ tests/servers/start-scim2-server.sh
 SCIM2_PID=$FERROSYNC_TEST_SCIM2_PID
 eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_SCIMMY_ tests/servers/start-scimmy.sh "${SCIMMY_PORT:-18083}")"
 SCIMMY_PID=$FERROSYNC_TEST_SCIMMY_PID
+# HTTPS: the PingOne emulator and the SCIM gateways serve TLS with a throwaway CA. The tools trust it the way an
+# operator's system trusts a corporate CA: OpenSSL's SSL_CERT_FILE names the system's bundle plus that CA (the
+# tests that need it run a tool with the system's bundle alone, or name the CA in a file-based
+# trust-manager-provider).
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_HTTPS_ tests/servers/make-https-ca.sh "$work/https")"
+SSL_CERT_FILE="$FERROSYNC_TEST_HTTPS_BUNDLE_FILE"
+# One HTTPS gateway in front of each SCIM server, passing the bearer token through: the URL ferrosync is given.
+eval "$(SCIM_PROXY_TLS_CERT="$FERROSYNC_TEST_HTTPS_CERT_FILE" SCIM_PROXY_TLS_KEY="$FERROSYNC_TEST_HTTPS_KEY_FILE" \
+    SUMMARY_PREFIX=FERROSYNC_TEST_SCIM2_GATEWAY_ tests/servers/start-scim-proxy.sh 0 "$FERROSYNC_TEST_SCIM2_URL" "$FERROSYNC_TEST_SCIM2_TOKEN")"
+SCIM2_GATEWAY_PID=$FERROSYNC_TEST_SCIM2_GATEWAY_PID
+eval "$(SCIM_PROXY_TLS_CERT="$FERROSYNC_TEST_HTTPS_CERT_FILE" SCIM_PROXY_TLS_KEY="$FERROSYNC_TEST_HTTPS_KEY_FILE" \
+    SUMMARY_PREFIX=FERROSYNC_TEST_SCIMMY_GATEWAY_ tests/servers/start-scim-proxy.sh 0 "$FERROSYNC_TEST_SCIMMY_URL" "$FERROSYNC_TEST_SCIMMY_TOKEN")"
+SCIMMY_GATEWAY_PID=$FERROSYNC_TEST_SCIMMY_GATEWAY_PID
 # The SCIM tests put their own gateway (tests/scim-proxy/proxy.py: 429s, basic and OAuth authorization, request
 # counts) in front of these servers, one per test on a free port, since each test throttles on its own;
 # tests/servers/start-scim-proxy.sh PORT URL TOKEN starts one by hand (PORT 0: a free one).
 # The PingOne API emulator (Python 3 stdlib): the ping-one-customer source and destination tests.
-eval "$(PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
+eval "$(PINGONE_TLS_CERT="$FERROSYNC_TEST_HTTPS_CERT_FILE" PINGONE_TLS_KEY="$FERROSYNC_TEST_HTTPS_KEY_FILE" \
+    PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
 # A Samba 4 Active Directory domain controller: DirSync source, AD destination, passwords.
 eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_AD_ tests/servers/start-samba-ad.sh "$work/samba" "$SAMBA_IP")"
 set +a

@@ -449,7 +449,8 @@ class Handler(BaseHTTPRequestHandler):
         return STATE.populations.get(pid)
 
     def api(self, method, rest, query, client, prefix):
-        BASE_HOLDER[0] = "http://%s:%d%s" % (self.server.server_address[0], self.server.server_address[1], prefix)
+        BASE_HOLDER[0] = "%s://%s:%d%s" % (getattr(self.server, "scheme", "http"), self.server.server_address[0],
+                                            self.server.server_address[1], prefix)
         if rest == ["populations"]:
             if method == "GET":
                 items = list(STATE.populations.values())
@@ -623,13 +624,35 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 19443
-    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    srv.daemon_threads = True
-    # Port 0 picks a free one: the first line says which.
-    sys.stdout.write("listening on 127.0.0.1:%d\n" % srv.server_address[1])
+    import argparse
+    import ssl
+    ap = argparse.ArgumentParser(description="The PingOne API emulator")
+    ap.add_argument("port", type=int, nargs="?", default=19443, help="the port (0: a free one)")
+    ap.add_argument("--tls-cert", help="serve HTTPS on PORT with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    ap.add_argument("--plain-port", type=int, help="also serve plain HTTP on this port (0: a free one)")
+    args = ap.parse_args()
+    servers = []
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.scheme = "http"
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.scheme = "https"
+    servers.append(srv)
+    if args.plain_port is not None:
+        plain = ThreadingHTTPServer(("127.0.0.1", args.plain_port), Handler)
+        plain.scheme = "http"
+        servers.append(plain)
+    for s in servers:
+        s.daemon_threads = True
+        # Port 0 picks a free one: the first lines say which.
+        sys.stdout.write("listening on %s://127.0.0.1:%d\n" % (s.scheme, s.server_address[1]))
     sys.stdout.flush()
-    srv.serve_forever()
+    for s in servers[1:]:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ adds what the test servers don't do by themselves:
   * counting: requests by method, 429s answered, tokens issued.
 
 Usage: proxy.py --upstream URL --upstream-token TOKEN [--port 0] [--basic USER:PASSWORD]
-                [--client ID:SECRET] [--token-ttl SECONDS]
+                [--client ID:SECRET] [--token-ttl SECONDS] [--tls-cert PEM --tls-key PEM]
 Prints `PORT=<port>` on stdout once it listens (port 0 picks a free one), then serves until killed.
-The SCIM base URL is http://127.0.0.1:PORT/scim ; the token endpoint http://127.0.0.1:PORT/oauth/token.
+The SCIM base URL is http://127.0.0.1:PORT/scim ; the token endpoint http://127.0.0.1:PORT/oauth/token (https://
+with --tls-cert: the tests serve it with the throwaway CA of tests/servers/make-https-ca.sh).
 
 Admin (no auth):
   POST /admin/throttle {"requests": N, "seconds": S, "retry_after": "1"}   429 for the next N SCIM requests
@@ -175,7 +176,7 @@ class Proxy(BaseHTTPRequestHandler):
             resp = conn.getresponse()
             data = resp.read()
             # Locations and meta.location point at the upstream: rewrite them to the proxy.
-            mine = "http://%s:%d/scim" % self.server.server_address[:2]
+            mine = "%s://%s:%d/scim" % ((self.server.scheme,) + tuple(self.server.server_address[:2]))
             data = data.replace(self.opts.upstream.rstrip("/").encode(), mine.encode())
             out = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_HEADERS}
             out.pop("Content-Type", None)
@@ -204,8 +205,17 @@ def main():
     ap.add_argument("--basic", type=pair, help="USER:PASSWORD accepted as Basic credentials")
     ap.add_argument("--client", type=pair, help="CLIENT_ID:SECRET accepted at /oauth/token")
     ap.add_argument("--token-ttl", type=int, default=3600)
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
     Proxy.opts = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", Proxy.opts.port), Proxy)
+    srv.scheme = "http"
+    if Proxy.opts.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(Proxy.opts.tls_cert, Proxy.opts.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.scheme = "https"
     srv.daemon_threads = True
     print("PORT=%d" % srv.server_address[1], flush=True)
     srv.serve_forever()

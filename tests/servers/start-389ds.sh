@@ -86,7 +86,12 @@ LINK="/etc/dirsrv/slapd-$NAME"
 if [ -L "$LINK" ] || [ -e "$LINK" ]; then
   target=$(readlink -f "$LINK" || true)
   if [ "$target" != "$DIR/config" ] && [ -e "$target/dse.ldif" ]; then
-    die "instance name $NAME is taken: $LINK -> $target (pass another NAME)"
+    # Left by a test run that was killed (its trap never ran): no server runs from it, so the name is free.
+    if pgrep -f -- "ns-slapd.*-D $target" >/dev/null 2>&1; then
+      die "instance name $NAME is taken: $LINK -> $target, which is running (pass another NAME)"
+    fi
+    echo "start-389ds: instance name $NAME was left by a stopped instance ($target): reusing the name" >&2
+    rm -f "$LINK"
   fi
 fi
 

@@ -6,6 +6,7 @@
 #
 #   tests/servers/start-scim-proxy.sh [PORT=18082] UPSTREAM_URL UPSTREAM_TOKEN
 #   SUMMARY_PREFIX=X_ ...   prefix for the variable names
+#   SCIM_PROXY_TLS_CERT=cert.pem SCIM_PROXY_TLS_KEY=key.pem ...   serve HTTPS with that certificate
 #   PORT 0 picks a free port.
 #
 # Prints URL (the SCIM base through the gateway), TOKEN_URL, ADMIN_URL, PORT, BASIC_USER/BASIC_PASSWORD,
@@ -18,8 +19,14 @@ TOKEN="${3:?usage: start-scim-proxy.sh PORT UPSTREAM_URL UPSTREAM_TOKEN}"
 BASIC_USER=sync-user BASIC_PASSWORD=basic-Pa55 CLIENT_ID=sync-client CLIENT_SECRET=client-S3cret
 out="$(mktemp /tmp/scim-proxy.XXXXXX)"
 LOG="${SCIM_PROXY_LOG:-$out.log}"
+SCHEME=http
+TLS=()
+if [ -n "${SCIM_PROXY_TLS_CERT:-}" ]; then
+  SCHEME=https
+  TLS=(--tls-cert "$SCIM_PROXY_TLS_CERT" --tls-key "${SCIM_PROXY_TLS_KEY:?SCIM_PROXY_TLS_KEY goes with SCIM_PROXY_TLS_CERT}")
+fi
 python3 "$top/tests/scim-proxy/proxy.py" --port "$PORT" --upstream "$UPSTREAM" --upstream-token "$TOKEN" \
-    --basic "$BASIC_USER:$BASIC_PASSWORD" --client "$CLIENT_ID:$CLIENT_SECRET" >"$out" 2>"$LOG" &
+    --basic "$BASIC_USER:$BASIC_PASSWORD" --client "$CLIENT_ID:$CLIENT_SECRET" "${TLS[@]}" >"$out" 2>"$LOG" &
 PID=$!
 for _ in $(seq 1 100); do
   grep -q '^PORT=' "$out" 2>/dev/null && break
@@ -35,9 +42,9 @@ if [ -z "$REAL_PORT" ]; then
 fi
 P=${SUMMARY_PREFIX:-}
 kv() { printf "%s%s='%s'\n" "$P" "$1" "$2"; }
-kv URL "http://127.0.0.1:$REAL_PORT/scim"
-kv TOKEN_URL "http://127.0.0.1:$REAL_PORT/oauth/token"
-kv ADMIN_URL "http://127.0.0.1:$REAL_PORT/admin"
+kv URL "$SCHEME://127.0.0.1:$REAL_PORT/scim"
+kv TOKEN_URL "$SCHEME://127.0.0.1:$REAL_PORT/oauth/token"
+kv ADMIN_URL "$SCHEME://127.0.0.1:$REAL_PORT/admin"
 kv PORT "$REAL_PORT"
 kv BASIC_USER "$BASIC_USER"
 kv BASIC_PASSWORD "$BASIC_PASSWORD"

@@ -19,6 +19,7 @@
 //! | one server per server root (the process lock) | [`server_lock`] |
 //! | the sync log, failed-ops log and error log | [`synclog`], [`errorlog`] |
 //! | sealed secrets | [`secret`] |
+//! | HTTPS trust (trust manager providers) and the HTTP agent of the REST endpoints | [`https`] |
 //! | the sync pipe wizard and the prompts it shares with the dsconfig menu | [`wizard`], [`prompt`] |
 //!
 //! Fake endpoints and the model-based test of the engine live in the dev-only crate `crates/testkit`.
@@ -34,6 +35,7 @@ pub mod engine;
 pub mod entry;
 pub mod error;
 pub mod errorlog;
+pub mod https;
 pub mod mapping;
 pub mod model;
 pub mod prompt;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use ferrosync::config::Config;
 use ferrosync::endpoint::{EndpointError, EndpointResult};
+use ferrosync::https::HttpsTrust;
 use ferrosync::secret::{Secret, SecretBox};
 use ferrosync::settings::PingOneSettings;
 use ferrosync::store::ServerRoot;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub max_requests_per_second: u32,
     /// A label for messages (`Sync Source 'PingOne'`).
     pub label: String,
+    /// Which server certificates are trusted (`trust-manager-provider`; the system's CAs when unset).
+    pub trust: HttpsTrust,
 }
 
 impl Settings {
@@ -48,6 +51,13 @@ impl Settings {
             Some(u) => u.clone(),
             None => default_auth_url(&s.api_url, &s.environment_id),
         };
+        // The client secret goes to the token URL, the token to the API: neither in clear text unless asked.
+        for (property, url) in [("api-url", &s.api_url), ("auth-url", &auth_url)] {
+            ferrosync::https::check_credentials_over_http(url, property, &s.label, s.allow_credentials_over_http)
+                .map_err(cfg)?;
+        }
+        let trust =
+            ferrosync::https::trust_of(config, root, s.trust_manager_provider.as_deref(), &s.label).map_err(cfg)?;
         let secret = ferrosync::secret::reveal_setting(config, secrets, root, &s.client_secret)
             .map_err(cfg)?
             .ok_or_else(|| {
@@ -64,6 +74,7 @@ impl Settings {
             client_secret: secret,
             max_requests_per_second: s.max_requests_per_second,
             label: s.label.clone(),
+            trust,
         })
     }
 }
@@ -179,14 +190,11 @@ pub fn quote(s: &str) -> String {
 }
 
 impl Client {
-    pub fn new(settings: Settings) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        Client {
+    /// A client of `settings`; `Err` when its CA certificate file cannot be read.
+    pub fn new(settings: Settings) -> Result<Client, EndpointError> {
+        let agent = ferrosync::https::agent(&settings.trust, Duration::from_secs(60), Some(Duration::from_secs(10)))
+            .map_err(|e| EndpointError::Config(format!("the {}: {e}", settings.label)))?;
+        Ok(Client {
             inner: Arc::new(Inner {
                 settings,
                 agent,
@@ -194,7 +202,7 @@ impl Client {
                 next_slot: Mutex::new(Instant::now()),
                 throttled: std::sync::atomic::AtomicU64::new(0),
             }),
-        }
+        })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -238,8 +246,16 @@ impl Client {
     where
         F: FnMut(Json) -> bool,
     {
+        let label = &self.inner.settings.label;
         let mut url = Some(first_url);
+        let mut pages = 0usize;
         while let Some(u) = url.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(EndpointError::Retryable(format!(
+                    "PingOne ({label}) kept answering with a next page after {MAX_PAGES} pages: the listing is stopped"
+                )));
+            }
             let a = self.call("GET", u, None).await?;
             if !a.ok() {
                 return Err(status_error(&self.inner.settings.label, "list", &a));
@@ -249,7 +265,18 @@ impl Client {
                     return Ok(());
                 }
             }
-            url = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
+            url = match a.body.pointer("/_links/next/href").and_then(Json::as_str) {
+                None => None,
+                Some(next) if same_origin(next, &self.inner.settings.api_url) => Some(next.to_string()),
+                Some(next) => {
+                    return Err(EndpointError::Rejected(format!(
+                        "PingOne ({label}) gave a next page on another host ({}), not on its api-url ({}): it is \
+                         not followed (the token would go there)",
+                        strip_query(next),
+                        self.inner.settings.api_url
+                    )))
+                }
+            };
         }
         Ok(())
     }
@@ -283,6 +310,26 @@ pub fn status_error(label: &str, what: &str, a: &Answer) -> EndpointError {
 
 fn transport(label: &str, url: &str, e: &ureq::Error) -> EndpointError {
     EndpointError::Unavailable(format!("cannot reach PingOne ({label}) at {}: {e}", strip_query(url)))
+}
+
+/// The most pages one listing follows.
+const MAX_PAGES: usize = 100_000;
+
+/// Whether `url` has the scheme, host and port of `base` (compared without ASCII case).
+fn same_origin(url: &str, base: &str) -> bool {
+    let origin = |u: &str| -> Option<String> {
+        let (scheme, rest) = u.trim().split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let authority = authority.rsplit('@').next()?;
+        let default = if scheme.eq_ignore_ascii_case("https") { ":443" } else { ":80" };
+        let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit())) {
+            authority.to_string()
+        } else {
+            format!("{authority}{default}")
+        };
+        Some(format!("{scheme}://{with_port}").to_ascii_lowercase())
+    };
+    origin(url).is_some_and(|o| Some(o) == origin(base))
 }
 
 fn strip_query(url: &str) -> &str {
@@ -551,6 +598,19 @@ mod tests {
     }
 
     const PAGE: &str = r#"{"_embedded":{"users":[{"id":"U1"}]},"count":1}"#;
+
+    #[test]
+    fn next_pages_are_followed_on_the_api_host_only() {
+        let api = "https://api.pingone.com/v1";
+        assert!(same_origin("https://api.pingone.com/v1/environments/e/users?cursor=x", api));
+        assert!(same_origin("HTTPS://API.PingOne.com:443/v1/x", api));
+        assert!(!same_origin("https://evil.example.com/v1/x", api));
+        assert!(!same_origin("http://api.pingone.com/v1/x", api), "not over plain HTTP");
+        assert!(!same_origin("https://api.pingone.com.evil.example/v1", api));
+        assert!(!same_origin("https://api.pingone.com:8443/v1", api));
+        assert!(!same_origin("https://user@evil.example/v1", api));
+        assert!(same_origin("http://127.0.0.1:19443/v1/x", "http://127.0.0.1:19443/v1"));
+    }
 
     #[test]
     fn a_body_cut_short_is_an_error() {

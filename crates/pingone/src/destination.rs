@@ -123,7 +123,7 @@ impl PingOneDestination {
         let settings = Settings::from_settings(config, secrets, root, &d.common)?;
         Ok(PingOneDestination::new(
             destination,
-            Client::new(settings),
+            Client::new(settings)?,
             d.default_population_id,
             d.default_population_name,
         ))

@@ -107,7 +107,7 @@ impl PingOneDetector {
         let s = PingOneSourceSettings::of(config, source).map_err(|e| EndpointError::Config(e.to_string()))?;
         let settings = Settings::from_settings(config, secrets, root, &s.common)?;
         let (pops, ignore, offset) = (s.populations, s.actor_ids_to_ignore, s.realtime_sync_polling_offset);
-        Ok(PingOneDetector::new(Client::new(settings), pops, ignore, offset))
+        Ok(PingOneDetector::new(Client::new(settings)?, pops, ignore, offset))
     }
 
     pub fn client(&self) -> &Client {

@@ -148,7 +148,7 @@ impl PingOneSource {
     ) -> Result<PingOneSource, EndpointError> {
         let s = PingOneSourceSettings::of(config, source).map_err(|e| EndpointError::Config(e.to_string()))?;
         let settings = Settings::from_settings(config, secrets, root, &s.common)?;
-        Ok(PingOneSource::new(source, Client::new(settings), s.populations))
+        Ok(PingOneSource::new(source, Client::new(settings)?, s.populations))
     }
 
     pub fn client(&self) -> &Client {

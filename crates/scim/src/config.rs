@@ -9,10 +9,7 @@ use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::{reveal_setting, Secret, SecretBox};
 use ferrosync::settings::endpoint::{QueryMethod, UpdateMethod};
 use ferrosync::settings::scim::{CredentialsSubmission, HttpAuthKind, TokenRequestMethod};
-use ferrosync::settings::{
-    HostnameVerification, HttpAuthSettings, Scim2DestinationSettings, Scim2ServerSettings, SyncPipeSettings,
-    TrustManagerSettings, TrustSource,
-};
+use ferrosync::settings::{HttpAuthSettings, Scim2DestinationSettings, Scim2ServerSettings, SyncPipeSettings};
 use ferrosync::store::ServerRoot;
 use ferrosync::synclog::SyncLog;
 
@@ -45,12 +42,13 @@ impl ScimDestination {
         let s = Scim2ServerSettings::of(config, &d.server).map_err(err)?;
         let base = s.service_url.as_str();
         let timeout = s.response_timeout;
-        let blind_trust = |tmp: Option<&String>| {
-            tmp.and_then(|t| TrustManagerSettings::of(config, t).ok())
-                .is_some_and(|t| t.trust == Some(TrustSource::Any))
+        let trust_of = |tmp: Option<&String>, label: &str| {
+            ferrosync::https::trust_of(config, root, tmp.map(String::as_str), label).map_err(cfg)
         };
-        let mut blind =
-            blind_trust(s.trust_manager_provider.as_ref()) || s.hostname_verification == HostnameVerification::AllowAll;
+        let trust = trust_of(s.trust_manager_provider.as_ref(), &s.label)?;
+        // Credentials go to the service and to a token endpoint; neither in clear text unless asked.
+        let allow_http = s.allow_credentials_over_http;
+        let mut token_trust = None;
         let auth = match &s.http_authorization_method {
             None => Auth::None,
             Some(m) => {
@@ -77,11 +75,19 @@ impl ScimDestination {
                         hostname_verification,
                         trust_manager_provider,
                     } => {
-                        // One HTTP client serves the token endpoint and the service: trusting any certificate
-                        // for either relaxes both.
-                        blind = blind
-                            || *hostname_verification == HostnameVerification::AllowAll
-                            || blind_trust(trust_manager_provider.as_ref());
+                        // Host names are checked whatever hostname-verification-method says (dsconfig notes it).
+                        let _ = hostname_verification;
+                        ferrosync::https::check_credentials_over_http(
+                            token_endpoint_url,
+                            "token-endpoint-url",
+                            &format!("{} (allow-credentials-over-http is set on the {})", a.label, s.label),
+                            allow_http,
+                        )
+                        .map_err(cfg)?;
+                        token_trust = Some(match trust_manager_provider {
+                            Some(_) => trust_of(trust_manager_provider.as_ref(), &a.label)?,
+                            None => trust.clone(),
+                        });
                         Auth::OAuth {
                             url: token_endpoint_url.clone(),
                             id: client_id.clone(),
@@ -100,6 +106,15 @@ impl ScimDestination {
             initial: p.retry.retry_backoff_initial_wait,
             max: p.retry.retry_backoff_max_wait,
         };
+        if !matches!(auth, Auth::None) {
+            ferrosync::https::check_credentials_over_http(base, "scim-service-url", &s.label, allow_http)
+                .map_err(cfg)?;
+        }
+        let mut http =
+            Http::new(base, auth, retry, timeout, &trust).map_err(|e| cfg(format!("the {}: {e}", s.label)))?;
+        if let Some(t) = &token_trust {
+            http = http.with_token_trust(t, timeout).map_err(cfg)?;
+        }
         let endpoints = d
             .endpoint_mappings
             .iter()
@@ -114,7 +129,7 @@ impl ScimDestination {
                 name: dest.to_string(),
                 pipe: pipe.to_string(),
                 log: SyncLog::from_config(config, root),
-                http: Http::new(base, auth, retry, timeout, blind),
+                http,
                 endpoints,
                 mapping: mapping.clone(),
                 post_search: d.query_method == QueryMethod::Post,

@@ -136,7 +136,8 @@ impl Inner {
         let Some(core) = d.schemas.get(ep.core()) else { return Ok(()) };
         let keys: Vec<String> = res.keys().cloned().collect();
         for k in keys {
-            if k == "schemas" || k == "id" || k == "meta" {
+            // The common attributes of every resource (RFC 7643 section 3.1) are never in a schema's list.
+            if ["schemas", "id", "externalId", "meta"].iter().any(|c| k.eq_ignore_ascii_case(c)) {
                 continue;
             }
             if let Some(ext) = ep.schemas.iter().skip(1).find(|e| e.eq_ignore_ascii_case(&k)) {
@@ -218,7 +219,7 @@ impl Inner {
     }
 
     fn get(&self, ep: &Endpoint, id: &str) -> EndpointResult<Option<(Json, Option<String>)>> {
-        let path = format!("{}/{id}", ep.path);
+        let path = format!("{}/{}", ep.path, mapping::path_segment(id));
         let r = self.http.send("GET", &path, None, None)?;
         match r.status {
             200 => {
@@ -454,7 +455,7 @@ impl Inner {
         let etag = self.discovery()?.etag;
         let mut resource = k.resource.clone().unwrap_or(Json::Null);
         let mut version = k.version.clone();
-        let path = format!("{}/{}", ep.path, k.id);
+        let path = format!("{}/{}", ep.path, mapping::path_segment(&k.id));
         for _ in 0..4 {
             let (method, body) = if self.put {
                 let mut full = resource.as_object().cloned().unwrap_or_default();
@@ -523,7 +524,7 @@ impl Inner {
 
     fn delete(&self, dn: &str) -> EndpointResult<()> {
         let Some((i, id)) = self.locate(dn)? else { return Ok(()) };
-        let path = format!("{}/{id}", self.endpoints[i].path);
+        let path = format!("{}/{}", self.endpoints[i].path, mapping::path_segment(&id));
         let r = self.http.send("DELETE", &path, None, None)?;
         lock(&self.known).remove(&norm(dn));
         lock(&self.dn_of).remove(&id);

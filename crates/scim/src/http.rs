@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ferrosync::endpoint::EndpointError;
+use ferrosync::https::HttpsTrust;
 use ferrosync::secret::Secret;
 use serde_json::Value as Json;
 
@@ -94,8 +95,13 @@ fn read_body(status: u16, body: &mut ureq::Body, limit: u64) -> Result<String, R
     }
 }
 
+/// Status, ETag, Retry-After and body of one exchange.
+type RawResult = Result<(u16, Option<String>, Option<Duration>, String), RawError>;
+
 pub struct Http {
     agent: ureq::Agent,
+    /// The agent for the OAuth token endpoint, which has its own trust (the service's agent by default).
+    token_agent: ureq::Agent,
     pub base: String,
     auth: Auth,
     retry: Retry,
@@ -121,11 +127,27 @@ pub fn redact(body: &str) -> String {
     t
 }
 
+fn is_secret_name(name: &str) -> bool {
+    SECRET_KEYS.iter().any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// Whether a PATCH operation's `path` names a secret attribute: `password`, `urn:...:User:password`,
+/// `emails[type eq "work"].password`, without case.
+fn is_secret_path(path: &str) -> bool {
+    let without_filters = path.split('[').next().unwrap_or(path);
+    let after_filter = path.rsplit(']').next().unwrap_or(path);
+    [without_filters, after_filter]
+        .iter()
+        .any(|p| p.rsplit([':', '.']).next().is_some_and(|last| is_secret_name(last.trim())))
+}
+
 fn mask(j: &mut Json) {
     match j {
         Json::Object(m) => {
+            // A PATCH operation (RFC 7644 section 3.5.2): {"op": .., "path": "password", "value": ..}.
+            let secret_op = m.get("path").and_then(Json::as_str).is_some_and(is_secret_path);
             for (k, v) in m.iter_mut() {
-                if SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+                if is_secret_name(k) || (secret_op && k.eq_ignore_ascii_case("value")) {
                     *v = Json::String(ferrosync::secret::MASK.into());
                 } else {
                     mask(v);
@@ -154,25 +176,26 @@ pub fn query_encode(s: &str) -> String {
 }
 
 impl Http {
-    pub fn new(base: &str, auth: Auth, retry: Retry, timeout: Duration, blind_trust: bool) -> Http {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .disable_verification(blind_trust)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Http {
+    /// A client of the service at `base` that trusts `trust`; `Err` when its CA certificate file cannot be
+    /// read.
+    pub fn new(base: &str, auth: Auth, retry: Retry, timeout: Duration, trust: &HttpsTrust) -> Result<Http, String> {
+        let agent = ferrosync::https::agent(trust, timeout, None)?;
+        Ok(Http {
+            token_agent: agent.clone(),
             agent,
             base: base.trim_end_matches('/').to_string(),
             auth,
             retry,
             token: Mutex::new(None),
             max_body: MAX_BODY,
-        }
+        })
+    }
+
+    /// Calls the OAuth token endpoint with its own trust (the client-credentials method's
+    /// `trust-manager-provider`).
+    pub fn with_token_trust(mut self, trust: &HttpsTrust, timeout: Duration) -> Result<Http, String> {
+        self.token_agent = ferrosync::https::agent(trust, timeout, None)?;
+        Ok(self)
     }
 
     /// Reads bodies of at most `bytes` (instead of [`MAX_BODY`]).
@@ -181,19 +204,24 @@ impl Http {
         self
     }
 
-    fn raw(
+    fn raw(&self, method: &str, url: &str, headers: &[(&str, String)], body: Option<String>) -> RawResult {
+        self.raw_on(&self.agent, method, url, headers, body)
+    }
+
+    fn raw_on(
         &self,
+        agent: &ureq::Agent,
         method: &str,
         url: &str,
         headers: &[(&str, String)],
         body: Option<String>,
-    ) -> Result<(u16, Option<String>, Option<Duration>, String), RawError> {
+    ) -> RawResult {
         let mut b = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             b = b.header(*k, v.as_str());
         }
         let req = b.body(body.unwrap_or_default()).map_err(|e| RawError::Send(e.to_string()))?;
-        let mut resp = self.agent.run(req).map_err(|e| RawError::Send(e.to_string()))?;
+        let mut resp = agent.run(req).map_err(|e| RawError::Send(e.to_string()))?;
         let status = resp.status().as_u16();
         let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
         let etag = header("etag");
@@ -235,10 +263,10 @@ impl Http {
                 let encoded = form.iter().map(|(k, v)| format!("{k}={}", url_encode(v))).collect::<Vec<_>>().join("&");
                 let res = if *get {
                     let sep = if url.contains('?') { '&' } else { '?' };
-                    self.raw("GET", &format!("{url}{sep}{encoded}"), &headers, None)
+                    self.raw_on(&self.token_agent, "GET", &format!("{url}{sep}{encoded}"), &headers, None)
                 } else {
                     headers.push(("Content-Type", "application/x-www-form-urlencoded".into()));
-                    self.raw("POST", url, &headers, Some(encoded))
+                    self.raw_on(&self.token_agent, "POST", url, &headers, Some(encoded))
                 };
                 let (status, _, _, text) = res.map_err(|e| match e {
                     RawError::TooLarge(..) => EndpointError::Config(format!("the OAuth token endpoint {url}: {e}")),
@@ -397,6 +425,81 @@ pub fn status_error(method: &str, path: &str, req: Option<&Json>, resp: &Resp) -
 }
 
 #[cfg(test)]
+mod redaction {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A secret value: long and unlike anything else generated.
+    fn secret() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9]{12,24}".prop_map(|s| format!("S3cr3t-{s}"))
+    }
+
+    /// Any JSON without the secret: the shapes around it.
+    fn filler() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            "[a-z ]{0,8}".prop_map(Json::String),
+            any::<i32>().prop_map(|n| json!(n)),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Where a secret sits in a request: a member named like a secret at any depth, or the value of a PATCH
+    /// operation whose path names one.
+    fn with_secret(secret: String) -> impl Strategy<Value = Json> {
+        let key = prop_oneof![Just("password"), Just("Password"), Just("client_secret"), Just("access_token")];
+        let path = prop_oneof![
+            Just("password".to_string()),
+            Just("urn:ietf:params:scim:schemas:core:2.0:User:password".to_string()),
+            Just("PASSWORD".to_string()),
+        ];
+        let op = prop_oneof![Just("replace"), Just("add")];
+        let s1 = secret.clone();
+        let member = (key, filler(), prop::collection::vec("[a-z]{1,6}", 0..3)).prop_map(move |(k, f, nest)| {
+            let mut j = json!({ k: s1.clone() });
+            for n in nest {
+                j = json!({ n: j, "other": f.clone() });
+            }
+            j
+        });
+        let patch = (op, path, filler()).prop_map(move |(o, p, f)| {
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "displayName", "value": f}, {"op": o, "path": p, "value": secret.clone()}]
+            })
+        });
+        prop_oneof![member, patch]
+    }
+
+    proptest! {
+        #[test]
+        fn redacted_text_never_holds_a_secret((s, body) in secret().prop_flat_map(|s| (Just(s.clone()), with_secret(s)))) {
+            let text = body.to_string();
+            prop_assert!(text.contains(&s));
+            let red = redact(&text);
+            prop_assert!(!red.contains(&s), "{red}");
+        }
+    }
+
+    #[test]
+    fn a_patch_of_the_password_is_masked() {
+        let body = r#"{"Operations":[{"op":"replace","path":"password","value":"Hunter2!x"}]}"#;
+        assert!(!redact(body).contains("Hunter2"), "{}", redact(body));
+        let nested = r#"{"Operations":[{"op":"replace","value":{"password":"Hunter2!x","title":"t"}}]}"#;
+        assert!(!redact(nested).contains("Hunter2"));
+        assert!(redact(nested).contains("\"title\":\"t\""));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{Read, Write};
@@ -449,7 +552,7 @@ mod tests {
 
     fn http(url: &str, attempts: u32) -> Http {
         let retry = Retry { attempts, initial: Duration::from_millis(1), max: Duration::from_millis(1) };
-        Http::new(url, Auth::None, retry, Duration::from_secs(5), false)
+        Http::new(url, Auth::None, retry, Duration::from_secs(5), &HttpsTrust::System).unwrap()
     }
 
     fn answer(status: &str, declared: usize, body: &str) -> Vec<u8> {

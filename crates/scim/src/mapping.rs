@@ -433,9 +433,16 @@ pub fn get_ci<'a>(o: &'a Json, key: &str) -> Option<&'a Json> {
     m.get(key).or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
-/// Escapes a string for a SCIM filter literal.
+/// Escapes a string for a SCIM filter literal (a JSON string, RFC 7644 section 3.4.2.2): quotes, backslashes
+/// and control characters.
 pub fn filter_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let quoted = Json::String(s.to_string()).to_string();
+    quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or_default().to_string()
+}
+
+/// A resource id as one URL path segment: percent-encoded (RFC 3986 unreserved characters stay).
+pub fn path_segment(id: &str) -> String {
+    crate::http::query_encode(id)
 }
 
 #[cfg(test)]
@@ -453,5 +460,8 @@ mod tests {
     #[test]
     fn escape() {
         assert_eq!(filter_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(filter_escape("tab\there\nnul\u{0}é"), "tab\\there\\nnul\\u0000é");
+        assert_eq!(path_segment("a b/c?d#é"), "a%20b%2Fc%3Fd%23%C3%A9");
+        assert_eq!(path_segment("2819c223-7f76-453a-919d-413861904646"), "2819c223-7f76-453a-919d-413861904646");
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ferrosync::dsconfig::{self, Format};
+use ferrosync::https::HttpsTrust;
 use ferrosync::prompt::{self, PromptError, Prompter};
 use ferrosync::secret::Secret;
 use ferrosync::store::Store;
@@ -195,7 +196,8 @@ async fn check_http(h: &Http) -> Result<(), String> {
                 },
             };
             let retry = Retry { attempts: 1, initial: timeout, max: timeout };
-            let client = ScimHttp::new(url, auth, retry, timeout, false);
+            // The wizard writes no trust manager provider: the endpoint trusts the system's CAs, as here.
+            let client = ScimHttp::new(url, auth, retry, timeout, &HttpsTrust::System)?;
             let resp = tokio::task::spawn_blocking(move || client.send("GET", "Users?count=1", None, None))
                 .await
                 .map_err(|e| e.to_string())?
@@ -215,7 +217,9 @@ async fn check_http(h: &Http) -> Result<(), String> {
                 client_secret: Secret::new(client_secret),
                 max_requests_per_second: 0,
                 label: "PingOne".into(),
-            });
+                trust: HttpsTrust::System,
+            })
+            .map_err(|e| e.to_string())?;
             let a = client.call("GET", client.env_url("populations?limit=1"), None).await.map_err(|e| e.to_string())?;
             if a.ok() {
                 Ok(())

@@ -40,7 +40,8 @@ impl World {
                 panic!("{name} is not set: run the tests with tests/run.sh, which starts scim2-server (tests/servers/start-scim2-server.sh)")
             })
         };
-        let (scim_url, scim_token) = (var("URL"), var("TOKEN"));
+        // ferrosync goes through the HTTPS gateway; the test reads the service itself.
+        let (scim_url, scim_token, gateway) = (var("URL"), var("TOKEN"), var("GATEWAY_URL"));
         let ad = server.client();
         let t = unique(name);
         let base = format!("OU={t},{}", server.base_dn);
@@ -58,7 +59,7 @@ impl World {
         )
         .replace("\"bind-dn:cn=sync,cn=Users,dc=example,dc=com\"", &format!("\"bind-dn:{}\"", server.bind_dn))
         .replace("password:ChangeMe", &format!("\"password:{}\"", server.bind_pw))
-        .replace("http://127.0.0.1:18080/v2", &scim_url)
+        .replace("https://scim.example.com/v2", &gateway)
         .replace("bearer-token:s3cret", &format!("bearer-token:{scim_token}"))
         .replace("dc=example,dc=com", &base);
         // Samba's certificate is self-signed: trust it blindly (a real AD has a CA the JVM-style trust store knows).

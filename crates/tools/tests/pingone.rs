@@ -31,6 +31,9 @@ struct P1 {
     secret: String,
     id2: String,
     secret2: String,
+    /// The API and token URLs over plain HTTP (the emulator serves both).
+    plain_url: String,
+    plain_auth_url: String,
 }
 
 impl P1 {
@@ -50,6 +53,8 @@ impl P1 {
             secret: var("CLIENT_SECRET"),
             id2: var("CLIENT2_ID"),
             secret2: var("CLIENT2_SECRET"),
+            plain_url: var("PLAIN_URL"),
+            plain_auth_url: var("PLAIN_AUTH_URL"),
         }
     }
 
@@ -64,7 +69,9 @@ impl P1 {
             client_secret: ferrosync::secret::Secret::new(secret),
             max_requests_per_second: 0,
             label: "test client".into(),
+            trust: ferrosync::https::HttpsTrust::CaFile(util::https_ca().0.into()),
         })
+        .unwrap()
     }
 
     /// The `create-sync-source` line for this emulator (`extra` appended).
@@ -604,7 +611,7 @@ async fn token_refresh_and_rate_limit() {
     let after = p1.admin("stats", json!({})).await["tokens"].as_u64().unwrap();
     assert!(after > before, "no new token was issued");
     // 5 requests a second: 11 requests take at least 2 s (the first is free).
-    let slow = Client::new(Settings { max_requests_per_second: 5, ..c.settings().clone() });
+    let slow = Client::new(Settings { max_requests_per_second: 5, ..c.settings().clone() }).unwrap();
     let start = Instant::now();
     for _ in 0..11 {
         assert!(slow.call("GET", slow.env_url("users?limit=1"), None).await.unwrap().ok());
@@ -624,22 +631,33 @@ impl OwnEmulator {
         let mut child = std::process::Command::new("python3")
             .arg(util::repo().join("tests/pingone-emulator/emulator.py"))
             .arg("0")
+            .args(["--tls-cert", &std::env::var("FERROSYNC_TEST_HTTPS_CERT_FILE").expect("the HTTPS test CA")])
+            .args(["--tls-key", &std::env::var("FERROSYNC_TEST_HTTPS_KEY_FILE").expect("the HTTPS test CA")])
+            .args(["--plain-port", "0"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("python3 runs tests/pingone-emulator/emulator.py");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("the emulator prints its address");
-        let addr = line.trim().strip_prefix("listening on ").expect("listening on HOST:PORT").to_string();
-        let shared = P1::from_env();
-        let re = |u: &str| {
-            let rest = u.strip_prefix("http://").and_then(|r| r.split_once('/')).map(|(_, p)| p).unwrap_or("");
-            format!("http://{addr}/{rest}")
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut listening = || {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("the emulator prints its addresses");
+            line.trim().strip_prefix("listening on ").expect("listening on URL").to_string()
         };
-        let p1 =
-            P1 { url: re(&shared.url), auth_url: re(&shared.auth_url), admin_url: re(&shared.admin_url), ..shared };
+        let (tls, plain) = (listening(), listening());
+        let shared = P1::from_env();
+        let re = |base: &str, u: &str| {
+            let rest = u.split_once("://").and_then(|(_, r)| r.split_once('/')).map(|(_, p)| p).unwrap_or("");
+            format!("{base}/{rest}")
+        };
+        let p1 = P1 {
+            url: re(&tls, &shared.url),
+            auth_url: re(&tls, &shared.auth_url),
+            admin_url: re(&plain, &shared.admin_url),
+            plain_url: re(&plain, &shared.plain_url),
+            plain_auth_url: re(&plain, &shared.plain_auth_url),
+            ..shared
+        };
         (OwnEmulator { child }, p1)
     }
 }
@@ -905,4 +923,46 @@ dsconfig create-sync-class --pipe-name ldap-to-p1 --class-name users --set \"inc
     assert!(n(&a_success) <= 2, "p1-to-ldap applied more than the PingOne edits: {last:?}");
     assert!(n(&b_success) <= 5, "ldap-to-p1 applied more than the directory edits: {last:?}");
     assert!(n(&a_detected) >= 2 && n(&b_detected) >= 5, "{last:?}");
+}
+
+/// PingOne over HTTPS: with the system's CAs alone (which lack the emulator's), the certificate is refused; a
+/// file-based trust manager provider on the sync source makes it trusted.
+#[tokio::test]
+async fn https_certificates_are_checked_and_a_file_based_provider_adds_the_ca() {
+    let w = World::new("p1-tls", "").await;
+    create_user(&w.api, &w.pop, &format!("tls{}", unique("u")), "Tess", "Ls").await;
+    let (ca, system) = util::https_ca();
+    let system_only = [("SSL_CERT_FILE", system.as_str())];
+    let refused = w.root.run_env("resync", &["--pipe-name", "p"], &system_only).fails();
+    let all = format!("{refused}{}", w.log());
+    assert!(all.to_lowercase().contains("certificate"), "{all}");
+    assert_eq!(w.people().await, 0);
+    w.dsconfig(&format!(
+        "dsconfig create-trust-manager-provider --provider-name test-ca --type file-based --set enabled:true \
+         --set trust-store-file:{ca}\n\
+         dsconfig set-sync-source-prop --source-name src --set trust-manager-provider:test-ca\n"
+    ));
+    w.root.run_env("resync", &["--pipe-name", "p"], &system_only).ok();
+    assert_eq!(w.people().await, 1);
+}
+
+/// The one plain-HTTP test: the client secret is not sent to an `http://` auth-url or api-url unless the
+/// source says so; with `allow-credentials-over-http: true` (which dsconfig warns about) resync works.
+#[tokio::test]
+async fn credentials_go_over_plain_http_only_when_allowed() {
+    let p1 = P1::from_env();
+    let plain = P1 { url: p1.plain_url.clone(), auth_url: p1.plain_auth_url.clone(), ..p1 };
+    let w = World::with("p1-plain", "", plain).await;
+    create_user(&w.api, &w.pop, &format!("pl{}", unique("u")), "Pat", "Lain").await;
+    let refused = w.resync().fails();
+    let all = format!("{refused}{}", w.log());
+    assert!(all.contains("api-url") && all.contains("allow-credentials-over-http:true"), "{all}");
+    let file = w.root.write(
+        "plain.dsconfig",
+        "dsconfig set-sync-source-prop --source-name src --set allow-credentials-over-http:true\n",
+    );
+    let out = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    assert!(out.contains("clear text"), "{out}");
+    w.resync().ok();
+    assert_eq!(w.people().await, 1);
 }

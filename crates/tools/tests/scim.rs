@@ -22,8 +22,11 @@ use util::{eventually, repo, unique, Root, Server, ServerGuard};
 const WAIT: Duration = Duration::from_secs(30);
 
 struct Scim {
+    /// The service itself (plain HTTP on loopback), which the tests read and write directly.
     url: String,
     token: String,
+    /// The HTTPS gateway in front of it (the throwaway CA of tests/servers/make-https-ca.sh): ferrosync's URL.
+    gateway: String,
 }
 
 impl Scim {
@@ -34,7 +37,7 @@ impl Scim {
                 panic!("{name} is not set: run the tests with tests/run.sh, which starts the SCIM servers (tests/servers/start-scim2-server.sh, start-scimmy.sh)")
             })
         };
-        Scim { url: var("URL"), token: var("TOKEN") }
+        Scim { url: var("URL"), token: var("TOKEN"), gateway: var("GATEWAY_URL") }
     }
 
     fn curl(&self, method: &str, path: &str, body: Option<&Json>) -> (u16, Json) {
@@ -89,7 +92,7 @@ impl World {
                 .replace("server-port:13890", &format!("server-port:{}", server.port))
                 .replace("server-host-name:127.0.0.1", &format!("server-host-name:{}", server.host))
                 .replace("password:Password1", &format!("password:{}", server.bind_pw))
-                .replace("http://127.0.0.1:18080/v2", &scim.url)
+                .replace("https://scim.example.com/v2", &scim.gateway)
                 .replace("bearer-token:s3cret", &format!("bearer-token:{}", token_override.unwrap_or(&scim.token)))
                 .replace("dc=example,dc=com", &base);
         let root = Root::new();
@@ -411,6 +414,8 @@ impl Proxy {
             .arg(repo().join("tests/scim-proxy/proxy.py"))
             .args(["--upstream", &upstream.url, "--upstream-token", &upstream.token])
             .args(["--basic", &format!("{}:{}", BASIC.0, BASIC.1), "--client", &format!("{}:{}", CLIENT.0, CLIENT.1)])
+            .args(["--tls-cert", &std::env::var("FERROSYNC_TEST_HTTPS_CERT_FILE").expect("the HTTPS test CA")])
+            .args(["--tls-key", &std::env::var("FERROSYNC_TEST_HTTPS_KEY_FILE").expect("the HTTPS test CA")])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -420,13 +425,13 @@ impl Proxy {
             .read_line(&mut line)
             .expect("the proxy prints its port");
         let port = line.trim().strip_prefix("PORT=").unwrap_or_else(|| panic!("the proxy said {line:?}")).to_string();
-        let root = format!("http://127.0.0.1:{port}");
+        let root = format!("https://127.0.0.1:{port}");
         Proxy { child, url: format!("{root}/scim"), root }
     }
 
     fn admin(&self, method: &str, path: &str, body: Option<Json>) -> Json {
         let mut c = Command::new("curl");
-        c.args(["-sf", "-X", method]);
+        c.args(["-sf", "--cacert", &util::https_ca().0, "-X", method]);
         if let Some(b) = body {
             c.args(["-H", "Content-Type: application/json", "--data", &b.to_string()]);
         }
@@ -749,4 +754,73 @@ async fn scim2_server_undeclared_attribute_is_dropped_with_one_sync_log_warning(
 #[tokio::test]
 async fn scimmy_undeclared_attribute_is_dropped_with_one_sync_log_warning() {
     undeclared_attribute("SCIMMY").await;
+}
+
+/// HTTPS is checked: the gateway's certificate chains to a CA the system's store does not hold, so with the
+/// system's CAs alone resync is refused for the certificate; `hostname-verification-method: allow-all` does not
+/// turn that check off (dsconfig says host names are still checked); a file-based trust manager provider naming
+/// the CA makes it trusted.
+#[tokio::test]
+async fn https_certificates_are_checked_and_a_file_based_provider_adds_the_ca() {
+    let w = World::new("tls", "SCIM2", None).await;
+    w.add_user("tina", &[("mail", "tina@example.com")]).await;
+    let (ca, system) = util::https_ca();
+    let system_only = [("SSL_CERT_FILE", system.as_str())];
+    let resync = || w.root.run_env("resync", &["--pipe-name", "ldap-to-scim"], &system_only);
+    let refused = resync().fails();
+    assert!(refused.to_lowercase().contains("certificate"), "{refused}");
+    assert!(w.try_user("tina").is_none());
+
+    let file = w.root.write(
+        "allow-all.dsconfig",
+        "dsconfig set-external-server-prop --server-name scim --set hostname-verification-method:allow-all\n",
+    );
+    let out = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    assert!(out.contains("always checks the host name"), "{out}");
+    let refused = resync().fails();
+    assert!(refused.to_lowercase().contains("certificate"), "allow-all must not trust any certificate: {refused}");
+    assert!(w.try_user("tina").is_none());
+
+    w.dsconfig(&format!(
+        "dsconfig create-trust-manager-provider --provider-name test-ca --type file-based --set enabled:true \
+         --set trust-store-file:{ca}\n\
+         dsconfig set-external-server-prop --server-name scim --set trust-manager-provider:test-ca\n"
+    ));
+    resync().ok();
+    assert!(w.try_user("tina").is_some(), "the user is created once the CA is trusted");
+}
+
+/// A token is not sent to an `http://` service unless the external server says so; with
+/// `allow-credentials-over-http: true` (which dsconfig warns about) it is.
+#[tokio::test]
+async fn credentials_go_over_plain_http_only_when_allowed() {
+    let w = World::new("plain", "SCIM2", None).await;
+    w.add_user("paul", &[("mail", "paul@example.com")]).await;
+    w.use_url(&w.scim.url);
+    let refused = w.resync(&[]).fails();
+    assert!(refused.contains("scim-service-url") && refused.contains("allow-credentials-over-http:true"), "{refused}");
+    assert!(w.try_user("paul").is_none());
+    let file = w.root.write(
+        "plain.dsconfig",
+        "dsconfig set-external-server-prop --server-name scim --set allow-credentials-over-http:true\n",
+    );
+    let out = w.root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    assert!(out.contains("clear text"), "{out}");
+    w.resync(&[]).ok();
+    assert!(w.try_user("paul").is_some());
+}
+
+/// `externalId` is a common attribute of every resource (RFC 7643 section 3.1), which no `/Schemas` entry
+/// lists: a mapping to it is sent, not dropped as undeclared.
+#[tokio::test]
+async fn external_id_is_sent_though_no_schema_lists_it() {
+    let w = World::new("ext", "SCIM2", None).await;
+    w.dsconfig(
+        "dsconfig create-scim2-attribute-mapping --mapping-name externalId --type string \
+         --set scim-attribute-name:externalId --set ldap-attribute-name:uid --set single-valued:true\n\
+         dsconfig set-scim2-endpoint-mapping-prop --mapping-name Users --add attribute-mapping:externalId\n",
+    );
+    w.add_user("xena", &[("mail", "xena@example.com")]).await;
+    w.resync(&[]).ok();
+    assert_eq!(w.user("xena")["externalId"], json!(w.uid("xena")));
 }

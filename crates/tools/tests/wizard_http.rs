@@ -62,7 +62,9 @@ fn scim_user(url: &str, token: &str, user_name: &str) -> Option<Json> {
 
 #[tokio::test]
 async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_the_users() {
-    let (url, token) = (var("FERROSYNC_TEST_SCIM2_URL"), var("FERROSYNC_TEST_SCIM2_TOKEN"));
+    // The wizard is given the HTTPS gateway (which the system's CA store trusts); curl reads the service itself.
+    let (direct, url, token) =
+        (var("FERROSYNC_TEST_SCIM2_URL"), var("FERROSYNC_TEST_SCIM2_GATEWAY_URL"), var("FERROSYNC_TEST_SCIM2_TOKEN"));
     let (t, ldap) = subtree("wscim", &["ann", "bob"]).await;
     let base = format!("ou={t},{}", ldap.base_dn);
     let server = format!("{}:{}", ldap.host, ldap.port);
@@ -96,7 +98,8 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     p.answer("Enter a choice", "scim2");
     p.answer("Name of the destination", "scim");
     p.answer("Base URL of the SCIM 2.0 service", "not a url"); // re-asked with the reason:
-    p.answer("is not an absolute URL", &url);
+    p.answer("is not an absolute URL", &direct); // the service itself, over plain HTTP: refused
+    p.answer("is plain HTTP, and the credentials would go in clear text", &url);
     p.expect("How requests to the SCIM service are authorized");
     p.answer("Enter a choice", "");
     p.answer("Bearer token", "not-the-token");
@@ -119,7 +122,7 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
 
     let out = root.run("resync", &["--pipe-name", "p"]).ok();
     assert!(out.contains("2 entries were created"), "{out}");
-    let ann = scim_user(&url, &token, &format!("ann{t}")).expect("ann is a SCIM User");
+    let ann = scim_user(&direct, &token, &format!("ann{t}")).expect("ann is a SCIM User");
     assert_eq!(ann["name"]["familyName"], "Tester", "{ann}");
     assert_eq!(ann["emails"][0]["value"], format!("ann{t}@example.com"), "{ann}");
 
@@ -138,7 +141,7 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     by_flags.run("create-sync-pipe-config", &args).ok();
     let out = by_flags.run("resync", &["--pipe-name", "p"]).ok();
     assert!(out.contains("0 entries could not be processed due to an error"), "{out}");
-    let again = scim_user(&url, &token, &format!("ann{t}")).expect("ann is still a SCIM User");
+    let again = scim_user(&direct, &token, &format!("ann{t}")).expect("ann is still a SCIM User");
     assert_eq!(again["id"], ann["id"], "the same SCIM User, found by userName");
     // A second pipe from the same source, used as it is, to a copy at the same OpenLDAP through its existing
     // external server (whose sync user is the source's): the wizard creates only the destination and the pipe.
@@ -204,7 +207,7 @@ async fn openldap_to_scim2_through_the_terminal_and_by_flags_then_resync_copies_
     assert_eq!(p.finish(), 0, "{}", p.seen);
     let out = root.run("resync", &["--pipe-name", "p3"]).ok();
     assert!(out.contains("0 entries could not be processed due to an error"), "{out}");
-    assert_eq!(scim_user(&url, &token, &format!("bob{t}")).expect("bob")["name"]["familyName"], "Tester");
+    assert_eq!(scim_user(&direct, &token, &format!("bob{t}")).expect("bob")["name"]["familyName"], "Tester");
 
     // A name that is not in the configuration is refused with the names that are.
     let mut wrong = reuse.to_vec();
@@ -237,7 +240,9 @@ async fn pingone_to_openldap_by_flags_then_resync_copies_the_population() {
         client_secret: ferrosync::secret::Secret::new(&secret),
         max_requests_per_second: 0,
         label: "test client".into(),
-    });
+        trust: ferrosync::https::HttpsTrust::CaFile(util::https_ca().0.into()),
+    })
+    .unwrap();
     let (t, ldap) = subtree("wp1", &[]).await;
     let base = format!("ou={t},{}", ldap.base_dn);
     let pop_name = format!("pop-{t}");

@@ -124,20 +124,32 @@ pub fn execute(
     }
 }
 
-/// A note for each property given a value by `changes` that ferrosync accepts but does not use: the command
-/// still applies (PingDataSync's batch files set such properties), and the operator learns that it does nothing.
+/// A note for each property given a value by `changes` that ferrosync accepts but does not use, or a value that
+/// ferrosync treats otherwise than PingDataSync (the model's `value_notes`): the command still applies
+/// (PingDataSync's batch files set such properties), and the operator learns what it does.
 pub fn unused_notes(obj: &crate::config::ConfigObject, changes: &[PropertyChange]) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     for change in changes {
         if matches!(change, PropertyChange::Reset(_)) {
             continue;
         }
-        let Some(def) = obj.property(change.property()).filter(|d| d.unused) else { continue };
-        let note = format!(
-            "property '{}' of the {} is accepted for compatibility with PingDataSync but not used by ferrosync",
-            def.name,
-            obj.label()
-        );
+        let Some(def) = obj.property(change.property()) else { continue };
+        let note = if def.unused {
+            format!(
+                "property '{}' of the {} is accepted for compatibility with PingDataSync but not used by ferrosync",
+                def.name,
+                obj.label()
+            )
+        } else {
+            let value = match change {
+                PropertyChange::Set(_, v) | PropertyChange::Add(_, v) => v.as_str(),
+                _ => continue,
+            };
+            let Some((_, text)) = def.value_notes.iter().find(|(v, _)| v.eq_ignore_ascii_case(value.trim())) else {
+                continue;
+            };
+            format!("property '{}' of the {} is {value}: {text}", def.name, obj.label())
+        };
         if !notes.contains(&note) {
             notes.push(note);
         }

@@ -96,6 +96,9 @@ pub struct PropertyDef {
     pub advanced: bool,
     /// Accepted for compatibility with PingDataSync configurations, but not used by ferrosync.
     pub unused: bool,
+    /// Values that ferrosync accepts but treats otherwise than PingDataSync, each with the note printed when a
+    /// command sets it (`(value, note)`).
+    pub value_notes: &'static [(&'static str, &'static str)],
     pub description: &'static str,
 }
 
@@ -110,6 +113,7 @@ impl PropertyDef {
             sensitive: false,
             advanced: false,
             unused: false,
+            value_notes: &[],
             description,
         }
     }
@@ -135,6 +139,10 @@ impl PropertyDef {
     }
     pub const fn unused(mut self) -> Self {
         self.unused = true;
+        self
+    }
+    pub const fn value_notes(mut self, notes: &'static [(&'static str, &'static str)]) -> Self {
+        self.value_notes = notes;
         self
     }
 }

@@ -14,6 +14,16 @@ const DESCRIPTION: P = P::new("description", String, "A description of this obje
 
 const SECURITY: Syntax = Enum(&["none", "ssl", "start-tls", "starttls"]);
 const HOSTNAME_VERIFICATION: Syntax = Enum(&["strict", "allow-all"]);
+/// `hostname-verification-method: allow-all` on an HTTPS object: accepted, but host names are still checked.
+const HTTP_ALLOW_ALL_NOTE: &[(&str, &str)] = &[(
+    "allow-all",
+    "ferrosync always checks the host name of an HTTPS service against its certificate (this does not turn the \
+     check off); to reach a service whose certificate names another host, trust its CA with a file-based \
+     trust-manager-provider and use the name in its certificate",
+)];
+/// `allow-credentials-over-http: true`.
+const CLEAR_TEXT_NOTE: &[(&str, &str)] =
+    &[("true", "credentials will be sent in clear text to an http:// URL: anyone on the network path can read them")];
 
 // ---------------------------------------------------------------------------------------------------------------
 // External servers
@@ -61,9 +71,17 @@ const SCIM2_SERVER: &[P] = &[
     P::new(
         "hostname-verification-method",
         HOSTNAME_VERIFICATION,
-        "Whether the server certificate must match the host name.",
+        "Whether the server certificate must match the host name (ferrosync always checks it over HTTPS).",
     )
-    .default(&["strict"]),
+    .default(&["strict"])
+    .value_notes(HTTP_ALLOW_ALL_NOTE),
+    P::new(
+        "allow-credentials-over-http",
+        Boolean,
+        "Whether the token, basic credentials or client secret may be sent to an http:// URL, in clear text.",
+    )
+    .default(&["false"])
+    .value_notes(CLEAR_TEXT_NOTE),
     P::new("http-proxy-external-server", Reference("external-server"), "An HTTP proxy to go through.").unused(),
     P::new("response-timeout", Duration, "How long an HTTP request may take.").default(&["10 s"]),
     P::new("client-reconnect-interval", Duration, "How often the HTTP client is rebuilt.").unused(),
@@ -171,6 +189,19 @@ const PINGONE_COMMON: &[P] = &[
         Reference("passphrase-provider"),
         "A passphrase provider that supplies the client secret.",
     ),
+    P::new(
+        "trust-manager-provider",
+        Reference("trust-manager-provider"),
+        "Which server certificates to trust: unset trusts the system's CAs, a file-based provider adds the CA \
+         certificates of its file, Blind Trust (enabled) trusts any.",
+    ),
+    P::new(
+        "allow-credentials-over-http",
+        Boolean,
+        "Whether the client secret and tokens may be sent to an http:// api-url or auth-url, in clear text.",
+    )
+    .default(&["false"])
+    .value_notes(CLEAR_TEXT_NOTE),
     P::new("http-proxy-external-server", Reference("external-server"), "An HTTP proxy to go through.").unused(),
     P::new("max-requests-per-second", int(1), "The most API requests sent per second.").default(&["50"]).advanced(),
 ];
@@ -664,9 +695,10 @@ const HTTP_AUTH_VARIANTS: &[V] = &[
             P::new(
                 "hostname-verification-method",
                 HOSTNAME_VERIFICATION,
-                "Host name verification for the token endpoint.",
+                "Host name verification for the token endpoint (ferrosync always checks it over HTTPS).",
             )
-            .default(&["strict"]),
+            .default(&["strict"])
+            .value_notes(HTTP_ALLOW_ALL_NOTE),
             P::new(
                 "trust-manager-provider",
                 Reference("trust-manager-provider"),

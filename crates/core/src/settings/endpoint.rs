@@ -199,6 +199,9 @@ pub struct PingOneSettings {
     pub environment_id: String,
     pub client_id: String,
     pub client_secret: SecretSetting,
+    /// `None`: the system's CAs.
+    pub trust_manager_provider: Option<String>,
+    pub allow_credentials_over_http: bool,
     pub max_requests_per_second: u32,
 }
 
@@ -237,6 +240,8 @@ impl PingOneSettings {
             environment_id,
             client_id,
             client_secret,
+            trust_manager_provider: r.text("trust-manager-provider")?,
+            allow_credentials_over_http: r.flag("allow-credentials-over-http")?,
             max_requests_per_second: r.required_integer("max-requests-per-second")?,
         })
     }

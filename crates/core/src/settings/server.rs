@@ -102,6 +102,7 @@ pub struct Scim2ServerSettings {
     pub http_authorization_method: Option<String>,
     pub trust_manager_provider: Option<String>,
     pub hostname_verification: HostnameVerification,
+    pub allow_credentials_over_http: bool,
     pub response_timeout: Duration,
 }
 
@@ -114,6 +115,7 @@ impl Scim2ServerSettings {
             http_authorization_method: r.text("http-authorization-method")?,
             trust_manager_provider: r.text("trust-manager-provider")?,
             hostname_verification: r.required_choice("hostname-verification-method")?,
+            allow_credentials_over_http: r.flag("allow-credentials-over-http")?,
             response_timeout: r.required_duration("response-timeout")?,
         })
     }

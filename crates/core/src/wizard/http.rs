@@ -66,8 +66,17 @@ fn key(role: &str, suffix: &str) -> &'static str {
     QUESTIONS.iter().find(|q| q.key == format!("{role}{suffix}")).map(|q| q.key).unwrap_or("")
 }
 
+/// An https:// URL: the endpoint is sent credentials, which never go over plain HTTP from the wizard (dsconfig's
+/// `allow-credentials-over-http` is for the operator who means it).
 fn check_url(s: &str) -> Result<String, String> {
-    check_value(&Syntax::Url, s.trim()).map(|v| v.trim_end_matches('/').to_string())
+    let url = check_value(&Syntax::Url, s.trim()).map(|v| v.trim_end_matches('/').to_string())?;
+    if crate::https::is_plain_http(&url) {
+        return Err(format!(
+            "'{url}' is plain HTTP, and the credentials would go in clear text: use an https:// URL (to send them \
+             over HTTP anyway, set allow-credentials-over-http:true with dsconfig once the pipe is created)"
+        ));
+    }
+    Ok(url)
 }
 
 fn check_text(s: &str) -> Result<String, String> {

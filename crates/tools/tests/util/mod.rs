@@ -27,9 +27,15 @@ impl Root {
 
     /// Runs a tool in this root (with `--server-root` after the arguments, as a global option may be).
     pub fn run(&self, tool: &str, args: &[&str]) -> Run {
+        self.run_env(tool, args, &[])
+    }
+
+    /// Runs `tool` with `env` set in its environment (such as `SSL_CERT_FILE`).
+    pub fn run_env(&self, tool: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(bin(tool));
         cmd.args(args).arg("--server-root").arg(self.path());
         cmd.env_remove("FERROSYNC_ROOT").env_remove("FERROSYNC_LAUNCHER_ROOT");
+        cmd.envs(env.iter().copied());
         Run(cmd.output().unwrap())
     }
 
@@ -200,4 +206,17 @@ impl Drop for ServerGuard<'_> {
     fn drop(&mut self) {
         let _ = self.root.run("stop-server", &[]);
     }
+}
+
+/// The throwaway CA that the HTTPS test servers' certificates chain to (tests/servers/make-https-ca.sh, which
+/// tests/run.sh runs): `(ca_file, system_bundle)`. tests/run.sh sets `SSL_CERT_FILE` to the system's bundle
+/// plus this CA, so the tools trust the test servers through the system's CA store, as an operator's system
+/// trusts a corporate CA; `SSL_CERT_FILE=<system_bundle>` runs a tool without it.
+pub fn https_ca() -> (String, String) {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: run the tests with tests/run.sh, which makes the HTTPS test CA")
+        })
+    };
+    (var("FERROSYNC_TEST_HTTPS_CA_FILE"), var("FERROSYNC_TEST_HTTPS_SYSTEM_BUNDLE"))
 }

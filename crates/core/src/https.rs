@@ -1,0 +1,182 @@
+//! HTTPS for the REST endpoints (SCIM 2.0 services, PingOne): which server certificates are trusted, read from
+//! the configuration's trust manager provider, and the HTTP agent that checks them.
+//!
+//! * No provider (or `JVM-Default`): the system's CA certificates, as OpenSSL finds them (`/etc/ssl/certs`, or
+//!   the `SSL_CERT_FILE` / `SSL_CERT_DIR` an operator sets), so a service behind a corporate CA that the
+//!   system trusts is reached as a browser would reach it.
+//! * A `file-based` provider: the CA certificates of its PEM file, on top of the system's (as for LDAP).
+//! * `Blind Trust`: any certificate, only when that provider is named *and* enabled.
+//!
+//! Host names are always verified: the HTTP client (ureq over OpenSSL) has no way to check a certificate's
+//! chain without its name, and trusting any certificate because the name may differ would be worse. A
+//! `hostname-verification-method: allow-all` on an HTTP object gets a note saying so when it is set.
+//!
+//! Credentials (a bearer token, basic credentials, a client secret) are sent over plain `http://` only when the
+//! object says so with `allow-credentials-over-http: true` ([`check_credentials_over_http`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::settings::{TrustManagerSettings, TrustSource};
+use crate::store::ServerRoot;
+
+/// Which server certificates an HTTPS client trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpsTrust {
+    /// The system's CA certificates.
+    System,
+    /// The system's CA certificates and those of a PEM file.
+    CaFile(PathBuf),
+    /// Any certificate (the Blind Trust provider, enabled).
+    Any,
+}
+
+/// The trust of an object that names `provider` (`None`: its property is unset), for messages `label`.
+pub fn trust_of(config: &Config, root: &ServerRoot, provider: Option<&str>, label: &str) -> Result<HttpsTrust, String> {
+    let Some(name) = provider else { return Ok(HttpsTrust::System) };
+    let tmp = TrustManagerSettings::of(config, name)
+        .map_err(|_| format!("the trust manager provider '{name}' of the {label} does not exist"))?;
+    if !tmp.enabled {
+        return Err(format!(
+            "the {} used by the {label} is disabled: run dsconfig set-trust-manager-provider-prop --provider-name \
+             \"{name}\" --set enabled:true",
+            tmp.label
+        ));
+    }
+    match tmp.trust {
+        Some(TrustSource::Any) => Ok(HttpsTrust::Any),
+        Some(TrustSource::CaFile(file)) => Ok(HttpsTrust::CaFile(root.resolve(&file))),
+        Some(TrustSource::System) => Ok(HttpsTrust::System),
+        None => Err(format!(
+            "the {} used by the {label} is of a type ferrosync cannot use for HTTPS: use a file-based provider \
+             (a PEM file of CA certificates), JVM-Default (the system's CAs) or Blind Trust",
+            tmp.label
+        )),
+    }
+}
+
+/// The certificates of a PEM file (or one DER certificate).
+fn read_certificates(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let data =
+        std::fs::read(path).map_err(|e| format!("cannot read the CA certificate file {}: {e}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&data) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("the CA certificate file {} is not valid PEM: {e}", path.display())),
+        }
+    }
+    if certs.is_empty() {
+        if data.starts_with(&[0xFE, 0xED, 0xFE, 0xED]) {
+            return Err(format!(
+                "the CA certificate file {} is a Java KeyStore (JKS), which ferrosync does not read: export its CA \
+                 certificates as PEM (keytool -exportcert -rfc -keystore {0} -alias ALIAS > ca.pem) and name that",
+                path.display()
+            ));
+        }
+        if data.first() == Some(&0x30) {
+            // One DER certificate (or a PKCS#12 file, which the TLS library then refuses with its reason).
+            return Ok(vec![ureq::tls::Certificate::from_der(&data).to_owned()]);
+        }
+        return Err(format!(
+            "the CA certificate file {} holds no PEM certificate (a PKCS#12 file converts with: openssl pkcs12 -in \
+             FILE -nokeys -out ca.pem)",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// The system's CA certificates as OpenSSL finds them (its bundle file), or none when there is no bundle.
+fn system_certificates() -> Vec<ureq::tls::Certificate<'static>> {
+    // A bundle that cannot be read leaves the file's CAs, which the operator named.
+    openssl_probe::probe().cert_file.and_then(|f| read_certificates(&f).ok()).unwrap_or_default()
+}
+
+/// The TLS settings of `trust` (over OpenSSL, as the LDAP connections).
+pub fn tls_config(trust: &HttpsTrust) -> Result<ureq::tls::TlsConfig, String> {
+    let builder = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::NativeTls);
+    let builder = match trust {
+        HttpsTrust::System => builder.root_certs(ureq::tls::RootCerts::PlatformVerifier),
+        HttpsTrust::Any => builder.disable_verification(true),
+        HttpsTrust::CaFile(path) => {
+            let mut certs = read_certificates(path)?;
+            certs.extend(system_certificates());
+            builder.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)))
+        }
+    };
+    Ok(builder.build())
+}
+
+/// An HTTP agent that trusts `trust`, gives each request `timeout` in all (and `connect` to connect), and
+/// hands every HTTP status to the caller.
+pub fn agent(trust: &HttpsTrust, timeout: Duration, connect: Option<Duration>) -> Result<ureq::Agent, String> {
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls_config(trust)?)
+        .timeout_global(Some(timeout))
+        .timeout_connect(connect)
+        .http_status_as_error(false)
+        .build()
+        .into())
+}
+
+/// Refuses to send credentials to `url` over plain HTTP unless `allowed` (`allow-credentials-over-http`):
+/// `Err` names the object (`label`) and the property that holds the URL (`property`).
+pub fn check_credentials_over_http(url: &str, property: &str, label: &str, allowed: bool) -> Result<(), String> {
+    if is_plain_http(url) && !allowed {
+        return Err(format!(
+            "the {property} of the {label} is {url}: ferrosync does not send credentials over plain HTTP. Use an \
+             https:// URL, or set allow-credentials-over-http:true on the {label} to send them in clear text anyway"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a URL is plain `http://` (for the warning when credentials go over it).
+pub fn is_plain_http(url: &str) -> bool {
+    url.trim_start().get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_over_http_need_the_property() {
+        let e = check_credentials_over_http(
+            "http://scim.example.com/scim/v2",
+            "scim-service-url",
+            "External Server 'x'",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("scim-service-url")
+                && e.contains("External Server 'x'")
+                && e.contains("allow-credentials-over-http:true"),
+            "{e}"
+        );
+        assert!(check_credentials_over_http("HTTP://a", "p", "o", true).is_ok());
+        assert!(check_credentials_over_http("https://a", "p", "o", false).is_ok());
+        assert!(!is_plain_http("https://a") && is_plain_http(" Http://a"));
+    }
+
+    #[test]
+    fn a_ca_file_that_is_missing_or_empty_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.pem");
+        let e = tls_config(&HttpsTrust::CaFile(missing.clone())).unwrap_err();
+        assert!(e.contains(&missing.display().to_string()), "{e}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = tls_config(&HttpsTrust::CaFile(empty.clone())).unwrap_err();
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let jks = dir.path().join("trust.jks");
+        std::fs::write(&jks, [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2]).unwrap();
+        let e = tls_config(&HttpsTrust::CaFile(jks)).unwrap_err();
+        assert!(e.contains("Java KeyStore") && e.contains("keytool -exportcert -rfc"), "{e}");
+    }
+}
