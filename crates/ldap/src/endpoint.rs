@@ -34,8 +34,21 @@ pub fn endpoint_error(e: LdapError) -> EndpointError {
         }
         LdapError::Timeout { .. } => EndpointError::Retryable(e.to_string()),
         _ if e.class() == ErrorClass::Retry => EndpointError::Retryable(e.to_string()),
+        // busy (51), unavailable (52), server down (81), connect error (91), from the only server there was.
+        _ if e.class() == ErrorClass::Failover => EndpointError::Unavailable(e.to_string()),
+        LdapError::Result { rc: 53, text, .. } if says_read_only(text) => EndpointError::Retryable(e.to_string()),
         _ => EndpointError::Rejected(e.to_string()),
     }
+}
+
+/// Whether an unwillingToPerform (53) says the server takes no writes for now (a read-only replica, a
+/// server in lockdown): the write works once the server (or the one failed over to) takes writes again. Other
+/// 53s refuse the request itself (an empty password, a hash the server will not store) and stay refused.
+fn says_read_only(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["read-only", "read only", "readonly", "shadow context", "lockdown", "operation restricted"]
+        .iter()
+        .any(|m| t.contains(m))
 }
 
 fn settings_error(e: ferrosync::settings::SettingsError) -> EndpointError {
@@ -466,4 +479,34 @@ async fn stream_subtrees(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(rc: u32, text: &str) -> LdapError {
+        LdapError::Result {
+            server: "ds (127.0.0.1:389)".into(),
+            operation: "add".into(),
+            dn: "uid=a,dc=example,dc=com".into(),
+            rc,
+            text: text.into(),
+            matched: String::new(),
+        }
+    }
+
+    #[test]
+    fn busy_unavailable_and_read_only_servers_are_failures_that_may_pass() {
+        for rc in [51, 52, 81, 91] {
+            assert!(matches!(endpoint_error(result(rc, "")), EndpointError::Unavailable(_)), "{rc}");
+        }
+        for text in ["Server is read-only", "shadow context; no update referral", "operation restricted"] {
+            assert!(matches!(endpoint_error(result(53, text)), EndpointError::Retryable(_)), "{text}");
+        }
+        // Other refusals stay refused: retrying cannot fix them.
+        assert!(matches!(endpoint_error(result(53, "password may not be empty")), EndpointError::Rejected(_)));
+        assert!(matches!(endpoint_error(result(65, "object class violation")), EndpointError::Rejected(_)));
+        assert!(matches!(endpoint_error(result(80, "")), EndpointError::Retryable(_)));
+    }
 }

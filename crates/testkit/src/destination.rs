@@ -38,6 +38,12 @@ pub struct FakeDestination {
     base_dns: Vec<String>,
     writes: Arc<Mutex<Vec<Write>>>,
     faults: FaultPlan,
+    /// Writes to these DNs (normalized) sleep this long before they are made.
+    slow: Arc<Mutex<Vec<(String, std::time::Duration)>>>,
+}
+
+fn norm(dn: &str) -> String {
+    ferrosync::syntax::normalize_dn(dn).unwrap_or_else(|_| dn.to_lowercase())
 }
 
 fn to_endpoint(e: DitError) -> EndpointError {
@@ -59,6 +65,7 @@ impl FakeDestination {
             base_dns: base_dns.iter().map(|s| s.to_string()).collect(),
             writes: Arc::default(),
             faults,
+            slow: Arc::default(),
         }
     }
 
@@ -75,6 +82,20 @@ impl FakeDestination {
     /// Every entry.
     pub fn entries(&self) -> Vec<Entry> {
         lock(&self.dit).entries().cloned().collect()
+    }
+
+    /// Writes (create, modify, rename, delete) of the entry at `dn` sleep `by` before they are made: one entry
+    /// of a burst is slow, so the order in which the pipe applies the others shows.
+    pub fn slow_writes_to(&self, dn: &str, by: std::time::Duration) {
+        lock(&self.slow).push((norm(dn), by));
+    }
+
+    async fn latency(&self, dn: &str) {
+        let d = norm(dn);
+        let by = lock(&self.slow).iter().find(|(s, _)| *s == d).map(|(_, by)| *by);
+        if let Some(by) = by {
+            tokio::time::sleep(by).await;
+        }
     }
 
     /// Every write taken or refused, in order.
@@ -149,17 +170,20 @@ impl Destination for FakeDestination {
 
     async fn create(&self, entry: &Entry) -> EndpointResult<()> {
         self.faults.check(Op::DestCreate).await?;
+        self.latency(&entry.dn).await;
         self.write(WriteOp::Create(entry.clone()), |d| d.add(entry.clone()))
     }
 
     async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
         self.faults.check(Op::DestModify).await?;
+        self.latency(id).await;
         self.write(WriteOp::Modify(id.to_string(), mods.to_vec()), |d| d.modify(id, mods))
     }
 
     /// As the LDAP destination does it: the old RDN values stay (the diff that follows removes them).
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
         self.faults.check(Op::DestRename).await?;
+        self.latency(id).await;
         self.write(WriteOp::Rename(id.to_string(), new_dn.to_string()), |d| d.rename(id, new_dn, false))?;
         Ok(new_dn.to_string())
     }
@@ -167,6 +191,7 @@ impl Destination for FakeDestination {
     /// A delete of an entry that is not there succeeds, as the LDAP destination makes it.
     async fn delete(&self, id: &str) -> EndpointResult<()> {
         self.faults.check(Op::DestDelete).await?;
+        self.latency(id).await;
         self.write(WriteOp::Delete(id.to_string()), |d| match d.delete(id) {
             Ok(_) | Err(DitError::NoSuchObject(_)) => Ok(()),
             Err(e) => Err(e),

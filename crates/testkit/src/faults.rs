@@ -48,6 +48,8 @@ pub enum Fault {
     /// A poll returns at most this many changes (fewer than asked for), though more are waiting. Other
     /// operations ignore it.
     ShortPage(usize),
+    /// The call sleeps this long, then goes on as usual (a slow server, not a failing one).
+    Latency(Duration),
 }
 
 impl Fault {
@@ -58,7 +60,7 @@ impl Fault {
             Fault::Retryable => Some(EndpointError::Retryable(format!("{what}: the server is busy"))),
             Fault::Rejected => Some(EndpointError::Rejected(format!("{what}: unwilling to perform"))),
             Fault::Timeout(_) => Some(EndpointError::Retryable(format!("{what}: the response timed out"))),
-            Fault::ShortPage(_) => None,
+            Fault::ShortPage(_) | Fault::Latency(_) => None,
         }
     }
 }
@@ -164,7 +166,7 @@ impl FaultPlan {
         let Some((call, fault)) = self.next(op) else {
             return Ok(None);
         };
-        if let Fault::Timeout(d) = &fault {
+        if let Fault::Timeout(d) | Fault::Latency(d) = &fault {
             tokio::time::sleep(*d).await;
         }
         if let Fault::ShortPage(n) = fault {

@@ -51,6 +51,24 @@ dsconfig create-sync-pipe --pipe-name "{pipe}" --set sync-source:src --set sync-
     )
 }
 
+/// A pipe running in the background ([`Harness::start`]).
+pub struct Running {
+    tx: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), ferrosync::engine::realtime::RealtimeError>>,
+}
+
+impl Running {
+    /// Stops the pipe as the server stops it (the changes in flight are finished) and waits for it.
+    pub async fn stop(self) -> Result<(), HarnessError> {
+        let _ = self.tx.send(true);
+        match self.task.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(HarnessError::Runner(e.to_string())),
+            Err(e) => Err(HarnessError::Runner(e.to_string())),
+        }
+    }
+}
+
 /// A server root, its configuration, and the fake endpoints of one pipe.
 pub struct Harness {
     _dir: tempfile::TempDir,
@@ -177,6 +195,24 @@ impl Harness {
             result = Err(HarnessError::NotDrained(limit, self.start_point()?, self.source.last_change_number()));
         }
         result
+    }
+
+    /// Starts the pipe in the background, as the sync server starts it; [`Running::stop`] stops it.
+    pub fn start(&self) -> Result<Running, HarnessError> {
+        let runner = self.runner()?;
+        let (tx, rx) = watch::channel(false);
+        Ok(Running { tx, task: tokio::spawn(runner.run(rx)) })
+    }
+
+    /// Whether the saved start point has passed every change of the log.
+    pub fn is_drained(&self) -> Result<bool, HarnessError> {
+        self.drained()
+    }
+
+    /// The pipe's counters as last saved for `status` (JSON), if saved.
+    pub fn stats(&self) -> Result<Option<String>, HarnessError> {
+        let all = Store::open(&self.root)?.all_stats()?;
+        Ok(all.into_iter().find(|(p, _, _)| p.eq_ignore_ascii_case(&self.pipe)).map(|(_, json, _)| json))
     }
 
     /// The failed-operations log so far (empty when none was written).

@@ -38,5 +38,5 @@ pub mod store_contract;
 pub use destination::{FakeDestination, Write, WriteOp};
 pub use dit::{Dit, DitError};
 pub use faults::{Fault, FaultPlan, Op, Rule, When};
-pub use harness::{base_batch, Harness, HarnessError};
+pub use harness::{base_batch, Harness, HarnessError, Running};
 pub use source::{requested_attributes, FakeChangeLog, FakeSource, LoggedChange, SourceDirectory, UNIQUE_ID};

@@ -797,6 +797,11 @@ pub async fn run_case(pipe: &Pipe, steps: &[Step], faults: bool, seed: u64) -> R
         ] {
             plan.probability(op, 0.03, Fault::Unavailable);
         }
+        // A busy or timing-out destination (issue 15): the change waits, it is neither skipped nor failed.
+        for op in [Op::DestCorrelate, Op::DestFetch, Op::DestCreate, Op::DestModify, Op::DestRename, Op::DestDelete] {
+            plan.probability(op, 0.02, Fault::Retryable);
+        }
+        plan.probability(Op::DestModify, 0.01, Fault::Timeout(Duration::from_millis(3)));
         plan.probability(Op::Poll, 0.3, Fault::ShortPage(1));
         plan.probability(Op::SourceFetchMany, 0.3, Fault::Retryable);
     }

@@ -196,8 +196,23 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
                 },
             ),
         ];
+        if let Some(why) = &s.waiting_for_endpoint {
+            fields.push((
+                "Waiting For Endpoint",
+                format!("for {:.1} s, {} attempt(s): {why}", s.waiting_ms as f64 / 1000.0, s.waiting_attempts),
+            ));
+        }
+        if s.background_retries > 0 || s.awaiting_background_retry > 0 {
+            fields.push((
+                "Failed Op Background Retries",
+                format!("{} ({} waiting now)", s.background_retries, s.awaiting_background_retry),
+            ));
+        }
         if let Some(e) = &s.last_error {
             fields.push(("Last Error", e.clone()));
+        }
+        if let Some(e) = &s.log_error {
+            fields.push(("Log Write Error", e.clone()));
         }
         rows.push((p.name().to_string(), fields));
     }

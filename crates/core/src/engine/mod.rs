@@ -94,6 +94,10 @@ pub struct SyncResult {
     pub changes: Vec<Modification>,
     /// Set when the failure concerns a whole endpoint (no server reachable, wrong credentials), not this entry.
     pub endpoint_down: Option<String>,
+    /// Set when the failure may go away by itself (a response timeout, a busy, unavailable or read-only server,
+    /// a lost connection, HTTP 429 or 5xx): a real-time change then waits and is tried again, and is never
+    /// logged as failed.
+    pub transient: Option<String>,
     /// The source entry's unique id, when it has one (for the id map).
     pub source_id: Option<String>,
     /// The [digest](crate::mapping::Digest) of what the destination entry holds after this, for the id map,
@@ -112,6 +116,7 @@ impl SyncResult {
             destination: None,
             changes: Vec::new(),
             endpoint_down: None,
+            transient: None,
             source_id: None,
             digest: None,
             note: None,
@@ -163,11 +168,16 @@ fn resource_failure(e: &EndpointError) -> Outcome {
 
 impl SyncResult {
     pub fn failed(e: &EndpointError) -> Self {
-        let mut r = SyncResult::new(resource_failure(e));
-        if e.is_endpoint_wide() {
-            r.endpoint_down = Some(e.to_string());
-        }
+        let mut r = SyncResult::new(Outcome::NoChangeNeeded);
+        r.fail(e);
         r
+    }
+
+    /// Makes this result the failure `e`, with what it says about the endpoint.
+    fn fail(&mut self, e: &EndpointError) {
+        self.outcome = resource_failure(e);
+        self.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
+        self.transient = e.is_retryable().then(|| e.to_string());
     }
 }
 
@@ -367,8 +377,7 @@ impl Engine {
                         r.outcome = Outcome::Modified;
                     }
                     Err(e) => {
-                        r.outcome = resource_failure(&e);
-                        r.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
+                        r.fail(&e);
                         r.destination = Some(current.dn);
                         return r;
                     }
@@ -378,8 +387,7 @@ impl Engine {
                     Ok(Some(e)) => current = e,
                     Ok(None) => {}
                     Err(e) => {
-                        r.outcome = resource_failure(&e);
-                        r.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
+                        r.fail(&e);
                         return r;
                     }
                 }
@@ -402,11 +410,8 @@ impl Engine {
                 r.outcome = Outcome::Modified;
                 r.digest = self.digest_after(class, &mapped, current, &r.changes, opts);
             }
-            Err(e) => {
-                r.outcome = resource_failure(&e);
-                // An endpoint that is down: the change waits for it.
-                r.endpoint_down = e.is_endpoint_wide().then(|| e.to_string());
-            }
+            // An endpoint that is down or a failure that may pass: the change waits for it.
+            Err(e) => r.fail(&e),
         }
         r
     }

@@ -66,7 +66,7 @@ impl PipeRunner {
             destination_dn: a.result.destination.as_deref(),
             changes: &a.result.changes,
         });
-        if a.result.outcome.is_failure() || matches!(a.result.outcome, Outcome::NoMatchFound) {
+        if logged_as_failed(&a.result) {
             self.log.failed(
                 &self.pipe,
                 c,
@@ -92,6 +92,12 @@ impl PipeRunner {
         }
         None
     }
+}
+
+/// Whether a change with this result is written to the failed-operations log (once its background retries,
+/// if any, are spent).
+pub(super) fn logged_as_failed(result: &SyncResult) -> bool {
+    result.outcome.is_failure() || matches!(result.outcome, Outcome::NoMatchFound)
 }
 
 /// What one change needs, cloned into its task.

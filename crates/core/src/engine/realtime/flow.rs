@@ -1,16 +1,23 @@
 //! The changes being applied and their order: each change joins the lane of its entry (one change of an entry
-//! at a time, in log order), and the start point advances only past the longest run of changes, in log order,
-//! that are all applied, with their id-map updates.
+//! at a time, in log order), a change waits for the earlier changes of its entry's parents and children (an
+//! entry is created after its parent, a subtree is deleted children first), and the start point advances only
+//! past the longest run of changes, in log order, that are all applied, with their id-map updates.
+//!
+//! A change whose endpoint is down or failing for a while (a timeout, a busy server) goes back to the head of
+//! its lane and nothing starts until the backoff has passed; a change that failed for a reason retrying at once
+//! cannot fix is tried again in the background (`max-failed-op-background-retries`), its lane waiting the
+//! delay, before it is logged as failed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::apply::Applied;
+use super::apply::{logged_as_failed, Applied};
 use super::{key_of, PipeSettings};
 use crate::endpoint::{Change, StartPoint};
 use crate::entry::Entry;
 use crate::store::IdMapping;
+use crate::syntax::Dn;
 
 /// What the id map learns from one applied change.
 pub(super) enum IdUpdate {
@@ -38,6 +45,93 @@ pub(super) struct Lane {
     /// The newest change of the lane that was applied: once it is saved, the lane is forgotten (the id map
     /// then says what it knew).
     pub(super) last: u64,
+    /// How many times the change at the head of the lane met an endpoint that was down or failing (0: none).
+    pub(super) waits: u64,
+    /// How many background retries the change at the head of the lane had.
+    pub(super) background_retries: u32,
+}
+
+/// Why changes are waiting for an endpoint, for `status`.
+#[derive(Clone, Debug)]
+pub(super) struct Waiting {
+    pub(super) since: Instant,
+    /// The last failure.
+    pub(super) reason: String,
+    /// The attempts made since the first failure, by the change that waits longest.
+    pub(super) attempts: u64,
+}
+
+/// The DNs of the changes not yet applied (being applied, or waiting), in their tree: a change waits for the
+/// earlier changes at its DN, above it and below it.
+#[derive(Default)]
+pub(super) struct Tree {
+    /// Sequence numbers of the changes at a DN (the normalized DN, old or new).
+    at: HashMap<String, BTreeSet<u64>>,
+    /// Sequence numbers of the changes below a DN.
+    below: HashMap<String, BTreeSet<u64>>,
+    /// The DNs each change holds: its own, and the ones above them.
+    held: HashMap<u64, (Vec<String>, Vec<String>)>,
+}
+
+impl Tree {
+    /// The normalized DNs of a change (its DN and its new DN) and of their ancestors.
+    fn dns_of(change: &Change) -> (Vec<String>, Vec<String>) {
+        let mut own = Vec::new();
+        let mut above = Vec::new();
+        for dn in std::iter::once(change.dn.as_str()).chain(change.new_dn.as_deref()) {
+            let Ok(mut d) = Dn::parse(dn) else { continue };
+            if d.is_root() {
+                continue;
+            }
+            let n = d.normalized();
+            if !own.contains(&n) {
+                own.push(n);
+            }
+            while let Some(parent) = d.parent().filter(|p| !p.is_root()) {
+                let n = parent.normalized();
+                if !above.contains(&n) {
+                    above.push(n);
+                }
+                d = parent;
+            }
+        }
+        (own, above)
+    }
+
+    fn insert(&mut self, seq: u64, change: &Change) {
+        let (own, above) = Tree::dns_of(change);
+        for d in &own {
+            self.at.entry(d.clone()).or_default().insert(seq);
+        }
+        for a in &above {
+            self.below.entry(a.clone()).or_default().insert(seq);
+        }
+        self.held.insert(seq, (own, above));
+    }
+
+    fn remove(&mut self, seq: u64) {
+        let Some((own, above)) = self.held.remove(&seq) else { return };
+        for (map, keys) in [(&mut self.at, own), (&mut self.below, above)] {
+            for k in keys {
+                if let Some(set) = map.get_mut(&k) {
+                    set.remove(&seq);
+                    if set.is_empty() {
+                        map.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether change `seq` must wait for an earlier change not yet applied: one at its DN (another entry
+    /// that had it), below it (a child deleted before its parent) or above it (a parent created, renamed or
+    /// deleted before it).
+    fn waits(&self, seq: u64) -> bool {
+        let Some((own, above)) = self.held.get(&seq) else { return false };
+        let earlier = |set: Option<&BTreeSet<u64>>| set.and_then(|s| s.first()).is_some_and(|&first| first < seq);
+        own.iter().any(|d| earlier(self.at.get(d)) || earlier(self.below.get(d)))
+            || above.iter().any(|a| earlier(self.at.get(a)))
+    }
 }
 
 /// The changes being applied: lanes by entry, worker tasks, and the log-order slots that decide how far the
@@ -49,6 +143,13 @@ pub(super) struct Flow {
     pub(super) lanes: HashMap<String, Lane>,
     /// Lanes with a change waiting and no change being applied, in the order they became ready.
     pub(super) ready: VecDeque<String>,
+    /// Ready lanes whose change waits for an earlier change above or below it (see [`Tree`]): ready again
+    /// when a change is applied.
+    pub(super) blocked: Vec<String>,
+    /// Lanes whose change waits for its background retry, with when it is due.
+    pub(super) delayed: Vec<(Instant, String)>,
+    /// The DNs of the changes not yet applied.
+    pub(super) tree: Tree,
     pub(super) tasks: tokio::task::JoinSet<(String, u64, Applied)>,
     /// The start point past every applied change in log order (saved, or about to be).
     pub(super) saved: StartPoint,
@@ -61,18 +162,26 @@ pub(super) struct Flow {
     pub(super) paused_until: Instant,
     pub(super) backoff: Duration,
     pub(super) initial_backoff: Duration,
+    /// Why changes wait for an endpoint, while some do; and how many lanes wait.
+    pub(super) waiting: Option<Waiting>,
+    waiting_lanes: usize,
+    /// Background retries started so far.
+    pub(super) background_retried: u64,
     /// The rate limit's next free instant.
     pub(super) next_dispatch: Instant,
 }
 
 impl Flow {
-    pub(super) fn new(start: StartPoint, polling_interval: Duration) -> Flow {
-        let initial_backoff = polling_interval.max(Duration::from_millis(100));
+    /// A flow starting at `start`, whose first wait for an endpoint that is down is `initial_backoff`.
+    pub(super) fn new(start: StartPoint, initial_backoff: Duration) -> Flow {
         Flow {
             slots: VecDeque::new(),
             first: 0,
             lanes: HashMap::new(),
             ready: VecDeque::new(),
+            blocked: Vec::new(),
+            delayed: Vec::new(),
+            tree: Tree::default(),
             tasks: tokio::task::JoinSet::new(),
             saved: start,
             unsaved: 0,
@@ -82,6 +191,9 @@ impl Flow {
             paused_until: Instant::now(),
             backoff: initial_backoff,
             initial_backoff,
+            waiting: None,
+            waiting_lanes: 0,
+            background_retried: 0,
             next_dispatch: Instant::now(),
         }
     }
@@ -90,12 +202,15 @@ impl Flow {
     pub(super) fn push(&mut self, change: Change, prefetched: Prefetched) {
         let seq = self.first + self.slots.len() as u64;
         self.slots.push_back(Slot { after: change.after.clone(), done: None });
+        self.tree.insert(seq, &change);
         let key = key_of(&change);
         let lane = self.lanes.entry(key.clone()).or_insert_with(|| Lane {
             queue: VecDeque::new(),
             known: None,
             busy: false,
             last: 0,
+            waits: 0,
+            background_retries: 0,
         });
         let was_idle = !lane.busy && lane.queue.is_empty();
         lane.queue.push_back((seq, change, prefetched));
@@ -109,8 +224,42 @@ impl Flow {
         self.slots.push_back(Slot { after, done: Some(None) });
     }
 
-    /// Takes a finished change. Returns the reason when its endpoint is down: the change then goes back to the
-    /// head of its lane and nothing starts until the backoff has passed.
+    /// The next ready lane whose change may start now, taken from the ready list; lanes whose change waits
+    /// for an earlier change above or below it are set aside until a change is applied.
+    pub(super) fn next_ready(&mut self) -> Option<String> {
+        self.release_due(Instant::now());
+        while let Some(key) = self.ready.pop_front() {
+            let Some(seq) = self.lanes.get(&key).and_then(|l| l.queue.front()).map(|(seq, _, _)| *seq) else {
+                continue;
+            };
+            if self.tree.waits(seq) {
+                self.blocked.push(key);
+                continue;
+            }
+            return Some(key);
+        }
+        None
+    }
+
+    /// Moves the lanes whose background retry is due to the ready list.
+    fn release_due(&mut self, now: Instant) {
+        if self.delayed.iter().all(|(t, _)| *t > now) {
+            return;
+        }
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.delayed).into_iter().partition(|(t, _)| *t <= now);
+        self.delayed = later;
+        self.ready.extend(due.into_iter().map(|(_, k)| k));
+    }
+
+    /// When the next background retry is due, if one waits.
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        self.delayed.iter().map(|(t, _)| *t).min()
+    }
+
+    /// Takes a finished change. Returns the reason when its endpoint is down or failing for now: the change
+    /// then goes back to the head of its lane and nothing starts until the backoff has passed. A change that
+    /// failed for good is tried again in the background while it has retries left, its lane waiting the delay.
     pub(super) fn completed(
         &mut self,
         key: String,
@@ -120,14 +269,41 @@ impl Flow {
     ) -> Option<String> {
         let lane = self.lanes.get_mut(&key)?;
         lane.busy = false;
-        if let Some(down) = applied.result.endpoint_down.clone() {
+        if let Some(down) = applied.result.endpoint_down.clone().or_else(|| applied.result.transient.clone()) {
             lane.queue.push_front((seq, applied.change, Arc::default()));
+            if lane.waits == 0 {
+                self.waiting_lanes += 1;
+            }
+            lane.waits += 1;
+            let attempts = lane.waits;
             self.ready.push_back(key);
             self.paused_until = Instant::now() + self.backoff;
-            self.backoff = (self.backoff * 2).min(settings.max_backoff);
+            self.backoff = settings.next_backoff(self.backoff);
+            let w = self.waiting.get_or_insert_with(|| Waiting {
+                since: Instant::now(),
+                reason: String::new(),
+                attempts: 0,
+            });
+            w.reason = down.clone();
+            w.attempts = w.attempts.max(attempts);
             return Some(down);
         }
         self.backoff = self.initial_backoff;
+        if lane.waits > 0 {
+            lane.waits = 0;
+            self.waiting_lanes = self.waiting_lanes.saturating_sub(1);
+            if self.waiting_lanes == 0 {
+                self.waiting = None;
+            }
+        }
+        if logged_as_failed(&applied.result) && lane.background_retries < settings.background_retries {
+            lane.background_retries += 1;
+            lane.queue.push_front((seq, applied.change, Arc::default()));
+            self.delayed.push((Instant::now() + settings.background_retry_delay, key));
+            self.background_retried += 1;
+            return None;
+        }
+        lane.background_retries = 0;
         if let Some(p) = &applied.put {
             lane.known = Some(Some(p.clone()));
         }
@@ -140,6 +316,11 @@ impl Flow {
         }
         if let Some(slot) = seq.checked_sub(self.first).and_then(|i| self.slots.get_mut(i as usize)) {
             slot.done = Some(Some(applied));
+        }
+        // The changes that waited for this one may start.
+        self.tree.remove(seq);
+        for k in self.blocked.drain(..).rev() {
+            self.ready.push_front(k);
         }
         None
     }
@@ -193,7 +374,12 @@ mod tests {
             batch: 10,
             max_rate: 0,
             ignore_changes_by: Vec::new(),
+            initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
+            backoff_increase_by: Duration::ZERO,
+            backoff_percentage_increase: 100,
+            background_retries: 0,
+            background_retry_delay: Duration::from_secs(60),
         }
     }
 
@@ -299,5 +485,78 @@ mod tests {
         assert_eq!(flow.advance().len(), 1);
         assert_eq!(flow.saved.as_str(), "cn5");
         assert_eq!((flow.unsaved, flow.unsaved_changes), (2, 1));
+    }
+
+    fn at(n: u32, kind: ChangeKind, dn: &str, id: &str) -> Change {
+        let mut c = Change::new(StartPoint(format!("cn{n}")), n.to_string(), kind, dn);
+        c.unique_id = Some(id.to_string());
+        c
+    }
+
+    #[test]
+    fn a_change_waits_for_earlier_changes_above_and_below_it() {
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        flow.push(at(1, ChangeKind::Add, "ou=new,dc=example,dc=com", "ou"), Arc::default());
+        flow.push(at(2, ChangeKind::Add, "uid=a,OU=New,dc=example,dc=com", "a"), Arc::default());
+        flow.push(at(3, ChangeKind::Add, "uid=b,ou=people,dc=example,dc=com", "b"), Arc::default());
+        // The child waits for its parent; an entry elsewhere does not.
+        let ou = flow.next_ready().unwrap();
+        assert_eq!(ou, "id:ou");
+        let (seq, c, _) = flow.lanes.get_mut(&ou).unwrap().queue.pop_front().unwrap();
+        flow.lanes.get_mut(&ou).unwrap().busy = true;
+        assert_eq!(flow.next_ready().as_deref(), Some("id:b"));
+        assert_eq!(flow.next_ready(), None);
+        assert_eq!(flow.blocked, ["id:a"]);
+        // The parent is applied: the child may start.
+        assert!(flow.completed(ou, seq, done(&c, false), &settings()).is_none());
+        assert_eq!(flow.next_ready().as_deref(), Some("id:a"));
+
+        // A subtree delete: the parent's delete waits for its children's, which come first in the log.
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        flow.push(at(1, ChangeKind::Delete, "uid=a,ou=old,dc=example,dc=com", "a"), Arc::default());
+        flow.push(at(2, ChangeKind::Delete, "ou=old,dc=example,dc=com", "ou"), Arc::default());
+        let a = flow.next_ready().unwrap();
+        let (seq, c, _) = flow.lanes.get_mut(&a).unwrap().queue.pop_front().unwrap();
+        flow.lanes.get_mut(&a).unwrap().busy = true;
+        assert_eq!(flow.next_ready(), None);
+        // A failure that may pass keeps the child's delete pending: the parent still waits.
+        let mut down = done(&c, false);
+        down.result.transient = Some("busy".into());
+        assert!(flow.completed(a.clone(), seq, down, &settings()).is_some());
+        flow.paused_until = Instant::now();
+        let again = flow.next_ready().unwrap();
+        assert_eq!(again, a);
+        let (seq, c, _) = flow.lanes.get_mut(&a).unwrap().queue.pop_front().unwrap();
+        assert!(flow.waiting.as_ref().is_some_and(|w| w.reason == "busy" && w.attempts == 1));
+        assert!(flow.completed(a, seq, done(&c, false), &settings()).is_none());
+        assert!(flow.waiting.is_none());
+        assert_eq!(flow.next_ready().as_deref(), Some("id:ou"));
+    }
+
+    #[test]
+    fn a_failed_change_waits_for_its_background_retries_before_it_is_passed() {
+        let mut s = settings();
+        s.background_retries = 2;
+        s.background_retry_delay = Duration::from_millis(30);
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        flow.push(change(1, "a"), Arc::default());
+        for retry in 0..3 {
+            let key = loop {
+                if let Some(k) = flow.next_ready() {
+                    break k;
+                }
+                assert!(flow.next_due().is_some(), "retry {retry} is not scheduled");
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            let (seq, c, _) = flow.lanes.get_mut(&key).unwrap().queue.pop_front().unwrap();
+            let mut failed = done(&c, false);
+            failed.result.outcome = Outcome::FailedAtResource("refused".into());
+            assert!(flow.completed(key, seq, failed, &s).is_none());
+            let passed = flow.advance();
+            // Passed (to be logged as failed) only once the retries are spent.
+            assert_eq!(passed.len(), usize::from(retry == 2), "retry {retry}");
+        }
+        assert_eq!(flow.background_retried, 2);
+        assert_eq!(flow.saved.as_str(), "cn1");
     }
 }

@@ -101,7 +101,7 @@ impl PipeRunner {
                 Ok(sp) => break sp,
                 Err(e) => {
                     last_error = Some(e.to_string());
-                    self.save_stats("", started, &last_error);
+                    self.save_stats("", started, &last_error, None);
                     if wait_or_shutdown(&mut shutdown, self.settings.max_backoff).await {
                         return Ok(());
                     }
@@ -117,10 +117,10 @@ impl PipeRunner {
             stats: self.stats.clone(),
         };
         let reader = tokio::spawn(reader.run(start.clone(), tx, shutdown.clone()));
-        let mut flow = Flow::new(start, self.settings.polling_interval);
+        let mut flow = Flow::new(start, self.settings.initial_backoff);
         // Changes read but not yet applied and saved, at most: the reader waits beyond that.
         let window = (self.settings.batch * 4).max(self.settings.threads * 4);
-        self.save_stats(flow.saved.as_str(), started, &last_error);
+        self.save_stats(flow.saved.as_str(), started, &last_error, Some(&flow));
         let mut last_stats = Instant::now();
         let mut stopping = false;
         let mut reading = true;
@@ -131,6 +131,10 @@ impl PipeRunner {
             // Waiting changes that only a pause or the rate limit holds back (not a busy worker).
             if !flow.ready.is_empty() && !stopping && flow.tasks.len() < self.settings.threads {
                 wake = wake.min(flow.paused_until.max(flow.next_dispatch));
+            }
+            // A change waiting for its background retry.
+            if let Some(due) = flow.next_due().filter(|_| !stopping) {
+                wake = wake.min(due.max(flow.paused_until));
             }
             if flow.unsaved > 0 && saving.is_none() {
                 wake = wake.min(flow.last_save + SAVE_EVERY);
@@ -156,9 +160,10 @@ impl PipeRunner {
                             if let Some(down) = flow.completed(key, seq, applied, &self.settings) {
                                 self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
                                 last_error = Some(down);
-                            } else {
+                            } else if flow.waiting.is_none() {
                                 last_error = None;
                             }
+                            self.stats.background_retries.store(flow.background_retried, Ordering::Relaxed);
                         }
                         // A task that panicked (a bug): its change stays unapplied, so the start point stays
                         // before it, and the pipe stops; the change is read again at the next start.
@@ -209,7 +214,7 @@ impl PipeRunner {
                 saving = Some(self.save_progress(&mut flow));
             }
             if last_stats.elapsed() >= STATS_EVERY {
-                self.save_stats(flow.saved.as_str(), started, &last_error);
+                self.save_stats(flow.saved.as_str(), started, &last_error, Some(&flow));
                 last_stats = Instant::now();
             }
             if (stopping || !reading) && flow.tasks.is_empty() && saving.is_none() && flow.unsaved == 0 {
@@ -217,7 +222,7 @@ impl PipeRunner {
             }
         }
         reader.abort();
-        self.save_stats(flow.saved.as_str(), started, &last_error);
+        self.save_stats(flow.saved.as_str(), started, &last_error, Some(&flow));
         Ok(())
     }
 
@@ -231,7 +236,7 @@ impl PipeRunner {
             if self.settings.max_rate > 0 && Instant::now() < flow.next_dispatch {
                 return;
             }
-            let Some(key) = flow.ready.pop_front() else { return };
+            let Some(key) = flow.next_ready() else { return };
             let Some(lane) = flow.lanes.get_mut(&key) else { continue };
             let Some((seq, change, prefetched)) = lane.queue.pop_front() else { continue };
             lane.busy = true;
@@ -289,8 +294,15 @@ impl PipeRunner {
         flow.forget_saved_lanes(saving.seq);
     }
 
-    fn save_stats(&self, start: &str, started: Instant, last_error: &Option<String>) {
-        let snap = self.stats.snapshot(start, started.elapsed(), last_error.clone());
+    fn save_stats(&self, start: &str, started: Instant, last_error: &Option<String>, flow: Option<&Flow>) {
+        let mut snap = self.stats.snapshot(start, started.elapsed(), last_error.clone());
+        if let Some(w) = flow.and_then(|f| f.waiting.as_ref()) {
+            snap.waiting_for_endpoint = Some(w.reason.clone());
+            snap.waiting_ms = w.since.elapsed().as_millis() as u64;
+            snap.waiting_attempts = w.attempts;
+        }
+        snap.awaiting_background_retry = flow.map_or(0, |f| f.delayed.len() as u64);
+        snap.log_error = self.log.last_error();
         if let Ok(json) = serde_json::to_string(&snap) {
             self.writer.set_stats(&self.pipe, &json);
         }

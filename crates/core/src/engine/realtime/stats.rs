@@ -28,6 +28,8 @@ pub struct PipeStats {
     pub failed_resource: AtomicU64,
     pub ignored: AtomicU64,
     pub failed_attempts: AtomicU64,
+    /// Background retries of failed changes started (`max-failed-op-background-retries`).
+    pub background_retries: AtomicU64,
     pub unretrieved: AtomicU64,
     /// Milliseconds since the epoch of the newest applied change's detection, for the lag.
     pub last_applied_ms: AtomicU64,
@@ -38,6 +40,7 @@ pub struct PipeStats {
 
 /// A snapshot of [`PipeStats`], as saved for `status`.
 #[derive(Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
 pub struct StatsSnapshot {
     pub started: bool,
     pub polls: u64,
@@ -63,6 +66,16 @@ pub struct StatsSnapshot {
     pub lag_ms: u64,
     pub start_point: String,
     pub last_error: Option<String>,
+    /// While changes wait for an endpoint that is down or failing for now (a timeout, a busy or read-only
+    /// server, HTTP 429 or 5xx): the last failure, how long they have waited and the attempts made.
+    pub waiting_for_endpoint: Option<String>,
+    pub waiting_ms: u64,
+    pub waiting_attempts: u64,
+    /// Background retries of failed changes started, and the changes waiting for one now.
+    pub background_retries: u64,
+    pub awaiting_background_retry: u64,
+    /// The last failure to write a log (the sync log, the failed-operations log, the error log), if any.
+    pub log_error: Option<String>,
 }
 
 impl PipeStats {
@@ -107,6 +120,7 @@ impl PipeStats {
             failed_at_resource: g(&self.failed_resource),
             ignored: g(&self.ignored),
             failed_attempts: g(&self.failed_attempts),
+            background_retries: g(&self.background_retries),
             unretrieved_changes: g(&self.unretrieved),
             lag_ms: if g(&self.unretrieved) == 0 && g(&self.queued) == 0 {
                 0
@@ -115,6 +129,7 @@ impl PipeStats {
             },
             start_point: start_point.to_string(),
             last_error,
+            ..StatsSnapshot::default()
         }
     }
 }
