@@ -821,3 +821,42 @@ fn an_audit_log_that_cannot_be_written_after_the_commit_is_not_reported_as_nothi
     assert!(err.contains("the command was applied") && err.contains("audit log could not be written"), "{err}");
     assert_eq!(root.config().get("external-server", "s1").and_then(|o| o.first("server-port")), Some("1389"));
 }
+
+/// A bind password over `connection-security:none` is applied with a warning that it crosses the network in
+/// clear text; with SSL there is no warning. (HTTP's `allow-credentials-over-http:true` note is checked by the
+/// SCIM and PingOne tests.)
+#[test]
+fn clear_text_credentials_are_warned_about() {
+    let root = Root::new();
+    let create = |name: &str, security: &str| {
+        root.dsconfig(&[
+            "create-external-server",
+            "--server-name",
+            name,
+            "--type",
+            "generic-ldap",
+            "--set",
+            "server-host-name:127.0.0.1",
+            "--set",
+            "bind-dn:cn=sync",
+            "--set",
+            "password:pw1",
+            "--set",
+            &format!("connection-security:{security}"),
+        ])
+    };
+    let run = create("plain", "none");
+    run.ok();
+    assert!(
+        run.stderr().contains("clear text") && run.stderr().contains("connection-security:ssl"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stderr().contains("pw1"));
+    let run = create("tls", "ssl");
+    run.ok();
+    assert_eq!(run.stderr(), "");
+    let run = root.dsconfig(&["set-external-server-prop", "--server-name", "tls", "--set", "connection-security:none"]);
+    run.ok();
+    assert!(run.stderr().contains("clear text"), "{}", run.stderr());
+}

@@ -205,6 +205,16 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 sub = Some(arg.clone());
                 continue;
             }
+            // `--set password Secret1`: the stray word is likely the value, maybe a secret, so it is not shown.
+            let prop_op = i >= 3 && matches!(args[i - 3].as_str(), "--set" | "--add" | "--remove");
+            if prop_op && !args[i - 2].contains(':') {
+                return Err(UsageError(format!(
+                    "unexpected argument after '{} {}': a property's value follows a colon, as in {0} {1}:VALUE \
+                     (the argument is not shown: it may be a secret)",
+                    args[i - 3],
+                    args[i - 2]
+                )));
+            }
             return Err(UsageError(format!(
                 "unexpected argument '{arg}': values follow an option (such as --set name:value)"
             )));
@@ -468,6 +478,10 @@ mod tests {
 
     #[test]
     fn helpful_errors() {
+        let e = p(&["set-external-server-prop", "--server-name", "s", "--set", "password", "Secret1"]).unwrap_err().0;
+        assert!(!e.contains("Secret1") && e.contains("--set password:VALUE"), "{e}");
+        let e = p(&["set-external-server-prop", "--server-name", "s", "--set", "a:b", "stray"]).unwrap_err().0;
+        assert!(e.contains("'stray'"), "{e}");
         assert!(p(&["create-sync-pipes"]).unwrap_err().0.contains("did you mean 'create-sync-pipe'"));
         let e = p(&["set-sync-pipe-prop", "--pipe-name", "p", "--sett", "a:b"]).unwrap_err().0;
         assert!(e.contains("did you mean '--set'"), "{e}");

@@ -103,13 +103,15 @@ pub fn execute(
             let obj = config.create(t, &cmd.names, cmd.variant.as_deref(), &cmd.changes, sealer)?;
             let label = obj.label();
             let audit = render::command_line(cmd, Some(obj));
-            let notes = unused_notes(obj, &cmd.changes);
+            let mut notes = unused_notes(obj, &cmd.changes);
+            notes.extend(clear_text_password_note(obj, &cmd.changes));
             Ok(Outcome { output: format!("The {label} was created successfully\n"), audit: Some(audit), notes })
         }
         Action::Set => {
             let obj = config.modify(t, &cmd.names, &cmd.changes, sealer)?;
             let audit = render::command_line(cmd, Some(obj));
-            let notes = unused_notes(obj, &cmd.changes);
+            let mut notes = unused_notes(obj, &cmd.changes);
+            notes.extend(clear_text_password_note(obj, &cmd.changes));
             Ok(Outcome { output: String::new(), audit: Some(audit), notes })
         }
         Action::Delete => {
@@ -155,6 +157,25 @@ pub fn unused_notes(obj: &crate::config::ConfigObject, changes: &[PropertyChange
         }
     }
     notes
+}
+
+/// A warning when a change leaves an LDAP external server binding with a password over `connection-security:
+/// none` (the password then crosses the network in clear text), said when the password or the security is set.
+pub fn clear_text_password_note(obj: &crate::config::ConfigObject, changes: &[PropertyChange]) -> Option<String> {
+    let is_ldap = obj.object_type.name == "external-server"
+        && crate::settings::server::is_ldap_variant(obj.variant.as_deref().unwrap_or(""));
+    let touched = changes
+        .iter()
+        .any(|c| ["password", "passphrase-provider", "connection-security", "bind-dn"].contains(&c.property()));
+    let has_password = obj.first("password").is_some() || obj.first("passphrase-provider").is_some();
+    let plain = obj.first("connection-security").unwrap_or("none").eq_ignore_ascii_case("none");
+    (is_ldap && touched && has_password && plain && obj.first("bind-dn").is_some()).then(|| {
+        format!(
+            "the {} binds with a password over connection-security:none: the password crosses the network in \
+             clear text (set connection-security:ssl or start-tls)",
+            obj.label()
+        )
+    })
 }
 
 fn existing_names(config: &Config, cmd: &Command) -> Vec<String> {

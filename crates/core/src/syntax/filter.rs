@@ -49,7 +49,14 @@ pub enum FilterErrorKind {
     ExpectedMatchingRule,
     /// Characters after the end of the filter.
     TrailingCharacters,
+    /// Filters nested deeper than [`MAX_DEPTH`].
+    TooDeep,
 }
+
+/// The deepest nesting of filters accepted: far beyond any real one, and shallow enough that parsing,
+/// matching and dropping a filter never overflow the stack (a filter stored in the configuration is read at
+/// every start).
+pub const MAX_DEPTH: usize = 100;
 
 /// A filter that does not parse.
 ///
@@ -146,7 +153,7 @@ impl Filter {
     pub fn parse(s: &str) -> Result<Filter, FilterError> {
         // Trailing whitespace is never part of the filter, not even of a bare item's value.
         let chars: Vec<char> = s.trim_end().chars().collect();
-        let mut p = Parser { chars: &chars, pos: 0 };
+        let mut p = Parser { chars: &chars, pos: 0, depth: 0 };
         p.skip_ws();
         let filter = match p.peek() {
             None => return Err(p.error(FilterErrorKind::ExpectedFilter, "expected a filter")),
@@ -579,6 +586,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 struct Parser<'a> {
     chars: &'a [char],
     pos: usize,
+    /// How many filters are open at `pos`.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -601,12 +610,19 @@ impl Parser<'_> {
         if self.peek() != Some('(') {
             return Err(self.error(FilterErrorKind::ExpectedFilter, "expected '(' to start a filter"));
         }
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(
+                self.error(FilterErrorKind::TooDeep, &format!("filters are nested more than {MAX_DEPTH} levels deep"))
+            );
+        }
         self.pos += 1;
         let f = self.component()?;
         if self.peek() != Some(')') {
             return Err(self.error(FilterErrorKind::ExpectedCloseParen, "expected ')'"));
         }
         self.pos += 1;
+        self.depth -= 1;
         Ok(f)
     }
 
@@ -1239,5 +1255,17 @@ mod tests {
     fn positions_count_characters() {
         let e = err("(cn=é\\zz)");
         assert_eq!(e.position, 5);
+    }
+
+    #[test]
+    fn a_filter_nested_too_deep_is_an_error_not_a_stack_overflow() {
+        let deep = |n: usize| format!("{}(uid=a){}", "(!".repeat(n), ")".repeat(n));
+        assert!(Filter::parse(&deep(MAX_DEPTH - 1)).is_ok());
+        for n in [MAX_DEPTH, 100_000] {
+            let e = Filter::parse(&deep(n)).unwrap_err();
+            assert_eq!(e.kind, FilterErrorKind::TooDeep, "{e}");
+        }
+        let ands = format!("{}(uid=a){}", "(&".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(Filter::parse(&ands).unwrap_err().kind, FilterErrorKind::TooDeep);
     }
 }
