@@ -164,6 +164,7 @@ impl Menu<'_> {
                             names: parents,
                             variant: None,
                             changes: Vec::new(),
+                            value_files: Vec::new(),
                             properties: Vec::new(),
                         })?;
                     }
@@ -326,6 +327,7 @@ impl Menu<'_> {
                     .iter()
                     .flat_map(|(p, vs)| vs.iter().map(move |v| PropertyChange::Set(p.clone(), v.clone())))
                     .collect(),
+                value_files: Vec::new(),
                 properties: Vec::new(),
             },
             Staged::Edit { changes } => Command {
@@ -334,6 +336,7 @@ impl Menu<'_> {
                 names: names.to_vec(),
                 variant: None,
                 changes: changes.clone(),
+                value_files: Vec::new(),
                 properties: Vec::new(),
             },
         }
@@ -590,6 +593,7 @@ impl Menu<'_> {
                 names,
                 variant: None,
                 changes: Vec::new(),
+                value_files: Vec::new(),
                 properties: Vec::new(),
             })?;
         }
@@ -638,6 +642,7 @@ fn recreate(obj: &ConfigObject) -> Command {
             .iter()
             .flat_map(|(p, vs)| vs.iter().map(move |v| PropertyChange::Set(p.clone(), v.clone())))
             .collect(),
+        value_files: Vec::new(),
         properties: Vec::new(),
     }
 }

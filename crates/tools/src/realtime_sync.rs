@@ -267,6 +267,7 @@ fn set_started(
             names: vec![p.clone()],
             variant: None,
             changes: vec![PropertyChange::Set("started".into(), value.into())],
+            value_files: Vec::new(),
             properties: Vec::new(),
         })
         .collect();
@@ -277,6 +278,7 @@ fn set_started(
             names: Vec::new(),
             variant: None,
             changes: vec![PropertyChange::Set("started".into(), "true".into())],
+            value_files: Vec::new(),
             properties: Vec::new(),
         });
     }

@@ -860,3 +860,41 @@ fn clear_text_credentials_are_warned_about() {
     run.ok();
     assert!(run.stderr().contains("clear text"), "{}", run.stderr());
 }
+
+/// `--set password<FILE`, as Ping's server profiles write it: the value is read from the file (one trailing
+/// newline dropped), sealed like any secret, and the audit log records the file, never the value; a batch whose
+/// file is missing fails at that line and applies nothing.
+#[test]
+fn a_value_read_from_a_file_is_sealed_and_audited_as_the_file() {
+    let root = Root::new();
+    let pw = root.write("sync-user.pw", "From-a-File-9\n");
+    let batch = root.write(
+        "file.dsconfig",
+        &format!(
+            "dsconfig create-external-server --server-name ds --type generic-ldap --set server-host-name:h \\\n    \
+             --set bind-dn:cn=sync --set connection-security:ssl --set \"password<{}\"\n",
+            pw.display()
+        ),
+    );
+    root.dsconfig(&["--no-prompt", "--batch-file", batch.to_str().unwrap()]).ok();
+    let stored = root.config().get("external-server", "ds").unwrap().values("password").join("");
+    assert!(ferrosync::secret::is_sealed(&stored), "{stored}");
+    let store = ferrosync::store::Store::open(&ferrosync::store::ServerRoot::new(root.path())).unwrap();
+    assert_eq!(store.secrets().decrypt(&stored).unwrap().expose(), "From-a-File-9");
+    let audit = std::fs::read_to_string(root.path().join("logs/config-audit.log")).unwrap();
+    assert!(audit.contains(&format!("password<{}", pw.display())) && !audit.contains("From-a-File"), "{audit}");
+
+    let before = root.config();
+    let missing = root.path().join("missing.pw");
+    let bad = root.write(
+        "missing.dsconfig",
+        &format!(
+            "dsconfig create-external-server --server-name ok --type generic-ldap --set server-host-name:h\n\
+             dsconfig set-external-server-prop --server-name ds --set \"password<{}\"\n",
+            missing.display()
+        ),
+    );
+    let err = root.dsconfig(&["--no-prompt", "--batch-file", bad.to_str().unwrap()]).fails();
+    assert!(err.contains(&format!("{}:2", bad.display())) && err.contains(&missing.display().to_string()), "{err}");
+    assert_eq!(root.config(), before, "nothing of the batch is applied");
+}

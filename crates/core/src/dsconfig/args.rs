@@ -45,6 +45,9 @@ pub struct Command {
     pub names: Vec<String>,
     pub variant: Option<String>,
     pub changes: Vec<PropertyChange>,
+    /// The changes whose value was read from a file (`--set password<FILE`): the index in `changes` and the
+    /// file, which the audit log records instead of the value.
+    pub value_files: Vec<(usize, String)>,
     /// `--property` names, for get and list.
     pub properties: Vec<String>,
 }
@@ -175,6 +178,36 @@ pub fn all_subcommands() -> Vec<String> {
         OBJECT_TYPES.iter().flat_map(|t| Action::for_type(t).iter().map(move |a| a.subcommand(t))).collect();
     v.push("list-properties".into());
     v
+}
+
+/// A `--set` / `--add` / `--remove` argument: `property:value`, or `property<FILE` (Ping's profiles keep
+/// secrets out of batch files this way).
+enum PropertyValue {
+    Inline(String, String),
+    File(String, String),
+}
+
+/// Splits at the first `:` or `<`, whichever comes first (property names hold neither).
+fn property_value(v: &str) -> Option<PropertyValue> {
+    let at = v.find([':', '<'])?;
+    let (p, rest) = v.split_at(at);
+    let p = p.trim().to_string();
+    let mut rest = rest.chars();
+    match rest.next() {
+        Some(':') => Some(PropertyValue::Inline(p, rest.as_str().to_string())),
+        _ => Some(PropertyValue::File(p, rest.as_str().trim().to_string())),
+    }
+}
+
+/// The value in `path` for property `prop`: the whole file but one trailing newline.
+fn read_value_file(prop: &str, path: &str) -> Result<String, UsageError> {
+    if path.is_empty() {
+        return Err(UsageError(format!("'{prop}<' names no file: write {prop}<FILE")));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read the value of '{prop}' from the file {path}: {e}")))?;
+    let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    Ok(text.to_string())
 }
 
 /// Parses a dsconfig command line (without the program name).
@@ -358,6 +391,7 @@ fn build_command(
         names: Vec::new(),
         variant: None,
         changes: Vec::new(),
+        value_files: Vec::new(),
         properties: Vec::new(),
     };
     let mut valid: Vec<String> = wanted.iter().map(|n| format!("--{n}")).collect();
@@ -380,12 +414,20 @@ fn build_command(
             ("type", Action::Create) => cmd.variant = Some(need(value)?),
             ("set", Action::Create | Action::Set) | ("add", Action::Set) | ("remove", Action::Set) => {
                 let v = need(value)?;
-                let (p, val) = v.split_once(':').ok_or_else(|| {
-                    UsageError(format!(
-                        "--{name} '{v}' of {sub} needs the form property:value (split on the first colon)"
-                    ))
-                })?;
-                let (p, val) = (p.trim().to_string(), val.to_string());
+                let (p, val) = match property_value(&v) {
+                    Some(PropertyValue::Inline(p, val)) => (p, val),
+                    Some(PropertyValue::File(p, path)) => {
+                        let val = read_value_file(&p, &path)?;
+                        cmd.value_files.push((cmd.changes.len(), path));
+                        (p, val)
+                    }
+                    None => {
+                        return Err(UsageError(format!(
+                            "--{name} '{v}' of {sub} needs the form property:value (split on the first colon), or \
+                             property<FILE to read the value from FILE"
+                        )))
+                    }
+                };
                 cmd.changes.push(match name.as_str() {
                     "set" => PropertyChange::Set(p, val),
                     "add" => PropertyChange::Add(p, val),
@@ -422,6 +464,41 @@ mod tests {
 
     fn p(s: &[&str]) -> Result<Invocation, UsageError> {
         parse(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_value_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pw");
+        std::fs::write(&f, "s3cret:with<colons\n").unwrap();
+        let path = f.display().to_string();
+        let set = format!("password<{path}");
+        let inv = p(&["set-external-server-prop", "--server-name", "s", "--set", &set, "--set", "a:b<c"]).unwrap();
+        let Some(Request::Object(cmd)) = inv.request else { panic!("a command") };
+        assert_eq!(
+            cmd.changes,
+            vec![
+                PropertyChange::Set("password".into(), "s3cret:with<colons".into()),
+                PropertyChange::Set("a".into(), "b<c".into())
+            ]
+        );
+        assert_eq!(cmd.value_files, vec![(0, path.clone())]);
+        std::fs::write(&f, "crlf\r\n\n").unwrap();
+        let Some(Request::Object(cmd)) =
+            p(&["set-external-server-prop", "--server-name", "s", "--set", &set]).unwrap().request
+        else {
+            panic!("a command")
+        };
+        assert_eq!(
+            cmd.changes,
+            vec![PropertyChange::Set("password".into(), "crlf\r\n".into())],
+            "one newline is dropped"
+        );
+        let missing = dir.path().join("nope").display().to_string();
+        let e = p(&["set-external-server-prop", "--server-name", "s", "--set", &format!("password<{missing}")])
+            .unwrap_err()
+            .0;
+        assert!(e.contains(&missing) && e.contains("'password'"), "{e}");
     }
 
     #[test]

@@ -150,7 +150,18 @@ pub fn command_line(cmd: &Command, obj: Option<&ConfigObject>) -> String {
             words.push(sh(v));
         }
     }
-    for change in &cmd.changes {
+    for (i, change) in cmd.changes.iter().enumerate() {
+        // A value read from a file is recorded as the file, never as the value.
+        if let Some((_, path)) = cmd.value_files.iter().find(|(at, _)| *at == i) {
+            let flag = match change {
+                PropertyChange::Add(..) => "--add",
+                PropertyChange::Remove(..) => "--remove",
+                _ => "--set",
+            };
+            words.push(flag.into());
+            words.push(sh(&format!("{}<{path}", change.property())));
+            continue;
+        }
         let sensitive = obj.and_then(|o| o.property(change.property())).is_some_and(|d| d.sensitive);
         let (flag, text) = match mask_change(change, sensitive) {
             PropertyChange::Set(p, v) => ("--set", format!("{p}:{v}")),
