@@ -898,3 +898,16 @@ fn a_value_read_from_a_file_is_sealed_and_audited_as_the_file() {
     assert!(err.contains(&format!("{}:2", bad.display())) && err.contains(&missing.display().to_string()), "{err}");
     assert_eq!(root.config(), before, "nothing of the batch is applied");
 }
+
+/// `--type ldap`, current Ping versions' name for a generic LDAP external server, is accepted and stored as
+/// `generic-ldap`; global options may come before the subcommand, as Ping's files write them.
+#[test]
+fn ping_type_aliases_and_global_options_first() {
+    let root = Root::new();
+    let batch = root.write(
+        "alias.dsconfig",
+        "dsconfig --no-prompt create-external-server --server-name l --type ldap --set server-host-name:h\n",
+    );
+    root.dsconfig(&["--no-prompt", "--batch-file", batch.to_str().unwrap()]).ok();
+    assert_eq!(root.config().get("external-server", "l").unwrap().variant.as_deref(), Some("generic-ldap"));
+}

@@ -158,11 +158,13 @@ pub struct Variant {
     pub unused: bool,
     /// Sets of properties of which at least one must have a value.
     pub one_of: &'static [&'static [&'static str]],
+    /// Other `--type` names Ping's versions use for this one (stored as [`Variant::name`]).
+    pub aliases: &'static [&'static str],
 }
 
 impl Variant {
     pub const fn new(name: &'static str, description: &'static str, groups: &'static [&'static [PropertyDef]]) -> Self {
-        Variant { name, description, groups, unused: false, one_of: &[] }
+        Variant { name, description, groups, unused: false, one_of: &[], aliases: &[] }
     }
     pub const fn unused(mut self) -> Self {
         self.unused = true;
@@ -170,6 +172,10 @@ impl Variant {
     }
     pub const fn one_of(mut self, sets: &'static [&'static [&'static str]]) -> Self {
         self.one_of = sets;
+        self
+    }
+    pub const fn aliases(mut self, names: &'static [&'static str]) -> Self {
+        self.aliases = names;
         self
     }
 }
@@ -250,7 +256,10 @@ impl ObjectType {
     /// The variant called `name`.
     pub fn variant(&self, name: &str) -> Option<&'static Variant> {
         let variants: &'static [Variant] = self.variants;
-        variants.iter().find(|v| v.name.eq_ignore_ascii_case(name))
+        variants
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+            .or_else(|| variants.iter().find(|v| v.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))))
     }
 
     /// Every property of this type with the given variant, common ones first.

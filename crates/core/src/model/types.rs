@@ -136,7 +136,9 @@ const EXTERNAL_SERVER_VARIANTS: &[V] = &[
         "generic-ldap",
         "Any LDAPv3 directory server: 389 Directory Server, OpenLDAP, OpenDJ, Sun DS.",
         &[LDAP_SERVER],
-    ),
+    )
+    // `ldap`: current Ping versions' name for a generic LDAP external server.
+    .aliases(&["ldap"]),
     V::new("sun-ds", "A Sun / Oracle Directory Server Enterprise Edition (handled as generic LDAP).", &[LDAP_SERVER]),
     V::new("oracle-unified-directory", "Oracle Unified Directory (handled as generic LDAP).", &[LDAP_SERVER]),
     V::new("scim2", "A SCIM 2.0 service provider.", &[SCIM2_SERVER]),
