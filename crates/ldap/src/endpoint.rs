@@ -101,6 +101,15 @@ pub fn server_config(
     };
     let mut sc = ServerConfig::new(&server.name, &server.host, server.port).with_security(security, trust);
     sc.verify_hostname = server.hostname_verification != HostnameVerification::AllowAll;
+    if matches!(server.authentication_method, AuthenticationMethod::External | AuthenticationMethod::InterServer) {
+        // Never a simple bind in their place: the operator asked for a certificate or Ping's inter-server auth.
+        return Err(cfg_err(format!(
+            "the {label} has authentication-method:{}, which ferrosync does not implement (SASL EXTERNAL with a \
+             client certificate, or PingDirectory's inter-server authentication): use authentication-method:simple \
+             with bind-dn and password (over connection-security:ssl or start-tls)",
+            if server.authentication_method == AuthenticationMethod::External { "external" } else { "inter-server" }
+        )));
+    }
     if server.authentication_method != AuthenticationMethod::None {
         if let Some(dn) = &server.bind_dn {
             let pw = ferrosync::secret::reveal_setting(config, secrets, root, &server.password)
@@ -494,6 +503,35 @@ mod tests {
             text: text.into(),
             matched: String::new(),
         }
+    }
+
+    /// `authentication-method: external` (SASL EXTERNAL) is refused, never turned into a simple bind.
+    #[test]
+    fn external_authentication_is_refused_not_made_a_simple_bind() {
+        // The refusal comes before any file of the root is read.
+        let root = ServerRoot::new("/nonexistent/ferrosync-test-root");
+        let mut config = Config::builtin();
+        let t = ferrosync::model::find_type("external-server").unwrap();
+        let mut props = std::collections::BTreeMap::new();
+        for (k, v) in [
+            ("server-host-name", "h"),
+            ("bind-dn", "cn=sync"),
+            ("password", "pw"),
+            ("authentication-method", "external"),
+        ] {
+            props.insert(k.to_string(), vec![v.to_string()]);
+        }
+        let mut objects = config.objects().to_vec();
+        objects.push(ferrosync::config::ConfigObject {
+            object_type: t,
+            names: vec!["ds".into()],
+            variant: Some("generic-ldap".into()),
+            props,
+        });
+        config = Config::from_objects(objects);
+        let s = LdapServerSettings::of(&config, "ds").unwrap();
+        let e = server_config(&config, &SecretBox::new(root.key_path()), &root, &s, None).unwrap_err().to_string();
+        assert!(e.contains("authentication-method:external") && e.contains("does not implement"), "{e}");
     }
 
     #[test]

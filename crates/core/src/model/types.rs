@@ -35,7 +35,10 @@ const LDAP_SERVER: &[P] = &[
     P::new("bind-dn", Dn, "The DN that ferrosync binds with (the sync user)."),
     P::new("password", String, "The password of the bind DN.").sensitive(),
     P::new("passphrase-provider", Reference("passphrase-provider"), "A passphrase provider that supplies the bind password."),
-    P::new("authentication-method", Enum(&["none", "simple", "external", "inter-server"]), "How ferrosync authenticates: simple bind, or none (anonymous).").default(&["simple"]),
+    P::new("authentication-method", Enum(&["none", "simple", "external", "inter-server"]), "How ferrosync authenticates: simple bind, or none (anonymous); external and inter-server are refused when the server is used.").default(&["simple"]).value_notes(&[
+        ("external", "ferrosync does not implement SASL EXTERNAL (client certificates): a pipe using this server will not start; use simple with bind-dn and password"),
+        ("inter-server", "ferrosync does not implement PingDirectory's inter-server authentication: a pipe using this server will not start; use simple with bind-dn and password"),
+    ]),
     P::new("authorization-method", String, "Accepted for compatibility with PingDataSync server profiles; not used.").unused().advanced(),
     P::new("connection-security", SECURITY, "Whether connections are plain (none), LDAPS (ssl) or upgraded with StartTLS (start-tls).").default(&["none"]),
     P::new("key-manager-provider", Reference("key-manager-provider"), "The key manager provider for client certificates.").unused(),
