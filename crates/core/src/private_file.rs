@@ -59,6 +59,37 @@ fn narrow(file: &File, _path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether an existing file that holds secrets is private: owned by the user running ferrosync, and neither
+/// group- nor world-readable. `Err` says what is wrong and the command that fixes it.
+pub fn check_private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // The owner of /proc/self is the user this process runs as (Linux); without /proc the check is skipped.
+        if let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) {
+            if meta.uid() != me {
+                return Err(format!(
+                    "it is owned by uid {}, not by the user running ferrosync (uid {me}): run chown {me} {}",
+                    meta.uid(),
+                    path.display()
+                ));
+            }
+        }
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "it is readable by others (mode {:o}); run: chmod 600 {}",
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Creates `path` holding `bytes`, whole or not at all: written to a private temporary file beside it,
 /// synced, then linked into place (which fails with `AlreadyExists` when `path` exists: nothing is replaced),
 /// and the folder synced, so a crash or a full disk never leaves a partial file at `path`.
@@ -131,6 +162,25 @@ mod tests {
             assert!(open(&link, how).is_err(), "{how:?} followed the link");
         }
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_of_another_user_or_readable_by_others_is_not_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("encryption.key");
+        write_new_atomically(&p, b"k").unwrap();
+        assert_eq!(check_private(&p), Ok(()));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = check_private(&p).unwrap_err();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // Giving a file away needs root (as in CI); elsewhere this part is skipped.
+        if std::os::unix::fs::chown(&p, Some(54_321), None).is_ok() {
+            let e = check_private(&p).unwrap_err();
+            assert!(e.contains("owned by uid 54321") && e.contains("chown"), "{e}");
+        }
     }
 
     #[test]

@@ -163,26 +163,7 @@ fn load_or_create_key(path: &Path, sealed_values: Option<usize>) -> Result<[u8; 
 }
 
 fn check_permissions(path: &Path) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|source| StoreError::Io {
-            action: "read",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(StoreError::Key {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "it is readable by others (mode {:o}); run: chmod 600 {}",
-                    meta.permissions().mode() & 0o777,
-                    path.display()
-                ),
-            });
-        }
-    }
-    Ok(())
+    crate::private_file::check_private(path).map_err(|reason| StoreError::Key { path: path.to_path_buf(), reason })
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

@@ -362,30 +362,13 @@ fn save_diff(conn: &Connection, before: &Config, after: &Config) -> rusqlite::Re
     Ok(())
 }
 
-/// The store holds sealed secrets and the id map: a store that others may read is refused, with the fix.
+/// The store holds sealed secrets and the id map: one that others may read, or that another user owns, is
+/// refused, with the fix.
 fn refuse_if_readable_by_others(path: &Path) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(|source| StoreError::Io { action: "read", path: path.to_path_buf(), source })?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(StoreError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "it is readable by others (mode {:o}), and it holds the configuration's sealed secrets: run \
-                     chmod 600 {}",
-                    mode & 0o777,
-                    path.display()
-                ),
-            });
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    crate::private_file::check_private(path).map_err(|reason| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("{reason} (it holds the configuration's sealed secrets)"),
+    })
 }
 
 #[cfg(test)]
