@@ -525,3 +525,32 @@ async fn server_root_on_a_full_file_system() {
     let failed = failed_ops(&s);
     assert!(failed.is_empty(), "nothing failed for good: {failed}");
 }
+
+/// Two `start-server` at once on one root with a started pipe: exactly one succeeds (the other says a server
+/// already runs), and the changes that follow are applied once: the destination equals the source, nothing
+/// failed (a second server would race the first on every change).
+#[tokio::test]
+async fn two_start_servers_at_once_on_a_root_with_a_started_pipe() {
+    let s = Scenario::new("f-twostarts").await;
+    s.dsconfig(PEOPLE_ALL);
+    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    assert!(out.contains("The startpoint has been set"), "{out}");
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    let runs: Vec<util::Run> = std::thread::scope(|t| {
+        let a = t.spawn(|| s.root.run("start-server", &[]));
+        let b = t.spawn(|| s.root.run("start-server", &[]));
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let _server = ServerGuard { root: &s.root };
+    assert_eq!(runs.iter().filter(|r| r.0.status.success()).count(), 1, "exactly one start-server succeeds");
+    let loser = runs.iter().find(|r| !r.0.status.success()).unwrap();
+    assert!(loser.stderr().contains("already running"), "{}", loser.stderr());
+    let done = Arc::new(AtomicUsize::new(0));
+    for w in burst(&s, 5, 40, "two", done.clone()) {
+        w.await.unwrap();
+    }
+    let took = converges(&s, &s.src, &s.dst, Duration::from_secs(60)).await;
+    eprintln!("two start-servers: 200 changes; converged {took:?} after the last write");
+    let failed = failed_ops(&s);
+    assert!(failed.is_empty(), "nothing failed: {failed}");
+}
