@@ -5,6 +5,7 @@ It forwards every request below /scim/ to the upstream SCIM service (adding the 
 adds what the test servers don't do by themselves:
 
   * throttling: answers 429 with Retry-After for the next N requests, or for a time window;
+  * outages: answers 503 (or another status) for a time window, and then the next phase (e.g. 429s);
   * authorization modes in front of a bearer-only server, as an API gateway would:
       - `Authorization: Bearer <upstream token>`         passed through (static bearer token);
       - `Authorization: Basic <user:password>`            the configured basic credentials;
@@ -22,9 +23,13 @@ with --tls-cert: the tests serve it with the throwaway CA of tests/servers/make-
 Admin (no auth):
   POST /admin/throttle {"requests": N, "seconds": S, "retry_after": "1"}   429 for the next N SCIM requests
                                                                           and/or for S seconds
+  POST /admin/outage {"phases": [{"seconds": 30, "status": 503},            each phase answers its status
+                                 {"seconds": 10, "status": 429, "retry_after": "1"}]}   to every SCIM request
+                                                                          for its seconds, one after the other
   POST /admin/expire-tokens                                               issued tokens stop working (401)
   GET  /admin/stats   {"requests": N, "by_method": {"GET": N, ...}, "searches_get": N (GET with a filter),
-                       "searches_post": N (POST .../.search), "throttled": N, "tokens_issued": N, "unauthorized": N}
+                       "searches_post": N (POST .../.search), "throttled": N (429s),
+                       "unavailable": N (other statuses of an outage), "outage_status": the status answered now or 0, "tokens_issued": N, "unauthorized": N}
   POST /admin/reset-stats
 """
 import argparse
@@ -44,9 +49,10 @@ STATE = {
     "throttle_until": 0.0,
     "retry_after": "1",
     "tokens": {},  # token -> expiry time
+    "phases": [],  # (until, status, retry_after) of an outage, in order
 }
 ZERO = {"requests": 0, "by_method": {}, "searches_get": 0, "searches_post": 0, "throttled": 0, "tokens_issued": 0,
-        "unauthorized": 0}
+        "unauthorized": 0, "unavailable": 0}
 STATS = json.loads(json.dumps(ZERO))
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host",
                "authorization", "content-length", "proxy-authorization", "proxy-connection"}
@@ -82,7 +88,8 @@ class Proxy(BaseHTTPRequestHandler):
     def admin(self, method, path, body):
         if path == "/admin/stats" and method == "GET":
             with LOCK:
-                return self.answer(200, STATS)
+                phase = outage_phase()
+                return self.answer(200, dict(STATS, outage_status=phase[1] if phase else 0))
         if path == "/admin/reset-stats" and method == "POST":
             with LOCK:
                 STATS.update(json.loads(json.dumps(ZERO)))
@@ -93,6 +100,15 @@ class Proxy(BaseHTTPRequestHandler):
                 STATE["throttle_requests"] = int(j.get("requests") or 0)
                 STATE["throttle_until"] = time.time() + float(j.get("seconds") or 0)
                 STATE["retry_after"] = j.get("retry_after", "1")
+            return self.answer(204)
+        if path == "/admin/outage" and method == "POST":
+            j = json.loads(body or b"{}")
+            with LOCK:
+                until = time.time()
+                STATE["phases"] = []
+                for ph in j.get("phases") or []:
+                    until += float(ph.get("seconds") or 0)
+                    STATE["phases"].append((until, int(ph.get("status") or 503), ph.get("retry_after")))
             return self.answer(204)
         if path == "/admin/expire-tokens" and method == "POST":
             with LOCK:
@@ -159,6 +175,13 @@ class Proxy(BaseHTTPRequestHandler):
             if throttled:
                 STATS["throttled"] += 1
             retry_after = STATE["retry_after"]
+            phase = None if throttled else outage_phase()
+            if phase:
+                STATS["throttled" if phase[1] == 429 else "unavailable"] += 1
+        if phase:
+            _, status, after = phase
+            return self.scim_error(status, "Service unavailable" if status != 429 else "Too many requests",
+                                   {"Retry-After": after} if after else None)
         if throttled:
             return self.scim_error(429, "Too many requests", {"Retry-After": retry_after} if retry_after else None)
         if not self.authorized():
@@ -188,6 +211,12 @@ class Proxy(BaseHTTPRequestHandler):
         self.answer(resp.status, headers=out, raw=data, ctype=resp.getheader("Content-Type") or "application/json")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def outage_phase():
+    """The outage phase now, (until, status, retry_after), or None (call with LOCK held)."""
+    now = time.time()
+    return next((ph for ph in STATE["phases"] if now < ph[0]), None)
 
 
 def pair(s):

@@ -594,6 +594,60 @@ async fn scimmy_throttled_with_429_loses_nothing() {
     throttled("SCIMMY").await;
 }
 
+/// Issue 15's fault table: the service answers 503 for 30 s, then 429 with Retry-After, while users are created
+/// and modified: every change waits (none is logged as failed) and arrives once the service answers.
+#[tokio::test]
+async fn scim2_server_unavailable_503_for_30_s_then_429_loses_nothing() {
+    use ferrosync_ldap::Modification as Mod;
+    let w = World::new("out", "SCIM2", None).await;
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    w.dsconfig("dsconfig set-sync-pipe-prop --pipe-name ldap-to-scim --set \"retry-backoff-max-wait:2 s\"\n");
+    let _server = w.go();
+    eventually("the pipe is running", WAIT, || async {
+        w.root.run("status", &["--script-friendly"]).ok().contains("ldap-to-scim\tStarted\ttrue\n")
+    })
+    .await;
+    let started = std::time::Instant::now();
+    proxy.admin(
+        "POST",
+        "outage",
+        Some(json!({"phases": [{"seconds": 30, "status": 503}, {"seconds": 8, "status": 429, "retry_after": "1"}]})),
+    );
+    // During the 503s: 20 creates, and a modify of each.
+    let mut dns = Vec::new();
+    for i in 0..20 {
+        dns.push(w.add_user(&format!("o{i}"), &[("title", "before")]).await);
+    }
+    for dn in &dns {
+        w.src.modify(dn, &[Mod::Replace("title".into(), vec![Value::from("during 503")])]).await.unwrap();
+    }
+    eventually("the service answers 429 now", Duration::from_secs(60), || async {
+        proxy.stats()["outage_status"] == 429
+    })
+    .await;
+    // During the 429s: 10 more creates, and a modify of the first ten.
+    for i in 20..30 {
+        dns.push(w.add_user(&format!("o{i}"), &[("title", "during 429")]).await);
+    }
+    for dn in &dns[..10] {
+        w.src.modify(dn, &[Mod::Replace("title".into(), vec![Value::from("during 429")])]).await.unwrap();
+    }
+    eventually("every change made during the outage arrives", Duration::from_secs(90), || async {
+        (0..30).all(|i| {
+            let want = if !(10..20).contains(&i) { "during 429" } else { "during 503" };
+            w.try_user(&format!("o{i}")).is_some_and(|u| u["title"] == want)
+        })
+    })
+    .await;
+    eprintln!("converged {:?} after the outage began", started.elapsed());
+    let stats = proxy.stats();
+    assert!(stats["unavailable"].as_u64().unwrap_or(0) > 0, "the service answered 503s: {stats}");
+    assert!(stats["throttled"].as_u64().unwrap_or(0) > 0, "the service answered 429s: {stats}");
+    let failed = std::fs::read_to_string(w.root.path().join("logs/sync-failed-ops")).unwrap_or_default();
+    assert!(failed.is_empty(), "nothing failed for good: {failed}");
+}
+
 /// HTTP basic credentials, checked by the gateway in front of the service; wrong ones are a clear error that
 /// does not show the password.
 #[tokio::test]
