@@ -124,12 +124,20 @@ pub fn agent(trust: &HttpsTrust, timeout: Duration, connect: Option<Duration>) -
 }
 
 /// Refuses to send credentials to `url` over plain HTTP unless `allowed` (`allow-credentials-over-http`):
-/// `Err` names the object (`label`) and the property that holds the URL (`property`).
-pub fn check_credentials_over_http(url: &str, property: &str, label: &str, allowed: bool) -> Result<(), String> {
+/// `Err` names the object (`label`), the property that holds the URL (`property`) and the object whose
+/// `allow-credentials-over-http` would allow it (`allow_on`).
+pub fn check_credentials_over_http(
+    url: &str,
+    property: &str,
+    label: &str,
+    allow_on: &str,
+    allowed: bool,
+) -> Result<(), String> {
     if is_plain_http(url) && !allowed {
         return Err(format!(
             "the {property} of the {label} is {url}: ferrosync does not send credentials over plain HTTP. Use an \
-             https:// URL, or set allow-credentials-over-http:true on the {label} to send them in clear text anyway"
+             https:// URL, or set allow-credentials-over-http:true on the {allow_on} to send them in clear text \
+             anyway"
         ));
     }
     Ok(())
@@ -150,6 +158,7 @@ mod tests {
             "http://scim.example.com/scim/v2",
             "scim-service-url",
             "External Server 'x'",
+            "External Server 'x'",
             false,
         )
         .unwrap_err();
@@ -159,8 +168,8 @@ mod tests {
                 && e.contains("allow-credentials-over-http:true"),
             "{e}"
         );
-        assert!(check_credentials_over_http("HTTP://a", "p", "o", true).is_ok());
-        assert!(check_credentials_over_http("https://a", "p", "o", false).is_ok());
+        assert!(check_credentials_over_http("HTTP://a", "p", "o", "o", true).is_ok());
+        assert!(check_credentials_over_http("https://a", "p", "o", "o", false).is_ok());
         assert!(!is_plain_http("https://a") && is_plain_http(" Http://a"));
     }
 

@@ -53,8 +53,14 @@ impl Settings {
         };
         // The client secret goes to the token URL, the token to the API: neither in clear text unless asked.
         for (property, url) in [("api-url", &s.api_url), ("auth-url", &auth_url)] {
-            ferrosync::https::check_credentials_over_http(url, property, &s.label, s.allow_credentials_over_http)
-                .map_err(cfg)?;
+            ferrosync::https::check_credentials_over_http(
+                url,
+                property,
+                &s.label,
+                &s.label,
+                s.allow_credentials_over_http,
+            )
+            .map_err(cfg)?;
         }
         let trust =
             ferrosync::https::trust_of(config, root, s.trust_manager_provider.as_deref(), &s.label).map_err(cfg)?;

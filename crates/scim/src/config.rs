@@ -80,7 +80,8 @@ impl ScimDestination {
                         ferrosync::https::check_credentials_over_http(
                             token_endpoint_url,
                             "token-endpoint-url",
-                            &format!("{} (allow-credentials-over-http is set on the {})", a.label, s.label),
+                            &a.label,
+                            &s.label,
                             allow_http,
                         )
                         .map_err(cfg)?;
@@ -107,7 +108,7 @@ impl ScimDestination {
             max: p.retry.retry_backoff_max_wait,
         };
         if !matches!(auth, Auth::None) {
-            ferrosync::https::check_credentials_over_http(base, "scim-service-url", &s.label, allow_http)
+            ferrosync::https::check_credentials_over_http(base, "scim-service-url", &s.label, &s.label, allow_http)
                 .map_err(cfg)?;
         }
         let mut http =
