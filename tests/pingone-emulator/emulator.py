@@ -259,12 +259,19 @@ def record(action, user, client_id, status="SUCCESS"):
 
 def public_user(u):
     out = {k: v for k, v in u.items() if not k.startswith("_")}
-    out["_links"] = {"self": {"href": "%s/users/%s" % (BASE_HOLDER[0], u["id"])},
-                     "population": {"href": "%s/populations/%s" % (BASE_HOLDER[0], u["population"]["id"])}}
+    out["_links"] = {"self": {"href": "%s/users/%s" % (BASE.url, u["id"])},
+                     "population": {"href": "%s/populations/%s" % (BASE.url, u["population"]["id"])}}
     return out
 
 
-BASE_HOLDER = [""]
+class _Base(threading.local):
+    """The base URL of the request being answered, per request thread (the HTTPS and plain servers answer at
+    once, each with its own scheme and port)."""
+    def __init__(self):
+        self.url = ""
+
+
+BASE = _Base()
 READONLY = {"id", "environment", "createdAt", "updatedAt", "account", "enabled", "lifecycle", "_links",
             "population", "identityProvider", "lastSignOn", "mfaEnabled", "verifyStatus"}
 
@@ -291,11 +298,11 @@ def page(items, key, query, path):
             return p1error(400, "INVALID_REQUEST", "bad cursor")
     size = min(limit, STATE.config["page_cap"])
     chunk = items[start:start + size]
-    links = {"self": {"href": BASE_HOLDER[0] + path + "?" + urlencode({k: v[0] for k, v in query.items()})}}
+    links = {"self": {"href": BASE.url + path + "?" + urlencode({k: v[0] for k, v in query.items()})}}
     if start + size < len(items):
         q = {k: v[0] for k, v in query.items() if k != "cursor"}
         q["cursor"] = base64.urlsafe_b64encode(json.dumps({"offset": start + size}).encode()).decode()
-        links["next"] = {"href": BASE_HOLDER[0] + path + "?" + urlencode(q)}
+        links["next"] = {"href": BASE.url + path + "?" + urlencode(q)}
     return 200, {"_links": links, "_embedded": {key: chunk}, "count": len(items), "size": len(chunk)}
 
 
@@ -449,7 +456,7 @@ class Handler(BaseHTTPRequestHandler):
         return STATE.populations.get(pid)
 
     def api(self, method, rest, query, client, prefix):
-        BASE_HOLDER[0] = "%s://%s:%d%s" % (getattr(self.server, "scheme", "http"), self.server.server_address[0],
+        BASE.url = "%s://%s:%d%s" % (getattr(self.server, "scheme", "http"), self.server.server_address[0],
                                             self.server.server_address[1], prefix)
         if rest == ["populations"]:
             if method == "GET":
