@@ -911,3 +911,15 @@ fn ping_type_aliases_and_global_options_first() {
     root.dsconfig(&["--no-prompt", "--batch-file", batch.to_str().unwrap()]).ok();
     assert_eq!(root.config().get("external-server", "l").unwrap().variant.as_deref(), Some("generic-ldap"));
 }
+
+/// Ping's setup makes the root user "Directory Manager", which server profiles change: the built-in exists, so
+/// `set-root-dn-user-prop` on it applies (stored, flagged as not used).
+#[test]
+fn the_built_in_root_user_can_be_changed() {
+    let root = Root::new();
+    let run =
+        root.dsconfig(&["set-root-dn-user-prop", "--user-name", "Directory Manager", "--set", "first-name:Directory"]);
+    run.ok();
+    let cfg = root.config();
+    assert_eq!(cfg.get("root-dn-user", "Directory Manager").unwrap().values("first-name"), vec!["Directory"]);
+}

@@ -1180,4 +1180,7 @@ pub const BUILTIN_OBJECTS: &[Builtin] = &[
         &[("enabled", "false"), ("log-file", "logs/debug")],
     ),
     builtin("backend", "changelog", Some("changelog"), &[("enabled", "false"), ("base-dn", "cn=changelog")]),
+    // The root user Ping's setup creates (cn=Directory Manager), which profiles change with
+    // set-root-dn-user-prop --user-name "Directory Manager".
+    builtin("root-dn-user", "Directory Manager", None, &[]),
 ];
