@@ -72,11 +72,10 @@ impl ScimDestination {
                         credentials_submission,
                         request_method,
                         maximum_token_lifetime,
-                        hostname_verification,
+                        // Host names are checked whatever hostname-verification-method says (dsconfig notes it).
+                        hostname_verification: _,
                         trust_manager_provider,
                     } => {
-                        // Host names are checked whatever hostname-verification-method says (dsconfig notes it).
-                        let _ = hostname_verification;
                         ferrosync::https::check_credentials_over_http(
                             token_endpoint_url,
                             "token-endpoint-url",

@@ -274,17 +274,7 @@ async fn destination_restarted_mid_burst() {
     s.dsconfig(PEOPLE_ALL);
     s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set \"retry-backoff-max-wait:2 s\"\n");
     let _server = go(&s);
-    let done = Arc::new(AtomicUsize::new(0));
-    let writers = burst(&s, 5, 200, "dr", done.clone());
-    eventually("a quarter of the burst is made", WAIT, || async { done.load(Ordering::Relaxed) >= 250 }).await;
-    own.down();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    own.up();
-    let restarted_at = done.load(Ordering::Relaxed);
-    for w in writers {
-        w.await.unwrap();
-    }
-    assert!(restarted_at < 1000, "the restart came before the end of the burst");
+    let restarted_at = burst_with_a_restart(&s, &mut own, "dr").await;
     let dst = own.client();
     let took = converges(&s, &s.src, &dst, Duration::from_secs(60)).await;
     eprintln!(
@@ -305,8 +295,19 @@ async fn source_restarted_mid_burst() {
     s.dsconfig(PEOPLE_ALL);
     s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set \"retry-backoff-max-wait:2 s\"\n");
     let _server = go(&s);
+    let restarted_at = burst_with_a_restart(&s, &mut own, "sr").await;
+    let src = own.client();
+    let took = converges(&s, &src, &s.dst, Duration::from_secs(60)).await;
+    eprintln!("source restart: 1000 changes, restarted after {restarted_at}; converged {took:?} after the last write");
+    let failed = failed_ops(&s);
+    assert!(failed.is_empty(), "nothing failed for good: {failed}");
+}
+
+/// Writes a burst of 1,000 changes (5 writers of 200, named `tag`), stops `own` for 2 s once a quarter is made
+/// and starts it again; returns how many changes were made when it came back (before the end of the burst).
+async fn burst_with_a_restart(s: &Scenario, own: &mut OwnOpenLdap, tag: &str) -> usize {
     let done = Arc::new(AtomicUsize::new(0));
-    let writers = burst(&s, 5, 200, "sr", done.clone());
+    let writers = burst(s, 5, 200, tag, done.clone());
     eventually("a quarter of the burst is made", WAIT, || async { done.load(Ordering::Relaxed) >= 250 }).await;
     own.down();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -316,11 +317,7 @@ async fn source_restarted_mid_burst() {
         w.await.unwrap();
     }
     assert!(restarted_at < 1000, "the restart came before the end of the burst");
-    let src = own.client();
-    let took = converges(&s, &src, &s.dst, Duration::from_secs(60)).await;
-    eprintln!("source restart: 1000 changes, restarted after {restarted_at}; converged {took:?} after the last write");
-    let failed = failed_ops(&s);
-    assert!(failed.is_empty(), "nothing failed for good: {failed}");
+    restarted_at
 }
 
 /// splitmix64: the test's random numbers, from a seed it prints (FERROSYNC_TEST_SEED replays a run).
