@@ -204,7 +204,26 @@ impl<'a> ServerGuard<'a> {
 
 impl Drop for ServerGuard<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test says what the server saw: its status and the tail of each log.
+            let status = self.root.run("status", &["--script-friendly"]);
+            eprintln!("--- status at the failure ---\n{}{}", status.stdout(), status.stderr());
+            dump_logs(self.root.path());
+        }
         let _ = self.root.run("stop-server", &[]);
+    }
+}
+
+/// Prints the last lines of each file under `root/logs` to stderr (for a failing test's report).
+pub fn dump_logs(root: &Path) {
+    let Ok(dir) = std::fs::read_dir(root.join("logs")) else { return };
+    let mut paths: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    paths.sort();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(60)..];
+        eprintln!("--- {} (last {} of {} lines) ---\n{}", p.display(), tail.len(), lines.len(), tail.join("\n"));
     }
 }
 
