@@ -40,6 +40,9 @@ pub struct FakeDestination {
     faults: FaultPlan,
     /// Writes to these DNs (normalized) sleep this long before they are made.
     slow: Arc<Mutex<Vec<(String, std::time::Duration)>>>,
+    /// Writes to these DNs (normalized) never return once made: the pipe is killed there (see
+    /// [`FakeDestination::hang_after_writes_to`]).
+    hang: Arc<Mutex<Vec<String>>>,
 }
 
 fn norm(dn: &str) -> String {
@@ -66,6 +69,7 @@ impl FakeDestination {
             writes: Arc::default(),
             faults,
             slow: Arc::default(),
+            hang: Arc::default(),
         }
     }
 
@@ -95,6 +99,24 @@ impl FakeDestination {
         let by = lock(&self.slow).iter().find(|(s, _)| *s == d).map(|(_, by)| *by);
         if let Some(by) = by {
             tokio::time::sleep(by).await;
+        }
+    }
+
+    /// Writes (create, modify, rename, delete) of the entry at `dn` are made, then never return: the moment
+    /// between a destination's write and the pipe's record of it, where a test kills the pipe as `kill -9` would.
+    pub fn hang_after_writes_to(&self, dn: &str) {
+        lock(&self.hang).push(norm(dn));
+    }
+
+    /// Writes return again (see [`FakeDestination::hang_after_writes_to`]).
+    pub fn stop_hanging(&self) {
+        lock(&self.hang).clear();
+    }
+
+    async fn hang_after(&self, dn: &str) {
+        let d = norm(dn);
+        if lock(&self.hang).contains(&d) {
+            std::future::pending::<()>().await;
         }
     }
 
@@ -171,13 +193,17 @@ impl Destination for FakeDestination {
     async fn create(&self, entry: &Entry) -> EndpointResult<()> {
         self.faults.check(Op::DestCreate).await?;
         self.latency(&entry.dn).await;
-        self.write(WriteOp::Create(entry.clone()), |d| d.add(entry.clone()))
+        self.write(WriteOp::Create(entry.clone()), |d| d.add(entry.clone()))?;
+        self.hang_after(&entry.dn).await;
+        Ok(())
     }
 
     async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
         self.faults.check(Op::DestModify).await?;
         self.latency(id).await;
-        self.write(WriteOp::Modify(id.to_string(), mods.to_vec()), |d| d.modify(id, mods))
+        self.write(WriteOp::Modify(id.to_string(), mods.to_vec()), |d| d.modify(id, mods))?;
+        self.hang_after(id).await;
+        Ok(())
     }
 
     /// As the LDAP destination does it: the old RDN values stay (the diff that follows removes them).
@@ -185,6 +211,7 @@ impl Destination for FakeDestination {
         self.faults.check(Op::DestRename).await?;
         self.latency(id).await;
         self.write(WriteOp::Rename(id.to_string(), new_dn.to_string()), |d| d.rename(id, new_dn, false))?;
+        self.hang_after(id).await;
         Ok(new_dn.to_string())
     }
 
@@ -195,7 +222,9 @@ impl Destination for FakeDestination {
         self.write(WriteOp::Delete(id.to_string()), |d| match d.delete(id) {
             Ok(_) | Err(DitError::NoSuchObject(_)) => Ok(()),
             Err(e) => Err(e),
-        })
+        })?;
+        self.hang_after(id).await;
+        Ok(())
     }
 
     async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {

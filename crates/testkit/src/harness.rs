@@ -152,20 +152,7 @@ impl Harness {
             let (_tx, rx) = watch::channel(false);
             let task = tokio::spawn(runner.run(rx));
             tokio::time::sleep(after).await;
-            task.abort();
-            let _ = task.await;
-            // The killed runner's store writer (a thread of its own) finishes the commits it was given, as
-            // SQLite would have finished the one in flight: wait until the saved state stops moving, so the
-            // restarted runner never races it.
-            let mut last = self.start_point()?;
-            loop {
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                let now = self.start_point()?;
-                if now == last {
-                    break;
-                }
-                last = now;
-            }
+            self.kill(task).await?;
         }
         let runner = self.runner()?;
         let (tx, rx) = watch::channel(false);
@@ -195,6 +182,31 @@ impl Harness {
             result = Err(HarnessError::NotDrained(limit, self.start_point()?, self.source.last_change_number()));
         }
         result
+    }
+
+    /// Kills a running pipe where it stands, as `kill -9` would: its task is dropped mid-change.
+    pub async fn kill_running(&self, running: Running) -> Result<(), HarnessError> {
+        self.kill(running.task).await
+    }
+
+    async fn kill(
+        &self,
+        task: tokio::task::JoinHandle<Result<(), ferrosync::engine::realtime::RealtimeError>>,
+    ) -> Result<(), HarnessError> {
+        task.abort();
+        let _ = task.await;
+        // The killed runner's store writer (a thread of its own) finishes the commits it was given, as SQLite
+        // would have finished the one in flight: wait until the saved state stops moving, so the restarted
+        // runner never races it.
+        let mut last = self.start_point()?;
+        loop {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            let now = self.start_point()?;
+            if now == last {
+                return Ok(());
+            }
+            last = now;
+        }
     }
 
     /// Starts the pipe in the background, as the sync server starts it; [`Running::stop`] stops it.

@@ -19,6 +19,7 @@ fn record(id: &str, dn: &str, dest: &str, class: Option<&str>) -> IdMapping {
         dest_dn: dest.into(),
         digest: Some(format!("d1 {id}")),
         class: class.map(str::to_string),
+        renaming_to: None,
     }
 }
 
@@ -124,6 +125,39 @@ pub fn check(connect: &dyn Fn() -> Box<dyn StoreBackend>) {
     assert_eq!(b.generation().expect("generation"), g0 + 4, "a bumping write bumps the generation");
     a.write_state(&StateWrite { pipe: "p", put: &put, ..StateWrite::default() }).expect("write");
     assert_eq!(b.start_point("p").expect("start point").as_deref(), Some("cn:11"), "no start point: unchanged");
+
+    // Rename marks: set on a record, kept by a put of another DN (an earlier change's record), ended by the
+    // put of the DN it names (without ASCII case); cleared; a mark of an unknown entry adds its record; a
+    // remove takes the mark with it.
+    let renaming = |m: &IdMapping, to: Option<&str>| IdMapping { renaming_to: to.map(str::to_string), ..m.clone() };
+    let intent = renaming(&alice, Some("uid=Alice3,dc=dest"));
+    a.write_state(&StateWrite { pipe: "p", rename_intent: Some(&intent), ..StateWrite::default() }).expect("mark");
+    assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), Some(intent.clone()), "a mark sets renaming_to only");
+    let earlier = IdMapping { digest: Some("d2".into()), renaming_to: None, ..alice.clone() };
+    a.write_state(&StateWrite { pipe: "p", put: std::slice::from_ref(&earlier), ..StateWrite::default() })
+        .expect("put");
+    assert_eq!(
+        b.id_mapping("p", "u1").expect("id mapping"),
+        Some(renaming(&earlier, Some("uid=Alice3,dc=dest"))),
+        "a put of another DN keeps the mark"
+    );
+    let done = IdMapping { dest_dn: "UID=alice3,DC=DEST".into(), ..alice.clone() };
+    a.write_state(&StateWrite { pipe: "p", put: std::slice::from_ref(&done), ..StateWrite::default() }).expect("put");
+    assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), Some(done.clone()), "the rename's own put ends it");
+    a.write_state(&StateWrite { pipe: "p", rename_intent: Some(&intent), ..StateWrite::default() }).expect("mark");
+    let refused = renaming(&intent, None);
+    a.write_state(&StateWrite { pipe: "p", rename_intent: Some(&refused), ..StateWrite::default() }).expect("unmark");
+    assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), Some(done), "an unmark clears the mark only");
+    let unknown = renaming(&record("u9", "uid=carol,dc=example,dc=com", "uid=carol,dc=dest", Some("staff")), None);
+    a.write_state(&StateWrite { pipe: "p", rename_intent: Some(&unknown), ..StateWrite::default() }).expect("unmark");
+    assert_eq!(b.id_mapping("p", "u9").expect("id mapping"), None, "unmarking an unknown entry adds nothing");
+    let unknown = renaming(&unknown, Some("uid=carol2,dc=dest"));
+    a.write_state(&StateWrite { pipe: "p", rename_intent: Some(&unknown), ..StateWrite::default() }).expect("mark");
+    assert_eq!(b.id_mapping("p", "u9").expect("id mapping"), Some(unknown), "marking an unknown entry adds it");
+    let remove = ["u9".to_string()];
+    a.write_state(&StateWrite { pipe: "p", remove: &remove, ..StateWrite::default() }).expect("remove");
+    assert_eq!(b.id_mapping("p", "u9").expect("id mapping"), None);
+
     a.clear_id_map("p").expect("clear");
     assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), None);
     assert_eq!(b.start_point("p").expect("start point").as_deref(), Some("cn:11"), "clearing keeps the start point");

@@ -272,6 +272,39 @@ async fn parents_are_created_before_children_and_subtrees_deleted_children_first
     assert!(refused.is_empty(), "{refused:?}");
 }
 
+/// `kill -9` after the destination applied a rename and before the pipe recorded it (the rename is replayed
+/// on restart, with the id map still naming the old destination DN): the entry's later changes still reach the
+/// renamed destination entry. A delete that followed deletes it (it once deleted the old DN, which was gone,
+/// and left the renamed entry behind); a second rename moves it on (it once found nothing to rename).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_between_a_rename_at_the_destination_and_its_record_loses_no_later_change() {
+    for then in ["delete", "rename again", "modify"] {
+        let h = harness(&[], FaultPlan::seeded(8));
+        h.source.add(person(&user(1))).unwrap();
+        drain(&h).await;
+        h.destination.hang_after_writes_to(&user(1));
+        h.source.rename(&user(1), &user(2)).unwrap();
+        let running = h.start().unwrap();
+        let renamed = eventually(Duration::from_secs(20), || h.destination.get(&user(2)).is_some()).await;
+        assert!(renamed, "{then}: the rename never reached the destination: {}", h.sync_log());
+        // The next change comes while the pipe stands between the rename and its record.
+        match then {
+            "delete" => h.source.delete(&user(2)).unwrap(),
+            "rename again" => h.source.rename(&user(2), &user(3)).unwrap(),
+            _ => h
+                .source
+                .modify(&user(2), &[Modification::Replace("description".into(), vec![Value::from("after")])])
+                .unwrap(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.kill_running(running).await.unwrap();
+        h.destination.stop_hanging();
+        drain(&h).await;
+        assert_eq!(h.failed_ops(), "", "{then}: sync log:\n{}", h.sync_log());
+        assert_eq!(tree(h.destination.entries()), tree(h.source.entries()), "{then}: sync log:\n{}", h.sync_log());
+    }
+}
+
 /// A sync log that cannot be written (here its path is a directory, as a full disk refuses writes) is
 /// reported in the counters `status` shows, not only dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

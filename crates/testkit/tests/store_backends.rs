@@ -42,6 +42,7 @@ fn a_store_over_memory_is_a_store() {
         dest_dn: "uid=a,dc=dst".into(),
         digest: None,
         class: Some("people".into()),
+        renaming_to: None,
     };
     one.record_progress("p", "cn:5", std::slice::from_ref(&m), &[]).unwrap();
     assert_eq!(two.start_point("p").unwrap().as_deref(), Some("cn:5"));

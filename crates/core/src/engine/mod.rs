@@ -11,6 +11,8 @@ pub mod supervisor;
 use std::fmt;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use crate::endpoint::{Correlated, Destination, EndpointError, EntrySource, Modification};
 use crate::entry::Entry;
 use crate::mapping::{apply_modifications, ClassMapping, DiffScope, Digest, PipeMapping};
@@ -147,12 +149,26 @@ pub enum Operation {
     Modify,
 }
 
+/// Where the engine marks a destination rename before it makes it (and unmarks it when the destination
+/// refuses it), so that a crash between the rename and the record of its outcome leaves the entry's new DN
+/// behind ([`IdMapping::renaming_to`]): the changes replayed after the crash find the entry there. The
+/// real-time runner marks it in the id map; an error stops the rename (the change waits, as for an endpoint
+/// that is down).
+#[async_trait]
+pub trait RenameJournal: Send + Sync {
+    /// Marks (`record.renaming_to` set) or unmarks (`None`) a rename of `record`'s destination entry.
+    async fn mark(&self, record: &IdMapping) -> Result<(), EndpointError>;
+}
+
 /// A pipe's engine: its mapping and its two endpoints.
 #[derive(Clone)]
 pub struct Engine {
     pub mapping: Arc<PipeMapping>,
     pub source: Arc<dyn EntrySource>,
     pub destination: Arc<dyn Destination>,
+    /// Where renames are marked before they are made (real-time sync); `None`: not marked (resync, which
+    /// correlates every entry anyway).
+    pub journal: Option<Arc<dyn RenameJournal>>,
     /// How often entries were recently missing at the destination. While they mostly are (a first resync),
     /// entries correlated by DN alone are created straight away, and only looked up when the create finds
     /// the entry already there: one request per entry instead of two.
@@ -183,7 +199,23 @@ impl SyncResult {
 
 impl Engine {
     pub fn new(mapping: PipeMapping, source: Arc<dyn EntrySource>, destination: Arc<dyn Destination>) -> Self {
-        Engine { mapping: Arc::new(mapping), source, destination, missing_score: Arc::default() }
+        Engine { mapping: Arc::new(mapping), source, destination, journal: None, missing_score: Arc::default() }
+    }
+
+    /// This engine, marking its renames in `journal` before it makes them.
+    pub fn with_journal(self, journal: Arc<dyn RenameJournal>) -> Self {
+        Engine { journal: Some(journal), ..self }
+    }
+
+    /// The DN of the destination entry that the id map knows as `known`: `dest_dn`, unless a rename of it was
+    /// under way when the pipe stopped ([`IdMapping::renaming_to`]) and `dest_dn` is gone, which means the
+    /// rename was made: then the DN it was renamed to.
+    pub async fn live_destination(&self, known: &IdMapping) -> Result<String, EndpointError> {
+        let Some(to) = &known.renaming_to else { return Ok(known.dest_dn.clone()) };
+        match self.destination.fetch(&known.dest_dn, &[]).await? {
+            Some(_) => Ok(known.dest_dn.clone()),
+            None => Ok(to.clone()),
+        }
     }
 
     fn score(&self) -> i32 {
@@ -262,13 +294,14 @@ impl Engine {
                 None
             }
         };
-        if let Some(k) = known.filter(|k| k.digest.is_some()) {
+        if let Some(k) = known.filter(|k| k.digest.is_some() && k.renaming_to.is_none()) {
             if let Some(d) = digest_of(&mapped) {
                 if let Some(r) = self.blind_update(class, &mapped, k, &d, opts).await {
                     return r;
                 }
             }
         }
+        let record = known;
         let known = known.map(|k| k.dest_dn.as_str());
         let dest_attrs = class.destination_attributes();
         let by_dn_only = class.correlation().iter().all(|l| l.len() == 1 && l[0].eq_ignore_ascii_case("dn"));
@@ -290,9 +323,18 @@ impl Engine {
             }
         }
         let mut found = None;
-        if let Some(dn) = known {
+        // The entry the id map knows, or where a rename under way when the pipe stopped took it.
+        let mut candidates: Vec<&str> = Vec::new();
+        if let Some(k) = record {
+            candidates.push(&k.dest_dn);
+            candidates.extend(k.renaming_to.as_deref());
+        }
+        for dn in candidates {
             match self.destination.fetch(dn, &dest_attrs).await {
-                Ok(Some(e)) => found = Some(Correlated::One(e)),
+                Ok(Some(e)) => {
+                    found = Some(Correlated::One(e));
+                    break;
+                }
                 Ok(None) => {}
                 Err(e) => return SyncResult::failed(&e),
             }
@@ -320,7 +362,19 @@ impl Engine {
                 }
                 r
             }
-            Correlated::One(existing) => self.update(class, mapped, existing, opts).await,
+            Correlated::One(existing) => {
+                // What the id map will say of the entry, should a rename be marked.
+                let source_id = record.map(|k| k.source_id.clone()).or_else(|| self.source.unique_id(source));
+                let mark = source_id.map(|source_id| IdMapping {
+                    source_id,
+                    source_dn: source.dn.clone(),
+                    dest_dn: existing.dn.clone(),
+                    digest: None,
+                    class: Some(class.name().to_string()),
+                    renaming_to: None,
+                });
+                self.update(class, mapped, existing, opts, mark).await
+            }
         }
     }
 
@@ -350,7 +404,16 @@ impl Engine {
         r
     }
 
-    async fn update(&self, class: &ClassMapping, mapped: Entry, existing: Entry, opts: &SyncOptions) -> SyncResult {
+    /// Makes `existing` match `mapped`: renamed (marked first in the journal, when there is one and `mark`
+    /// says what the id map records of the entry) and modified.
+    async fn update(
+        &self,
+        class: &ClassMapping,
+        mapped: Entry,
+        existing: Entry,
+        opts: &SyncOptions,
+        mark: Option<IdMapping>,
+    ) -> SyncResult {
         if opts.operation == Operation::Create && !class.creates_as_modifies() {
             // The entry was created at the source but already exists at the destination.
             let mut r = SyncResult::new(Outcome::FailedAtResource(format!(
@@ -371,12 +434,26 @@ impl Engine {
             if opts.dry_run {
                 r.outcome = Outcome::WouldModify;
             } else {
+                let mark = self.journal.clone().zip(mark);
+                if let Some((journal, m)) = &mark {
+                    if let Err(e) = journal.mark(&IdMapping { renaming_to: Some(mapped.dn.clone()), ..m.clone() }).await
+                    {
+                        r.fail(&e);
+                        r.destination = Some(current.dn);
+                        return r;
+                    }
+                }
                 match self.destination.rename(&current.dn, &mapped.dn).await {
                     Ok(new_dn) => {
                         current.dn = new_dn;
                         r.outcome = Outcome::Modified;
                     }
                     Err(e) => {
+                        // Not renamed: the mark goes (the DN may hold another entry). Should unmarking fail,
+                        // the mark only counts once the entry's own DN is gone.
+                        if let Some((journal, m)) = &mark {
+                            let _ = journal.mark(m).await;
+                        }
                         r.fail(&e);
                         r.destination = Some(current.dn);
                         return r;
@@ -489,7 +566,8 @@ impl Engine {
             None => "the id map recorded it before ferrosync kept the sync class".to_string(),
         };
         let attrs = self.mapping.destination_scope_attributes();
-        let Some(dest) = self.destination.fetch(&known.dest_dn, &attrs).await? else {
+        let dest_dn = self.live_destination(known).await?;
+        let Some(dest) = self.destination.fetch(&dest_dn, &attrs).await? else {
             return Ok((None, None));
         };
         if let Some(c) = self.mapping.classes().iter().find(|c| c.matches(&known.source_dn, Some(&dest))) {
@@ -521,10 +599,14 @@ impl Engine {
         let Some(k) = known else {
             return SyncResult::new(Outcome::NoMatchFound);
         };
-        match self.synchronizing_class(k).await {
+        let (class, note) = match self.synchronizing_class(k).await {
+            Err(e) => return SyncResult::failed(&e),
+            Ok(found) => found,
+        };
+        let Some(class) = class else { return SyncResult { note, ..SyncResult::new(Outcome::NoMatchFound) } };
+        match self.live_destination(k).await {
+            Ok(dest) => SyncResult { note, ..self.delete_known(class, &dest, false).await },
             Err(e) => SyncResult::failed(&e),
-            Ok((None, note)) => SyncResult { note, ..SyncResult::new(Outcome::NoMatchFound) },
-            Ok((Some(class), note)) => SyncResult { note, ..self.delete_known(class, &k.dest_dn, false).await },
         }
     }
 

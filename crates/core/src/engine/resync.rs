@@ -523,6 +523,7 @@ impl IdMapRecorder {
                 dest_dn: dest.clone(),
                 digest: result.digest.clone(),
                 class: result.class.clone(),
+                renaming_to: None,
             });
             p.len() >= ID_MAP_BATCH
         });

@@ -81,10 +81,23 @@ impl StoreBackend for MemoryBackend {
         let mut d = self.data();
         let map = d.id_map.entry(w.pipe.to_string()).or_default();
         for m in w.put {
-            map.insert(m.source_id.clone(), m.clone());
+            let renaming_to = map
+                .get(&m.source_id)
+                .and_then(|old| old.renaming_to.clone())
+                .filter(|to| !IdMapping::put_ends_rename(Some(to), m));
+            map.insert(m.source_id.clone(), IdMapping { renaming_to, ..m.clone() });
         }
         for id in w.remove {
             map.remove(id);
+        }
+        if let Some(r) = w.rename_intent {
+            match map.get_mut(&r.source_id) {
+                Some(old) => old.renaming_to = r.renaming_to.clone(),
+                None if r.renaming_to.is_some() => {
+                    map.insert(r.source_id.clone(), r.clone());
+                }
+                None => {}
+            }
         }
         if let Some(sp) = w.start_point {
             d.start_points.insert(w.pipe.to_string(), sp.to_string());

@@ -99,6 +99,19 @@ pub struct IdMapping {
     pub digest: Option<String>,
     /// The sync class that synchronized the entry (`None`: recorded by a ferrosync that did not keep it).
     pub class: Option<String>,
+    /// A rename of the destination entry to this DN was started and its outcome is not recorded yet: the pipe
+    /// may have been killed between the rename and its record, so this is where the entry is when `dest_dn`
+    /// is gone. Set and cleared by [`StateWrite::rename_intent`]; a put keeps it, unless the put records the
+    /// entry at this very DN (the rename's own record). A put's own value is not used.
+    pub renaming_to: Option<String>,
+}
+
+impl IdMapping {
+    /// Whether a put of `put` ends the rename recorded in `renaming_to`: the put records the entry at that DN
+    /// (compared without ASCII case, as every backend can compare it).
+    pub fn put_ends_rename(renaming_to: Option<&str>, put: &IdMapping) -> bool {
+        renaming_to.is_some_and(|to| to.eq_ignore_ascii_case(&put.dest_dn))
+    }
 }
 
 /// One write to a pipe's sync state, made by [`StoreBackend::write_state`] in one transaction: all of it or
@@ -112,6 +125,10 @@ pub struct StateWrite<'a> {
     pub put: &'a [IdMapping],
     /// Source ids whose records go.
     pub remove: &'a [String],
+    /// A rename of a record's destination entry, about to be made (`renaming_to` set) or refused (`None`: the
+    /// mark is cleared): the record's `renaming_to` is set to it. A record the id map does not hold yet (an
+    /// entry that resync or correlation found) is added whole when a rename is about to be made.
+    pub rename_intent: Option<&'a IdMapping>,
     /// A server value `(key, value)` to remove if it still holds `value` (a start point request once applied;
     /// a newer request made meanwhile stays).
     pub settle: Option<(&'a str, &'a str)>,
@@ -351,6 +368,12 @@ impl Store {
         self.backend().write_state(&StateWrite { pipe, put, ..StateWrite::default() })
     }
 
+    /// Marks (or, with `renaming_to` `None`, unmarks) a rename of `record`'s destination entry in the id map
+    /// before it is made: see [`IdMapping::renaming_to`].
+    pub fn record_rename_intent(&mut self, pipe: &str, record: &IdMapping) -> Result<(), StoreError> {
+        self.backend().write_state(&StateWrite { pipe, rename_intent: Some(record), ..StateWrite::default() })
+    }
+
     /// Where the source entry with unique id `source_id` was synchronized to.
     pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
         self.backend().id_mapping(pipe, source_id)
@@ -395,6 +418,7 @@ impl Store {
 /// (SQLite's WAL checkpoint syncs to disk, a database server answers over the network), and the pipe must not
 /// stop applying changes meanwhile. Writes are made in the order they are sent. Reads go through another handle
 /// ([`Store::open`]), which sees the last committed write and never waits for one.
+#[derive(Clone)]
 pub struct StoreWriter {
     tx: std::sync::mpsc::Sender<WriteJob>,
 }
@@ -411,6 +435,11 @@ enum WriteJob {
         pipe: String,
         stats: String,
     },
+    RenameIntent {
+        pipe: String,
+        record: IdMapping,
+        done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl StoreWriter {
@@ -423,6 +452,9 @@ impl StoreWriter {
                 match job {
                     WriteJob::Progress { pipe, start_point, put, remove, done } => {
                         let _ = done.send(store.record_progress(&pipe, &start_point, &put, &remove));
+                    }
+                    WriteJob::RenameIntent { pipe, record, done } => {
+                        let _ = done.send(store.record_rename_intent(&pipe, &record));
                     }
                     WriteJob::Stats { pipe, stats } => {
                         // Counters for `status`: the next ones follow shortly.
@@ -447,6 +479,18 @@ impl StoreWriter {
             WriteJob::Progress { pipe: pipe.to_string(), start_point: start_point.to_string(), put, remove, done };
         // A writer thread that is gone drops `done`: the receiver then reports the write as lost.
         let _ = self.tx.send(job);
+        rx
+    }
+
+    /// Sends [`Store::record_rename_intent`] (after the writes sent before it); the receiver gets its result
+    /// once it is committed.
+    pub fn record_rename_intent(
+        &self,
+        pipe: &str,
+        record: IdMapping,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let _ = self.tx.send(WriteJob::RenameIntent { pipe: pipe.to_string(), record, done });
         rx
     }
 

@@ -65,6 +65,8 @@ const MIGRATIONS: &[M<'static>] = &[
     // The sync class that synchronized each entry, so that its delete is classified by that class once the
     // source entry is gone (NULL: recorded before this column existed).
     M::up("ALTER TABLE id_map ADD COLUMN class TEXT;"),
+    // A destination rename started and not yet recorded (see IdMapping::renaming_to).
+    M::up("ALTER TABLE id_map ADD COLUMN renaming_to TEXT;"),
 ];
 
 /// A store in one SQLite file. See the [module documentation](self).
@@ -114,6 +116,7 @@ impl SqliteBackend {
                 dest_dn: r.get(2)?,
                 digest: r.get(3)?,
                 class: r.get(4)?,
+                renaming_to: r.get(5)?,
             })
         })
         .optional()
@@ -188,7 +191,9 @@ impl StoreBackend for SqliteBackend {
                         "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest, class)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn,
-                             dest_dn = excluded.dest_dn, digest = excluded.digest, class = excluded.class",
+                             dest_dn = excluded.dest_dn, digest = excluded.digest, class = excluded.class,
+                             renaming_to = CASE WHEN renaming_to = excluded.dest_dn COLLATE NOCASE THEN NULL
+                                 ELSE renaming_to END",
                     )
                     .map_err(sql)?;
                 for m in w.put {
@@ -200,6 +205,22 @@ impl StoreBackend for SqliteBackend {
                     tx.prepare_cached("DELETE FROM id_map WHERE pipe = ?1 AND source_id = ?2").map_err(sql)?;
                 for id in w.remove {
                     del.execute(params![w.pipe, id]).map_err(sql)?;
+                }
+            }
+            if let Some(r) = w.rename_intent {
+                let changed = tx
+                    .execute(
+                        "UPDATE id_map SET renaming_to = ?3 WHERE pipe = ?1 AND source_id = ?2",
+                        params![w.pipe, r.source_id, r.renaming_to],
+                    )
+                    .map_err(sql)?;
+                if changed == 0 && r.renaming_to.is_some() {
+                    tx.execute(
+                        "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest, class, renaming_to)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![w.pipe, r.source_id, r.source_dn, r.dest_dn, r.digest, r.class, r.renaming_to],
+                    )
+                    .map_err(sql)?;
                 }
             }
             if let Some(sp) = w.start_point {
@@ -218,7 +239,7 @@ impl StoreBackend for SqliteBackend {
 
     fn id_mapping(&mut self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
         self.id_map_row(
-            "SELECT source_id, source_dn, dest_dn, digest, class FROM id_map WHERE pipe = ?1 AND source_id = ?2",
+            "SELECT source_id, source_dn, dest_dn, digest, class, renaming_to FROM id_map WHERE pipe = ?1 AND source_id = ?2",
             pipe,
             source_id,
         )
@@ -226,7 +247,7 @@ impl StoreBackend for SqliteBackend {
 
     fn id_mapping_by_dn(&mut self, pipe: &str, source_dn: &str) -> Result<Option<IdMapping>, StoreError> {
         self.id_map_row(
-            "SELECT source_id, source_dn, dest_dn, digest, class FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
+            "SELECT source_id, source_dn, dest_dn, digest, class, renaming_to FROM id_map WHERE pipe = ?1 AND source_dn = ?2 COLLATE NOCASE",
             pipe,
             source_dn,
         )

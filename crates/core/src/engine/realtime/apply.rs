@@ -211,6 +211,7 @@ impl ChangeContext {
                 digest: None,
                 // Not known to have been synchronized by `c`: a move out of scope asks the destination entry.
                 class: None,
+                renaming_to: None,
             }),
             (None, None) => None,
         };
@@ -223,7 +224,11 @@ impl ChangeContext {
                     Err(e) => return self.applied(change, SyncResult::failed(&e), source_dn),
                 };
                 if let Some(old) = old {
-                    let r = SyncResult { note, ..self.engine.delete_known(old, &k.dest_dn, false).await };
+                    let dest = match self.engine.live_destination(k).await {
+                        Ok(d) => d,
+                        Err(e) => return self.applied(change, SyncResult::failed(&e), source_dn),
+                    };
+                    let r = SyncResult { note, ..self.engine.delete_known(old, &dest, false).await };
                     let deleted = matches!(r.outcome, Outcome::Deleted);
                     let mut a = self.applied(change, r, source_dn);
                     if deleted {
@@ -279,6 +284,7 @@ impl ChangeContext {
                 dest_dn: existing.clone().unwrap_or_default(),
                 digest: None,
                 class: result.class.clone(),
+                renaming_to: None,
             }),
             (Outcome::Created | Outcome::Modified | Outcome::NoChangeNeeded, Some(u), Some(d)) => Some(IdMapping {
                 source_id: u.clone(),
@@ -286,6 +292,7 @@ impl ChangeContext {
                 dest_dn: d.clone(),
                 digest: result.digest.clone(),
                 class: result.class.clone(),
+                renaming_to: None,
             }),
             _ => None,
         };

@@ -398,6 +398,7 @@ mod tests {
                 dest_dn: format!("{}-dst", c.dn),
                 digest: None,
                 class: None,
+                renaming_to: None,
             });
         }
         a

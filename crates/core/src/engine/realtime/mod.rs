@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::Engine;
+use super::{Engine, RenameJournal};
 use crate::endpoint::{Change, ChangeDetector, EndpointError, StartPoint, StartPointRequest};
 use crate::store::{IdMapping, Store, StoreWriter};
 use crate::synclog::SyncLog;
@@ -45,6 +45,30 @@ pub struct PipeRunner {
     pub settings: PipeSettings,
     pub log: Arc<SyncLog>,
     pub stats: Arc<PipeStats>,
+}
+
+/// Marks renames in the pipe's id map, through its store writer (so after the saves sent before), and waits
+/// for the commit before the rename is made.
+struct IdMapJournal {
+    pipe: String,
+    writer: StoreWriter,
+}
+
+#[async_trait::async_trait]
+impl RenameJournal for IdMapJournal {
+    async fn mark(&self, record: &IdMapping) -> Result<(), EndpointError> {
+        let unsaved = |why: String| {
+            EndpointError::Unavailable(format!(
+                "the rename of {} cannot be recorded in the state store first ({why}); it waits",
+                record.dest_dn
+            ))
+        };
+        match self.writer.record_rename_intent(&self.pipe, record.clone()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(unsaved(e.to_string())),
+            Err(_) => Err(unsaved("the store's writer stopped".into())),
+        }
+    }
 }
 
 /// Why a pipe stopped.
@@ -95,6 +119,8 @@ impl PipeRunner {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RealtimeError> {
         let started = Instant::now();
         self.stats.started_ms.store(now_ms(), Ordering::Relaxed);
+        let journal = IdMapJournal { pipe: self.pipe.clone(), writer: self.writer.clone() };
+        self.engine = self.engine.clone().with_journal(Arc::new(journal));
         let mut last_error: Option<String> = None;
         let start = loop {
             match self.initial_start_point().await {
