@@ -58,6 +58,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// Whether the pipe still runs (it did not stop on an error).
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
     /// Stops the pipe as the server stops it (the changes in flight are finished) and waits for it.
     pub async fn stop(self) -> Result<(), HarnessError> {
         let _ = self.tx.send(true);
@@ -78,6 +83,8 @@ pub struct Harness {
     pub destination: FakeDestination,
     /// The faults both endpoints inject.
     pub faults: FaultPlan,
+    /// Whether the pipe's store refuses its saves now (as a full disk does).
+    pub store_refusal: crate::Refusal,
 }
 
 impl Harness {
@@ -93,7 +100,15 @@ impl Harness {
         let root = ServerRoot::new(dir.path());
         let mut store = Store::open(&root)?;
         apply_batch_text(&mut store, "test configuration", batch, Format::default())?;
-        Ok(Harness { _dir: dir, root, pipe: pipe.to_string(), source, destination, faults })
+        Ok(Harness {
+            _dir: dir,
+            root,
+            pipe: pipe.to_string(),
+            source,
+            destination,
+            faults,
+            store_refusal: crate::Refusal::default(),
+        })
     }
 
     /// The pipe's compiled mapping.
@@ -117,7 +132,10 @@ impl Harness {
             detector,
             settings: PipeSettings::from_config(&config, &self.pipe)?,
             store: std::sync::Mutex::new(store),
-            writer: StoreWriter::start(Store::open(&self.root)?),
+            writer: StoreWriter::start(Store::with_backend(
+                &self.root,
+                Box::new(crate::RefusingStore::open(self.root.db_path(), self.store_refusal.clone())?),
+            )?),
             log: Arc::new(SyncLog::from_config(&config, &self.root)),
             stats: Arc::new(PipeStats::default()),
         })

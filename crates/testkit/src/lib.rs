@@ -32,6 +32,7 @@ pub mod destination;
 pub mod dit;
 pub mod faults;
 pub mod harness;
+pub mod refusing_store;
 pub mod source;
 pub mod store_contract;
 
@@ -39,4 +40,5 @@ pub use destination::{FakeDestination, Write, WriteOp};
 pub use dit::{Dit, DitError};
 pub use faults::{Fault, FaultPlan, Op, Rule, When};
 pub use harness::{base_batch, Harness, HarnessError, Running};
+pub use refusing_store::{Refusal, RefusingStore};
 pub use source::{requested_attributes, FakeChangeLog, FakeSource, LoggedChange, SourceDirectory, UNIQUE_ID};

@@ -305,6 +305,43 @@ async fn a_kill_between_a_rename_at_the_destination_and_its_record_loses_no_late
     }
 }
 
+/// The state store refuses the pipe's saves for a while, as a store on a full disk does: the pipe does not
+/// stop (it once stopped, and came back only when the server restarted it); it holds its changes, tries the
+/// save again with its backoff, lets no rename be made before its mark is saved, and once the store takes
+/// writes again every change is applied, none is skipped or failed, and the sync log says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_refuses_saves_for_a_while_holds_the_pipe_and_loses_nothing() {
+    let h = harness(&["retry-backoff-initial-wait:5 ms", "retry-backoff-max-wait:40 ms"], FaultPlan::seeded(9));
+    for n in 1..=5 {
+        h.source.add(person(&user(n))).unwrap();
+    }
+    let running = h.start().unwrap();
+    assert!(eventually(Duration::from_secs(20), || h.is_drained().unwrap()).await, "{}", h.sync_log());
+    let saved = h.start_point().unwrap();
+
+    h.store_refusal.set(true);
+    for n in 6..=30 {
+        h.source.add(person(&user(n))).unwrap();
+    }
+    h.source.modify(&user(2), &[Modification::Replace("description".into(), vec![Value::from("held")])]).unwrap();
+    h.source.rename(&user(3), &user(103)).unwrap();
+    h.source.delete(&user(4)).unwrap();
+    assert!(eventually(Duration::from_secs(20), || h.store_refusal.refused() >= 5).await, "the save is not retried");
+    assert!(running.is_running(), "the pipe stopped on the refused saves");
+    assert_eq!(h.start_point().unwrap(), saved, "a refused save moved the start point");
+    assert!(h.destination.get(&user(103)).is_none(), "a rename was made before its mark was saved");
+
+    h.store_refusal.set(false);
+    assert!(eventually(Duration::from_secs(20), || h.is_drained().unwrap()).await, "{}", h.sync_log());
+    assert!(running.is_running(), "the pipe stopped");
+    running.stop().await.unwrap();
+    assert_eq!(h.failed_ops(), "", "sync log:\n{}", h.sync_log());
+    assert_eq!(tree(h.destination.entries()), tree(h.source.entries()));
+    let log = h.sync_log();
+    assert!(log.contains("the state store refused to save the pipe's progress"), "{log}");
+    assert!(log.contains("the state store is written again"), "{log}");
+}
+
 /// A sync log that cannot be written (here its path is a directory, as a full disk refuses writes) is
 /// reported in the counters `status` shows, not only dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -151,6 +151,10 @@ impl PipeRunner {
         let mut stopping = false;
         let mut reading = true;
         let mut saving: Option<Saving> = None;
+        // A save the store refused (a full disk, say): sent again after a backoff, before any newer save, while
+        // no new change starts. The pipe keeps running; the changes it holds are applied once it is saved.
+        let mut refused: Option<Saving> = None;
+        let mut failing: Option<StoreFailing> = None;
         loop {
             let now = Instant::now();
             let mut wake = last_stats + STATS_EVERY;
@@ -162,8 +166,11 @@ impl PipeRunner {
             if let Some(due) = flow.next_due().filter(|_| !stopping) {
                 wake = wake.min(due.max(flow.paused_until));
             }
-            if flow.unsaved > 0 && saving.is_none() {
+            if flow.unsaved > 0 && saving.is_none() && refused.is_none() {
                 wake = wake.min(flow.last_save + SAVE_EVERY);
+            }
+            if let Some(f) = failing.as_ref().filter(|_| refused.is_some()) {
+                wake = wake.min(f.retry_at);
             }
             let room = reading && !stopping && flow.slots.len() < window;
             tokio::select! {
@@ -173,12 +180,46 @@ impl PipeRunner {
                         stopping = true;
                     }
                 }
-                r = committed(&mut saving), if saving.is_some() => {
-                    r?;
-                    if let Some(done) = saving.take() {
+                r = committed(&mut saving), if saving.is_some() => match (r, saving.take()) {
+                    (Ok(()), Some(done)) => {
                         self.saved(&mut flow, &done);
+                        if let Some(f) = failing.take() {
+                            self.log.warning(
+                                &self.pipe,
+                                &format!(
+                                    "the state store is written again, after {} refused saves over {} s; nothing was lost",
+                                    f.attempts,
+                                    f.since.elapsed().as_secs()
+                                ),
+                            );
+                            last_error = None;
+                        }
                     }
-                }
+                    (Err(RealtimeError::Store(e)), Some(s)) => {
+                        let f = failing.get_or_insert_with(|| StoreFailing {
+                            since: Instant::now(),
+                            attempts: 0,
+                            backoff: self.settings.initial_backoff,
+                            retry_at: Instant::now(),
+                        });
+                        f.attempts += 1;
+                        f.retry_at = Instant::now() + f.backoff;
+                        let message = format!(
+                            "the state store refused to save the pipe's progress ({e}); the pipe holds its changes and \
+                             tries again in {} ms (attempt {})",
+                            f.backoff.as_millis(),
+                            f.attempts
+                        );
+                        if f.attempts == 1 {
+                            self.log.warning(&self.pipe, &message);
+                        }
+                        last_error = Some(message);
+                        flow.paused_until = flow.paused_until.max(f.retry_at);
+                        f.backoff = (f.backoff * 2).min(self.settings.max_backoff.max(self.settings.initial_backoff));
+                        refused = Some(s);
+                    }
+                    (r, _) => r?,
+                },
                 Some(done) = flow.tasks.join_next(), if !flow.tasks.is_empty() => {
                     self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
                     match done {
@@ -232,8 +273,25 @@ impl PipeRunner {
                     self.report(&mut log, a);
                 }
             }
+            let retry_due = failing.as_ref().is_some_and(|f| Instant::now() >= f.retry_at);
+            if saving.is_none() && refused.is_some() && (retry_due || stopping) {
+                if let Some(s) = refused.take() {
+                    if !retry_due {
+                        // Stopping with the store still refusing: the changes since the saved start point are
+                        // read again at the next start (applying them again changes nothing).
+                        self.log.warning(
+                            &self.pipe,
+                            "the pipe stops with its last progress unsaved: the changes since its saved start \
+                             point are read again at the next start",
+                        );
+                        break;
+                    }
+                    saving = Some(self.resend(s));
+                }
+            }
             let idle = flow.tasks.is_empty() && flow.ready.is_empty();
             if saving.is_none()
+                && refused.is_none()
                 && flow.unsaved > 0
                 && (flow.unsaved >= SAVE_BATCH || flow.last_save.elapsed() >= SAVE_EVERY || idle || stopping)
             {
@@ -243,7 +301,12 @@ impl PipeRunner {
                 self.save_stats(flow.saved.as_str(), started, &last_error, Some(&flow));
                 last_stats = Instant::now();
             }
-            if (stopping || !reading) && flow.tasks.is_empty() && saving.is_none() && flow.unsaved == 0 {
+            if (stopping || !reading)
+                && flow.tasks.is_empty()
+                && saving.is_none()
+                && refused.is_none()
+                && flow.unsaved == 0
+            {
                 break;
             }
         }
@@ -302,12 +365,19 @@ impl PipeRunner {
                 None => removes.push(id),
             }
         }
-        let rx = self.writer.record_progress(&self.pipe, flow.saved.as_str(), puts, removes);
-        let saving = Saving { rx, seq: flow.first, changes: flow.unsaved_changes };
+        let start_point = flow.saved.as_str().to_string();
+        let rx = self.writer.record_progress(&self.pipe, &start_point, puts.clone(), removes.clone());
+        let saving = Saving { rx, seq: flow.first, changes: flow.unsaved_changes, start_point, puts, removes };
         flow.unsaved = 0;
         flow.unsaved_changes = 0;
         flow.last_save = Instant::now();
         saving
+    }
+
+    /// Sends a save that the store refused again, as it was.
+    fn resend(&self, s: Saving) -> Saving {
+        let rx = self.writer.record_progress(&self.pipe, &s.start_point, s.puts.clone(), s.removes.clone());
+        Saving { rx, ..s }
     }
 
     /// A save is committed: the counters follow, and lanes whose changes are all saved are forgotten.
@@ -349,6 +419,18 @@ struct Saving {
     seq: u64,
     /// ... and this many of them are changes (not positions).
     changes: u64,
+    /// What it writes, to send it again if the store refuses it.
+    start_point: String,
+    puts: Vec<IdMapping>,
+    removes: Vec<String>,
+}
+
+/// Saves refused by the store, since when, and when the next try is due.
+struct StoreFailing {
+    since: Instant,
+    attempts: u64,
+    backoff: Duration,
+    retry_at: Instant,
 }
 
 /// Waits for the save in flight, if any (never returns when there is none).
