@@ -108,4 +108,7 @@ pub enum StoreError {
     Decrypt(String),
     #[error("the thread writing the store stopped unexpectedly")]
     WriterStopped,
+    /// One failure of a write made for several callers at once (each gets it).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }

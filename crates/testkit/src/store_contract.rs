@@ -158,6 +158,19 @@ pub fn check(connect: &dyn Fn() -> Box<dyn StoreBackend>) {
     a.write_state(&StateWrite { pipe: "p", remove: &remove, ..StateWrite::default() }).expect("remove");
     assert_eq!(b.id_mapping("p", "u9").expect("id mapping"), None);
 
+    // Provisional records (creates about to be made): added where the id map holds none, never replacing one.
+    let known_now = b.id_mapping("p", "u1").expect("id mapping");
+    let fresh = record("u7", "uid=dave,dc=example,dc=com", "uid=dave,dc=dest", Some("staff"));
+    let over = IdMapping { dest_dn: "uid=elsewhere,dc=dest".into(), ..alice.clone() };
+    let provisional = [fresh.clone(), over];
+    a.write_state(&StateWrite { pipe: "p", provisional: &provisional, ..StateWrite::default() }).expect("provisional");
+    assert_eq!(b.id_mapping("p", "u7").expect("id mapping"), Some(fresh), "a provisional record is added");
+    assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), known_now, "a provisional record replaces nothing");
+    a.write_state(&StateWrite { pipe: "q", provisional: &provisional[..1], ..StateWrite::default() })
+        .expect("provisional");
+    assert!(b.id_mapping("q", "u7").expect("id mapping").is_some(), "provisional records are kept per pipe");
+    a.clear_id_map("q").expect("clear");
+
     a.clear_id_map("p").expect("clear");
     assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), None);
     assert_eq!(b.start_point("p").expect("start point").as_deref(), Some("cn:11"), "clearing keeps the start point");

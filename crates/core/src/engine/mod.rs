@@ -149,15 +149,20 @@ pub enum Operation {
     Modify,
 }
 
-/// Where the engine marks a destination rename before it makes it (and unmarks it when the destination
-/// refuses it), so that a crash between the rename and the record of its outcome leaves the entry's new DN
-/// behind ([`IdMapping::renaming_to`]): the changes replayed after the crash find the entry there. The
-/// real-time runner marks it in the id map; an error stops the rename (the change waits, as for an endpoint
-/// that is down).
+/// Where the engine records a destination write before it makes it, so that a crash between the write and
+/// the record of its outcome leaves a trace that the changes replayed after the crash find: a rename's new DN
+/// ([`IdMapping::renaming_to`]), and the record of an entry about to be created (a provisional id-map record,
+/// so that its delete finds the entry even when the replayed add finds no source entry any more). The
+/// real-time runner records them in the id map; an error stops the write (the change waits, as for an
+/// endpoint that is down).
 #[async_trait]
-pub trait RenameJournal: Send + Sync {
+pub trait Journal: Send + Sync {
     /// Marks (`record.renaming_to` set) or unmarks (`None`) a rename of `record`'s destination entry.
-    async fn mark(&self, record: &IdMapping) -> Result<(), EndpointError>;
+    async fn mark_rename(&self, record: &IdMapping) -> Result<(), EndpointError>;
+
+    /// Records that `record`'s destination entry is about to be created (kept only where the id map has no
+    /// record of the source entry).
+    async fn mark_create(&self, record: &IdMapping) -> Result<(), EndpointError>;
 }
 
 /// A pipe's engine: its mapping and its two endpoints.
@@ -166,9 +171,9 @@ pub struct Engine {
     pub mapping: Arc<PipeMapping>,
     pub source: Arc<dyn EntrySource>,
     pub destination: Arc<dyn Destination>,
-    /// Where renames are marked before they are made (real-time sync); `None`: not marked (resync, which
-    /// correlates every entry anyway).
-    pub journal: Option<Arc<dyn RenameJournal>>,
+    /// Where renames and creates are recorded before they are made (real-time sync); `None`: not recorded
+    /// (resync, which correlates every entry anyway).
+    pub journal: Option<Arc<dyn Journal>>,
     /// How often entries were recently missing at the destination. While they mostly are (a first resync),
     /// entries correlated by DN alone are created straight away, and only looked up when the create finds
     /// the entry already there: one request per entry instead of two.
@@ -202,8 +207,8 @@ impl Engine {
         Engine { mapping: Arc::new(mapping), source, destination, journal: None, missing_score: Arc::default() }
     }
 
-    /// This engine, marking its renames in `journal` before it makes them.
-    pub fn with_journal(self, journal: Arc<dyn RenameJournal>) -> Self {
+    /// This engine, recording its renames and creates in `journal` before it makes them.
+    pub fn with_journal(self, journal: Arc<dyn Journal>) -> Self {
         Engine { journal: Some(journal), ..self }
     }
 
@@ -302,11 +307,26 @@ impl Engine {
             }
         }
         let record = known;
+        // What the id map says of the entry, as the journal records it before a write (`None`: no unique id).
+        let source_id = record.map(|k| k.source_id.clone()).or_else(|| self.source.unique_id(source));
+        let ident = |dest_dn: &str| {
+            source_id.clone().map(|source_id| IdMapping {
+                source_id,
+                source_dn: source.dn.clone(),
+                dest_dn: dest_dn.to_string(),
+                digest: None,
+                class: Some(class.name().to_string()),
+                renaming_to: None,
+            })
+        };
         let known = known.map(|k| k.dest_dn.as_str());
         let dest_attrs = class.destination_attributes();
         let by_dn_only = class.correlation().iter().all(|l| l.len() == 1 && l[0].eq_ignore_ascii_case("dn"));
         let may_create = opts.operation != Operation::Modify && class.creates() && !opts.dry_run;
         if known.is_none() && by_dn_only && may_create && self.score() > SCORE_MIN {
+            if let Err(e) = self.journal_create(ident(&mapped.dn)).await {
+                return SyncResult::failed(&e);
+            }
             match self.destination.create(&mapped).await {
                 Ok(()) => {
                     self.adjust_score(1);
@@ -356,29 +376,38 @@ impl Engine {
             Correlated::None => {
                 self.adjust_score(1);
                 let digest = digest_of(&mapped);
-                let mut r = self.create(class, mapped, opts).await;
+                let mark = if known.is_none() { ident(&mapped.dn) } else { None };
+                let mut r = self.create(class, mapped, opts, mark).await;
                 if r.outcome == Outcome::Created {
                     r.digest = digest.map(|d| d.to_string());
                 }
                 r
             }
             Correlated::One(existing) => {
-                // What the id map will say of the entry, should a rename be marked.
-                let source_id = record.map(|k| k.source_id.clone()).or_else(|| self.source.unique_id(source));
-                let mark = source_id.map(|source_id| IdMapping {
-                    source_id,
-                    source_dn: source.dn.clone(),
-                    dest_dn: existing.dn.clone(),
-                    digest: None,
-                    class: Some(class.name().to_string()),
-                    renaming_to: None,
-                });
+                let mark = ident(&existing.dn);
                 self.update(class, mapped, existing, opts, mark).await
             }
         }
     }
 
-    async fn create(&self, class: &ClassMapping, mapped: Entry, opts: &SyncOptions) -> SyncResult {
+    /// Records in the journal (when there is one, and the entry has a unique id) that `mark`'s destination
+    /// entry is about to be created.
+    async fn journal_create(&self, mark: Option<IdMapping>) -> Result<(), EndpointError> {
+        match (&self.journal, mark) {
+            (Some(j), Some(m)) => j.mark_create(&m).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates `mapped` if the operation and class allow it; `mark`: what the journal records first (an entry
+    /// the id map does not know).
+    async fn create(
+        &self,
+        class: &ClassMapping,
+        mapped: Entry,
+        opts: &SyncOptions,
+        mark: Option<IdMapping>,
+    ) -> SyncResult {
         let allowed = match opts.operation {
             Operation::Resync | Operation::Create => class.creates(),
             Operation::Modify => class.modifies_as_creates() && class.creates(),
@@ -395,6 +424,9 @@ impl Engine {
         r.destination = Some(mapped.dn.clone());
         if opts.dry_run {
             return r;
+        }
+        if let Err(e) = self.journal_create(mark).await {
+            return SyncResult::failed(&e);
         }
         if let Err(e) = self.destination.create(&mapped).await {
             let dn = r.destination.take();
@@ -436,7 +468,8 @@ impl Engine {
             } else {
                 let mark = self.journal.clone().zip(mark);
                 if let Some((journal, m)) = &mark {
-                    if let Err(e) = journal.mark(&IdMapping { renaming_to: Some(mapped.dn.clone()), ..m.clone() }).await
+                    if let Err(e) =
+                        journal.mark_rename(&IdMapping { renaming_to: Some(mapped.dn.clone()), ..m.clone() }).await
                     {
                         r.fail(&e);
                         r.destination = Some(current.dn);
@@ -452,7 +485,7 @@ impl Engine {
                         // Not renamed: the mark goes (the DN may hold another entry). Should unmarking fail,
                         // the mark only counts once the entry's own DN is gone.
                         if let Some((journal, m)) = &mark {
-                            let _ = journal.mark(m).await;
+                            let _ = journal.mark_rename(m).await;
                         }
                         r.fail(&e);
                         r.destination = Some(current.dn);

@@ -90,6 +90,9 @@ impl StoreBackend for MemoryBackend {
         for id in w.remove {
             map.remove(id);
         }
+        for r in w.provisional {
+            map.entry(r.source_id.clone()).or_insert_with(|| r.clone());
+        }
         if let Some(r) = w.rename_intent {
             match map.get_mut(&r.source_id) {
                 Some(old) => old.renaming_to = r.renaming_to.clone(),

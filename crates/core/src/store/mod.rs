@@ -129,6 +129,10 @@ pub struct StateWrite<'a> {
     /// mark is cleared): the record's `renaming_to` is set to it. A record the id map does not hold yet (an
     /// entry that resync or correlation found) is added whole when a rename is about to be made.
     pub rename_intent: Option<&'a IdMapping>,
+    /// Records added only where the id map holds none for their source id: the entries of creates about to be
+    /// made, so that a delete finds what the pipe created should it stop before the create is recorded. A
+    /// record the id map holds already is left as it is.
+    pub provisional: &'a [IdMapping],
     /// A server value `(key, value)` to remove if it still holds `value` (a start point request once applied;
     /// a newer request made meanwhile stays).
     pub settle: Option<(&'a str, &'a str)>,
@@ -374,6 +378,11 @@ impl Store {
         self.backend().write_state(&StateWrite { pipe, rename_intent: Some(record), ..StateWrite::default() })
     }
 
+    /// Adds provisional records (see [`StateWrite::provisional`]).
+    pub fn record_provisional(&mut self, pipe: &str, records: &[IdMapping]) -> Result<(), StoreError> {
+        self.backend().write_state(&StateWrite { pipe, provisional: records, ..StateWrite::default() })
+    }
+
     /// Where the source entry with unique id `source_id` was synchronized to.
     pub fn id_mapping(&self, pipe: &str, source_id: &str) -> Result<Option<IdMapping>, StoreError> {
         self.backend().id_mapping(pipe, source_id)
@@ -440,6 +449,11 @@ enum WriteJob {
         record: IdMapping,
         done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
     },
+    Provisional {
+        pipe: String,
+        record: IdMapping,
+        done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 impl StoreWriter {
@@ -448,13 +462,35 @@ impl StoreWriter {
     pub fn start(mut store: Store) -> StoreWriter {
         let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
         std::thread::spawn(move || {
-            for job in rx {
+            let mut next: Option<WriteJob> = None;
+            while let Some(job) = next.take().or_else(|| rx.recv().ok()) {
                 match job {
                     WriteJob::Progress { pipe, start_point, put, remove, done } => {
                         let _ = done.send(store.record_progress(&pipe, &start_point, &put, &remove));
                     }
                     WriteJob::RenameIntent { pipe, record, done } => {
                         let _ = done.send(store.record_rename_intent(&pipe, &record));
+                    }
+                    WriteJob::Provisional { pipe, record, done } => {
+                        // Creates of many entries start at once: their records are written in one commit.
+                        let mut records = vec![record];
+                        let mut waiting = vec![done];
+                        while let Ok(more) = rx.try_recv() {
+                            match more {
+                                WriteJob::Provisional { pipe: p, record, done } if p == pipe => {
+                                    records.push(record);
+                                    waiting.push(done);
+                                }
+                                other => {
+                                    next = Some(other);
+                                    break;
+                                }
+                            }
+                        }
+                        let result = store.record_provisional(&pipe, &records).map_err(std::sync::Arc::new);
+                        for done in waiting {
+                            let _ = done.send(result.clone().map_err(StoreError::Shared));
+                        }
                     }
                     WriteJob::Stats { pipe, stats } => {
                         // Counters for `status`: the next ones follow shortly.
@@ -491,6 +527,18 @@ impl StoreWriter {
     ) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
         let (done, rx) = tokio::sync::oneshot::channel();
         let _ = self.tx.send(WriteJob::RenameIntent { pipe: pipe.to_string(), record, done });
+        rx
+    }
+
+    /// Sends [`Store::record_provisional`] for one record (records sent together are written in one commit);
+    /// the receiver gets its result once it is committed.
+    pub fn record_provisional(
+        &self,
+        pipe: &str,
+        record: IdMapping,
+    ) -> tokio::sync::oneshot::Receiver<Result<(), StoreError>> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let _ = self.tx.send(WriteJob::Provisional { pipe: pipe.to_string(), record, done });
         rx
     }
 

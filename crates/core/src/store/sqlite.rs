@@ -207,6 +207,18 @@ impl StoreBackend for SqliteBackend {
                     del.execute(params![w.pipe, id]).map_err(sql)?;
                 }
             }
+            if !w.provisional.is_empty() {
+                let mut add = tx
+                    .prepare_cached(
+                        "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest, class, renaming_to)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (pipe, source_id) DO NOTHING",
+                    )
+                    .map_err(sql)?;
+                for r in w.provisional {
+                    add.execute(params![w.pipe, r.source_id, r.source_dn, r.dest_dn, r.digest, r.class, r.renaming_to])
+                        .map_err(sql)?;
+                }
+            }
             if let Some(r) = w.rename_intent {
                 let changed = tx
                     .execute(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::{Engine, RenameJournal};
+use super::{Engine, Journal};
 use crate::endpoint::{Change, ChangeDetector, EndpointError, StartPoint, StartPointRequest};
 use crate::store::{IdMapping, Store, StoreWriter};
 use crate::synclog::SyncLog;
@@ -47,27 +47,58 @@ pub struct PipeRunner {
     pub stats: Arc<PipeStats>,
 }
 
-/// Marks renames in the pipe's id map, through its store writer (so after the saves sent before), and waits
-/// for the commit before the rename is made.
+/// Records renames and creates in the pipe's id map before they are made, through its store writer (so after
+/// the saves sent before), waiting for the commit. A store that refuses the record holds the write back (the
+/// change waits with the pipe's backoff); the sync log says when that starts and when the store takes writes
+/// again.
 struct IdMapJournal {
     pipe: String,
     writer: StoreWriter,
+    log: Arc<SyncLog>,
+    refusing: std::sync::atomic::AtomicBool,
+}
+
+impl IdMapJournal {
+    fn outcome(
+        &self,
+        what: &str,
+        dn: &str,
+        sent: Result<Result<(), crate::error::StoreError>, tokio::sync::oneshot::error::RecvError>,
+    ) -> Result<(), EndpointError> {
+        let why = match sent {
+            Ok(Ok(())) => {
+                if self.refusing.swap(false, Ordering::Relaxed) {
+                    self.log.warning(
+                        &self.pipe,
+                        "the state store is written again: the changes that waited for it go on; nothing was lost",
+                    );
+                }
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the store's writer stopped".to_string(),
+        };
+        let message = format!("the state store refused to record the {what} of {dn} before it is made ({why})");
+        if !self.refusing.swap(true, Ordering::Relaxed) {
+            self.log.warning(
+                &self.pipe,
+                &format!("{message}; the change waits and is tried again with the pipe's backoff"),
+            );
+        }
+        Err(EndpointError::Unavailable(format!("{message}; it waits")))
+    }
 }
 
 #[async_trait::async_trait]
-impl RenameJournal for IdMapJournal {
-    async fn mark(&self, record: &IdMapping) -> Result<(), EndpointError> {
-        let unsaved = |why: String| {
-            EndpointError::Unavailable(format!(
-                "the rename of {} cannot be recorded in the state store first ({why}); it waits",
-                record.dest_dn
-            ))
-        };
-        match self.writer.record_rename_intent(&self.pipe, record.clone()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(unsaved(e.to_string())),
-            Err(_) => Err(unsaved("the store's writer stopped".into())),
-        }
+impl Journal for IdMapJournal {
+    async fn mark_rename(&self, record: &IdMapping) -> Result<(), EndpointError> {
+        let sent = self.writer.record_rename_intent(&self.pipe, record.clone()).await;
+        self.outcome("rename", &record.dest_dn, sent)
+    }
+
+    async fn mark_create(&self, record: &IdMapping) -> Result<(), EndpointError> {
+        let sent = self.writer.record_provisional(&self.pipe, record.clone()).await;
+        self.outcome("create", &record.dest_dn, sent)
     }
 }
 
@@ -119,7 +150,12 @@ impl PipeRunner {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RealtimeError> {
         let started = Instant::now();
         self.stats.started_ms.store(now_ms(), Ordering::Relaxed);
-        let journal = IdMapJournal { pipe: self.pipe.clone(), writer: self.writer.clone() };
+        let journal = IdMapJournal {
+            pipe: self.pipe.clone(),
+            writer: self.writer.clone(),
+            log: self.log.clone(),
+            refusing: Default::default(),
+        };
         self.engine = self.engine.clone().with_journal(Arc::new(journal));
         let mut last_error: Option<String> = None;
         let start = loop {
