@@ -4,7 +4,8 @@
 //! * No provider (or `JVM-Default`): the system's CA certificates, as OpenSSL finds them (`/etc/ssl/certs`, or
 //!   the `SSL_CERT_FILE` / `SSL_CERT_DIR` an operator sets), so a service behind a corporate CA that the
 //!   system trusts is reached as a browser would reach it.
-//! * A `file-based` provider: the CA certificates of its PEM file, on top of the system's (as for LDAP).
+//! * A `file-based` provider: the certificates of its trust store (PEM, PKCS#12 or JKS, see
+//!   [`crate::truststore`]), on top of the system's (as for LDAP).
 //! * `Blind Trust`: any certificate, only when that provider is named *and* enabled.
 //!
 //! Host names are always verified: the HTTP client (ureq over OpenSSL) has no way to check a certificate's
@@ -14,11 +15,11 @@
 //! Credentials (a bearer token, basic credentials, a client secret) are sent over plain `http://` only when the
 //! object says so with `allow-credentials-over-http: true` ([`check_credentials_over_http`]).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::secret::SecretBox;
 use crate::settings::{TrustManagerSettings, TrustSource};
 use crate::store::ServerRoot;
 
@@ -27,14 +28,22 @@ use crate::store::ServerRoot;
 pub enum HttpsTrust {
     /// The system's CA certificates.
     System,
-    /// The system's CA certificates and those of a PEM file.
-    CaFile(PathBuf),
+    /// The system's CA certificates and those of a trust store file, recognized from its content (no PIN).
+    CaFile(std::path::PathBuf),
+    /// The system's CA certificates and these (DER), a trust store's.
+    Certificates(Vec<Vec<u8>>),
     /// Any certificate (the Blind Trust provider, enabled).
     Any,
 }
 
 /// The trust of an object that names `provider` (`None`: its property is unset), for messages `label`.
-pub fn trust_of(config: &Config, root: &ServerRoot, provider: Option<&str>, label: &str) -> Result<HttpsTrust, String> {
+pub fn trust_of(
+    config: &Config,
+    secrets: &SecretBox,
+    root: &ServerRoot,
+    provider: Option<&str>,
+    label: &str,
+) -> Result<HttpsTrust, String> {
     let Some(name) = provider else { return Ok(HttpsTrust::System) };
     let tmp = TrustManagerSettings::of(config, name)
         .map_err(|_| format!("the trust manager provider '{name}' of the {label} does not exist"))?;
@@ -47,7 +56,7 @@ pub fn trust_of(config: &Config, root: &ServerRoot, provider: Option<&str>, labe
     }
     match tmp.trust {
         Some(TrustSource::Any) => Ok(HttpsTrust::Any),
-        Some(TrustSource::CaFile(file)) => Ok(HttpsTrust::CaFile(root.resolve(&file))),
+        Some(TrustSource::CaFile(store)) => Ok(HttpsTrust::Certificates(store.certificates(config, secrets, root)?)),
         Some(TrustSource::System) => Ok(HttpsTrust::System),
         None => Err(format!(
             "the {} used by the {label} is of a type ferrosync cannot use for HTTPS: use a file-based provider \
@@ -57,43 +66,16 @@ pub fn trust_of(config: &Config, root: &ServerRoot, provider: Option<&str>, labe
     }
 }
 
-/// The certificates of a PEM file (or one DER certificate).
-fn read_certificates(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
-    let data =
-        std::fs::read(path).map_err(|e| format!("cannot read the CA certificate file {}: {e}", path.display()))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&data) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => return Err(format!("the CA certificate file {} is not valid PEM: {e}", path.display())),
-        }
-    }
-    if certs.is_empty() {
-        if data.starts_with(&[0xFE, 0xED, 0xFE, 0xED]) {
-            return Err(format!(
-                "the CA certificate file {} is a Java KeyStore (JKS), which ferrosync does not read: export its CA \
-                 certificates as PEM (keytool -exportcert -rfc -keystore {0} -alias ALIAS > ca.pem) and name that",
-                path.display()
-            ));
-        }
-        if data.first() == Some(&0x30) {
-            // One DER certificate (or a PKCS#12 file, which the TLS library then refuses with its reason).
-            return Ok(vec![ureq::tls::Certificate::from_der(&data).to_owned()]);
-        }
-        return Err(format!(
-            "the CA certificate file {} holds no PEM certificate (a PKCS#12 file converts with: openssl pkcs12 -in \
-             FILE -nokeys -out ca.pem)",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
 /// The system's CA certificates as OpenSSL finds them (its bundle file), or none when there is no bundle.
 fn system_certificates() -> Vec<ureq::tls::Certificate<'static>> {
     // A bundle that cannot be read leaves the file's CAs, which the operator named.
-    openssl_probe::probe().cert_file.and_then(|f| read_certificates(&f).ok()).unwrap_or_default()
+    let Some(data) = openssl_probe::probe().cert_file.and_then(|f| std::fs::read(f).ok()) else { return Vec::new() };
+    ureq::tls::parse_pem(&data)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The TLS settings of `trust` (over OpenSSL, as the LDAP connections).
@@ -102,8 +84,17 @@ pub fn tls_config(trust: &HttpsTrust) -> Result<ureq::tls::TlsConfig, String> {
     let builder = match trust {
         HttpsTrust::System => builder.root_certs(ureq::tls::RootCerts::PlatformVerifier),
         HttpsTrust::Any => builder.disable_verification(true),
-        HttpsTrust::CaFile(path) => {
-            let mut certs = read_certificates(path)?;
+        HttpsTrust::CaFile(_) | HttpsTrust::Certificates(_) => {
+            let read;
+            let der = match trust {
+                HttpsTrust::CaFile(path) => {
+                    read = crate::truststore::certificates(path, None, None)?;
+                    &read
+                }
+                HttpsTrust::Certificates(der) => der,
+                _ => return Err("internal error: not a trust store".into()),
+            };
+            let mut certs: Vec<_> = der.iter().map(|c| ureq::tls::Certificate::from_der(c).to_owned()).collect();
             certs.extend(system_certificates());
             builder.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)))
         }
@@ -171,21 +162,5 @@ mod tests {
         assert!(check_credentials_over_http("HTTP://a", "p", "o", "o", true).is_ok());
         assert!(check_credentials_over_http("https://a", "p", "o", "o", false).is_ok());
         assert!(!is_plain_http("https://a") && is_plain_http(" Http://a"));
-    }
-
-    #[test]
-    fn a_ca_file_that_is_missing_or_empty_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("none.pem");
-        let e = tls_config(&HttpsTrust::CaFile(missing.clone())).unwrap_err();
-        assert!(e.contains(&missing.display().to_string()), "{e}");
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
-        let e = tls_config(&HttpsTrust::CaFile(empty.clone())).unwrap_err();
-        assert!(e.contains("holds no PEM certificate"), "{e}");
-        let jks = dir.path().join("trust.jks");
-        std::fs::write(&jks, [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2]).unwrap();
-        let e = tls_config(&HttpsTrust::CaFile(jks)).unwrap_err();
-        assert!(e.contains("Java KeyStore") && e.contains("keytool -exportcert -rfc"), "{e}");
     }
 }

@@ -48,5 +48,6 @@ pub mod settings;
 pub mod store;
 pub mod synclog;
 pub mod syntax;
+pub mod truststore;
 pub mod util;
 pub mod wizard;

@@ -25,8 +25,11 @@ pub enum Trust {
     System,
     /// Accept any certificate ("Blind Trust"). For tests only.
     TrustAll,
-    /// Trust the CA certificate(s) in this PEM (or DER) file, on top of the system store.
+    /// Trust the certificates of this trust store file (PEM, DER, or a JKS or PKCS#12 store without a PIN), on
+    /// top of the system store.
     CaFile(PathBuf),
+    /// Trust these certificates (DER, a trust store's), on top of the system store.
+    Certificates(Vec<Vec<u8>>),
 }
 
 /// One LDAP server of a sync source or destination.

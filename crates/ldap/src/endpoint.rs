@@ -94,7 +94,9 @@ pub fn server_config(
             }
             match tmp.trust {
                 Some(TrustSource::Any) => Trust::TrustAll,
-                Some(TrustSource::CaFile(file)) => Trust::CaFile(root.resolve(&file)),
+                Some(TrustSource::CaFile(store)) => {
+                    Trust::Certificates(store.certificates(config, secrets, root).map_err(cfg_err)?)
+                }
                 _ => Trust::System,
             }
         }

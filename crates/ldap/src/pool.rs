@@ -370,15 +370,18 @@ fn build_tls(config: &ServerConfig) -> Result<Option<TlsConnector>, String> {
             builder.danger_accept_invalid_certs(true);
             builder.danger_accept_invalid_hostnames(true);
         }
-        Trust::CaFile(path) => {
-            let data = std::fs::read(path)
-                .map_err(|e| format!("cannot read the CA certificate file {}: {e}", path.display()))?;
-            let certs = match Certificate::stack_from_pem(&data) {
-                Ok(certs) if !certs.is_empty() => certs,
-                _ => vec![Certificate::from_der(&data)
-                    .map_err(|e| format!("{} holds no PEM or DER certificate: {e}", path.display()))?],
+        Trust::CaFile(_) | Trust::Certificates(_) => {
+            let read;
+            let der = match &config.trust {
+                Trust::CaFile(path) => {
+                    read = ferrosync::truststore::certificates(path, None, None)?;
+                    &read
+                }
+                Trust::Certificates(der) => der,
+                _ => return Err("internal error: not a trust store".into()),
             };
-            for cert in certs {
+            for c in der {
+                let cert = Certificate::from_der(c).map_err(|e| format!("a trusted certificate is not valid: {e}"))?;
                 builder.add_root_certificate(cert);
             }
         }

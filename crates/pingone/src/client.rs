@@ -62,8 +62,8 @@ impl Settings {
             )
             .map_err(cfg)?;
         }
-        let trust =
-            ferrosync::https::trust_of(config, root, s.trust_manager_provider.as_deref(), &s.label).map_err(cfg)?;
+        let trust = ferrosync::https::trust_of(config, secrets, root, s.trust_manager_provider.as_deref(), &s.label)
+            .map_err(cfg)?;
         let secret = ferrosync::secret::reveal_setting(config, secrets, root, &s.client_secret)
             .map_err(cfg)?
             .ok_or_else(|| {

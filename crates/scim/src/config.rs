@@ -43,7 +43,7 @@ impl ScimDestination {
         let base = s.service_url.as_str();
         let timeout = s.response_timeout;
         let trust_of = |tmp: Option<&String>, label: &str| {
-            ferrosync::https::trust_of(config, root, tmp.map(String::as_str), label).map_err(cfg)
+            ferrosync::https::trust_of(config, secrets, root, tmp.map(String::as_str), label).map_err(cfg)
         };
         let trust = trust_of(s.trust_manager_provider.as_ref(), &s.label)?;
         // Credentials go to the service and to a token endpoint; neither in clear text unless asked.

@@ -765,15 +765,15 @@ const TRUST_VARIANTS: &[V] = &[
     ),
     V::new(
         "file-based",
-        "Trusts the CA certificates in a file (PEM for ferrosync; JKS and PKCS#12 are not read).",
+        "Trusts the certificates of a trust store file (PEM, PKCS#12 or JKS), and the system's CAs.",
         &[&[
             ENABLED,
-            P::new("trust-store-file", Path, "The file with the trusted CA certificates (PEM).").required(),
-            P::new("trust-store-type", String, "The file's type (ferrosync reads PEM).").unused(),
-            P::new("trust-store-pin", String, "The file's PIN (a PEM file has none).").sensitive().unused(),
-            P::new("trust-store-pin-file", Path, "A file with the PIN.").unused(),
-            P::new("trust-store-pin-passphrase-provider", Reference("passphrase-provider"), "A provider for the PIN.")
-                .unused(),
+            P::new("trust-store-file", Path, "The trust store: PEM, DER, PKCS#12 or JKS.").required(),
+            P::new("trust-store-type", String, "JKS, PKCS12 or PEM; unset: recognized from the file's content."),
+            P::new("trust-store-pin", String, "The trust store's PIN (PKCS#12: to decrypt it; JKS: to check it).")
+                .sensitive(),
+            P::new("trust-store-pin-file", Path, "A file with the PIN (its first line)."),
+            P::new("trust-store-pin-passphrase-provider", Reference("passphrase-provider"), "A provider for the PIN."),
             P::new(
                 "include-jvm-default-issuers",
                 Boolean,

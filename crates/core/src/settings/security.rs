@@ -63,10 +63,53 @@ impl PassphraseProviderSettings {
 pub enum TrustSource {
     /// Any certificate (Blind Trust; for tests).
     Any,
-    /// The CA certificates of a PEM file (relative paths are below the server root), on top of the system's.
-    CaFile(String),
+    /// The certificates of a trust store file (PEM, DER, PKCS#12 or JKS), on top of the system's.
+    CaFile(TrustStoreFile),
     /// The system's CA certificates.
     System,
+}
+
+/// A file-based trust manager provider's file (see [`crate::truststore`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustStoreFile {
+    /// `trust-store-file`; relative paths are below the server root.
+    pub file: String,
+    /// `trust-store-type` (`JKS`, `PKCS12`, `PEM`); `None`: recognized from the content.
+    pub format: Option<String>,
+    /// `trust-store-pin` or `trust-store-pin-passphrase-provider`.
+    pub pin: super::SecretSetting,
+    /// `trust-store-pin-file`: a file that holds the PIN (relative paths are below the server root).
+    pub pin_file: Option<String>,
+}
+
+impl TrustStoreFile {
+    /// The trusted certificates (DER), the PIN revealed from the store or read from its file.
+    pub fn certificates(
+        &self,
+        config: &crate::config::Config,
+        secrets: &crate::secret::SecretBox,
+        root: &crate::store::ServerRoot,
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let pin = match crate::secret::reveal_setting(config, secrets, root, &self.pin)? {
+            Some(pin) => Some(pin),
+            None => match &self.pin_file {
+                Some(f) => {
+                    let path = root.resolve(f);
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        format!(
+                            "cannot read the trust-store-pin-file {} of the {}: {e}",
+                            path.display(),
+                            self.pin.owner.label
+                        )
+                    })?;
+                    Some(crate::secret::Secret::new(text.trim_end_matches(['\r', '\n'])))
+                }
+                None => None,
+            },
+        };
+        crate::truststore::certificates(&root.resolve(&self.file), self.format.as_deref(), pin.as_ref())
+            .map_err(|e| format!("{e} (the {})", self.pin.owner.label))
+    }
 }
 
 /// A trust manager provider.
@@ -83,7 +126,23 @@ impl TrustManagerSettings {
     pub fn read(r: &Reader) -> Result<Self, SettingsError> {
         let trust = match r.variant().unwrap_or("") {
             "blind-trust" => Some(TrustSource::Any),
-            "file-based" => Some(TrustSource::CaFile(r.required_text("trust-store-file")?)),
+            "file-based" => {
+                let format = r.text("trust-store-type")?;
+                if let Some(f) = &format {
+                    crate::truststore::Format::parse(f).map_err(|reason| SettingsError::InvalidValue {
+                        object: r.label(),
+                        property: "trust-store-type".into(),
+                        value: f.clone(),
+                        reason,
+                    })?;
+                }
+                Some(TrustSource::CaFile(TrustStoreFile {
+                    file: r.required_text("trust-store-file")?,
+                    format,
+                    pin: r.secret("trust-store-pin", Some("trust-store-pin-passphrase-provider"))?,
+                    pin_file: r.text("trust-store-pin-file")?,
+                }))
+            }
             "jvm-default" => Some(TrustSource::System),
             _ => None,
         };
