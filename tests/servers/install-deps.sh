@@ -8,7 +8,7 @@
 # Package daemons (the distro slapd) are kept from starting during the install by a
 # temporary /usr/sbin/policy-rc.d when the host has none (it is removed afterwards).
 #
-# Usage: install-deps.sh [openldap|389ds|samba|all]     (default: all)
+# Usage: install-deps.sh [openldap|389ds|samba|prometheus|all]     (default: all)
 set -euo pipefail
 
 WHAT=${1:-all}
@@ -16,12 +16,15 @@ COMMON=(ldap-utils openssl hostname procps)
 OPENLDAP=(slapd)
 DS389=(389-ds-base python3-lib389 python3)
 SAMBA=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind ldb-tools iproute2)
+# Prometheus scrapes the sync server's metrics in the tests (its package's service is kept from starting).
+PROMETHEUS=(prometheus curl)
 case "$WHAT" in
   openldap) WANT=("${COMMON[@]}" "${OPENLDAP[@]}") ;;
   389ds)    WANT=("${COMMON[@]}" "${DS389[@]}") ;;
   samba)    WANT=("${COMMON[@]}" "${SAMBA[@]}") ;;
-  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}") ;;
-  *) echo "usage: $0 [openldap|389ds|samba|all]" >&2; exit 2 ;;
+  prometheus) WANT=("${COMMON[@]}" "${PROMETHEUS[@]}") ;;
+  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}" "${PROMETHEUS[@]}") ;;
+  *) echo "usage: $0 [openldap|389ds|samba|prometheus|all]" >&2; exit 2 ;;
 esac
 
 MISSING=()

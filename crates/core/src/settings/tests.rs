@@ -17,6 +17,8 @@ fn sample(def: &PropertyDef) -> String {
     match (def.name, def.syntax) {
         ("from-dn-pattern", _) => "*,dc=example,dc=com".into(),
         ("to-dn-pattern", _) => "{1},o=example".into(),
+        ("base-context-path", _) => "/x".into(),
+        ("additional-response-contents", _) => "{\"site\":\"east\"}".into(),
         (_, Syntax::String) => "x".into(),
         (_, Syntax::Integer { min, max }) => {
             let n = min.unwrap_or(1).max(1);
