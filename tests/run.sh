@@ -8,6 +8,8 @@
 # second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443 (HTTPS; plain HTTP
 # on 19444), HTTPS gateways in front of the SCIM servers on free ports, and a Samba AD
 # domain controller on 127.0.0.11:389/636 (Samba's ports are fixed; it gets a loopback address of its own).
+# Prometheus (installed by install-deps.sh all) is started by the tests that need it, one per test on a free port
+# (tests/servers/start-prometheus.sh), since what it scrapes is the test's own sync server.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"

@@ -139,7 +139,7 @@ pub struct KeyStoreSettings {
 }
 
 /// A key manager provider.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyManagerSettings {
     pub name: String,
     pub label: String,

@@ -2,6 +2,7 @@
 // Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod own_openldap;
 pub mod pty;
 pub mod scenario;
 

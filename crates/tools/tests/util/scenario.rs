@@ -5,7 +5,7 @@
 use ferrosync::entry::Entry;
 use ferrosync_ldap::{LdapClient, Scope};
 
-use super::{unique, Root, Run, Server};
+use super::{unique, Root, Run, Server, ServerGuard};
 
 /// A test's world: a server root configured with a pipe from `ou=T,dc=example,dc=com` at 389 DS to the same
 /// DN at OpenLDAP, where T is unique to the test.
@@ -112,6 +112,14 @@ impl Scenario {
     pub async fn dst_count(&self, sub: &str) -> usize {
         self.dst.search(&self.dn(sub), Scope::OneLevel, "(objectClass=*)", &["1.1"]).await.unwrap().len()
     }
+}
+
+/// Sets the start point of pipe `p` at the end of the change log, starts the pipe and the server.
+pub fn go(s: &Scenario) -> ServerGuard<'_> {
+    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    assert!(out.contains("The startpoint has been set for Sync Pipe 'p'"), "{out}");
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    ServerGuard::start(&s.root)
 }
 
 pub fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {
