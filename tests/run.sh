@@ -76,6 +76,8 @@ eval "$(PINGONE_TLS_CERT="$FERROSYNC_TEST_HTTPS_CERT_FILE" PINGONE_TLS_KEY="$FER
     PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
 # A Samba 4 Active Directory domain controller: DirSync source, AD destination, passwords.
 eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_AD_ tests/servers/start-samba-ad.sh "$work/samba" "$SAMBA_IP")"
+# What tests keep for a reader (the status page's screenshot).
+FERROSYNC_TEST_ARTEFACTS="${FERROSYNC_TEST_ARTEFACTS:-${CARGO_TARGET_DIR:-$top/target}/test-artefacts}"
 set +a
 
 cargo test --release --workspace "$@"

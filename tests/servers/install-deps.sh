@@ -8,7 +8,7 @@
 # Package daemons (the distro slapd) are kept from starting during the install by a
 # temporary /usr/sbin/policy-rc.d when the host has none (it is removed afterwards).
 #
-# Usage: install-deps.sh [openldap|389ds|samba|prometheus|all]     (default: all)
+# Usage: install-deps.sh [openldap|389ds|samba|prometheus|browser|all]     (default: all)
 set -euo pipefail
 
 WHAT=${1:-all}
@@ -18,13 +18,16 @@ DS389=(389-ds-base python3-lib389 python3)
 SAMBA=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind ldb-tools iproute2)
 # Prometheus scrapes the sync server's metrics in the tests (its package's service is kept from starting).
 PROMETHEUS=(prometheus curl)
+# Headless Chromium loads the sync server's status page in the tests.
+BROWSER=(chromium)
 case "$WHAT" in
   openldap) WANT=("${COMMON[@]}" "${OPENLDAP[@]}") ;;
   389ds)    WANT=("${COMMON[@]}" "${DS389[@]}") ;;
   samba)    WANT=("${COMMON[@]}" "${SAMBA[@]}") ;;
   prometheus) WANT=("${COMMON[@]}" "${PROMETHEUS[@]}") ;;
-  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}" "${PROMETHEUS[@]}") ;;
-  *) echo "usage: $0 [openldap|389ds|samba|prometheus|all]" >&2; exit 2 ;;
+  browser)  WANT=("${COMMON[@]}" "${BROWSER[@]}") ;;
+  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}" "${PROMETHEUS[@]}" "${BROWSER[@]}") ;;
+  *) echo "usage: $0 [openldap|389ds|samba|prometheus|browser|all]" >&2; exit 2 ;;
 esac
 
 MISSING=()

@@ -5,9 +5,11 @@
 //! | the enabled HTTP and HTTPS Connection Handlers, following the configuration: bind, serve, report | [`serve`] |
 //! | the Prometheus Monitoring extension: OpenMetrics text from the live figures | [`metrics`] |
 //! | the Available State and Available or Degraded State extensions | [`health`] |
+//! | the Status Console extension: ferrosync's status page | [`console`] |
 //! | HTTPS: the key manager provider's PEM certificate and key | [`tls`] |
 //! | the control socket (`logs/control.sock`, 0600) that `status` asks for live figures | [`control`] |
 
+pub mod console;
 pub mod control;
 pub mod health;
 pub mod metrics;

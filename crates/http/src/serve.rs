@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -20,7 +21,9 @@ use tokio::task::JoinSet;
 use ferrosync::config::Config;
 use ferrosync::engine::monitor::{HandlerView, Monitor};
 use ferrosync::errorlog::{Category, ErrorLog, Severity};
-use ferrosync::settings::{HttpHandlerSettings, KeyStoreSettings, ServletKind, ServletSettings};
+use ferrosync::settings::{
+    HttpHandlerSettings, KeyStoreSettings, LogPublisherKind, LogPublisherSettings, ServletKind, ServletSettings,
+};
 use ferrosync::store::{ServerRoot, Store};
 
 use crate::HttpError;
@@ -33,6 +36,8 @@ const RETRY_EVERY: Duration = Duration::from_secs(10);
 pub struct Route {
     pub path: String,
     pub kind: ServletKind,
+    /// The failed-operations logs (for the status page).
+    pub failed_ops: Vec<PathBuf>,
 }
 
 /// Everything a running handler depends on: when it changes, the handler is started again.
@@ -94,7 +99,7 @@ impl Handlers {
         for h in HttpHandlerSettings::all(config) {
             match h {
                 Ok(h) if h.enabled => {
-                    wanted.insert(h.name.clone(), plan(config, h));
+                    wanted.insert(h.name.clone(), plan(config, &self.root, h));
                 }
                 Ok(_) => {}
                 Err(e) => self.note(Severity::SevereError, &e.to_string()),
@@ -183,15 +188,23 @@ impl Handlers {
 }
 
 /// The plan of an enabled handler: its routes (each extension checked) and its certificate.
-fn plan(config: &Config, handler: HttpHandlerSettings) -> Result<Plan, HttpError> {
+fn plan(config: &Config, root: &ServerRoot, handler: HttpHandlerSettings) -> Result<Plan, HttpError> {
     let fail = |reason: String| HttpError::Config { handler: handler.label.clone(), reason };
+    let failed_ops: Vec<PathBuf> = LogPublisherSettings::all(config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.enabled && p.kind == LogPublisherKind::FailedOps)
+        .filter_map(|p| p.log_file.map(|f| root.resolve(&f)))
+        .collect();
     let mut routes: Vec<Route> = Vec::new();
     for name in &handler.extensions {
         let s = ServletSettings::of(config, name).map_err(|e| fail(format!("http-servlet-extension: {e}")))?;
         if let Some(other) = routes.iter().find(|r| r.path == s.path) {
             return Err(fail(format!("two http-servlet-extensions have the base-context-path {}", other.path)));
         }
-        routes.push(Route { path: s.path, kind: s.kind });
+        let failed_ops =
+            if matches!(s.kind, ServletKind::StatusConsole { .. }) { failed_ops.clone() } else { Vec::new() };
+        routes.push(Route { path: s.path, kind: s.kind, failed_ops });
     }
     let key_store = match &handler.tls {
         None => None,
@@ -201,8 +214,8 @@ fn plan(config: &Config, handler: HttpHandlerSettings) -> Result<Plan, HttpError
                 .map_err(|reason| HttpError::Tls { handler: handler.label.clone(), reason })?,
         ),
     };
-    let root_relative = |f: &str| std::fs::metadata(f).and_then(|m| m.modified()).ok();
-    let key_file_modified = key_store.as_ref().and_then(|k| root_relative(&k.file));
+    let modified = |f: &str| std::fs::metadata(root.resolve(f)).and_then(|m| m.modified()).ok();
+    let key_file_modified = key_store.as_ref().and_then(|k| modified(&k.file));
     Ok(Plan { handler, routes, key_store, key_file_modified })
 }
 
@@ -292,6 +305,9 @@ fn respond(req: &Request<Incoming>, routes: &[Route], monitor: &Monitor) -> Resp
         ServletKind::Availability(s) => {
             let (status, body) = crate::health::answer(s, &monitor.view());
             reply(status, "application/json", body)
+        }
+        ServletKind::StatusConsole { refresh } => {
+            reply(200, "text/html; charset=utf-8", crate::console::page(&monitor.view(), *refresh, &route.failed_ops))
         }
     }
 }

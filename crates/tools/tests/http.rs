@@ -276,3 +276,52 @@ fn assert_private(path: &Path) {
     let dir = std::fs::metadata(path.parent().unwrap()).unwrap();
     assert_eq!(dir.permissions().mode() & 0o777, 0o700);
 }
+
+/// Headless Chromium (Debian's package): `--dump-dom` of `url` after its scripts ran, and a screenshot.
+fn chromium(args: &[&str], url: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args(args)
+        .arg(url)
+        .env("HOME", home.path())
+        .output()
+        .expect("chromium (tests/servers/install-deps.sh browser)");
+    assert!(out.status.success(), "chromium {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test]
+async fn the_status_page_in_a_real_browser() {
+    let artefacts = std::path::PathBuf::from(
+        std::env::var("FERROSYNC_TEST_ARTEFACTS").expect("FERROSYNC_TEST_ARTEFACTS is not set: run tests/run.sh"),
+    );
+    let s = Scenario::new("http-console").await;
+    s.dsconfig(PEOPLE_ALL);
+    let port = free_port();
+    enable_http(&s.root, port, "Status Console");
+    let _server = go(&s);
+    for i in 0..3 {
+        s.add_person(&format!("page{i}"), &[]).await;
+    }
+    eventually("the adds reach the destination", WAIT, || async { s.dst_count("ou=people").await == 3 }).await;
+    let url = format!("http://127.0.0.1:{port}/status");
+    eventually("the page counts the adds", WAIT, || async {
+        get(port, "/status").is_some_and(|(st, body)| st == 200 && body.contains("<td>3 / 0 / 0</td>"))
+    })
+    .await;
+    let dom = chromium(&["--dump-dom"], &url);
+    assert!(dom.contains("<h1>ferrosync sync server</h1>"), "{dom}");
+    assert!(dom.contains("<b class=\"AVAILABLE\" id=\"server-state\">AVAILABLE</b>"), "{dom}");
+    assert!(dom.contains("<h2>Sync pipe p</h2>"), "{dom}");
+    assert!(dom.contains("State: <b class=\"AVAILABLE\">running</b>"), "{dom}");
+    assert!(dom.contains("<th>Created / modified / deleted</th><td>3 / 0 / 0</td>"), "{dom}");
+    assert!(dom.contains("<th>Start point</th><td>changenumber:"), "{dom}");
+    assert!(dom.contains("<polyline"), "{dom}");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let shot = artefacts.join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1000,1400"], &url);
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} is a screenshot", shot.display());
+}

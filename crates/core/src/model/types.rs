@@ -846,7 +846,7 @@ const HTTP_HANDLER: &[P] = &[
     P::new(
         "http-servlet-extension",
         Reference("http-servlet-extension"),
-        "What this handler serves: Prometheus Monitoring, Available or Degraded State, Available State.",
+        "What this handler serves: Prometheus Monitoring, Available or Degraded State, Available State, Status Console.",
     )
     .multi(),
     P::new("trust-manager-provider", Reference("trust-manager-provider"), "Client certificates that are trusted.")
@@ -936,6 +936,15 @@ const SERVLET_VARIANTS: &[V] = &[
             P::new("override-status-code", STATUS_CODE, "A status returned whatever the state (for maintenance)."),
             P::new("include-response-body", Boolean, "Whether the JSON body is sent.").default(&["true"]),
             P::new("additional-response-contents", String, "A JSON object whose fields are added to the body."),
+        ]],
+    ),
+    V::new(
+        "status-console",
+        "ferrosync's read-only status page: each pipe's state, its lag over the last hour, its counters, its last \
+         failures with their repair hints and its start point; it refreshes itself.",
+        &[&[
+            BASE_CONTEXT_PATH.default(&["/status"]),
+            P::new("refresh-interval", Duration, "How often the page reloads itself.").default(&["5 s"]),
         ]],
     ),
     V::new("third-party", "A Java extension.", &[EXTENSION]).unused(),
@@ -1335,6 +1344,7 @@ pub const BUILTIN_OBJECTS: &[Builtin] = &[
         ],
     ),
     builtin("http-servlet-extension", "Prometheus Monitoring", Some("prometheus-monitoring"), &[]),
+    builtin("http-servlet-extension", "Status Console", Some("status-console"), &[]),
     builtin(
         "http-servlet-extension",
         "Available or Degraded State",

@@ -61,6 +61,10 @@ pub struct AvailabilitySettings {
 pub enum ServletKind {
     Prometheus,
     Availability(AvailabilitySettings),
+    /// ferrosync's status page, reloading itself this often.
+    StatusConsole {
+        refresh: std::time::Duration,
+    },
 }
 
 /// An HTTP servlet extension that ferrosync serves.
@@ -77,6 +81,7 @@ impl ServletSettings {
     pub fn read(r: &Reader) -> Result<Option<Self>, SettingsError> {
         let kind = match r.variant().unwrap_or("") {
             "prometheus-monitoring" => ServletKind::Prometheus,
+            "status-console" => ServletKind::StatusConsole { refresh: r.required_duration("refresh-interval")? },
             "availability-state" => {
                 let additional = match r.text("additional-response-contents")? {
                     None => serde_json::Map::new(),
