@@ -16,7 +16,7 @@ use ferrosync::engine::supervisor::{BuildError, PipeEndpoints, Supervisor};
 use ferrosync::errorlog::{Category, ErrorLog, Severity};
 use ferrosync::private_file;
 use ferrosync::server_lock::{self, LockError, ServerLock, ServerState};
-use ferrosync::store::{ServerRoot, Store};
+use ferrosync::store::ServerRoot;
 
 use crate::{cli, endpoints};
 
@@ -27,6 +27,10 @@ pub struct ServerArgs {
     /// The server root.
     #[arg(long = "server-root", value_name = "DIR")]
     pub server_root: Option<String>,
+    /// The store: 'sqlite' (SERVER-ROOT/config/config.db) or postgresql://USER@HOST:PORT/DB?passfile=FILE (default:
+    /// $FERROSYNC_STORE, else the one SERVER-ROOT/config/store names, else sqlite).
+    #[arg(long = "store", value_name = "URL")]
+    pub store: Option<String>,
     /// Run in the foreground (start-server only; this is what the background process runs).
     #[arg(long = "foreground", short = 'N', alias = "nodetach")]
     pub foreground: bool,
@@ -51,8 +55,8 @@ pub fn running_pid(root: &ServerRoot) -> Option<i32> {
 
 /// `start-server`.
 pub fn start(args: ServerArgs) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
-    Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
+    cli::open_store(&root)?;
     if args.foreground {
         return run_foreground(root);
     }
@@ -66,6 +70,8 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the start-server program")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--foreground").arg("--server-root").arg(root.path());
+    // The store as this process resolved it (the URL holds no password), through the environment.
+    cmd.env(cli::STORE_ENV, root.store()?.to_string());
     cmd.stdin(std::process::Stdio::null()).stdout(out).stderr(err);
     #[cfg(unix)]
     {
@@ -106,7 +112,7 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
 /// `stop-server`: asks the server to stop and waits until it has. Only the process that holds the server root's
 /// lock is signalled: a pid file left by a server that was killed may name another process by now.
 pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
     let pid = match server_lock::probe(&root)? {
         ServerState::Running(Some(pid)) => pid,
         ServerState::Running(None) => {
@@ -135,8 +141,8 @@ pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
 
 /// `status`: the server and each pipe's counters.
 pub fn status(args: ServerArgs) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
-    let store = Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
+    let store = cli::open_store(&root)?;
     let config = store.load()?;
     let state = server_lock::probe(&root)?;
     let pid = match state {

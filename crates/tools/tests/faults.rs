@@ -391,7 +391,7 @@ async fn server_root_on_a_full_file_system() {
     let mut s = Scenario::new("f-full").await;
     s.dsconfig(PEOPLE_ALL);
     // The configured root moves onto the tmpfs.
-    let root = util::Root { dir: tempfile::tempdir_in(fs.0.path()).unwrap() };
+    let root = util::Root { dir: tempfile::tempdir_in(fs.0.path()).unwrap(), store: None };
     let copy = std::process::Command::new("cp")
         .args(["-a", &format!("{}/.", s.root.path().display()), root.path().to_str().unwrap()])
         .status()

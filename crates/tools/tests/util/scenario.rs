@@ -35,6 +35,11 @@ impl Scenario {
 
     /// From the server `src` (`389` or `OPENLDAP`) to `dst`, the source of type `source_type`.
     pub async fn with(name: &str, from: &str, to: &str, source_type: &str) -> Scenario {
+        Scenario::in_root(name, from, to, source_type, Root::new()).await
+    }
+
+    /// [`Scenario::with`] in `root` (a root whose tools get `--store`, say).
+    pub async fn in_root(name: &str, from: &str, to: &str, source_type: &str, root: Root) -> Scenario {
         let src_server = Server::from_env(from);
         let dst_server = Server::from_env(to);
         let t = unique(name);
@@ -48,7 +53,6 @@ impl Scenario {
                     .unwrap();
             }
         }
-        let root = Root::new();
         let s = Scenario { root, base, src, dst, src_server, dst_server };
         let uid = if from.starts_with("389") { "nsUniqueId" } else { "entryUUID" };
         let (src_name, dst_name) = (server_name(from), server_name(to));
