@@ -8,7 +8,7 @@
 # Package daemons (the distro slapd) are kept from starting during the install by a
 # temporary /usr/sbin/policy-rc.d when the host has none (it is removed afterwards).
 #
-# Usage: install-deps.sh [openldap|389ds|samba|postgresql|prometheus|browser|all]     (default: all)
+# Usage: install-deps.sh [openldap|389ds|samba|postgresql|prometheus|browser|java|all]     (default: all)
 set -euo pipefail
 
 WHAT=${1:-all}
@@ -22,6 +22,8 @@ PROMETHEUS=(prometheus curl)
 BROWSER=(chromium)
 # PostgreSQL 15 (initdb, pg_ctl under /usr/lib/postgresql/15/bin; psql); the postgres user it creates runs it
 POSTGRESQL=(postgresql-15 postgresql-client-15)
+# keytool makes the JKS and PKCS#12 trust and key stores of the TLS tests, as an operator makes them
+JAVA=(openjdk-17-jre-headless)
 case "$WHAT" in
   openldap) WANT=("${COMMON[@]}" "${OPENLDAP[@]}") ;;
   389ds)    WANT=("${COMMON[@]}" "${DS389[@]}") ;;
@@ -29,8 +31,9 @@ case "$WHAT" in
   postgresql) WANT=("${COMMON[@]}" "${POSTGRESQL[@]}") ;;
   prometheus) WANT=("${COMMON[@]}" "${PROMETHEUS[@]}") ;;
   browser)  WANT=("${COMMON[@]}" "${BROWSER[@]}") ;;
-  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}" "${POSTGRESQL[@]}" "${PROMETHEUS[@]}" "${BROWSER[@]}") ;;
-  *) echo "usage: $0 [openldap|389ds|samba|postgresql|prometheus|browser|all]" >&2; exit 2 ;;
+  java)     WANT=("${COMMON[@]}" "${JAVA[@]}") ;;
+  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}" "${POSTGRESQL[@]}" "${PROMETHEUS[@]}" "${BROWSER[@]}" "${JAVA[@]}") ;;
+  *) echo "usage: $0 [openldap|389ds|samba|postgresql|prometheus|browser|java|all]" >&2; exit 2 ;;
 esac
 
 MISSING=()

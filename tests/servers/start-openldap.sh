@@ -10,7 +10,9 @@
 #   * accesslog overlay -> cn=accesslog (logops writes, logsuccess TRUE), readable by the rootdn only
 #   * syncprov overlay on both databases (RFC 4533 / delta-syncrepl)
 #   * ldap://127.0.0.1:PORT (StartTLS) and ldaps://127.0.0.1:LDAPS_PORT with a throwaway CA in
-#     DIR/tls/ca.pem and a server cert (SAN localhost, $(hostname), 127.0.0.1, ::1)
+#     DIR/tls/ca.pem and a server cert (SAN localhost, $(hostname), 127.0.0.1, ::1); client certificates
+#     are asked for but not required (TLSVerifyClient allow), and the client certificate DIR/tls/client-cert.pem
+#     (key client-key.pem, subject cn=sync-client,o=ferrosync tests) binds with SASL EXTERNAL as the rootdn
 # If DIR already holds a database it is reused (restart, ~0.1 s); slapd.conf is regenerated.
 #
 # Environment:
@@ -27,7 +29,7 @@
 #
 # stdout: only the summary, one KEY='value' per line (eval-able, values single-quoted):
 #   SERVER DIR HOST PORT LDAPS_PORT URL LDAPS_URL BIND_DN BIND_PW BASE_DN CA_FILE
-#   CHANGELOG_DN PID PID_FILE LOG_FILE
+#   CHANGELOG_DN CLIENT_CERT_FILE CLIENT_KEY_FILE CLIENT_CERT_SUBJECT PID PID_FILE LOG_FILE
 # stderr: progress messages. Exit status != 0 (with the log tail on stderr) if slapd does not start.
 # Stop with: stop-openldap.sh DIR [--rm]
 set -euo pipefail
@@ -84,6 +86,21 @@ if [ ! -f "$DIR/tls/cert.pem" ] || [ ! -f "$DIR/tls/ca.pem" ]; then
     rm -f server.csr ca.srl
   ) || die "could not create the TLS certificate in $DIR/tls"
 fi
+# --- a TLS client certificate from the same CA (subject cn=sync-client,o=ferrosync tests; made for DIRs made
+# before it existed too), which SASL EXTERNAL maps to the rootdn (authz-regexp below)
+if [ ! -f "$DIR/tls/client-cert.pem" ]; then
+  (
+    cd "$DIR/tls"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/O=ferrosync tests/CN=sync-client" -keyout client-key.pem -out client.csr 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=clientAuth" > client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile client.ext -out client-cert.pem 2>/dev/null
+    chmod 600 client-key.pem
+    rm -f client.csr client.ext ca.srl
+  ) || die "could not create the TLS client certificate in $DIR/tls"
+fi
 
 HASH=$("$SLAPD" -T passwd -s "$ROOTPW")
 NOSYNC=""
@@ -114,6 +131,10 @@ timelimit       unlimited
 TLSCACertificateFile   $DIR/tls/ca.pem
 TLSCertificateFile     $DIR/tls/cert.pem
 TLSCertificateKeyFile  $DIR/tls/key.pem
+# client certificates are asked for, and checked against the CA, but not required (clients without one work)
+TLSVerifyClient        allow
+# SASL EXTERNAL: the test client certificate's subject binds as the rootdn
+authz-regexp           "^cn=sync-client,o=ferrosync tests\$" "$ROOTDN"
 
 # ---- change log database (written by the accesslog overlay of the main database)
 database        mdb
@@ -248,6 +269,9 @@ kv BIND_PW "$ROOTPW"
 kv BASE_DN "$SUFFIX"
 kv CA_FILE "$DIR/tls/ca.pem"
 kv CHANGELOG_DN "cn=accesslog"
+kv CLIENT_CERT_FILE "$DIR/tls/client-cert.pem"
+kv CLIENT_KEY_FILE "$DIR/tls/client-key.pem"
+kv CLIENT_CERT_SUBJECT "cn=sync-client,o=ferrosync tests"
 kv PID "$PID"
 kv PID_FILE "$DIR/slapd.pid"
 kv LOG_FILE "$DIR/slapd.log"

@@ -32,6 +32,21 @@ pub enum Trust {
     Certificates(Vec<Vec<u8>>),
 }
 
+/// A TLS client certificate: the certificate and its chain (PEM) and the private key (PKCS#8 PEM).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub certificates_pem: Vec<u8>,
+    pub key_pem: Secret,
+    /// Where it came from (the key manager provider), for messages.
+    pub source: String,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertificate").field("source", &self.source).field("key_pem", &self.key_pem).finish()
+    }
+}
+
 /// One LDAP server of a sync source or destination.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -46,6 +61,10 @@ pub struct ServerConfig {
     /// The bind DN; `None` means anonymous.
     pub bind_dn: Option<String>,
     pub password: Option<Secret>,
+    /// The TLS client certificate presented (Ping's `key-manager-provider`).
+    pub client_certificate: Option<ClientCertificate>,
+    /// Bind with SASL EXTERNAL (the identity of the client certificate) instead of a simple bind.
+    pub sasl_external: bool,
     /// Bounds TCP connect + TLS handshake / StartTLS + bind.
     pub connect_timeout: Duration,
     /// Bounds each operation (for streamed searches: each entry / page).
@@ -68,6 +87,8 @@ impl ServerConfig {
             verify_hostname: true,
             bind_dn: None,
             password: None,
+            client_certificate: None,
+            sasl_external: false,
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
             initial_connections: 1,
@@ -79,6 +100,13 @@ impl ServerConfig {
     pub fn with_bind(mut self, bind_dn: impl Into<String>, password: Secret) -> Self {
         self.bind_dn = Some(bind_dn.into());
         self.password = Some(password);
+        self
+    }
+
+    /// Presents `certificate` in the TLS handshake; `sasl_external`: binds with SASL EXTERNAL as its identity.
+    pub fn with_client_certificate(mut self, certificate: ClientCertificate, sasl_external: bool) -> Self {
+        self.client_certificate = Some(certificate);
+        self.sasl_external = sasl_external;
         self
     }
 

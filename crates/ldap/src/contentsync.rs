@@ -771,7 +771,9 @@ async fn session(
     };
     let conn = match conn {
         Ok(c) => c,
-        Err(e @ (LdapError::Bind { .. } | LdapError::Config { .. })) => return Outcome::Fatal(endpoint_error(e)),
+        Err(e @ (LdapError::Bind { .. } | LdapError::ExternalBind { .. } | LdapError::Config { .. })) => {
+            return Outcome::Fatal(endpoint_error(e))
+        }
         Err(e) => return Outcome::Lost { reason: e.to_string(), progressed: false },
     };
     let pool = inner.client.pools().nth(conn.server_index).cloned();

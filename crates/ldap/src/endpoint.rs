@@ -12,15 +12,16 @@ use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::secret::SecretBox;
 use ferrosync::settings::{
-    AuthenticationMethod, ConnectionSecurity, HostnameVerification, LdapDestinationSettings, LdapEndpointSettings,
-    LdapServerSettings, LdapSourceSettings, RetrySettings, TrustManagerSettings, TrustSource,
+    AuthenticationMethod, ConnectionSecurity, HostnameVerification, KeyManagerSettings, LdapDestinationSettings,
+    LdapEndpointSettings, LdapServerSettings, LdapSourceSettings, RetrySettings, TrustManagerSettings, TrustSource,
 };
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{ldap_filter_escape, Dn};
 use tokio::sync::mpsc;
 
 use crate::{
-    ClientOptions, ErrorClass, LdapClient, LdapError, Modification, RetryPolicy, Scope, Security, ServerConfig, Trust,
+    ClientCertificate, ClientOptions, ErrorClass, LdapClient, LdapError, Modification, RetryPolicy, Scope, Security,
+    ServerConfig, Trust,
 };
 
 const PAGE_SIZE: u32 = 500;
@@ -28,7 +29,9 @@ const PAGE_SIZE: u32 = 500;
 /// The core's error for an LDAP failure: whether a retry may help, and the message.
 pub fn endpoint_error(e: LdapError) -> EndpointError {
     match &e {
-        LdapError::Config { .. } | LdapError::Bind { .. } => EndpointError::Config(e.to_string()),
+        LdapError::Config { .. } | LdapError::Bind { .. } | LdapError::ExternalBind { .. } => {
+            EndpointError::Config(e.to_string())
+        }
         LdapError::Connect { .. } | LdapError::AllServersFailed { .. } | LdapError::ConnectionLost { .. } => {
             EndpointError::Unavailable(e.to_string())
         }
@@ -103,16 +106,41 @@ pub fn server_config(
     };
     let mut sc = ServerConfig::new(&server.name, &server.host, server.port).with_security(security, trust);
     sc.verify_hostname = server.hostname_verification != HostnameVerification::AllowAll;
-    if matches!(server.authentication_method, AuthenticationMethod::External | AuthenticationMethod::InterServer) {
-        // Never a simple bind in their place: the operator asked for a certificate or Ping's inter-server auth.
+    if server.authentication_method == AuthenticationMethod::InterServer {
+        // Never a simple bind in its place: the operator asked for Ping's inter-server authentication.
         return Err(cfg_err(format!(
-            "the {label} has authentication-method:{}, which ferrosync does not implement (SASL EXTERNAL with a \
-             client certificate, or PingDirectory's inter-server authentication): use authentication-method:simple \
-             with bind-dn and password (over connection-security:ssl or start-tls)",
-            if server.authentication_method == AuthenticationMethod::External { "external" } else { "inter-server" }
+            "the {label} has authentication-method:inter-server, which ferrosync does not implement \
+             (PingDirectory's inter-server authentication): use authentication-method:simple with bind-dn and \
+             password, or external with a client certificate (over connection-security:ssl or start-tls)"
         )));
     }
-    if server.authentication_method != AuthenticationMethod::None {
+    let external = server.authentication_method == AuthenticationMethod::External;
+    if external && security == Security::None {
+        return Err(cfg_err(format!(
+            "the {label} has authentication-method:external (SASL EXTERNAL with a TLS client certificate) over \
+             connection-security:none: set connection-security:ssl or start-tls"
+        )));
+    }
+    match &server.key_manager_provider {
+        Some(name) if security != Security::None => {
+            let store = KeyManagerSettings::key_store_of(config, name, &label).map_err(cfg_err)?;
+            let ks = store.read(config, secrets, root).map_err(cfg_err)?;
+            let (certificates_pem, key_pem) = ks.to_pem().map_err(|e| {
+                cfg_err(format!("the client certificate of the key-manager-provider '{name}' of the {label}: {e}"))
+            })?;
+            let source = format!("key-manager-provider '{name}'");
+            sc = sc.with_client_certificate(ClientCertificate { certificates_pem, key_pem, source }, external);
+        }
+        None if external => {
+            return Err(cfg_err(format!(
+                "the {label} has authentication-method:external (SASL EXTERNAL), which binds as the identity of a \
+                 TLS client certificate, but no key-manager-provider: set key-manager-provider to a file-based \
+                 provider with the client certificate and its key"
+            )));
+        }
+        _ => {}
+    }
+    if server.authentication_method == AuthenticationMethod::Simple {
         if let Some(dn) = &server.bind_dn {
             let pw = ferrosync::secret::reveal_setting(config, secrets, root, &server.password)
                 .map_err(cfg_err)?
@@ -507,20 +535,13 @@ mod tests {
         }
     }
 
-    /// `authentication-method: external` (SASL EXTERNAL) is refused, never turned into a simple bind.
-    #[test]
-    fn external_authentication_is_refused_not_made_a_simple_bind() {
-        // The refusal comes before any file of the root is read.
+    fn server_with(props_in: &[(&str, &str)]) -> Result<ServerConfig, String> {
+        // The refusals come before any file of the root is read.
         let root = ServerRoot::new("/nonexistent/ferrosync-test-root");
         let mut config = Config::builtin();
         let t = ferrosync::model::find_type("external-server").unwrap();
         let mut props = std::collections::BTreeMap::new();
-        for (k, v) in [
-            ("server-host-name", "h"),
-            ("bind-dn", "cn=sync"),
-            ("password", "pw"),
-            ("authentication-method", "external"),
-        ] {
+        for (k, v) in [("server-host-name", "h"), ("bind-dn", "cn=sync"), ("password", "pw")].iter().chain(props_in) {
             props.insert(k.to_string(), vec![v.to_string()]);
         }
         let mut objects = config.objects().to_vec();
@@ -532,8 +553,26 @@ mod tests {
         });
         config = Config::from_objects(objects);
         let s = LdapServerSettings::of(&config, "ds").unwrap();
-        let e = server_config(&config, &SecretBox::new(root.key_path()), &root, &s, None).unwrap_err().to_string();
-        assert!(e.contains("authentication-method:external") && e.contains("does not implement"), "{e}");
+        server_config(&config, &SecretBox::new(root.key_path()), &root, &s, None).map_err(|e| e.to_string())
+    }
+
+    /// `authentication-method: external` (SASL EXTERNAL) is never turned into a simple bind: without TLS or
+    /// without a key manager provider it is refused, naming what to set; inter-server is refused.
+    #[test]
+    fn external_authentication_needs_tls_and_a_client_certificate_never_a_simple_bind() {
+        let e = server_with(&[("authentication-method", "external")]).unwrap_err();
+        assert!(e.contains("authentication-method:external") && e.contains("connection-security:ssl"), "{e}");
+        let e = server_with(&[("authentication-method", "external"), ("connection-security", "ssl")]).unwrap_err();
+        assert!(e.contains("no key-manager-provider") && e.contains("set key-manager-provider"), "{e}");
+        let e = server_with(&[("authentication-method", "inter-server")]).unwrap_err();
+        assert!(e.contains("authentication-method:inter-server") && e.contains("does not implement"), "{e}");
+        let e = server_with(&[
+            ("authentication-method", "external"),
+            ("connection-security", "ssl"),
+            ("key-manager-provider", "none-such"),
+        ])
+        .unwrap_err();
+        assert!(e.contains("none-such"), "{e}");
     }
 
     #[test]

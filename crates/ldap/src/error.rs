@@ -20,6 +20,8 @@ pub mod rc {
     pub const INVALID_ATTRIBUTE_SYNTAX: u32 = 21;
     pub const NO_SUCH_OBJECT: u32 = 32;
     pub const INVALID_DN_SYNTAX: u32 = 34;
+    pub const AUTH_METHOD_NOT_SUPPORTED: u32 = 7;
+    pub const INAPPROPRIATE_AUTHENTICATION: u32 = 48;
     pub const INVALID_CREDENTIALS: u32 = 49;
     pub const INSUFFICIENT_ACCESS_RIGHTS: u32 = 50;
     pub const BUSY: u32 = 51;
@@ -163,6 +165,10 @@ pub enum LdapError {
     #[error("{}", bind_message(server, bind_dn, *rc, text))]
     Bind { server: String, bind_dn: String, rc: u32, text: String },
 
+    /// The server refused a SASL EXTERNAL bind (the identity of the TLS client certificate `certificate`).
+    #[error("LDAP server {server} refused the SASL EXTERNAL bind with the client certificate of the {certificate}: rc={rc} ({}){}: {}", result_code_name(*rc), text_suffix(text), external_hint(*rc))]
+    ExternalBind { server: String, certificate: String, rc: u32, text: String },
+
     /// A timeout expired.
     #[error("{} on LDAP server {server} timed out: no answer within the {kind} of {}", target(operation, dn), fmt_duration(*after))]
     Timeout { server: String, operation: String, dn: String, kind: TimeoutKind, after: Duration },
@@ -188,7 +194,7 @@ impl LdapError {
     /// The LDAP result code, when the server sent one (for [`LdapError::AllServersFailed`], the last server's).
     pub fn rc(&self) -> Option<u32> {
         match self {
-            LdapError::Result { rc, .. } | LdapError::Bind { rc, .. } => Some(*rc),
+            LdapError::Result { rc, .. } | LdapError::Bind { rc, .. } | LdapError::ExternalBind { rc, .. } => Some(*rc),
             LdapError::AllServersFailed { failures, .. } => failures.last().and_then(LdapError::rc),
             _ => None,
         }
@@ -210,6 +216,7 @@ impl LdapError {
             LdapError::Config { server, .. }
             | LdapError::Connect { server, .. }
             | LdapError::Bind { server, .. }
+            | LdapError::ExternalBind { server, .. }
             | LdapError::Timeout { server, .. }
             | LdapError::Result { server, .. }
             | LdapError::ConnectionLost { server, .. } => Some(server),
@@ -223,7 +230,9 @@ impl LdapError {
             LdapError::Connect { .. } | LdapError::ConnectionLost { .. } => ErrorClass::Failover,
             LdapError::Timeout { kind: TimeoutKind::Connect, .. } => ErrorClass::Failover,
             LdapError::Timeout { kind: TimeoutKind::Response, .. } => ErrorClass::Retry,
-            LdapError::Bind { rc, .. } | LdapError::Result { rc, .. } => classify_rc(*rc),
+            LdapError::Bind { rc, .. } | LdapError::ExternalBind { rc, .. } | LdapError::Result { rc, .. } => {
+                classify_rc(*rc)
+            }
             LdapError::AllServersFailed { .. } => ErrorClass::Failover,
             LdapError::Config { .. } | LdapError::Request { .. } => ErrorClass::Fatal,
         }
@@ -281,6 +290,17 @@ fn bind_message(server: &str, bind_dn: &str, code: u32, text: &str) -> String {
             "LDAP server {server} refused the bind as \"{bind_dn}\" with {detail} (is the password empty, or the account disabled?)"
         ),
         _ => format!("the bind as \"{bind_dn}\" to LDAP server {server} failed: {detail}"),
+    }
+}
+
+fn external_hint(code: u32) -> &'static str {
+    match code {
+        rc::AUTH_METHOD_NOT_SUPPORTED | rc::INVALID_CREDENTIALS | rc::INAPPROPRIATE_AUTHENTICATION => {
+            "the server saw no client certificate it accepts, or maps none to an entry: check that it requests \
+             client certificates (OpenLDAP: TLSVerifyClient allow or demand), trusts the certificate's CA, and \
+             maps its subject to an identity (authz-regexp)"
+        }
+        _ => "check the server's log for why it refused the client certificate's identity",
     }
 }
 

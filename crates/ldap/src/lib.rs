@@ -32,7 +32,7 @@ pub mod provider;
 mod stream;
 
 pub use client::{DedicatedConnection, LdapClient, RawSearchResult, ServerStatus};
-pub use config::{ClientOptions, RetryPolicy, Security, ServerConfig, Trust};
+pub use config::{ClientCertificate, ClientOptions, RetryPolicy, Security, ServerConfig, Trust};
 pub use convert::{
     add_attributes, entry_from_result_entry, entry_from_search_entry, is_binary_attribute, push_attribute,
     strip_binary_option, Modification,

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
-use native_tls::{Certificate, TlsConnector};
+use native_tls::{Certificate, Identity, TlsConnector};
 use tokio::sync::Mutex;
 
 use crate::config::{Security, ServerConfig, Trust};
@@ -65,11 +65,22 @@ impl LdapPool {
         if config.host.is_empty() {
             return Err(config_error("the host name is empty".into()));
         }
-        if config.bind_dn.as_deref().is_some_and(|dn| !dn.is_empty())
+        if !config.sasl_external
+            && config.bind_dn.as_deref().is_some_and(|dn| !dn.is_empty())
             && config.password.as_ref().is_none_or(|p| p.is_empty())
         {
             return Err(config_error(
                 "a bind DN is set but the password is empty (that would be an unauthenticated bind)".into(),
+            ));
+        }
+        if config.sasl_external && config.client_certificate.is_none() {
+            return Err(config_error(
+                "SASL EXTERNAL needs a client certificate: set the key-manager-provider of the external server".into(),
+            ));
+        }
+        if config.client_certificate.is_some() && config.security == Security::None {
+            return Err(config_error(
+                "a client certificate is presented only over TLS: set connection-security:ssl or start-tls".into(),
             ));
         }
         let tls = build_tls(&config).map_err(config_error)?;
@@ -166,7 +177,29 @@ impl LdapPool {
                 // An error here is a broken socket; the operations waiting on it get their own error.
                 let _ = conn.drive().await;
             });
-            if let Some(bind_dn) = cfg.bind_dn.as_deref().filter(|dn| !dn.is_empty()) {
+            if cfg.sasl_external {
+                let certificate = cfg.client_certificate.as_ref().map(|c| c.source.clone()).unwrap_or_default();
+                let res = ldap.sasl_external_bind().await.map_err(|e| match e {
+                    ldap3::LdapError::LdapResult { result } => LdapError::ExternalBind {
+                        server: label.clone(),
+                        certificate: certificate.clone(),
+                        rc: result.rc,
+                        text: result.text,
+                    },
+                    other => {
+                        let reason = format!("the connection failed during the SASL EXTERNAL bind: {other}");
+                        LdapError::Connect { hint: connect_hint(&reason), server: label.clone(), reason }
+                    }
+                })?;
+                if res.rc != 0 {
+                    return Err(LdapError::ExternalBind {
+                        server: label.clone(),
+                        certificate,
+                        rc: res.rc,
+                        text: res.text,
+                    });
+                }
+            } else if let Some(bind_dn) = cfg.bind_dn.as_deref().filter(|dn| !dn.is_empty()) {
                 let password = cfg.password.as_ref().map(|p| p.expose()).unwrap_or_default();
                 let res = ldap.simple_bind(bind_dn, password).await.map_err(|e| match e {
                     ldap3::LdapError::LdapResult { result } => LdapError::Bind {
@@ -388,6 +421,11 @@ fn build_tls(config: &ServerConfig) -> Result<Option<TlsConnector>, String> {
     }
     if !config.verify_hostname {
         builder.danger_accept_invalid_hostnames(true);
+    }
+    if let Some(c) = &config.client_certificate {
+        let identity = Identity::from_pkcs8(&c.certificates_pem, c.key_pem.expose().as_bytes())
+            .map_err(|e| format!("the client certificate of the {} cannot be used: {e}", c.source))?;
+        builder.identity(identity);
     }
     builder.build().map(Some).map_err(|e| format!("cannot set up TLS: {e}"))
 }

@@ -846,6 +846,47 @@ async fn https_certificates_are_checked_and_a_file_based_provider_adds_the_ca() 
     assert!(w.try_user("tina").is_some(), "the user is created once the CA is trusted");
 }
 
+/// Trust stores as an operator makes them (keytool's JKS and PKCS#12, openssl's PKCS#12, each with a PIN in a
+/// pin file) trust the gateway's CA with the system's store alone otherwise; a wrong PIN is an error naming the
+/// provider and the property, and nothing is sent.
+#[tokio::test]
+async fn https_trust_stores_made_by_keytool_jks_and_pkcs12() {
+    let w = World::new("stores", "SCIM2", None).await;
+    let (ca, system) = util::https_ca();
+    let system_only = [("SSL_CERT_FILE", system.as_str())];
+    let resync = || w.root.run_env("resync", &["--pipe-name", "ldap-to-scim"], &system_only);
+    let (jks, p12, openssl) = util::trust_stores(&ca, w.root.path(), "store-Pin-1");
+    w.root.write("trust.pin", "store-Pin-1\n");
+    w.root.write("wrong.pin", "not-the-pin\n");
+    w.add_user("none", &[]).await;
+    let refused = resync().fails();
+    assert!(refused.to_lowercase().contains("certificate"), "the system's store alone must not trust it: {refused}");
+    assert!(w.try_user("none").is_none());
+    for (i, (store, kind)) in [(&jks, "JKS"), (&p12, "PKCS12"), (&openssl, "")].into_iter().enumerate() {
+        let user = format!("u{i}");
+        w.add_user(&user, &[]).await;
+        let name = format!("store-{i}");
+        let store_type = if kind.is_empty() { String::new() } else { format!(" --set trust-store-type:{kind}") };
+        w.dsconfig(&format!(
+            "dsconfig create-trust-manager-provider --provider-name {name} --type file-based --set enabled:true \
+             --set trust-store-file:{}{store_type} --set trust-store-pin-file:wrong.pin\n\
+             dsconfig set-external-server-prop --server-name scim --set trust-manager-provider:{name}\n",
+            store.display()
+        ));
+        let refused = resync().fails();
+        assert!(
+            refused.contains(&format!("'{name}'")) && refused.contains("trust-store-pin-file"),
+            "a wrong PIN names the provider and the property: {refused}"
+        );
+        assert!(w.try_user(&user).is_none());
+        w.dsconfig(&format!(
+            "dsconfig set-trust-manager-provider-prop --provider-name {name} --set trust-store-pin-file:trust.pin\n"
+        ));
+        resync().ok();
+        assert!(w.try_user(&user).is_some(), "trusted through the {kind} store {}", store.display());
+    }
+}
+
 /// A token is not sent to an `http://` service unless the external server says so; with
 /// `allow-credentials-over-http: true` (which dsconfig warns about) it is.
 #[tokio::test]

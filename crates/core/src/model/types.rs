@@ -35,14 +35,13 @@ const LDAP_SERVER: &[P] = &[
     P::new("bind-dn", Dn, "The DN that ferrosync binds with (the sync user)."),
     P::new("password", String, "The password of the bind DN.").sensitive(),
     P::new("passphrase-provider", Reference("passphrase-provider"), "A passphrase provider that supplies the bind password."),
-    P::new("authentication-method", Enum(&["none", "simple", "external", "inter-server"]), "How ferrosync authenticates: simple bind, or none (anonymous); external and inter-server are refused when the server is used.").default(&["simple"]).value_notes(&[
-        ("external", "ferrosync does not implement SASL EXTERNAL (client certificates): a pipe using this server will not start; use simple with bind-dn and password"),
-        ("inter-server", "ferrosync does not implement PingDirectory's inter-server authentication: a pipe using this server will not start; use simple with bind-dn and password"),
+    P::new("authentication-method", Enum(&["none", "simple", "external", "inter-server"]), "How ferrosync authenticates: simple bind with bind-dn and password, none (anonymous), or external (SASL EXTERNAL: the client certificate of the key-manager-provider, over ssl or start-tls); inter-server is refused when the server is used.").default(&["simple"]).value_notes(&[
+        ("inter-server", "ferrosync does not implement PingDirectory's inter-server authentication: a pipe using this server will not start; use simple with bind-dn and password, or external with a client certificate"),
     ]),
     P::new("authorization-method", String, "Accepted for compatibility with PingDataSync server profiles; not used.").unused().advanced(),
     P::new("connection-security", SECURITY, "Whether connections are plain (none), LDAPS (ssl) or upgraded with StartTLS (start-tls).").default(&["none"]),
-    P::new("key-manager-provider", Reference("key-manager-provider"), "The key manager provider for client certificates.").unused(),
-    P::new("trust-manager-provider", Reference("trust-manager-provider"), "Which server certificates to trust: 'Blind Trust' trusts any, a file-based provider trusts the CA certificates in its file; unset trusts the system's CAs.").default(&["JVM-Default"]),
+    P::new("key-manager-provider", Reference("key-manager-provider"), "The file-based key manager provider whose certificate ferrosync presents as its TLS client certificate (for authentication-method: external, or a server that requires one)."),
+    P::new("trust-manager-provider", Reference("trust-manager-provider"), "Which server certificates to trust: 'Blind Trust' trusts any, a file-based provider trusts the certificates of its trust store (PEM, PKCS#12 or JKS); unset trusts the system's CAs.").default(&["JVM-Default"]),
     P::new("hostname-verification-method", HOSTNAME_VERIFICATION, "Whether the server certificate must match the host name.").default(&["strict"]),
     P::new("initial-connections", int(0), "Connections opened when the pipe starts.").default(&["1"]),
     P::new("max-connections", int(1), "The most connections kept open to this server.").default(&["10"]),
@@ -791,32 +790,37 @@ const TRUST_VARIANTS: &[V] = &[
 const KEY_VARIANTS: &[V] = &[
     V::new(
         "file-based",
-        "A server certificate and its private key, for the HTTPS Connection Handler: a PEM file (ferrosync does \
-         not read JKS or PKCS#12 key stores).",
+        "A certificate and its private key in a key store file (PEM, PKCS#12 or JKS): the HTTPS Connection \
+         Handler's server certificate, or an LDAP external server's client certificate.",
         &[&[
             ENABLED,
             P::new(
                 "key-store-file",
                 Path,
-                "The PEM file with the server certificate first, the CA certificates of its chain after it, and the \
-                 private key (relative paths are below the server root).",
+                "The key store: PKCS#12 or JKS (the first private key entry and its chain), or a PEM file with the \
+                 certificate first, the CA certificates of its chain after it, and the private key (relative paths \
+                 are below the server root).",
             )
             .required(),
-            P::new("key-store-type", String, "The key store's type: PEM (the default); JKS and PKCS12 are refused."),
-            P::new("key-store-pin", String, "The passphrase of an encrypted private key.").sensitive(),
-            P::new("key-store-pin-file", Path, "A file whose first line is the passphrase of the private key."),
+            P::new("key-store-type", String, "JKS, PKCS12 or PEM; unset: recognized from the file's content."),
+            P::new(
+                "key-store-pin",
+                String,
+                "The key store's PIN (PKCS#12 and JKS); for PEM, the passphrase of an encrypted private key.",
+            )
+            .sensitive(),
+            P::new("key-store-pin-file", Path, "A file whose first line is the key store's PIN."),
             P::new(
                 "key-store-pin-passphrase-provider",
                 Reference("passphrase-provider"),
-                "A passphrase provider that supplies the passphrase of the private key.",
+                "A passphrase provider that supplies the key store's PIN.",
             ),
             P::new(
                 "private-key-pin",
                 String,
-                "A PIN of the key inside a JKS key store (a PEM key has only key-store-pin).",
+                "The PIN of the private key inside a JKS key store, when it is not the store's PIN.",
             )
-            .sensitive()
-            .unused(),
+            .sensitive(),
         ]],
     ),
     V::new("null", "No certificate.", &[&[ENABLED]]),

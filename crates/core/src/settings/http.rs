@@ -133,14 +133,38 @@ impl ServletSettings {
 /// Where a key manager provider's certificate and key are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyStoreSettings {
-    /// The PEM file (relative paths are below the server root).
+    /// The key store: PEM, PKCS#12 or JKS (relative paths are below the server root).
     pub file: String,
-    /// `key-store-type`, when set (only PEM is read).
+    /// `key-store-type`, when set (else recognized from the file's content).
     pub store_type: Option<String>,
-    /// The passphrase of an encrypted key: stored, or from a passphrase provider...
+    /// The key store's PIN (a PEM file's: the passphrase of an encrypted key): stored, or from a passphrase
+    /// provider...
     pub pin: SecretSetting,
     /// ... or the first line of a file.
     pub pin_file: Option<String>,
+    /// `private-key-pin`: the PIN of the private key in a JKS store, when it is not the store's.
+    pub key_pin: SecretSetting,
+}
+
+impl KeyStoreSettings {
+    /// The key, certificate and chain of the key store, its PINs revealed (see [`crate::truststore::key_store`]).
+    pub fn read(
+        &self,
+        config: &Config,
+        secrets: &crate::secret::SecretBox,
+        root: &crate::store::ServerRoot,
+    ) -> Result<crate::truststore::KeyStore, String> {
+        let reveal = super::security::reveal_pin;
+        let pin = reveal(config, secrets, root, &self.pin, self.pin_file.as_deref(), "key-store-pin-file")?;
+        let key_pin = reveal(config, secrets, root, &self.key_pin, None, "private-key-pin")?;
+        crate::truststore::key_store(
+            &root.resolve(&self.file),
+            self.store_type.as_deref(),
+            pin.as_ref().map(|(secret, property)| crate::truststore::Pin { secret, property }),
+            key_pin.as_ref().map(|(secret, property)| crate::truststore::Pin { secret, property }),
+        )
+        .map_err(|e| format!("{e} (the {})", self.pin.owner.label))
+    }
 }
 
 /// A key manager provider.
@@ -163,9 +187,18 @@ impl KeyManagerSettings {
                 store_type: r.text("key-store-type")?,
                 pin: r.secret("key-store-pin", Some("key-store-pin-passphrase-provider"))?,
                 pin_file: r.text("key-store-pin-file")?,
+                key_pin: r.secret("private-key-pin", None)?,
             }),
             _ => None,
         };
+        if let Some(t) = key_store.as_ref().and_then(|k| k.store_type.as_ref()) {
+            crate::truststore::Format::parse(t).map_err(|reason| SettingsError::InvalidValue {
+                object: r.label(),
+                property: "key-store-type".into(),
+                value: t.clone(),
+                reason: reason.replace("trust store", "key store"),
+            })?;
+        }
         Ok(KeyManagerSettings {
             name: r.name().to_string(),
             label: r.label(),
@@ -177,5 +210,25 @@ impl KeyManagerSettings {
 
     pub fn of(config: &Config, name: &str) -> Result<Self, SettingsError> {
         KeyManagerSettings::read(&Reader::new(super::lookup(config, "key-manager-provider", name)?))
+    }
+
+    /// The key store of the provider `name`, checked: it exists, is enabled and is file-based. `user`: the
+    /// label of the object that names it, for messages.
+    pub fn key_store_of(config: &Config, name: &str, user: &str) -> Result<KeyStoreSettings, String> {
+        let k =
+            KeyManagerSettings::of(config, name).map_err(|e| format!("the key-manager-provider of the {user}: {e}"))?;
+        if !k.enabled {
+            return Err(format!(
+                "the {} used by the {user} is disabled: run dsconfig set-key-manager-provider-prop --provider-name \
+                 \"{name}\" --set enabled:true",
+                k.label
+            ));
+        }
+        k.key_store.ok_or_else(|| {
+            format!(
+                "the {} used by the {user} is of type {}, which holds no certificate: use a file-based one",
+                k.label, k.variant
+            )
+        })
     }
 }

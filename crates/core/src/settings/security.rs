@@ -90,26 +90,36 @@ impl TrustStoreFile {
         secrets: &crate::secret::SecretBox,
         root: &crate::store::ServerRoot,
     ) -> Result<Vec<Vec<u8>>, String> {
-        let pin = match crate::secret::reveal_setting(config, secrets, root, &self.pin)? {
-            Some(pin) => Some(pin),
-            None => match &self.pin_file {
-                Some(f) => {
-                    let path = root.resolve(f);
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        format!(
-                            "cannot read the trust-store-pin-file {} of the {}: {e}",
-                            path.display(),
-                            self.pin.owner.label
-                        )
-                    })?;
-                    Some(crate::secret::Secret::new(text.trim_end_matches(['\r', '\n'])))
-                }
-                None => None,
-            },
-        };
-        crate::truststore::certificates(&root.resolve(&self.file), self.format.as_deref(), pin.as_ref())
+        let pin = reveal_pin(config, secrets, root, &self.pin, self.pin_file.as_deref(), "trust-store-pin-file")?;
+        let pin = pin.as_ref().map(|(secret, property)| crate::truststore::Pin { secret, property });
+        crate::truststore::certificates(&root.resolve(&self.file), self.format.as_deref(), pin)
             .map_err(|e| format!("{e} (the {})", self.pin.owner.label))
     }
+}
+
+/// A store's PIN and the property it came from: the stored PIN or its passphrase provider (`pin`), else the
+/// first line of `pin_file` (the property `file_property`; relative paths are below the server root).
+pub fn reveal_pin(
+    config: &crate::config::Config,
+    secrets: &crate::secret::SecretBox,
+    root: &crate::store::ServerRoot,
+    pin: &super::SecretSetting,
+    pin_file: Option<&str>,
+    file_property: &str,
+) -> Result<Option<(crate::secret::Secret, String)>, String> {
+    if let Some(secret) = crate::secret::reveal_setting(config, secrets, root, pin)? {
+        let property = match (&pin.sealed, &pin.provider) {
+            (None, Some(_)) => format!("{}-passphrase-provider", pin.property),
+            _ => pin.property.to_string(),
+        };
+        return Ok(Some((secret, property)));
+    }
+    let Some(f) = pin_file else { return Ok(None) };
+    let path = root.resolve(f);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the {file_property} {} of the {}: {e}", path.display(), pin.owner.label))?;
+    let first = text.lines().next().unwrap_or_default().trim_end_matches('\r');
+    Ok(Some((crate::secret::Secret::new(first), format!("{file_property} {}", path.display()))))
 }
 
 /// A trust manager provider.
@@ -127,8 +137,13 @@ impl TrustManagerSettings {
         let trust = match r.variant().unwrap_or("") {
             "blind-trust" => Some(TrustSource::Any),
             "file-based" => {
-                let format = r.text("trust-store-type")?;
-                if let Some(f) = &format {
+                let store = TrustStoreFile {
+                    file: r.required_text("trust-store-file")?,
+                    format: r.text("trust-store-type")?,
+                    pin: r.secret("trust-store-pin", Some("trust-store-pin-passphrase-provider"))?,
+                    pin_file: r.text("trust-store-pin-file")?,
+                };
+                if let Some(f) = &store.format {
                     crate::truststore::Format::parse(f).map_err(|reason| SettingsError::InvalidValue {
                         object: r.label(),
                         property: "trust-store-type".into(),
@@ -136,12 +151,7 @@ impl TrustManagerSettings {
                         reason,
                     })?;
                 }
-                Some(TrustSource::CaFile(TrustStoreFile {
-                    file: r.required_text("trust-store-file")?,
-                    format,
-                    pin: r.secret("trust-store-pin", Some("trust-store-pin-passphrase-provider"))?,
-                    pin_file: r.text("trust-store-pin-file")?,
-                }))
+                Some(TrustSource::CaFile(store))
             }
             "jvm-default" => Some(TrustSource::System),
             _ => None,

@@ -53,6 +53,8 @@ pub struct LdapServerSettings {
     pub connection_security: ConnectionSecurity,
     /// `trust-manager-provider`; `None` trusts the system's CAs.
     pub trust_manager_provider: Option<String>,
+    /// `key-manager-provider`: the TLS client certificate presented, if any.
+    pub key_manager_provider: Option<String>,
     pub hostname_verification: HostnameVerification,
     pub initial_connections: usize,
     pub max_connections: usize,
@@ -72,6 +74,7 @@ impl LdapServerSettings {
             authentication_method: r.required_choice("authentication-method")?,
             connection_security: r.required_choice("connection-security")?,
             trust_manager_provider: r.text("trust-manager-provider")?,
+            key_manager_provider: r.text("key-manager-provider")?,
             hostname_verification: r.required_choice("hostname-verification-method")?,
             initial_connections: r.required_integer("initial-connections")?,
             max_connections: r.required_integer::<usize>("max-connections")?.max(1),

@@ -260,3 +260,80 @@ pub fn https_ca() -> (String, String) {
     };
     (var("FERROSYNC_TEST_HTTPS_CA_FILE"), var("FERROSYNC_TEST_HTTPS_SYSTEM_BUNDLE"))
 }
+
+/// Runs a store-making command (keytool or openssl) and panics with its output when it fails.
+fn store_tool(program: &str, args: &[&str]) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (tests/servers/install-deps.sh java installs keytool): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Trust stores holding the CA certificate `ca` (PEM), made the way an operator makes them, each with the PIN
+/// `pin`: `(jks, pkcs12, openssl_pkcs12)`, where the first two are keytool's (`keytool -importcert`) and the
+/// last is `openssl pkcs12 -export -nokeys`.
+#[allow(dead_code)]
+pub fn trust_stores(ca: &str, dir: &Path, pin: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (jks, p12, openssl) = (dir.join("trust.jks"), dir.join("trust.p12"), dir.join("trust-openssl.p12"));
+    for (file, kind) in [(&jks, "JKS"), (&p12, "PKCS12")] {
+        let file = file.to_str().unwrap();
+        store_tool(
+            "keytool",
+            &["-importcert", "-noprompt", "-alias", "test-ca", "-file", ca, "-keystore", file, "-storetype", kind]
+                .into_iter()
+                .chain(["-storepass", pin])
+                .collect::<Vec<_>>(),
+        );
+    }
+    let pass = format!("pass:{pin}");
+    store_tool(
+        "openssl",
+        &["pkcs12", "-export", "-nokeys", "-in", ca, "-out", openssl.to_str().unwrap(), "-passout", &pass],
+    );
+    (jks, p12, openssl)
+}
+
+/// Key stores holding the certificate `cert` and key `key` (PEM) and the CA `ca` after it, each with the PIN
+/// `pin`: `(pkcs12, jks, pem)`: `openssl pkcs12 -export`, then `keytool -importkeystore` of it into a JKS, and
+/// the PEM file of the certificate, the CA and the key.
+#[allow(dead_code)]
+pub fn key_stores(cert: &str, key: &str, ca: &str, dir: &Path, pin: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (p12, jks, pem) = (dir.join("client.p12"), dir.join("client.jks"), dir.join("client.pem"));
+    let pass = format!("pass:{pin}");
+    let p12s = p12.to_str().unwrap();
+    store_tool(
+        "openssl",
+        &["pkcs12", "-export", "-in", cert, "-inkey", key, "-certfile", ca, "-name", "client", "-out", p12s]
+            .into_iter()
+            .chain(["-passout", &pass])
+            .collect::<Vec<_>>(),
+    );
+    store_tool(
+        "keytool",
+        &[
+            "-importkeystore",
+            "-noprompt",
+            "-srckeystore",
+            p12s,
+            "-srcstoretype",
+            "PKCS12",
+            "-srcstorepass",
+            pin,
+            "-destkeystore",
+            jks.to_str().unwrap(),
+            "-deststoretype",
+            "JKS",
+            "-deststorepass",
+            pin,
+        ],
+    );
+    let text: String = [cert, ca, key].iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    std::fs::write(&pem, text).unwrap();
+    (p12, jks, pem)
+}
