@@ -199,6 +199,20 @@ impl LdapPool {
                         text: res.text,
                     });
                 }
+                // A server that ignores a certificate it cannot verify (slapd's TLSVerifyClient allow) may let
+                // EXTERNAL succeed with no identity: the writes would then go out anonymously. Who am I? tells.
+                if let Ok((exop, _)) = ldap.extended(ldap3::exop::WhoAmI).await.and_then(|r| r.success()) {
+                    if exop.val.as_deref().unwrap_or_default().is_empty() {
+                        return Err(LdapError::ExternalBind {
+                            server: label.clone(),
+                            certificate,
+                            rc: crate::rc::INAPPROPRIATE_AUTHENTICATION,
+                            text: "the bind succeeded anonymously: the server took no identity from the client \
+                                   certificate (is it signed by a CA the server trusts?)"
+                                .into(),
+                        });
+                    }
+                }
             } else if let Some(bind_dn) = cfg.bind_dn.as_deref().filter(|dn| !dn.is_empty()) {
                 let password = cfg.password.as_ref().map(|p| p.expose()).unwrap_or_default();
                 let res = ldap.simple_bind(bind_dn, password).await.map_err(|e| match e {

@@ -8,7 +8,7 @@
 
 mod util;
 
-use util::scenario::Scenario;
+use util::scenario::{Scenario, PEOPLE_ALL};
 
 fn env(k: &str) -> String {
     let name = format!("FERROSYNC_TEST_OPENLDAP_{k}");
@@ -28,6 +28,7 @@ fn refused(s: &Scenario) -> String {
 #[tokio::test]
 async fn ldaps_and_starttls_trusted_through_jks_and_pkcs12_stores() {
     let s = Scenario::new("tlsstores").await;
+    s.dsconfig(PEOPLE_ALL);
     let (jks, p12, openssl) = util::trust_stores(&env("CA_FILE"), s.root.path(), "store-Pin-1");
     s.root.write("trust.pin", "store-Pin-1\n");
     s.root.write("wrong.pin", "not-the-pin\n");
@@ -76,6 +77,7 @@ async fn ldaps_and_starttls_trusted_through_jks_and_pkcs12_stores() {
 #[tokio::test]
 async fn sasl_external_binds_as_the_client_certificate() {
     let s = Scenario::new("tlsext").await;
+    s.dsconfig(PEOPLE_ALL);
     let ca = env("CA_FILE");
     let (p12, jks, pem) =
         util::key_stores(&env("CLIENT_CERT_FILE"), &env("CLIENT_KEY_FILE"), &ca, s.root.path(), "key-Pin-2");
