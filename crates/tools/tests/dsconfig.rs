@@ -923,3 +923,83 @@ fn the_built_in_root_user_can_be_changed() {
     let cfg = root.config();
     assert_eq!(cfg.get("root-dn-user", "Directory Manager").unwrap().values("first-name"), vec!["Directory"]);
 }
+
+/// Ping's other object types (model::catalog): their built-ins exist (listeners, log rotation and retention
+/// policies, singletons), and create, set, get, list and delete on them apply, are stored and shown, each with
+/// one note that ferrosync does not use them; secrets among their undeclared properties are sealed and masked;
+/// a subcommand of no Ping type still fails with a suggestion.
+#[test]
+fn pings_other_object_types_are_stored_shown_and_flagged() {
+    let root = Root::new();
+    let batch = root.write(
+        "other.dsconfig",
+        r#"dsconfig set-access-control-handler-prop \
+    --add 'global-aci:(targetattr="*")\
+(version 3.0; acl "sync"; allow (read) userdn="ldap:///cn=sync";)'
+dsconfig set-connection-handler-prop --handler-name "LDAP Connection Handler" --set listen-port:1389
+dsconfig set-connection-handler-prop --handler-name "LDAPS Connection Handler" --set enabled:true \
+    --set key-store-pin:Pin-Secret-1
+dsconfig create-alert-handler --handler-name Mail --type smtp --set enabled:true --set recipient-address:ops@example.com
+dsconfig set-work-queue-prop --set num-worker-threads:16
+dsconfig set-log-rotation-policy-prop --policy-name "Size Limit Rotation Policy" --set "file-size-limit:50 mb"
+dsconfig create-plugin --plugin-name stats --type periodic-stats-logger --set enabled:true
+"#,
+    );
+    let f = batch.display().to_string();
+    let run = root.dsconfig(&["--no-prompt", "--batch-file", &f]);
+    run.ok();
+    let err = run.stderr();
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 7, "{err}");
+    assert_eq!(
+        notes[0],
+        format!(
+            "note: {f}:1: the Access Control Handler is stored for compatibility with PingDataSync but not used by \
+             ferrosync"
+        )
+    );
+    assert!(notes[3].contains(&format!("{f}:7: the Alert Handler 'Mail' is stored")), "{err}");
+    assert!(!err.contains("Pin-Secret-1"), "{err}");
+
+    let acis = root.dsconfig(&["get-access-control-handler-prop", "--property", "global-aci", "-s"]).ok();
+    assert_eq!(
+        acis,
+        "global-aci\t(targetattr=\"*\")(version 3.0; acl \"sync\"; allow (read) userdn=\"ldap:///cn=sync\";)\n"
+    );
+    let ldaps =
+        root.dsconfig(&["get-connection-handler-prop", "--handler-name", "LDAPS Connection Handler", "-s"]).ok();
+    assert!(ldaps.contains("enabled\ttrue\n") && ldaps.contains("key-store-pin\t*****\n"), "{ldaps}");
+    assert!(!ldaps.contains("Pin-Secret-1"), "{ldaps}");
+    let cfg = root.config();
+    let pin = cfg.get("connection-handler", "LDAPS Connection Handler").unwrap().values("key-store-pin").join("");
+    assert!(ferrosync::secret::is_sealed(&pin), "the PIN is sealed in the store: {pin}");
+    assert_eq!(cfg.get("work-queue", "").unwrap().values("num-worker-threads"), vec!["16"]);
+    let audit = std::fs::read_to_string(root.path().join("logs/config-audit.log")).unwrap();
+    assert!(audit.contains("key-store-pin:*****") && !audit.contains("Pin-Secret-1"), "{audit}");
+
+    let handlers = root.dsconfig(&["list-connection-handlers", "-s"]).ok();
+    assert_eq!(
+        handlers,
+        "JMX Connection Handler\tjmx\nLDAP Connection Handler\tldap\nLDAPS Connection Handler\tldap\n\
+         LDIF Connection Handler\tldif\n"
+    );
+    let policies = root.dsconfig(&["list-log-retention-policies", "-s"]).ok();
+    assert!(policies.contains("File Count Retention Policy\tfile-count\n"), "{policies}");
+    let size =
+        root.dsconfig(&["get-log-rotation-policy-prop", "--policy-name", "size limit rotation policy", "-s"]).ok();
+    assert!(size.contains("file-size-limit\t50 mb\n"), "{size}");
+
+    root.dsconfig(&["delete-alert-handler", "--handler-name", "Mail"]).ok();
+    assert!(root.config().get("alert-handler", "Mail").is_none());
+    let e = root.dsconfig(&["create-plugin", "--plugin-name", "p2"]).fails();
+    assert!(e.contains("periodic-stats-logger") && e.contains("third-party"), "{e}");
+    let e = root.dsconfig(&["set-acess-control-handler-prop", "--add", "global-aci:x"]).fails();
+    assert!(e.contains("unknown subcommand") && e.contains("did you mean 'set-access-control-handler-prop'"), "{e}");
+    let e = root.dsconfig(&["create-frobnicator", "--frob-name", "x"]).fails();
+    assert!(e.contains("unknown subcommand 'create-frobnicator'"), "{e}");
+    // A used object still refuses a property the model does not declare, naming what is valid.
+    let e = root
+        .dsconfig(&["set-log-publisher-prop", "--publisher-name", "File-Based Sync Logger", "--set", "listen-port:1"])
+        .fails();
+    assert!(e.contains("listen-port") && e.contains("logged-message-type"), "{e}");
+}

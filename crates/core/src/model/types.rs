@@ -1183,4 +1183,83 @@ pub const BUILTIN_OBJECTS: &[Builtin] = &[
     // The root user Ping's setup creates (cn=Directory Manager), which profiles change with
     // set-root-dn-user-prop --user-name "Directory Manager".
     builtin("root-dn-user", "Directory Manager", None, &[]),
+    builtin("key-manager-provider", "PKCS11", Some("pkcs11"), &[("enabled", "false")]),
+    builtin(
+        "log-publisher",
+        "File-Based Access Logger",
+        Some("file-based-access"),
+        &[("enabled", "true"), ("log-file", "logs/access")],
+    ),
+    builtin(
+        "log-publisher",
+        "File-Based Audit Logger",
+        Some("file-based-audit"),
+        &[("enabled", "false"), ("log-file", "logs/audit")],
+    ),
+    // The rest of what Ping's setup makes, from the catalog of types ferrosync does not use (model::catalog):
+    // the singletons, the listeners (but HTTP and HTTPS), the log rotation and retention policies, the
+    // password policies.
+    builtin("access-control-handler", "", Some("dsee-compat"), &[("enabled", "true")]),
+    builtin("work-queue", "", Some("high-throughput"), &[]),
+    builtin("crypto-manager", "", None, &[]),
+    builtin("root-dn", "", None, &[]),
+    builtin("plugin-root", "", None, &[]),
+    builtin("alarm-manager", "", None, &[]),
+    builtin("ldap-sdk-debug-logger", "", None, &[("enabled", "false")]),
+    builtin("license", "", None, &[]),
+    builtin(
+        "connection-handler",
+        "LDAP Connection Handler",
+        Some("ldap"),
+        &[("enabled", "true"), ("listen-port", "389"), ("use-ssl", "false")],
+    ),
+    builtin(
+        "connection-handler",
+        "LDAPS Connection Handler",
+        Some("ldap"),
+        &[("enabled", "false"), ("listen-port", "636"), ("use-ssl", "true")],
+    ),
+    builtin(
+        "connection-handler",
+        "JMX Connection Handler",
+        Some("jmx"),
+        &[("enabled", "false"), ("listen-port", "1689")],
+    ),
+    builtin(
+        "connection-handler",
+        "LDIF Connection Handler",
+        Some("ldif"),
+        &[("enabled", "false"), ("ldif-directory", "config/auto-process-ldif")],
+    ),
+    builtin(
+        "log-rotation-policy",
+        "24 Hours Time Limit Rotation Policy",
+        Some("time-limit"),
+        &[("rotation-interval", "24 h")],
+    ),
+    builtin(
+        "log-rotation-policy",
+        "7 Days Time Limit Rotation Policy",
+        Some("time-limit"),
+        &[("rotation-interval", "7 d")],
+    ),
+    builtin("log-rotation-policy", "Fixed Time Rotation Policy", Some("fixed-time"), &[("time-of-day", "2359")]),
+    builtin("log-rotation-policy", "Size Limit Rotation Policy", Some("size-limit"), &[("file-size-limit", "100 mb")]),
+    builtin("log-rotation-policy", "Never Rotate Policy", Some("never-rotate"), &[]),
+    builtin("log-retention-policy", "File Count Retention Policy", Some("file-count"), &[("number-of-files", "10")]),
+    builtin(
+        "log-retention-policy",
+        "Free Disk Space Retention Policy",
+        Some("free-disk-space"),
+        &[("free-disk-space", "500 mb")],
+    ),
+    builtin(
+        "log-retention-policy",
+        "Size Limit Retention Policy",
+        Some("size-limit"),
+        &[("disk-space-used", "500 mb")],
+    ),
+    builtin("log-retention-policy", "Never Delete Retention Policy", Some("never-delete"), &[]),
+    builtin("password-policy", "Default Password Policy", None, &[("password-attribute", "userPassword")]),
+    builtin("password-policy", "Root Password Policy", None, &[("password-attribute", "userPassword")]),
 ];
