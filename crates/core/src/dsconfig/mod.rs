@@ -2,6 +2,7 @@
 //! ([`render`]), and run batch files all or nothing.
 
 pub mod args;
+pub mod diff;
 pub mod render;
 
 use std::io::Write;

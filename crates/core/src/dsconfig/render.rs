@@ -133,6 +133,11 @@ fn sh(word: &str) -> String {
 
 /// The command as a replayable dsconfig line, with sensitive values masked.
 pub fn command_line(cmd: &Command, obj: Option<&ConfigObject>) -> String {
+    command_words(cmd, obj).join(" ")
+}
+
+/// The words of [`command_line`], each shell-quoted: `dsconfig`, the subcommand, then options and their values.
+pub fn command_words(cmd: &Command, obj: Option<&ConfigObject>) -> Vec<String> {
     let t = cmd.object_type;
     let mut words = vec!["dsconfig".to_string(), cmd.action.subcommand(t)];
     let naming = t.naming_args();
@@ -168,7 +173,7 @@ pub fn command_line(cmd: &Command, obj: Option<&ConfigObject>) -> String {
         words.push(flag.into());
         words.push(sh(&text));
     }
-    words.join(" ")
+    words
 }
 
 /// `dsconfig --help` and `--help-CATEGORY`.
