@@ -478,7 +478,7 @@ fn ldif_lines(raw: &[u8]) -> Vec<Option<LdifLine>> {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct ParsedChanges {
     attributes: Vec<String>,
-    password: Option<String>,
+    password: Option<Secret>,
     modifier: Option<String>,
 }
 
@@ -533,7 +533,7 @@ fn note_value(parsed: &mut ParsedChanges, attr: &str, op: &str, value: Option<&[
     let text = value.and_then(|v| String::from_utf8(v.to_vec()).ok());
     if attr.eq_ignore_ascii_case(UNHASHED_PASSWORD) {
         if op != "delete" && parsed.password.is_none() {
-            parsed.password = text.filter(|v| !v.is_empty());
+            parsed.password = text.filter(|v| !v.is_empty()).map(Secret::new);
         }
         return;
     }
@@ -567,7 +567,7 @@ fn change_from_entry(n: u64, e: &Entry) -> Change {
     c.modifier = e.first_text("changeInitiatorsName").or(parsed.modifier);
     if matches!(kind, ChangeKind::Add | ChangeKind::Modify) {
         c.changed_attributes = parsed.attributes;
-        c.password = parsed.password.map(Secret::new);
+        c.password = parsed.password;
     }
     if kind == ChangeKind::ModDn {
         if let Some(rdn) = e.first_text("newRdn") {
@@ -721,7 +721,7 @@ mod tests {
                     er#password\nunhashed#user#password:: Q2xlYXIgUGFzcyDDqQ==\n-\n\0";
         let p = parse_changes(raw, false);
         assert_eq!(p.attributes, vec!["description", "mail", "modifiersname"]);
-        assert_eq!(p.password.as_deref(), Some("Clear Pass é"));
+        assert_eq!(p.password.as_ref().map(Secret::expose), Some("Clear Pass é"));
         assert_eq!(p.modifier.as_deref(), Some("cn=directory manager"));
     }
 
@@ -730,7 +730,7 @@ mod tests {
         let raw = b"objectClass: top\nuid: p1\nuserPassword:: e1BCS0RGMi1TSEE1MTJ9\n MTAwMDAkYWJjZGVmZ2g=\ncreatorsName: cn=directory manager\nunhashed#user#password: pw\n";
         let p = parse_changes(raw, true);
         assert_eq!(p.attributes, vec!["objectClass", "uid", "userPassword", "creatorsName"]);
-        assert_eq!(p.password.as_deref(), Some("pw"));
+        assert_eq!(p.password.as_ref().map(Secret::expose), Some("pw"));
         assert_eq!(p.modifier.as_deref(), Some("cn=directory manager"));
         let lines = ldif_lines(raw);
         assert!(lines.iter().flatten().any(|l| l.name == "userPassword" && l.value.starts_with(b"{PBKDF2-SHA512}")));

@@ -34,6 +34,13 @@
 //!   the last one carries the cookie that ends it, so a restart in the middle of a refresh runs it again rather
 //!   than skipping its rest. Within one message, only the last change carries that message's new cookie.
 //!
+//! 389 DS takes a search's cookie before it registers the search for its persist stage, so a change written in
+//! between is in neither the refresh nor the persist stage (the likely cause of an add, made just as a pipe
+//! started, that never arrived in one CI run). On a server whose cookies carry a change number, each session therefore reads the changes
+//! since its refresh's cookie once more, with a refreshOnly search on the same connection, once the refresh is
+//! done; until then the changes handed out keep the refresh's cookie (see [`ContentSyncOptions::catch_up`]). 389's
+//! "Too many active synchronization sessions" (its cap on followed searches) is retried like a lost connection.
+//!
 //! A present-phase refresh (a server without a session log: OpenLDAP's `syncprov-sessionlog`, 389's retro
 //! changelog) cannot tell which entries were deleted offline; such deletes are not reported.
 
@@ -84,6 +91,17 @@ pub struct ContentSyncOptions {
     pub idle_check: Duration,
     /// Entries whose DN is remembered (to report renames and the DN of offline deletes).
     pub dn_cache: usize,
+    /// How long after a search's refresh ends, on a server whose cookies carry a change number (389 DS), the
+    /// changes since the refresh's cookie are read once more with a refreshOnly search; `None`: never. 389 DS
+    /// takes a search's cookie before it registers the search for the persist stage, so a change written in
+    /// between is in neither the refresh nor the persist stage: this second read finds it. Changes it finds
+    /// again are applied again, which changes nothing. Until it is done the changes handed out keep the
+    /// refresh's cookie, so a start point saved meanwhile is never past the change it may find.
+    pub catch_up: Option<Duration>,
+    /// Fault injection for tests: the first this many entries of each search's persist stage are dropped, as
+    /// by a server that missed them.
+    #[doc(hidden)]
+    pub drop_persist_entries: usize,
 }
 
 impl Default for ContentSyncOptions {
@@ -97,6 +115,8 @@ impl Default for ContentSyncOptions {
             queue_size: 1000,
             idle_check: Duration::from_secs(30),
             dn_cache: 100_000,
+            catch_up: Some(Duration::ZERO),
+            drop_persist_entries: 0,
         }
     }
 }
@@ -249,6 +269,16 @@ fn parse_sync_info(tag: &StructureTag) -> Option<SyncInfoValue> {
     }
 }
 
+/// The cookie of the Sync Done control of a search's result, if it has one.
+fn sync_done_cookie(res: &LdapResult) -> Option<Vec<u8>> {
+    res.ctrls
+        .iter()
+        .find(|c| c.1.ctype == SYNC_DONE_OID)
+        .and_then(|c| c.1.val.as_deref())
+        .and_then(parse_sync_done)
+        .flatten()
+}
+
 /// The cookie of a Sync Done control: `SEQUENCE { cookie OPTIONAL, refreshDeletes BOOLEAN DEFAULT FALSE }`.
 fn parse_sync_done(val: &[u8]) -> Option<Option<Vec<u8>>> {
     let tag = parse_ber(val)?;
@@ -392,13 +422,7 @@ impl ContentSyncDetector {
                 .end_error(&res)
                 .unwrap_or_else(|| op_error(ldap3::LdapError::LdapResult { result: res.clone() })));
         }
-        let done = res
-            .ctrls
-            .iter()
-            .find(|c| c.1.ctype == SYNC_DONE_OID)
-            .and_then(|c| c.1.val.as_deref())
-            .and_then(parse_sync_done)
-            .flatten();
+        let done = sync_done_cookie(&res);
         done.or(last).ok_or_else(|| {
             config(format!(
                 "the content synchronization refresh of {} on {} returned no cookie",
@@ -434,6 +458,8 @@ impl Inner {
             }
             rc::NO_SUCH_OBJECT => Some(config(format!("the base DN {} does not exist: {res}", self.base))),
             rc::INSUFFICIENT_ACCESS_RIGHTS => Some(self.not_available(&format!("the sync user may not use it: {res}"))),
+            // 389 DS caps the searches it follows (the plugin's argument, 10 by default): one ends in a while.
+            rc::UNWILLING_TO_PERFORM if res.text.contains("Too many active synchronization sessions") => None,
             rc::UNWILLING_TO_PERFORM => Some(self.not_available(&format!(
                 "the server is unwilling (a cookie of another server, base or filter?): {res}"
             ))),
@@ -488,6 +514,22 @@ fn change_id(cookie: Option<&[u8]>, unique_id: &str) -> String {
     unique_id.to_string()
 }
 
+/// The change number at the end of a 389 DS cookie (`host:port#binddn:base:filter#N`); OpenLDAP's cookies
+/// (`rid=…,csn=…`) have none.
+fn change_number(cookie: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(cookie).ok()?;
+    if text.contains("csn=") {
+        return None;
+    }
+    let (_, n) = text.rsplit_once('#')?;
+    n.parse().ok()
+}
+
+/// Whether cookie `a` is older than `b` (both with change numbers, `a`'s lower).
+fn older(a: &[u8], b: &[u8]) -> bool {
+    matches!((change_number(a), change_number(b)), (Some(x), Some(y)) if x < y)
+}
+
 /// The unique id of an entry: its unique id attribute, else the syncUUID in that attribute's form.
 fn unique_id_of(inner: &Inner, uuid: &[u8], entry: Option<&Entry>) -> String {
     entry
@@ -530,6 +572,9 @@ struct Session<'a> {
     start_token: StartPoint,
     refresh_cookie: Option<Vec<u8>>,
     held: Option<Change>,
+    /// The cookie a catch-up read starts from, while one is due (see [`ContentSyncOptions::catch_up`]): the
+    /// persist stage's changes keep it as their `after` until the catch-up is done.
+    catch_up_from: Option<Vec<u8>>,
 }
 
 impl Session<'_> {
@@ -544,10 +589,14 @@ impl Session<'_> {
     /// Hands out a group of persist-stage changes that came with `cookie`: the last carries it.
     fn persist_push(&mut self, out: &mut Vec<Change>, mut group: Vec<Change>, cookie: Option<Vec<u8>>) {
         let old = ContentSyncDetector::token(self.cookie);
-        if let Some(c) = cookie {
+        if let Some(c) = cookie.filter(|c| !older(c, self.cookie)) {
             *self.cookie = c;
         }
-        let new = ContentSyncDetector::token(self.cookie);
+        let new = match &self.catch_up_from {
+            Some(from) => ContentSyncDetector::token(from),
+            None => ContentSyncDetector::token(self.cookie),
+        };
+        let old = if self.catch_up_from.is_some() { new.clone() } else { old };
         let n = group.len();
         for (i, mut c) in group.drain(..).enumerate() {
             c.after = if i + 1 == n { new.clone() } else { old.clone() };
@@ -748,13 +797,33 @@ async fn session(
         refreshing: true,
         refresh_cookie: None,
         held: None,
+        catch_up_from: None,
     };
     let mut progressed = false;
+    let mut catch_up_at: Option<tokio::time::Instant> = None;
+    let mut dropped = 0;
     let lost = loop {
+        let due = catch_up_at.unwrap_or_else(tokio::time::Instant::now);
         let item = tokio::select! {
             _ = stop.changed() => {
                 shutdown(&mut stream, timeout).await;
                 return Outcome::Stopped;
+            }
+            _ = tokio::time::sleep_until(due), if catch_up_at.is_some() => {
+                catch_up_at = None;
+                let mut handle = stream.ldap_handle().clone();
+                match catch_up(&mut s, &mut handle, timeout).await {
+                    Ok(changes) => {
+                        for c in changes {
+                            if !send(tx, stop, Ok(c)).await {
+                                shutdown(&mut stream, timeout).await;
+                                return Outcome::Stopped;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(e) => break format!("{e} on {}", conn.server),
+                }
             }
             r = tokio::time::timeout(inner.options.idle_check, stream.next()) => r,
         };
@@ -780,7 +849,19 @@ async fn session(
                     progressed = true;
                     set_status(status, None);
                 }
-                for c in s.handle(re) {
+                if !s.refreshing && dropped < inner.options.drop_persist_entries && re.0.id == 4 {
+                    dropped += 1;
+                    continue;
+                }
+                let refreshing = s.refreshing;
+                let changes = s.handle(re);
+                if refreshing && !s.refreshing && change_number(s.cookie).is_some() {
+                    if let Some(wait) = inner.options.catch_up {
+                        s.catch_up_from = Some(s.cookie.clone());
+                        catch_up_at = Some(tokio::time::Instant::now() + wait);
+                    }
+                }
+                for c in changes {
                     if !send(tx, stop, Ok(c)).await {
                         shutdown(&mut stream, timeout).await;
                         return Outcome::Stopped;
@@ -790,6 +871,10 @@ async fn session(
         }
     };
     // The connection is lost: what was read is still valid (its cookie is the one the refresh started from).
+    // A catch-up still due is due again: the next search starts from the cookie it would have started from.
+    if let Some(from) = s.catch_up_from.take() {
+        *s.cookie = from;
+    }
     if let Some(h) = s.held.take() {
         if !send(tx, stop, Ok(h)).await {
             return Outcome::Stopped;
@@ -798,6 +883,52 @@ async fn session(
     let mut handle = stream.ldap_handle().clone();
     let _ = tokio::time::timeout(timeout, handle.unbind()).await;
     Outcome::Lost { reason: lost, progressed }
+}
+
+/// Reads the changes since `s.catch_up_from` once more with a refreshOnly search on the session's connection
+/// (see [`ContentSyncOptions::catch_up`]); they come as a refresh's do, the last with the newer of the cookie
+/// this search ends with and the persist stage's.
+async fn catch_up(s: &mut Session<'_>, ldap: &mut ldap3::Ldap, timeout: Duration) -> Result<Vec<Change>, String> {
+    let Some(from) = s.catch_up_from.clone() else { return Ok(Vec::new()) };
+    let inner = s.inner;
+    let ctrl: RawControl =
+        SyncRequest { mode: RefreshMode::RefreshOnly, cookie: Some(from.clone()), reload_hint: false }
+            .critical()
+            .into();
+    let mut stream: SearchStream<'static, String, Vec<String>> = ldap
+        .with_controls(vec![ctrl])
+        .streaming_search(&inner.base, Scope::Subtree, &inner.options.filter, inner.attributes())
+        .await
+        .map_err(|e| format!("the catch-up refresh could not start: {e}"))?;
+    s.refreshing = true;
+    s.initial = false;
+    s.start_token = ContentSyncDetector::token(&from);
+    s.refresh_cookie = None;
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(timeout, stream.next()).await {
+            Err(_) => {
+                let _ = stream.finish().await;
+                return Err(format!("the catch-up refresh got no answer within {} s", timeout.as_secs()));
+            }
+            Ok(Err(e)) => return Err(format!("the catch-up refresh failed: {e}")),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(re))) => out.extend(s.handle(re)),
+        }
+    }
+    let res = stream.finish().await;
+    if res.rc != rc::SUCCESS {
+        return Err(format!("the catch-up refresh ended with {res}"));
+    }
+    let done = sync_done_cookie(&res);
+    let newest = match done.or(s.refresh_cookie.take()) {
+        Some(d) if !older(&d, s.cookie) => d,
+        _ => s.cookie.clone(),
+    };
+    s.refresh_cookie = Some(newest);
+    s.catch_up_from = None;
+    s.end_refresh(&mut out);
+    Ok(out)
 }
 
 /// The background task: sessions, reconnected with a growing backoff, until the detector is dropped.
@@ -1046,5 +1177,16 @@ mod tests {
             "20019"
         );
         assert_eq!(change_id(None, "u"), "u");
+    }
+
+    #[test]
+    fn change_numbers_of_cookies() {
+        let ds = |n: u64| format!("localhost:44389#cn=directory manager:dc=example,dc=com:(objectClass=*)#{n}");
+        assert_eq!(change_number(ds(20019).as_bytes()), Some(20019));
+        assert_eq!(change_number(b"rid=000,csn=20261122110727.165886Z#000000#000#000000"), None);
+        assert_eq!(change_number(b""), None);
+        assert!(older(ds(9).as_bytes(), ds(10).as_bytes()));
+        assert!(!older(ds(10).as_bytes(), ds(10).as_bytes()));
+        assert!(!older(b"rid=000,csn=1#0#0#0", ds(10).as_bytes()), "cookies without change numbers are never older");
     }
 }

@@ -151,12 +151,12 @@ impl Probe for LdapProbe {
         self.runtime.block_on(check_http(h))
     }
     fn prepare(&self, c: &Connection, req: &PrepareRequest) -> Result<Prepared, String> {
-        let admin = Self::admin(c, req.admin_dn, req.admin_password)?;
+        let admin = Self::admin(c, req.admin_dn, req.admin_password.expose())?;
         let server = Self::server_config(c);
         let opts = PrepareOptions {
             base_dn: req.base_dn.to_string(),
             sync_dn: req.sync_dn.to_string(),
-            sync_password: Secret::new(req.sync_password),
+            sync_password: req.sync_password.clone(),
             is_source: req.is_source,
             is_destination: req.is_destination,
             // reported, not changed: prepare-endpoint-server --recordClearTextPasswords turns it on
@@ -183,12 +183,12 @@ async fn check_http(h: &Http) -> Result<(), String> {
         Http::Scim2 { url, auth } => {
             use ferrosync_scim::http::{Auth, Http as ScimHttp, Retry};
             let auth = match auth {
-                ScimAuth::Bearer { token } => Auth::Bearer(Secret::new(token)),
-                ScimAuth::Basic { username, password } => Auth::Basic(username.clone(), Secret::new(password)),
+                ScimAuth::Bearer { token } => Auth::Bearer(token.clone()),
+                ScimAuth::Basic { username, password } => Auth::Basic(username.clone(), password.clone()),
                 ScimAuth::ClientCredentials { token_url, client_id, client_secret } => Auth::OAuth {
                     url: token_url.clone(),
                     id: client_id.clone(),
-                    secret: Secret::new(client_secret),
+                    secret: client_secret.clone(),
                     scopes: Vec::new(),
                     in_body: false,
                     get: false,
@@ -214,7 +214,7 @@ async fn check_http(h: &Http) -> Result<(), String> {
                 auth_url: auth_url.clone().unwrap_or_else(|| default_auth_url(api_url, environment_id)),
                 environment_id: environment_id.clone(),
                 client_id: client_id.clone(),
-                client_secret: Secret::new(client_secret),
+                client_secret: client_secret.clone(),
                 max_requests_per_second: 0,
                 label: "PingOne".into(),
                 trust: HttpsTrust::System,

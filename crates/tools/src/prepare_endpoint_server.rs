@@ -51,7 +51,7 @@ pub struct Args {
     pub bind_dn: String,
     /// The administrator's password (prompted for when missing).
     #[arg(short = 'w', long = "bindPassword", value_name = "PASSWORD")]
-    pub bind_password: Option<String>,
+    pub bind_password: Option<Secret>,
     /// A file holding the administrator's password.
     #[arg(short = 'j', long = "bindPasswordFile", value_name = "FILE")]
     pub bind_password_file: Option<PathBuf>,
@@ -61,7 +61,7 @@ pub struct Args {
     pub sync_server_bind_dn: Option<String>,
     /// The sync user's password (prompted for when missing).
     #[arg(long = "syncServerBindPassword", value_name = "PASSWORD")]
-    pub sync_server_bind_password: Option<String>,
+    pub sync_server_bind_password: Option<Secret>,
     /// A file holding the sync user's password.
     #[arg(long = "syncServerBindPasswordFile", value_name = "FILE")]
     pub sync_server_bind_password_file: Option<PathBuf>,
@@ -155,7 +155,7 @@ fn read_password_file(path: &Path, option: &str) -> anyhow::Result<Secret> {
 /// A password from `--X`, `--XFile` or the terminal.
 fn password(
     prompts: &Prompts,
-    value: &Option<String>,
+    value: &Option<Secret>,
     file: &Option<PathBuf>,
     (flag, file_flag): (&str, &str),
     what: &str,
@@ -165,7 +165,7 @@ fn password(
     match (value, file) {
         (Some(_), Some(_)) => bail!(Usage(format!("give {flag} or {file_flag}, not both"))),
         (Some(v), None) if v.is_empty() => bail!(Usage(format!("{flag} is empty"))),
-        (Some(v), None) => Ok(Secret::new(v.clone())),
+        (Some(v), None) => Ok(v.clone()),
         (None, Some(f)) => read_password_file(f, file_flag),
         (None, None) => prompts.password(&format!("{flag} or {file_flag}"), what, prompt, confirm),
     }
@@ -293,4 +293,35 @@ pub fn render(report: &Report, label: &str) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// The passwords given on the command line are masked wherever the arguments are printed with `{:?}`.
+    #[test]
+    fn debug_of_the_arguments_masks_the_passwords() {
+        let args = super::Args::try_parse_from([
+            "prepare-endpoint-server",
+            "--hostname",
+            "h",
+            "--bindDN",
+            "cn=admin",
+            "--bindPassword",
+            "Adm1nS3cret",
+            "--syncServerBindPassword",
+            "SyncS3cret",
+            "--baseDN",
+            "dc=example,dc=com",
+        ])
+        .unwrap();
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("S3cret"), "{shown}");
+        assert!(shown.contains("*****"), "{shown}");
+        let resync =
+            crate::resync::Args::try_parse_from(["resync", "--pipe-name", "p", "--bindPassword", "R3syncS3cret"])
+                .unwrap();
+        assert!(!format!("{resync:?}").contains("S3cret"), "{resync:?}");
+    }
 }

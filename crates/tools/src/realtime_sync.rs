@@ -46,7 +46,7 @@ pub struct Ignored {
     #[arg(short = 'D', long = "bindDN", hide = true, global = true)]
     bind_dn: Option<String>,
     #[arg(short = 'w', long = "bindPassword", hide = true, global = true)]
-    bind_password: Option<String>,
+    bind_password: Option<ferrosync::secret::Secret>,
     #[arg(short = 'j', long = "bindPasswordFile", hide = true, global = true)]
     bind_password_file: Option<String>,
     #[arg(short = 'Z', long = "useSSL", hide = true, global = true)]

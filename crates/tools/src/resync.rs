@@ -78,7 +78,7 @@ pub struct Args {
     #[arg(short = 'D', long = "bindDN", hide = true)]
     pub bind_dn: Option<String>,
     #[arg(short = 'w', long = "bindPassword", hide = true)]
-    pub bind_password: Option<String>,
+    pub bind_password: Option<ferrosync::secret::Secret>,
     #[arg(short = 'j', long = "bindPasswordFile", hide = true)]
     pub bind_password_file: Option<String>,
     #[arg(short = 'Z', long = "useSSL", hide = true)]

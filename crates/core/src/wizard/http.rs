@@ -9,6 +9,7 @@
 use super::plan::{set, words};
 use super::{Endpoint, Wizard, WizardError, QUESTIONS};
 use crate::model::{check_value, Syntax};
+use crate::secret::Secret;
 
 /// The name of the preset sync class.
 pub const PRESET_CLASS: &str = "users";
@@ -16,9 +17,9 @@ pub const PRESET_CLASS: &str = "users";
 /// How requests to a SCIM service are authorized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScimAuth {
-    Bearer { token: String },
-    Basic { username: String, password: String },
-    ClientCredentials { token_url: String, client_id: String, client_secret: String },
+    Bearer { token: Secret },
+    Basic { username: String, password: Secret },
+    ClientCredentials { token_url: String, client_id: String, client_secret: Secret },
 }
 
 /// What an HTTP endpoint needs.
@@ -34,7 +35,7 @@ pub enum Http {
         auth_url: Option<String>,
         environment_id: String,
         client_id: String,
-        client_secret: String,
+        client_secret: Secret,
         /// A source's populations to synchronize (all when empty); a destination's population for new users.
         populations: Vec<String>,
     },
@@ -44,14 +45,14 @@ pub enum Http {
 /// preset class); nothing of it is written.
 pub fn placeholder(key: &str) -> Http {
     if key == "scim2" {
-        return Http::Scim2 { url: String::new(), auth: ScimAuth::Bearer { token: String::new() } };
+        return Http::Scim2 { url: String::new(), auth: ScimAuth::Bearer { token: Secret::default() } };
     }
     Http::PingOne {
         api_url: String::new(),
         auth_url: None,
         environment_id: String::new(),
         client_id: String::new(),
-        client_secret: String::new(),
+        client_secret: Secret::default(),
         populations: Vec::new(),
     }
 }
@@ -267,7 +268,7 @@ impl Http {
             }
             set(w, "environment-id", environment_id);
             set(w, "oauth-client-id", client_id);
-            set(w, "oauth-client-secret", client_secret);
+            set(w, "oauth-client-secret", client_secret.expose());
         }
     }
 
@@ -302,18 +303,18 @@ impl Http {
                 match auth {
                     ScimAuth::Bearer { token } => {
                         w.push("static-bearer-token".into());
-                        set(&mut w, "bearer-token", token);
+                        set(&mut w, "bearer-token", token.expose());
                     }
                     ScimAuth::Basic { username, password } => {
                         w.push("basic".into());
                         set(&mut w, "username", username);
-                        set(&mut w, "password", password);
+                        set(&mut w, "password", password.expose());
                     }
                     ScimAuth::ClientCredentials { token_url, client_id, client_secret } => {
                         w.push("client-credentials-bearer-token".into());
                         set(&mut w, "oauth-server-token-endpoint-url", token_url);
                         set(&mut w, "oauth-client-id", client_id);
-                        set(&mut w, "oauth-client-secret", client_secret);
+                        set(&mut w, "oauth-client-secret", client_secret.expose());
                     }
                 }
                 out.push(w);

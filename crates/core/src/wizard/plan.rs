@@ -2,6 +2,7 @@
 
 use super::{ad, http, Answers, EndpointKind, Existing, HostPort, Http, Security, Trust};
 use crate::model::{check_value, Syntax};
+use crate::secret::Secret;
 use crate::syntax::Dn;
 
 /// The attributes a sync class synchronizes.
@@ -103,7 +104,7 @@ pub struct Endpoint {
     pub trust: Trust,
     pub servers: Vec<HostPort>,
     pub bind_dn: String,
-    pub password: String,
+    pub password: Secret,
     /// `unique-id-attribute`, when this endpoint is read as a source and its type has that property.
     pub unique_id: Option<String>,
     /// A SCIM service or PingOne: no servers, base DNs nor bind DN, and a preset sync class.
@@ -122,7 +123,7 @@ impl Endpoint {
         existing: Existing,
     ) -> Endpoint {
         let (security, trust, servers, bind_dn, password) =
-            (Security::None, Trust::System, Vec::new(), String::new(), String::new());
+            (Security::None, Trust::System, Vec::new(), String::new(), Secret::default());
         Endpoint { name, kind, base_dns, security, trust, servers, bind_dn, password, unique_id: None, http, existing }
     }
 
@@ -235,7 +236,7 @@ impl Plan {
                 set(&mut w, "server-host-name", &s.host);
                 set(&mut w, "server-port", &s.port.to_string());
                 set(&mut w, "bind-dn", &e.bind_dn);
-                set(&mut w, "password", &e.password);
+                set(&mut w, "password", e.password.expose());
                 set(&mut w, "connection-security", e.security.name());
                 if let Some(t) = &trust_name {
                     set(&mut w, "trust-manager-provider", t);

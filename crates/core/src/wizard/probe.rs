@@ -2,6 +2,7 @@
 //! crate has none).
 
 use super::{HostPort, Http, Security, Trust};
+use crate::secret::Secret;
 
 /// How to reach one server, for the connection test.
 #[derive(Clone, Debug)]
@@ -50,10 +51,10 @@ pub struct Detected {
 #[derive(Clone, Debug)]
 pub struct PrepareRequest<'r> {
     pub admin_dn: &'r str,
-    pub admin_password: &'r str,
+    pub admin_password: &'r Secret,
     pub base_dn: &'r str,
     pub sync_dn: &'r str,
-    pub sync_password: &'r str,
+    pub sync_password: &'r Secret,
     pub is_source: bool,
     pub is_destination: bool,
 }

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::model::{check_value, Syntax};
 use crate::prompt::{choose, pick, PromptError, Prompter};
+use crate::secret::Secret;
 use crate::syntax::{Dn, Filter};
 
 /// Runs the questions.
@@ -179,9 +180,9 @@ impl<'a> Wizard<'a> {
         key: &'static str,
         file_key: &'static str,
         prompt: &str,
-    ) -> Result<String, WizardError> {
+    ) -> Result<Secret, WizardError> {
         if let Some(v) = self.given.get(key).and_then(|v| v.first()) {
-            return Ok(v.clone());
+            return Ok(Secret::new(v.clone()));
         }
         if let Some(f) = self.given.get(file_key).and_then(|v| v.first()).cloned() {
             let text = (self.read_file)(&f).map_err(|reason| WizardError::Invalid {
@@ -190,7 +191,7 @@ impl<'a> Wizard<'a> {
                 reason,
             })?;
             self.record(file_key, &f);
-            return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+            return Ok(Secret::new(text.trim_end_matches(['\r', '\n'])));
         }
         if self.no_prompt {
             return Err(WizardError::Missing {
@@ -198,7 +199,7 @@ impl<'a> Wizard<'a> {
                 what: format!("{}; or --{file_key}", Self::what(key)),
             });
         }
-        Ok(self.prompter.password(prompt)?)
+        Ok(Secret::new(self.prompter.password(prompt)?))
     }
 
     /// Asks everything and returns the plan (nothing is written).
@@ -448,7 +449,7 @@ impl<'a> Wizard<'a> {
                 if failure.is_some() {
                     break;
                 }
-                if let Err(reason) = self.probe.bind(c, &dn, &pw) {
+                if let Err(reason) = self.probe.bind(c, &dn, pw.expose()) {
                     failure = Some(format!("cannot bind as {dn} to {}: {reason}", c.server));
                 }
             }
@@ -507,7 +508,7 @@ impl<'a> Wizard<'a> {
         role: &'static str,
         connections: &[Connection],
         base_dns: &[String],
-    ) -> Result<Option<(String, String, Detected)>, WizardError> {
+    ) -> Result<Option<(String, Secret, Detected)>, WizardError> {
         let (prepare_key, dn_key, pw_key, file_key) = if role == "source" {
             ("prepareSourceServer", "sourceAdminBindDN", "sourceAdminBindPassword", "sourceAdminBindPasswordFile")
         } else {
@@ -541,7 +542,7 @@ impl<'a> Wizard<'a> {
                 &check_dn,
             )?;
             let pw = self.password(pw_key, file_key, &format!("Password of {dn}"))?;
-            match self.probe.detect(first, &dn, &pw, base_dn) {
+            match self.probe.detect(first, &dn, pw.expose(), base_dn) {
                 Ok(d) => {
                     self.prompter.note(&format!("{} is {}.", first.server, d.kind));
                     return Ok(Some((dn, pw, d)));

@@ -337,3 +337,47 @@ fn active_directory_gets_the_preset_for_each_pipe() {
 fn translate_moves_dns_between_bases() {
     assert_eq!(translate_dn("ou=people,dc=a", &["dc=a".into()], &["o=b,c=x".into()]), "ou=people,o=b,c=x");
 }
+
+/// The secrets the wizard holds are masked wherever its values are printed with `{:?}` (a log line, an error).
+#[test]
+fn debug_of_the_wizards_values_masks_their_secrets() {
+    let s = |v: &str| crate::secret::Secret::new(v);
+    let values: Vec<String> = vec![
+        format!("{:?}", http::ScimAuth::Bearer { token: s("T0kenS3cret") }),
+        format!("{:?}", http::ScimAuth::Basic { username: "u".into(), password: s("PassS3cret") }),
+        format!(
+            "{:?}",
+            http::ScimAuth::ClientCredentials {
+                token_url: "t".into(),
+                client_id: "c".into(),
+                client_secret: s("CliS3cret")
+            }
+        ),
+        format!(
+            "{:?}",
+            Http::PingOne {
+                api_url: "a".into(),
+                auth_url: None,
+                environment_id: "e".into(),
+                client_id: "c".into(),
+                client_secret: s("P1S3cret"),
+                populations: vec![],
+            }
+        ),
+        format!(
+            "{:?}",
+            probe::PrepareRequest {
+                admin_dn: "cn=a",
+                admin_password: &s("AdmS3cret"),
+                base_dn: "dc=x",
+                sync_dn: "cn=s",
+                sync_password: &s("SyncS3cret"),
+                is_source: true,
+                is_destination: false,
+            }
+        ),
+    ];
+    for v in values {
+        assert!(!v.contains("S3cret") && v.contains("*****"), "{v}");
+    }
+}
