@@ -6,8 +6,10 @@
 #
 # Ports (override with the environment): OpenLDAP 3389/3636, 389 DS 13890/13891 (instance name t13890), and a
 # second 389 DS for content sync on 13892/13893 (t13892), the PingOne API emulator on 19443 (HTTPS; plain HTTP
-# on 19444), HTTPS gateways in front of the SCIM servers on free ports, and a Samba AD
+# on 19444), HTTPS gateways in front of the SCIM servers on free ports, PostgreSQL on 15432, and a Samba AD
 # domain controller on 127.0.0.11:389/636 (Samba's ports are fixed; it gets a loopback address of its own).
+# Prometheus (installed by install-deps.sh all) is started by the tests that need it, one per test on a free port
+# (tests/servers/start-prometheus.sh), since what it scrapes is the test's own sync server.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"
@@ -19,6 +21,7 @@ DS_LDAPS_PORT="${DS_LDAPS_PORT:-13891}"
 DS_CS_PORT="${DS_CS_PORT:-13892}"
 DS_CS_LDAPS_PORT="${DS_CS_LDAPS_PORT:-13893}"
 PINGONE_PORT="${PINGONE_PORT:-19443}"
+POSTGRES_PORT="${POSTGRES_PORT:-15432}"
 SAMBA_IP="${SAMBA_IP:-127.0.0.11}"
 
 tests/servers/install-deps.sh all >&2
@@ -30,6 +33,7 @@ cleanup() {
     tests/servers/stop-389ds.sh "$work/389ds" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/389cs" --rm >/dev/null 2>&1 || true
     tests/servers/stop-samba-ad.sh "$work/samba" --rm >/dev/null 2>&1 || true
+    tests/servers/stop-postgresql.sh "$work/postgresql" --rm >/dev/null 2>&1 || true
     if [ -n "${FERROSYNC_TEST_PINGONE_PID:-}" ]; then
         tests/servers/stop-pingone-emulator.sh "$FERROSYNC_TEST_PINGONE_PID" >/dev/null 2>&1 || true
     fi
@@ -74,6 +78,11 @@ eval "$(PINGONE_TLS_CERT="$FERROSYNC_TEST_HTTPS_CERT_FILE" PINGONE_TLS_KEY="$FER
     PINGONE_EMULATOR_LOG="$work/pingone-emulator.log" SUMMARY_PREFIX=FERROSYNC_TEST_PINGONE_ tests/servers/start-pingone-emulator.sh "$PINGONE_PORT")"
 # A Samba 4 Active Directory domain controller: DirSync source, AD destination, passwords.
 eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_AD_ tests/servers/start-samba-ad.sh "$work/samba" "$SAMBA_IP")"
+# What tests keep for a reader (the status page's screenshot).
+FERROSYNC_TEST_ARTEFACTS="${FERROSYNC_TEST_ARTEFACTS:-${CARGO_TARGET_DIR:-$top/target}/test-artefacts}"
+# PostgreSQL 15 for the PostgreSQL store: FERROSYNC_TEST_POSTGRES_URL (with ?passfile=), _PASSFILE, _CA_FILE;
+# each test makes a schema of its own in its database.
+eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_POSTGRES_ tests/servers/start-postgresql.sh "$work/postgresql" "$POSTGRES_PORT")"
 set +a
 
 cargo test --release --workspace "$@"

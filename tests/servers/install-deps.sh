@@ -8,7 +8,7 @@
 # Package daemons (the distro slapd) are kept from starting during the install by a
 # temporary /usr/sbin/policy-rc.d when the host has none (it is removed afterwards).
 #
-# Usage: install-deps.sh [openldap|389ds|samba|all]     (default: all)
+# Usage: install-deps.sh [openldap|389ds|samba|postgresql|prometheus|browser|all]     (default: all)
 set -euo pipefail
 
 WHAT=${1:-all}
@@ -16,12 +16,21 @@ COMMON=(ldap-utils openssl hostname procps)
 OPENLDAP=(slapd)
 DS389=(389-ds-base python3-lib389 python3)
 SAMBA=(samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules winbind ldb-tools iproute2)
+# Prometheus scrapes the sync server's metrics in the tests (its package's service is kept from starting).
+PROMETHEUS=(prometheus curl)
+# Headless Chromium loads the sync server's status page in the tests.
+BROWSER=(chromium)
+# PostgreSQL 15 (initdb, pg_ctl under /usr/lib/postgresql/15/bin; psql); the postgres user it creates runs it
+POSTGRESQL=(postgresql-15 postgresql-client-15)
 case "$WHAT" in
   openldap) WANT=("${COMMON[@]}" "${OPENLDAP[@]}") ;;
   389ds)    WANT=("${COMMON[@]}" "${DS389[@]}") ;;
   samba)    WANT=("${COMMON[@]}" "${SAMBA[@]}") ;;
-  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}") ;;
-  *) echo "usage: $0 [openldap|389ds|samba|all]" >&2; exit 2 ;;
+  postgresql) WANT=("${COMMON[@]}" "${POSTGRESQL[@]}") ;;
+  prometheus) WANT=("${COMMON[@]}" "${PROMETHEUS[@]}") ;;
+  browser)  WANT=("${COMMON[@]}" "${BROWSER[@]}") ;;
+  all)      WANT=("${COMMON[@]}" "${OPENLDAP[@]}" "${DS389[@]}" "${SAMBA[@]}" "${POSTGRESQL[@]}" "${PROMETHEUS[@]}" "${BROWSER[@]}") ;;
+  *) echo "usage: $0 [openldap|389ds|samba|postgresql|prometheus|browser|all]" >&2; exit 2 ;;
 esac
 
 MISSING=()
@@ -38,7 +47,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -q -o DPkg::Lock::Timeout=300)
 
-# keep package maintainer scripts from starting daemons (e.g. slapd on :389)
+# keep package maintainer scripts from starting daemons (e.g. slapd on :389, the distro's postgresql on :5432)
 POLICY=/usr/sbin/policy-rc.d
 CREATED_POLICY=0
 if [ ! -e "$POLICY" ]; then

@@ -102,6 +102,23 @@ pub enum StoreError {
     },
     #[error("the configuration store {} is damaged: {reason}", .path.display())]
     Corrupt { path: PathBuf, reason: String },
+    /// `location` is the store's URL, which never holds a password.
+    #[error("the configuration store {location} failed")]
+    Postgres {
+        location: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// `url` is shown with any password masked.
+    #[error("the store '{url}' is not valid: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot use the password file {}: {reason}", .path.display())]
+    PassFile { path: PathBuf, reason: String },
+    #[error("cannot set up TLS to the configuration store {location}: {reason}")]
+    Tls { location: String, reason: String },
+    /// A copy of one store into another that cannot be made (a target that holds data, a running server).
+    #[error("cannot copy the store: {0}")]
+    Copy(String),
     #[error("the encryption key {} is unusable: {reason}", .path.display())]
     Key { path: PathBuf, reason: String },
     #[error("cannot decrypt a sensitive value: {0} (was the encryption key replaced?)")]

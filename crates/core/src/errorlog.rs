@@ -11,6 +11,8 @@ pub enum Category {
     Core,
     /// A sync pipe.
     Sync,
+    /// A connection handler (HTTP, HTTPS, the control socket).
+    Protocol,
 }
 
 impl Category {
@@ -18,6 +20,7 @@ impl Category {
         match self {
             Category::Core => "CORE",
             Category::Sync => "SYNC",
+            Category::Protocol => "PROTOCOL",
         }
     }
 }
@@ -75,7 +78,6 @@ impl ErrorLog {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -17,6 +17,7 @@
 //! | the engine: fetch, class, map, correlate, diff, apply | [`engine`] |
 //! | resync (with its id-map recording) and the real-time pipe runner | [`engine::resync`], [`engine::realtime`] |
 //! | the supervisor that runs the started pipes and reloads configuration | [`engine::supervisor`] |
+//! | the running server's live figures, health and history (read by `ferrosync-http`) | [`engine::monitor`] |
 //! | the state and configuration store (SQLite), start points, id map | [`store`] |
 //! | one server per server root (the process lock) | [`server_lock`] |
 //! | the sync log, failed-ops log and error log | [`synclog`], [`errorlog`] |

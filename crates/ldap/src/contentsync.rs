@@ -592,11 +592,14 @@ impl Session<'_> {
         if let Some(c) = cookie.filter(|c| !older(c, self.cookie)) {
             *self.cookie = c;
         }
-        let new = match &self.catch_up_from {
-            Some(from) => ContentSyncDetector::token(from),
-            None => ContentSyncDetector::token(self.cookie),
+        // While a catch-up is due, every change keeps the cookie it starts from.
+        let (old, new) = match &self.catch_up_from {
+            Some(from) => {
+                let held = ContentSyncDetector::token(from);
+                (held.clone(), held)
+            }
+            None => (old, ContentSyncDetector::token(self.cookie)),
         };
-        let old = if self.catch_up_from.is_some() { new.clone() } else { old };
         let n = group.len();
         for (i, mut c) in group.drain(..).enumerate() {
             c.after = if i + 1 == n { new.clone() } else { old.clone() };

@@ -15,7 +15,8 @@
 //!   part-way and restarted from its saved state.
 //!
 //! * [`store_contract::check`]: the contract every [`ferrosync::store::StoreBackend`] keeps, run on each
-//!   backend by `tests/store_backends.rs`.
+//!   backend by `tests/store_backends.rs`; [`postgres`] gives tests of the PostgreSQL store a schema of their
+//!   own on the server `tests/run.sh` starts.
 //!
 //! The model-based test (`tests/model.rs`) runs random configurations and change streams through the
 //! harness and compares the destination with an independent reference model of PingDataSync's documented
@@ -32,6 +33,7 @@ pub mod destination;
 pub mod dit;
 pub mod faults;
 pub mod harness;
+pub mod postgres;
 pub mod refusing_store;
 pub mod source;
 pub mod store_contract;

@@ -2,14 +2,52 @@
 //! `ferrosync_testkit::store_contract`), and a [`Store`] works the same over each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ferrosync::store::{IdMapping, MemoryBackend, ServerRoot, SqliteBackend, Store, StoreBackend};
-use ferrosync_testkit::store_contract;
+use ferrosync::store::{
+    IdMapping, MemoryBackend, PostgresBackend, PostgresUrl, ServerRoot, SqliteBackend, Store, StoreBackend,
+    StoreLocation,
+};
+use ferrosync_testkit::{postgres, store_contract};
 
 #[test]
 fn sqlite_keeps_the_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.db");
     store_contract::check(&|| Box::new(SqliteBackend::open(&path).unwrap()) as Box<dyn StoreBackend>);
+}
+
+/// On the real PostgreSQL of tests/run.sh (`FERROSYNC_TEST_POSTGRES_URL`; missing, the test fails), in a
+/// schema of its own; over plain TCP and over TLS checked against the server's CA (`verify-full`).
+#[test]
+fn postgresql_keeps_the_store_contract() {
+    let url = postgres::fresh_url("contract");
+    store_contract::check(&|| Box::new(PostgresBackend::open(&url).unwrap()) as Box<dyn StoreBackend>);
+    let ca = std::env::var("FERROSYNC_TEST_POSTGRES_CA_FILE").expect("FERROSYNC_TEST_POSTGRES_CA_FILE (tests/run.sh)");
+    let tls = PostgresUrl::parse(&format!("{}&sslmode=verify-full&sslrootcert={ca}", postgres::fresh_url_text("tls")))
+        .unwrap();
+    store_contract::check(&|| Box::new(PostgresBackend::open(&tls).unwrap()) as Box<dyn StoreBackend>);
+}
+
+/// A look-up by DN uses the index that ignores ASCII case; a second handle opening the migrated schema
+/// migrates nothing; a Store over PostgreSQL seeds once and shows its URL (never a password) as its location.
+#[test]
+fn postgresql_store_opens_migrated_and_seeded_once() {
+    let url = postgres::fresh_url("store");
+    let dir = tempfile::tempdir().unwrap();
+    let root = ServerRoot::new(dir.path()).with_store(StoreLocation::Postgres(url.clone()));
+    let one = Store::open(&root).unwrap();
+    let two = Store::open(&root).unwrap();
+    assert_eq!(two.location(), url.to_string());
+    assert_eq!(two.load().unwrap().all("trust-manager-provider").len(), 4, "seeded once");
+    assert!(!root.db_path().exists(), "no SQLite file is made for a PostgreSQL store");
+    drop(one);
+    let e = match Store::open(
+        &ServerRoot::new(dir.path())
+            .with_store(StoreLocation::parse(&url.to_string().replace("ferrosync@", "nobody@")).unwrap()),
+    ) {
+        Ok(_) => panic!("a role the password file has no line for"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("no line matches") && e.contains("nobody"), "{e}");
 }
 
 #[test]

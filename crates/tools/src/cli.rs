@@ -3,16 +3,70 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use ferrosync::store::ServerRoot;
+use anyhow::Context;
+use ferrosync::store::{ServerRoot, Store, StoreLocation};
 
 /// The environment variable that names the server root.
 pub const ROOT_ENV: &str = "FERROSYNC_ROOT";
+/// The environment variable that names the store (`sqlite` or a `postgresql://` URL), as `--store` does.
+pub const STORE_ENV: &str = "FERROSYNC_STORE";
+/// libpq's variable for the password file, used when the store URL names none.
+pub const PGPASSFILE_ENV: &str = "PGPASSFILE";
 /// Set by the launchers in `bin/` to the folder above `bin/`.
 pub const LAUNCHER_ROOT_ENV: &str = "FERROSYNC_LAUNCHER_ROOT";
 
 /// The server root: `--server-root`, else `$FERROSYNC_ROOT`, else the folder above `bin/` when started
-/// through a launcher, else the current folder.
-pub fn server_root(flag: Option<&str>) -> anyhow::Result<ServerRoot> {
+/// through a launcher, else the current folder; with its store: `--store`, else `$FERROSYNC_STORE`, else the
+/// one `config/store` names, else SQLite. A PostgreSQL URL without `passfile=` takes `$PGPASSFILE`, else
+/// `~/.pgpass` when it exists.
+pub fn server_root(flag: Option<&str>, store_flag: Option<&str>) -> anyhow::Result<ServerRoot> {
+    let root = root_path(flag)?;
+    let (given, whence) = match store_flag {
+        Some(s) => (Some(s.to_string()), "--store"),
+        None => match std::env::var(STORE_ENV) {
+            Ok(s) if !s.trim().is_empty() => (Some(s), STORE_ENV),
+            _ => (None, ""),
+        },
+    };
+    let location = match given {
+        Some(text) => StoreLocation::parse(&text).with_context(|| format!("the store given by {whence}"))?,
+        None => root.store()?,
+    };
+    Ok(root.with_store(with_default_passfile(location)))
+}
+
+/// A PostgreSQL URL without `passfile=` gets `$PGPASSFILE`, else `~/.pgpass` when it exists (as libpq does).
+pub fn with_default_passfile(location: StoreLocation) -> StoreLocation {
+    match location {
+        StoreLocation::Postgres(mut url) if url.passfile.is_none() => {
+            url.passfile =
+                std::env::var_os(PGPASSFILE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| {
+                    let home = std::env::var_os("HOME").map(PathBuf::from)?;
+                    Some(home.join(".pgpass")).filter(|p| p.is_file())
+                });
+            StoreLocation::Postgres(url)
+        }
+        other => other,
+    }
+}
+
+/// Opens the store of `root` (every tool opens it through here), with an error that names it.
+pub fn open_store(root: &ServerRoot) -> anyhow::Result<Store> {
+    Store::open(root).with_context(|| {
+        let store = match root.store() {
+            Ok(StoreLocation::Sqlite) | Err(_) => root.db_path().display().to_string(),
+            Ok(other) => other.to_string(),
+        };
+        format!("cannot open the store {store} of the server root {}", root.path().display())
+    })
+}
+
+/// Whether `root`'s store may hold a configuration already: a PostgreSQL store, or a SQLite file that exists.
+pub fn store_exists(root: &ServerRoot) -> bool {
+    !matches!(root.store(), Ok(StoreLocation::Sqlite)) || root.db_path().exists()
+}
+
+fn root_path(flag: Option<&str>) -> anyhow::Result<ServerRoot> {
     let chosen = flag
         .map(PathBuf::from)
         .or_else(|| std::env::var_os(ROOT_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))

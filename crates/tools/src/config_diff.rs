@@ -26,6 +26,11 @@ pub struct Args {
     /// The local server root (default: $FERROSYNC_ROOT, else the folder above bin/, else the current folder).
     #[arg(long = "server-root", value_name = "DIR")]
     pub server_root: Option<String>,
+    /// The local server root's store: 'sqlite' (SERVER-ROOT/config/config.db) or
+    /// postgresql://USER@HOST:PORT/DB?passfile=FILE (default: $FERROSYNC_STORE, else the one SERVER-ROOT/config/store
+    /// names, else sqlite). --sourceRoot and --targetRoot use the store their config/store names.
+    #[arg(long = "store", value_name = "URL")]
+    pub store: Option<String>,
     /// Compare from the local server root's configuration.
     #[arg(long = "sourceLocal", conflicts_with_all = ["source_root", "source_batch_file"])]
     pub source_local: bool,
@@ -78,18 +83,24 @@ impl Loaded {
 }
 
 /// A server root's store; refused when it has none (config-diff never makes one).
-fn open_root(dir: &Path, role: &str) -> anyhow::Result<Loaded> {
-    let root = ServerRoot::new(dir);
-    if !root.db_path().is_file() {
+fn open_root(root: &ServerRoot, role: &str) -> anyhow::Result<Loaded> {
+    let dir = root.path().display().to_string();
+    if !cli::store_exists(root) {
         anyhow::bail!(
-            "the {role} server root {} has no configuration store ({} does not exist)",
-            dir.display(),
+            "the {role} server root {dir} has no configuration store ({} does not exist)",
             root.db_path().display()
         );
     }
-    let store = Store::open(&root).with_context(|| format!("cannot open the {role} server root {}", dir.display()))?;
-    let config = store.load().with_context(|| format!("cannot read the configuration of {}", dir.display()))?;
-    Ok(Loaded { config, store: Some(store), what: format!("the server root {}", dir.display()) })
+    let store = cli::open_store(root)?;
+    let config = store.load().with_context(|| format!("cannot read the configuration of {dir}"))?;
+    Ok(Loaded { config, store: Some(store), what: format!("the server root {dir}") })
+}
+
+/// Another server root (`--sourceRoot`, `--targetRoot`), with the store its `config/store` names.
+fn other_root(dir: &Path) -> anyhow::Result<ServerRoot> {
+    let root = ServerRoot::new(dir);
+    let location = root.store().with_context(|| format!("the store of the server root {}", dir.display()))?;
+    Ok(root.with_store(cli::with_default_passfile(location)))
 }
 
 /// Keeps a batch file's secrets in memory, marked, for the comparison (they are never written out).
@@ -115,16 +126,15 @@ fn from_batch(file: &Path) -> anyhow::Result<Loaded> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let exclude: Vec<Exclude> =
         args.exclude.iter().map(|e| Exclude::parse(e).map_err(cli::Usage)).collect::<Result<_, _>>()?;
-    let local =
-        || -> anyhow::Result<PathBuf> { Ok(cli::server_root(args.server_root.as_deref())?.path().to_path_buf()) };
+    let local = || cli::server_root(args.server_root.as_deref(), args.store.as_deref());
     let source = match (&args.source_root, &args.source_batch_file, args.source_local) {
-        (Some(dir), _, _) => open_root(dir, "source")?,
+        (Some(dir), _, _) => open_root(&other_root(dir)?, "source")?,
         (_, Some(file), _) => from_batch(file)?,
         (_, _, true) => open_root(&local()?, "source")?,
         _ => Loaded { config: Config::builtin(), store: None, what: "a new server root".into() },
     };
     let target = match &args.target_root {
-        Some(dir) => open_root(dir, "target")?,
+        Some(dir) => open_root(&other_root(dir)?, "target")?,
         None => open_root(&local()?, "target")?,
     };
     let dir = match &args.secrets_dir {

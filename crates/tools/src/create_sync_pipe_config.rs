@@ -9,7 +9,6 @@ use ferrosync::dsconfig::{self, Format};
 use ferrosync::https::HttpsTrust;
 use ferrosync::prompt::{self, PromptError, Prompter};
 use ferrosync::secret::Secret;
-use ferrosync::store::Store;
 use ferrosync::wizard::{
     self, Answers, Connection, Detected, Http, Plan, PrepareRequest, Prepared, Probe, ScimAuth, Security, Trust, Wizard,
 };
@@ -28,6 +27,7 @@ struct Options {
     batch_file: Option<PathBuf>,
     skip_test: bool,
     server_root: Option<String>,
+    store: Option<String>,
     help: bool,
     answers: Answers,
 }
@@ -71,6 +71,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Options> {
             "propertiesFilePath" => o.properties = Some(PathBuf::from(value(&name)?)),
             "generateBatchFile" => o.batch_file = Some(PathBuf::from(value(&name)?)),
             "server-root" => o.server_root = Some(value(&name)?),
+            "store" => o.store = Some(value(&name)?),
             _ => {
                 let v = value(&name)?;
                 o.answers.add(&name, &v, "the command line").map_err(|e| {
@@ -264,12 +265,12 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         Box::new(LdapProbe { runtime })
     };
     let read_file = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
-    let root = cli::server_root(o.server_root.as_deref())?;
+    let root = cli::server_root(o.server_root.as_deref(), o.store.as_deref())?;
     // Writing to the store: names already in it are refused as they are answered, not at the end.
     let existing = match &o.batch_file {
-        None if root.db_path().exists() => Some(
-            Store::open(&root)
-                .and_then(|s| s.load())
+        None if cli::store_exists(&root) => Some(
+            cli::open_store(&root)?
+                .load()
                 .with_context(|| format!("cannot read the configuration in {}", root.path().display()))?,
         ),
         _ => None,
@@ -297,8 +298,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let mut store =
-        Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let mut store = cli::open_store(&root)?;
     let report = dsconfig::apply_batch_text(&mut store, "create-sync-pipe-config", &text, Format::default()).map_err(
         |e| match e.was_applied() {
             true => anyhow::anyhow!("{e}"),

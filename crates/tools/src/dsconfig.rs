@@ -1,8 +1,6 @@
 //! The dsconfig tool: one command, a batch file, or (on a terminal, with no subcommand) the menu.
 
-use anyhow::Context;
 use ferrosync::dsconfig::{self, render, Format, Request};
-use ferrosync::store::Store;
 
 use crate::cli;
 
@@ -28,8 +26,8 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let root = cli::server_root(g.server_root.as_deref())?;
-    let open = || Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()));
+    let root = cli::server_root(g.server_root.as_deref(), g.store.as_deref())?;
+    let open = || cli::open_store(&root);
     if let Some(file) = &g.batch_file {
         if inv.request.is_some() {
             return Err(cli::Usage("give either a subcommand or --batch-file, not both".into()).into());

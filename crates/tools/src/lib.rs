@@ -11,6 +11,7 @@ pub mod prepare_endpoint_server;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;
+pub mod store_copy;
 pub mod terminal;
 
 /// Every tool allocates through mimalloc: the sync paths allocate and free millions of small buffers (BER

@@ -26,6 +26,10 @@ pub struct Args {
     /// The server root.
     #[arg(long = "server-root", value_name = "DIR", global = true)]
     pub server_root: Option<String>,
+    /// The store: 'sqlite' (SERVER-ROOT/config/config.db) or postgresql://USER@HOST:PORT/DB?passfile=FILE (default:
+    /// $FERROSYNC_STORE, else the one SERVER-ROOT/config/store names, else sqlite).
+    #[arg(long = "store", value_name = "URL", global = true)]
+    pub store: Option<String>,
     /// Never prompt (realtime-sync never does).
     #[arg(long = "no-prompt", short = 'n', global = true)]
     pub no_prompt: bool,
@@ -126,9 +130,8 @@ fn parse_time(text: &str) -> anyhow::Result<SystemTime> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
-    let mut store =
-        Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
+    let mut store = cli::open_store(&root)?;
     let config = store.load()?;
     let pipe_exists = |name: &str| -> anyhow::Result<()> {
         if config.get("sync-pipe", name).is_none() {

@@ -13,7 +13,6 @@ use ferrosync::engine::resync::{self, Observer, ResyncOptions};
 use ferrosync::engine::{Engine, SyncResult};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::private_file;
-use ferrosync::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{cli, endpoints};
@@ -67,6 +66,10 @@ pub struct Args {
     /// The server root.
     #[arg(long = "server-root", value_name = "DIR")]
     pub server_root: Option<String>,
+    /// The store: 'sqlite' (SERVER-ROOT/config/config.db) or postgresql://USER@HOST:PORT/DB?passfile=FILE (default:
+    /// $FERROSYNC_STORE, else the one SERVER-ROOT/config/store names, else sqlite).
+    #[arg(long = "store", value_name = "URL")]
+    pub store: Option<String>,
     /// Never prompt (resync never does).
     #[arg(long = "no-prompt", short = 'n')]
     pub no_prompt: bool,
@@ -181,8 +184,8 @@ fn open_private(path: &std::path::Path, append: bool) -> anyhow::Result<std::fs:
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
-    let store = Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
+    let store = cli::open_store(&root)?;
     let config = store.load()?;
     let pipe = config.get("sync-pipe", &args.pipe_name).ok_or_else(|| {
         let names: Vec<String> = config.all("sync-pipe").iter().map(|p| p.name().to_string()).collect();
@@ -279,7 +282,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             threads,
             delete_missing: args.delete_missing_entries,
         };
-        let recorded = resync::run_recording(&engine, &opts, &progress, &args.pipe_name, Store::open(&root)?)
+        let recorded = resync::run_recording(&engine, &opts, &progress, &args.pipe_name, cli::open_store(&root)?)
             .await
             .with_context(|| format!("resync of pipe '{}' stopped", args.pipe_name))?;
         progress.bar.finish_and_clear();

@@ -1,19 +1,22 @@
 //! The sync server: `start-server` (in the background, pid file and log under `logs/`), `stop-server`
 //! (graceful: in-flight changes finish and start points are saved) and `status`. The server runs every
 //! started pipe and reloads the configuration within a second of any change made with dsconfig or
-//! realtime-sync.
+//! realtime-sync; its HTTP side (`ferrosync-http`: connection handlers, the control socket) follows each
+//! configuration loaded. `status` shows the live figures from the control socket, else the saved snapshot.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use ferrosync::engine::monitor::Monitor;
 use ferrosync::engine::realtime::StatsSnapshot;
 use ferrosync::engine::supervisor::{BuildError, PipeEndpoints, Supervisor};
 use ferrosync::errorlog::{Category, ErrorLog, Severity};
 use ferrosync::private_file;
 use ferrosync::server_lock::{self, LockError, ServerLock, ServerState};
-use ferrosync::store::{ServerRoot, Store};
+use ferrosync::store::ServerRoot;
 
 use crate::{cli, endpoints};
 
@@ -24,6 +27,10 @@ pub struct ServerArgs {
     /// The server root.
     #[arg(long = "server-root", value_name = "DIR")]
     pub server_root: Option<String>,
+    /// The store: 'sqlite' (SERVER-ROOT/config/config.db) or postgresql://USER@HOST:PORT/DB?passfile=FILE (default:
+    /// $FERROSYNC_STORE, else the one SERVER-ROOT/config/store names, else sqlite).
+    #[arg(long = "store", value_name = "URL")]
+    pub store: Option<String>,
     /// Run in the foreground (start-server only; this is what the background process runs).
     #[arg(long = "foreground", short = 'N', alias = "nodetach")]
     pub foreground: bool,
@@ -48,8 +55,8 @@ pub fn running_pid(root: &ServerRoot) -> Option<i32> {
 
 /// `start-server`.
 pub fn start(args: ServerArgs) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
-    Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
+    cli::open_store(&root)?;
     if args.foreground {
         return run_foreground(root);
     }
@@ -63,6 +70,8 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the start-server program")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--foreground").arg("--server-root").arg(root.path());
+    // The store as this process resolved it (the URL holds no password), through the environment.
+    cmd.env(cli::STORE_ENV, root.store()?.to_string());
     cmd.stdin(std::process::Stdio::null()).stdout(out).stderr(err);
     #[cfg(unix)]
     {
@@ -103,7 +112,7 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
 /// `stop-server`: asks the server to stop and waits until it has. Only the process that holds the server root's
 /// lock is signalled: a pid file left by a server that was killed may name another process by now.
 pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
     let pid = match server_lock::probe(&root)? {
         ServerState::Running(Some(pid)) => pid,
         ServerState::Running(None) => {
@@ -132,8 +141,8 @@ pub fn stop(args: ServerArgs) -> anyhow::Result<()> {
 
 /// `status`: the server and each pipe's counters.
 pub fn status(args: ServerArgs) -> anyhow::Result<()> {
-    let root = cli::server_root(args.server_root.as_deref())?;
-    let store = Store::open(&root).with_context(|| format!("cannot open the server root {}", root.path().display()))?;
+    let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
+    let store = cli::open_store(&root)?;
     let config = store.load()?;
     let state = server_lock::probe(&root)?;
     let pid = match state {
@@ -151,13 +160,36 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter_map(|(p, json, when)| serde_json::from_str(&json).ok().map(|s| (p.to_lowercase(), (s, when))))
         .collect();
+    // Live figures from the running server, else the snapshot it saved (every 250 ms while it ran).
+    let live = pid.map(|_| live_figures(&root));
+    let figures = match &live {
+        Some(Ok(_)) => "live, from the running server".to_string(),
+        Some(Err(e)) => format!("saved snapshot (the running server did not answer: {e:#})"),
+        None => match stats.values().map(|(_, when)| when.as_str()).max() {
+            Some(when) => format!("saved snapshot of {when} (the server is not running)"),
+            None => "none (the server is not running)".to_string(),
+        },
+    };
+    let live = live.and_then(Result::ok);
     let mut rows: Vec<(String, Vec<(&str, String)>)> = Vec::new();
     for p in config.all("sync-pipe") {
         let configured =
             ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(p)).is_ok_and(|s| s.started);
-        let snap = if pid.is_some() { stats.get(&p.name().to_lowercase()) } else { None };
-        let s = snap.map(|(s, _)| s.clone()).unwrap_or_default();
-        let running = pid.is_some() && snap.is_some() && configured;
+        let live_pipe = live.as_ref().and_then(|v| v.pipe(p.name()));
+        let saved = stats.get(&p.name().to_lowercase());
+        let s = match live_pipe {
+            Some(lp) => {
+                let mut s = lp.snapshot.clone();
+                s.last_error = s.last_error.or_else(|| lp.failure.clone());
+                s
+            }
+            None => saved.map(|(s, _)| s.clone()).unwrap_or_default(),
+        };
+        let running = match (&live, live_pipe) {
+            (Some(_), Some(lp)) => lp.running && configured,
+            (Some(_), None) => false,
+            (None, _) => pid.is_some() && saved.is_some() && configured,
+        };
         let mut fields = vec![
             (
                 "Started",
@@ -170,6 +202,10 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
                 },
             ),
             ("Current Ops Per Second", format!("{}", s.ops_per_second)),
+            (
+                "Percent Busy",
+                live_pipe.filter(|lp| lp.running).map_or("-".to_string(), |lp| format!("{}", lp.percent_busy)),
+            ),
             ("Changes Detected", s.changes_detected.to_string()),
             ("Ops Completed Total", s.ops_completed.to_string()),
             ("Success", (s.created + s.modified + s.deleted).to_string()),
@@ -226,6 +262,10 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
                 ServerState::Stopped => "stopped".into(),
             }
         ));
+        out.push_str(&format!("figures\t{figures}\n"));
+        for h in live.iter().flat_map(|v| &v.handlers) {
+            out.push_str(&format!("handler\t{}\t{}\n", h.name, handler_state(h)));
+        }
         for (pipe, fields) in &rows {
             for (k, v) in fields {
                 out.push_str(&format!("{pipe}\t{}\t{v}\n", k.trim()));
@@ -234,10 +274,14 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         return cli::out(&out);
     }
     out.push_str(&format!(
-        "          --- Sync Server ---\nServer root : {}\nStatus      : {}\n\n",
+        "          --- Sync Server ---\nServer root : {}\nStatus      : {}\nFigures     : {figures}\n",
         root.path().display(),
         server_status
     ));
+    for h in live.iter().flat_map(|v| &v.handlers) {
+        out.push_str(&format!("{} : {}\n", h.name, handler_state(h)));
+    }
+    out.push('\n');
     if rows.is_empty() {
         out.push_str("No sync pipes are configured.\n");
     }
@@ -250,6 +294,25 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         out.push('\n');
     }
     cli::out(&out)
+}
+
+/// The live figures of the server running in `root`, through its control socket (2 s at most).
+fn live_figures(root: &ServerRoot) -> anyhow::Result<ferrosync::engine::monitor::MonitorView> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match tokio::time::timeout(Duration::from_secs(2), ferrosync_http::control::live(root)).await {
+            Ok(r) => Ok(r?),
+            Err(_) => anyhow::bail!("no answer within 2 s on {}", ferrosync_http::control::path(root).display()),
+        }
+    })
+}
+
+fn handler_state(h: &ferrosync::engine::monitor::HandlerView) -> String {
+    match (&h.url, &h.error) {
+        (Some(url), _) => format!("listening on {url}"),
+        (None, Some(e)) => format!("not listening: {e}"),
+        (None, None) => "not listening".into(),
+    }
 }
 
 /// The endpoints of a pipe, from the tools' endpoint builders (the supervisor in the library takes them).
@@ -293,13 +356,21 @@ fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
                 _ = int.recv() => {}
             }
         };
+        // The HTTP side follows each configuration the supervisor loads, and reads the monitor it keeps.
+        let monitor = Monitor::new();
+        let (configs, followed) = tokio::sync::watch::channel(Arc::new(ferrosync::config::Config::default()));
+        let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+        let http = tokio::spawn(ferrosync_http::run(root.clone(), monitor.clone(), followed, http_stopped));
         let builder = build_endpoints;
-        Supervisor::new(&root, &builder)?.run(shutdown).await?;
+        let supervised = match Supervisor::new(&root, &builder) {
+            Ok(s) => s.with_monitor(monitor).with_config_watch(configs).run(shutdown).await,
+            Err(e) => Err(e),
+        };
+        let _ = stop_http.send(true);
+        let _ = http.await;
+        supervised?;
         anyhow::Ok(())
     });
-    if let Ok(store) = Store::open(&root) {
-        let _ = store.clear_stats();
-    }
     note("The sync server stopped");
     println!("sync server stopped");
     drop(lock);

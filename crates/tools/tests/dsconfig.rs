@@ -931,8 +931,8 @@ dsconfig create-plugin --plugin-name stats --type periodic-stats-logger --set en
     let handlers = root.dsconfig(&["list-connection-handlers", "-s"]).ok();
     assert_eq!(
         handlers,
-        "JMX Connection Handler\tjmx\nLDAP Connection Handler\tldap\nLDAPS Connection Handler\tldap\n\
-         LDIF Connection Handler\tldif\n"
+        "HTTP Connection Handler\thttp\nHTTPS Connection Handler\thttp\nJMX Connection Handler\tjmx\n\
+         LDAP Connection Handler\tldap\nLDAPS Connection Handler\tldap\nLDIF Connection Handler\tldif\n"
     );
     let policies = root.dsconfig(&["list-log-retention-policies", "-s"]).ok();
     assert!(policies.contains("File Count Retention Policy\tfile-count\n"), "{policies}");

@@ -17,103 +17,11 @@ use std::time::{Duration, Instant};
 
 use ferrosync::entry::Value;
 use ferrosync_ldap::{LdapClient, Modification, Scope};
-use util::scenario::{entry, Scenario, PEOPLE_ALL};
+use util::own_openldap::OwnOpenLdap;
+use util::scenario::{entry, go, Scenario, PEOPLE_ALL};
 use util::{eventually, ServerGuard};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// An OpenLDAP server of the test's own, stopped (and its files removed) when dropped.
-struct OwnOpenLdap {
-    dir: tempfile::TempDir,
-    port: u16,
-    ldaps_port: u16,
-    pid: i32,
-}
-
-impl OwnOpenLdap {
-    fn start() -> OwnOpenLdap {
-        let mut s = OwnOpenLdap {
-            dir: tempfile::tempdir().unwrap(),
-            port: util::free_port(),
-            ldaps_port: util::free_port(),
-            pid: 0,
-        };
-        s.up();
-        s
-    }
-
-    fn data(&self) -> std::path::PathBuf {
-        self.dir.path().join("ol")
-    }
-
-    /// Starts slapd (again, on the same ports and database).
-    fn up(&mut self) {
-        let out = std::process::Command::new(util::repo().join("tests/servers/start-openldap.sh"))
-            .args([self.data().to_str().unwrap(), &self.port.to_string(), &self.ldaps_port.to_string()])
-            .env("SLAPD_LOGLEVEL", "0")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let summary = String::from_utf8_lossy(&out.stdout);
-        self.pid = summary
-            .lines()
-            .find_map(|l| l.strip_prefix("PID="))
-            .map(|v| v.trim_matches('\'').parse().unwrap())
-            .expect("start-openldap.sh prints the PID");
-    }
-
-    fn down(&self) {
-        std::process::Command::new(util::repo().join("tests/servers/stop-openldap.sh"))
-            .arg(self.data())
-            .output()
-            .unwrap();
-    }
-
-    fn signal(&self, sig: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), sig).unwrap();
-    }
-
-    fn client(&self) -> LdapClient {
-        LdapClient::single(
-            ferrosync_ldap::ServerConfig::new("own", "127.0.0.1", self.port)
-                .with_bind("cn=admin,dc=example,dc=com", ferrosync::secret::Secret::new("secret")),
-        )
-        .unwrap()
-    }
-
-    /// Takes the place of the scenario's OpenLDAP server (`openldap`, the source or the destination): the same
-    /// subtree is created in it, and the external server points at it, with short timeouts.
-    async fn adopt(&self, s: &Scenario) {
-        let c = self.client();
-        let ou = s.base.split(',').next().unwrap().trim_start_matches("ou=").to_string();
-        c.add(&entry(&s.base, &[("objectClass", "organizationalUnit"), ("ou", &ou)])).await.unwrap();
-        for sub in ["people", "groups", "staff"] {
-            c.add(&entry(&format!("ou={sub},{}", s.base), &[("objectClass", "organizationalUnit"), ("ou", sub)]))
-                .await
-                .unwrap();
-        }
-        s.dsconfig(&format!(
-            "dsconfig set-external-server-prop --server-name openldap --set server-port:{} \
-                 --set \"connect-timeout:1 s\" --set \"response-timeout:2 s\"\n",
-            self.port
-        ));
-    }
-}
-
-impl Drop for OwnOpenLdap {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGCONT);
-        self.down();
-    }
-}
-
-/// Sets the start point at the end of the change log, starts the pipe and the server.
-fn go(s: &Scenario) -> ServerGuard<'_> {
-    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
-    assert!(out.contains("The startpoint has been set for Sync Pipe 'p'"), "{out}");
-    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
-    ServerGuard::start(&s.root)
-}
 
 /// The entries below `ou=people` of `base`, by lower-cased RDN, with the attributes the tests change (values
 /// sorted): what the destination must equal (the people class maps entries one to one).
@@ -483,7 +391,7 @@ async fn server_root_on_a_full_file_system() {
     let mut s = Scenario::new("f-full").await;
     s.dsconfig(PEOPLE_ALL);
     // The configured root moves onto the tmpfs.
-    let root = util::Root { dir: tempfile::tempdir_in(fs.0.path()).unwrap() };
+    let root = util::Root { dir: tempfile::tempdir_in(fs.0.path()).unwrap(), store: None };
     let copy = std::process::Command::new("cp")
         .args(["-a", &format!("{}/.", s.root.path().display()), root.path().to_str().unwrap()])
         .status()

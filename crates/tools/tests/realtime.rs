@@ -9,21 +9,13 @@ use std::time::Duration;
 
 use ferrosync::entry::Value;
 use ferrosync_ldap::Modification;
-use util::scenario::{entry, Scenario, PEOPLE_ALL};
+use util::scenario::{entry, go, Scenario, PEOPLE_ALL};
 use util::{eventually, ServerGuard};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn sync_log(s: &Scenario) -> String {
     std::fs::read_to_string(s.root.path().join("logs/sync")).unwrap_or_default()
-}
-
-/// Sets the start point at the end of the change log and starts the pipe and the server.
-fn go(s: &Scenario) -> ServerGuard<'_> {
-    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
-    assert!(out.contains("The startpoint has been set for Sync Pipe 'p'"), "{out}");
-    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
-    ServerGuard::start(&s.root)
 }
 
 /// Adds, modifies, renames, moves out of scope, changes group membership and deletes at the source, and checks

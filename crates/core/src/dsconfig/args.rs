@@ -72,6 +72,8 @@ pub enum Request {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Globals {
     pub server_root: Option<String>,
+    /// `--store URL`: the store (see `ferrosync::store::StoreLocation`).
+    pub store: Option<String>,
     pub no_prompt: bool,
     pub batch_file: Option<String>,
     pub batch_continue_on_error: bool,
@@ -97,6 +99,7 @@ pub struct UsageError(pub String);
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum G {
     ServerRoot,
+    Store,
     NoPrompt,
     BatchFile,
     ContinueOnError,
@@ -111,6 +114,7 @@ enum G {
 /// (long name, short name, meaning)
 const GLOBAL_OPTIONS: &[(&str, Option<char>, G)] = &[
     ("server-root", None, G::ServerRoot),
+    ("store", None, G::Store),
     ("no-prompt", Some('n'), G::NoPrompt),
     ("batch-file", Some('F'), G::BatchFile),
     ("batch-continue-on-error", None, G::ContinueOnError),
@@ -263,6 +267,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             };
             match g {
                 G::ServerRoot => inv.globals.server_root = Some(take_value("--server-root")?),
+                G::Store => inv.globals.store = Some(take_value("--store")?),
                 G::NoPrompt => inv.globals.no_prompt = true,
                 G::BatchFile => inv.globals.batch_file = Some(take_value("--batch-file")?),
                 G::ContinueOnError => inv.globals.batch_continue_on_error = true,

@@ -188,6 +188,9 @@ pub fn general_help(category: Option<Category>) -> String {
          Global options:\n\
          \x20     --server-root DIR          the server root (default: $FERROSYNC_ROOT, else the folder above bin/\n\
          \x20                                when run through bin/dsconfig, else the current folder)\n\
+         \x20     --store URL                the store: sqlite (SERVER-ROOT/config/config.db) or\n\
+         \x20                                postgresql://USER@HOST:PORT/DB?passfile=FILE (default: $FERROSYNC_STORE,\n\
+         \x20                                else the one SERVER-ROOT/config/store names, else sqlite)\n\
          \x20 -F, --batch-file FILE          apply the commands of FILE, all or nothing\n\
          \x20     --batch-continue-on-error  apply what can be applied and list each failure\n\
          \x20 -n, --no-prompt                never prompt (always true with a subcommand)\n\

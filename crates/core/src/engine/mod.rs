@@ -4,6 +4,7 @@
 //! `fetch -> select class -> map -> correlate -> diff -> apply`. The endpoints are behind the traits of
 //! [`crate::endpoint`]; the mapping is the pure [`crate::mapping`] layer.
 
+pub mod monitor;
 pub mod realtime;
 pub mod resync;
 pub mod supervisor;

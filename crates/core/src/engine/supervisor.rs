@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::monitor::Monitor;
 use super::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
 use super::Engine;
 use crate::config::Config;
@@ -138,6 +139,10 @@ pub struct Supervisor<'a> {
     pipes: HashMap<String, RunningPipe>,
     /// How often the store is looked at for changes.
     pub poll: Duration,
+    /// What runs, live (read by the HTTP side).
+    monitor: Monitor,
+    /// Receives each configuration loaded (the HTTP side follows it).
+    configs: Option<watch::Sender<Arc<Config>>>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -149,7 +154,21 @@ impl<'a> Supervisor<'a> {
             watcher: Store::open(root)?,
             pipes: HashMap::new(),
             poll: Duration::from_millis(250),
+            monitor: Monitor::default(),
+            configs: None,
         })
+    }
+
+    /// Keeps `monitor` up to date with the pipes that run and why others do not.
+    pub fn with_monitor(mut self, monitor: Monitor) -> Self {
+        self.monitor = monitor;
+        self
+    }
+
+    /// Sends each configuration loaded (at the start and after every change) to `configs`.
+    pub fn with_config_watch(mut self, configs: watch::Sender<Arc<Config>>) -> Self {
+        self.configs = Some(configs);
+        self
     }
 
     fn note(&self, severity: Severity, pipe: Option<&str>, msg: &str) {
@@ -165,14 +184,16 @@ impl<'a> Supervisor<'a> {
                 let (tx, rx) = watch::channel(false);
                 let task_errors = self.errors.clone();
                 let pipe_name = name.to_string();
+                let monitor = self.monitor.clone();
+                monitor.started(name, runner.stats.clone());
                 let task = tokio::spawn(async move {
-                    if let Err(e) = runner.run(rx).await {
-                        let _ = task_errors.write(
-                            Category::Sync,
-                            Severity::SevereError,
-                            Some(&pipe_name),
-                            &format!("the pipe stopped: {e}"),
-                        );
+                    match runner.run(rx).await {
+                        Err(e) => {
+                            let msg = format!("the pipe stopped: {e}");
+                            monitor.failed(&pipe_name, &msg);
+                            let _ = task_errors.write(Category::Sync, Severity::SevereError, Some(&pipe_name), &msg);
+                        }
+                        Ok(()) => monitor.stopped(&pipe_name),
                     }
                 });
                 self.note(Severity::Notice, Some(name), "started");
@@ -182,6 +203,7 @@ impl<'a> Supervisor<'a> {
                 let msg = chain(e.as_ref());
                 self.note(Severity::SevereError, Some(name), &format!("cannot start: {msg}"));
                 crate::synclog::warn_elsewhere(&format!("pipe {name}: cannot start: {msg}"));
+                self.monitor.failed(name, &format!("cannot start: {msg}"));
                 let snap = StatsSnapshot { last_error: Some(format!("cannot start: {msg}")), ..Default::default() };
                 if let Ok(json) = serde_json::to_string(&snap) {
                     let _ = self.watcher.set_stats(name, &json);
@@ -248,11 +270,18 @@ impl<'a> Supervisor<'a> {
                 };
                 let _ = self.watcher.clear_stats();
                 let log = Arc::new(SyncLog::from_config(&config, &self.root));
-                for p in config.all("sync-pipe") {
-                    let name = p.name().to_string();
-                    if Self::should_run(&config, &name) {
-                        self.start_pipe(&config, &log, &name);
-                    }
+                let names: Vec<String> = config
+                    .all("sync-pipe")
+                    .iter()
+                    .map(|p| p.name().to_string())
+                    .filter(|n| Self::should_run(&config, n))
+                    .collect();
+                self.monitor.expect(&names);
+                for name in &names {
+                    self.start_pipe(&config, &log, name);
+                }
+                if let Some(tx) = &self.configs {
+                    tx.send_replace(Arc::new(config));
                 }
             }
             tokio::select! {
@@ -266,7 +295,6 @@ impl<'a> Supervisor<'a> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Mutex;
 

@@ -5,9 +5,10 @@
 //! them. Their properties are not declared one by one: an unused object takes any property
 //! ([`super::open_property`]), its secrets known by their names.
 //!
-//! Not here, on purpose: the HTTP and HTTPS connection handlers and the HTTP servlet extensions (with their
-//! HTTP configuration and cross-origin policies), which ferrosync implements elsewhere; the `connection-handler`
-//! type below has only the LDAP, JMX and LDIF kinds.
+//! Not here, on purpose: the connection handlers, the HTTP servlet extensions and the key manager providers,
+//! which are ferrosync's own types ([`super::types`]): their HTTP kinds are used, the LDAP, JMX and LDIF
+//! connection handlers and the PKCS#11 key manager are unused variants there, and so take Ping's undeclared
+//! properties just as the types here do.
 
 use super::Category::Directory;
 use super::{ObjectType, PropertyDef as P, Syntax, Variant as V};
@@ -75,12 +76,6 @@ pub static CATALOG: &[ObjectType] = &[
     other("alarm-manager", "alarm-managers", "Alarm Manager", "", None, "Ping's alarms and their alerts.", &[], None),
     other("ldap-sdk-debug-logger", "ldap-sdk-debug-loggers", "LDAP SDK Debug Logger", "", None, "Debug logging of the UnboundID LDAP SDK.", &[], None),
     other("license", "licenses", "License", "", None, "Ping's license key.", &[], None),
-    // --- Listeners
-    other(
-        "connection-handler", "connection-handlers", "Connection Handler", "handler-name", None,
-        "A listener of Ping's server (LDAP, LDAPS, JMX, LDIF); ferrosync does not serve LDAP or JMX.",
-        &[kind("ldap"), kind("jmx"), kind("ldif"), THIRD_PARTY], None,
-    ),
     // --- Logging
     other(
         "log-rotation-policy", "log-rotation-policies", "Log Rotation Policy", "policy-name", None,

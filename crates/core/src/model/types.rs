@@ -791,20 +791,167 @@ const TRUST_VARIANTS: &[V] = &[
 const KEY_VARIANTS: &[V] = &[
     V::new(
         "file-based",
-        "A key store file.",
+        "A server certificate and its private key, for the HTTPS Connection Handler: a PEM file (ferrosync does \
+         not read JKS or PKCS#12 key stores).",
         &[&[
             ENABLED,
-            P::new("key-store-file", Path, "The key store.").required(),
-            P::new("key-store-type", String, "The key store type."),
-            P::new("key-store-pin", String, "The PIN.").sensitive(),
-            P::new("key-store-pin-file", Path, "A file with the PIN."),
-            P::new("key-store-pin-passphrase-provider", Reference("passphrase-provider"), "A provider for the PIN."),
-            P::new("private-key-pin", String, "The private key PIN.").sensitive(),
+            P::new(
+                "key-store-file",
+                Path,
+                "The PEM file with the server certificate first, the CA certificates of its chain after it, and the \
+                 private key (relative paths are below the server root).",
+            )
+            .required(),
+            P::new("key-store-type", String, "The key store's type: PEM (the default); JKS and PKCS12 are refused."),
+            P::new("key-store-pin", String, "The passphrase of an encrypted private key.").sensitive(),
+            P::new("key-store-pin-file", Path, "A file whose first line is the passphrase of the private key."),
+            P::new(
+                "key-store-pin-passphrase-provider",
+                Reference("passphrase-provider"),
+                "A passphrase provider that supplies the passphrase of the private key.",
+            ),
+            P::new(
+                "private-key-pin",
+                String,
+                "A PIN of the key inside a JKS key store (a PEM key has only key-store-pin).",
+            )
+            .sensitive()
+            .unused(),
         ]],
     ),
-    V::new("null", "No client certificate.", &[&[ENABLED]]),
-    V::new("pkcs11", "A PKCS#11 token.", &[&[ENABLED]]),
-    V::new("third-party", "A Java extension.", &[&[ENABLED], EXTENSION]),
+    V::new("null", "No certificate.", &[&[ENABLED]]),
+    V::new("pkcs11", "A PKCS#11 token.", &[&[ENABLED]]).unused(),
+    V::new("third-party", "A Java extension.", &[&[ENABLED], EXTENSION]).unused(),
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP: connection handlers and servlet extensions
+
+const HTTP_HANDLER: &[P] = &[
+    ENABLED.default(&["false"]),
+    P::new(
+        "listen-address",
+        String,
+        "The address to listen on: the loopback address by default; 0.0.0.0 or :: for every interface.",
+    )
+    .default(&["127.0.0.1"]),
+    P::new("listen-port", PORT, "The TCP port to listen on.").required(),
+    P::new("use-ssl", Boolean, "Serve HTTPS, with the certificate and key of the key-manager-provider.")
+        .default(&["false"]),
+    P::new(
+        "key-manager-provider",
+        Reference("key-manager-provider"),
+        "With use-ssl: the file-based key manager provider whose PEM file holds the server certificate and key.",
+    ),
+    P::new(
+        "http-servlet-extension",
+        Reference("http-servlet-extension"),
+        "What this handler serves: Prometheus Monitoring, Available or Degraded State, Available State, Status Console.",
+    )
+    .multi(),
+    P::new("trust-manager-provider", Reference("trust-manager-provider"), "Client certificates that are trusted.")
+        .unused(),
+    P::new("ssl-cert-nickname", String, "The certificate alias in a key store.").unused(),
+    P::new("ssl-client-auth-policy", Enum(&["disabled", "optional", "required"]), "Client certificates.")
+        .default(&["disabled"])
+        .unused(),
+    P::new("ssl-protocol", String, "TLS protocols (ferrosync uses OpenSSL's: TLS 1.2 and 1.3).").multi().unused(),
+    P::new("ssl-cipher-suite", String, "TLS cipher suites (ferrosync uses OpenSSL's intermediate set).")
+        .multi()
+        .unused(),
+    P::new("web-application-extension", String, "Java web applications.").multi().unused(),
+    P::new("http-operation-log-publisher", String, "HTTP operation loggers.").multi().unused(),
+    P::new("num-request-handlers", int(1), "Request handler threads.").advanced().unused(),
+    P::new("keep-stats", Boolean, "Keep statistics for this handler.").advanced().unused(),
+    P::new("accept-backlog", int(1), "The listen backlog.").advanced().unused(),
+    P::new("allow-tcp-reuse-address", Boolean, "SO_REUSEADDR.").advanced().unused(),
+    P::new("idle-time-limit", Duration, "How long an idle connection is kept.").advanced().unused(),
+    P::new("use-forwarded-headers", Boolean, "Trust X-Forwarded-* headers.").advanced().unused(),
+    P::new("response-header", String, "Headers added to every response.").multi().advanced().unused(),
+    P::new("use-correlation-id-header", Boolean, "Correlation id headers.").advanced().unused(),
+];
+
+const CONNECTION_HANDLER_VARIANTS: &[V] = &[
+    V::new("http", "Serves HTTP or HTTPS: metrics, health checks.", &[HTTP_HANDLER]),
+    V::new("ldap", "An LDAP listener (a sync server takes no LDAP requests).", &[&[ENABLED]]).unused(),
+    V::new("jmx", "A JMX listener.", &[&[ENABLED]]).unused(),
+    V::new("ldif", "Applies LDIF files dropped in a folder.", &[&[ENABLED]]).unused(),
+];
+
+/// Refuses an HTTPS handler that is enabled without a certificate.
+fn check_connection_handler(obj: &crate::config::ConfigObject) -> Result<(), std::string::String> {
+    let on = |p: &str| obj.first(p).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if obj.variant.as_deref() == Some("http")
+        && on("enabled")
+        && on("use-ssl")
+        && obj.first("key-manager-provider").is_none()
+    {
+        return Err("use-ssl:true needs a key-manager-provider with the server certificate and key".into());
+    }
+    Ok(())
+}
+
+const BASE_CONTEXT_PATH: P =
+    P::new("base-context-path", String, "The path served, such as /metrics; it must start with '/'.");
+
+const SERVLET_COMMON: &[P] = &[
+    DESCRIPTION,
+    P::new("cross-origin-policy", String, "The cross-origin policy.").unused(),
+    P::new("response-header", String, "Headers added to every response.").multi().unused(),
+    P::new("correlation-id-response-header", String, "The correlation id response header.").unused(),
+];
+
+const STATUS_CODE: Syntax = Integer { min: Some(100), max: Some(599) };
+
+const SERVLET_VARIANTS: &[V] = &[
+    V::new(
+        "prometheus-monitoring",
+        "The sync server's metrics in the OpenMetrics text format, for Prometheus.",
+        &[&[
+            BASE_CONTEXT_PATH.default(&["/metrics"]),
+            P::new("include-instance-name-label", Boolean, "An instance label on every metric.").unused(),
+            P::new("include-product-name-label", Boolean, "A product label on every metric.").unused(),
+            P::new("include-location-label", Boolean, "A location label on every metric.").unused(),
+            P::new("always-include-monitor-entry-name-label", Boolean, "Monitor entry labels.").unused(),
+            P::new("include-monitor-object-class-label", Boolean, "Monitor class labels.").unused(),
+            P::new("include-monitor-attribute-name-label", Boolean, "Monitor attribute labels.").unused(),
+        ]],
+    ),
+    V::new(
+        "availability-state",
+        "The server's health for a load balancer or an orchestrator: the HTTP status says whether it is \
+         available, degraded or unavailable, a small JSON body says why.",
+        &[&[
+            BASE_CONTEXT_PATH.required(),
+            P::new("available-status-code", STATUS_CODE, "The status when every started pipe runs normally.")
+                .default(&["200"]),
+            P::new(
+                "degraded-status-code",
+                STATUS_CODE,
+                "The status when a pipe runs but waits for an endpoint that is down or failing.",
+            )
+            .default(&["200"]),
+            P::new("unavailable-status-code", STATUS_CODE, "The status when a started pipe does not run.")
+                .default(&["503"]),
+            P::new("override-status-code", STATUS_CODE, "A status returned whatever the state (for maintenance)."),
+            P::new("include-response-body", Boolean, "Whether the JSON body is sent.").default(&["true"]),
+            P::new("additional-response-contents", String, "A JSON object whose fields are added to the body."),
+        ]],
+    ),
+    V::new(
+        "status-console",
+        "ferrosync's read-only status page: each pipe's state, its lag over the last hour, its counters, its last \
+         failures with their repair hints and its start point; it refreshes itself.",
+        &[&[
+            BASE_CONTEXT_PATH.default(&["/status"]),
+            P::new("refresh-interval", Duration, "How often the page reloads itself.").default(&["5 s"]),
+        ]],
+    ),
+    V::new("third-party", "A Java extension.", &[EXTENSION]).unused(),
+    V::new("groovy-scripted", "A Groovy script.", &[GROOVY]).unused(),
+    V::new("file-server", "Serves files.", &[&[BASE_CONTEXT_PATH]]).unused(),
+    V::new("velocity", "Velocity templates.", &[&[BASE_CONTEXT_PATH]]).unused(),
+    V::new("config", "The configuration REST API.", &[&[BASE_CONTEXT_PATH]]).unused(),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1082,8 +1229,18 @@ pub static OBJECT_TYPES: &[ObjectType] = &[
     },
     ObjectType {
         name: "key-manager-provider", plural: "key-manager-providers", display: "Key Manager Provider", naming_arg: "provider-name", parent: None,
-        description: "Client certificates (not used by ferrosync).",
-        category: Security, common: &[DESCRIPTION], variants: KEY_VARIANTS, default_variant: None, singleton: false, unused: true, check: None,
+        description: "A certificate and its private key: the HTTPS Connection Handler's.",
+        category: Security, common: &[DESCRIPTION], variants: KEY_VARIANTS, default_variant: None, singleton: false, unused: false, check: None,
+    },
+    ObjectType {
+        name: "connection-handler", plural: "connection-handlers", display: "Connection Handler", naming_arg: "handler-name", parent: None,
+        description: "A listener of the sync server: HTTP or HTTPS for metrics and health checks.",
+        category: Server, common: &[DESCRIPTION], variants: CONNECTION_HANDLER_VARIANTS, default_variant: None, singleton: false, unused: false, check: Some(check_connection_handler),
+    },
+    ObjectType {
+        name: "http-servlet-extension", plural: "http-servlet-extensions", display: "HTTP Servlet Extension", naming_arg: "extension-name", parent: None,
+        description: "What an HTTP connection handler serves at a path: metrics, health checks.",
+        category: Server, common: SERVLET_COMMON, variants: SERVLET_VARIANTS, default_variant: None, singleton: false, unused: false, check: None,
     },
     ObjectType {
         name: "log-publisher", plural: "log-publishers", display: "Log Publisher", naming_arg: "publisher-name", parent: None,
@@ -1164,6 +1321,41 @@ pub const BUILTIN_OBJECTS: &[Builtin] = &[
         "PKCS12",
         Some("file-based"),
         &[("enabled", "false"), ("key-store-file", "config/keystore.p12"), ("key-store-type", "PKCS12")],
+    ),
+    builtin(
+        "connection-handler",
+        "HTTP Connection Handler",
+        Some("http"),
+        &[
+            ("listen-port", "8080"),
+            ("http-servlet-extension", "Available or Degraded State"),
+            ("http-servlet-extension", "Available State"),
+        ],
+    ),
+    builtin(
+        "connection-handler",
+        "HTTPS Connection Handler",
+        Some("http"),
+        &[
+            ("listen-port", "8443"),
+            ("use-ssl", "true"),
+            ("http-servlet-extension", "Available or Degraded State"),
+            ("http-servlet-extension", "Available State"),
+        ],
+    ),
+    builtin("http-servlet-extension", "Prometheus Monitoring", Some("prometheus-monitoring"), &[]),
+    builtin("http-servlet-extension", "Status Console", Some("status-console"), &[]),
+    builtin(
+        "http-servlet-extension",
+        "Available or Degraded State",
+        Some("availability-state"),
+        &[("base-context-path", "/available-or-degraded-state")],
+    ),
+    builtin(
+        "http-servlet-extension",
+        "Available State",
+        Some("availability-state"),
+        &[("base-context-path", "/available-state"), ("degraded-status-code", "503")],
     ),
     builtin("log-publisher", "File-Based Sync Logger", Some("file-based-sync"), &[("log-file", "logs/sync")]),
     builtin(

@@ -15,9 +15,11 @@
 //! | [`endpoint`] | sync sources and destinations of each kind |
 //! | [`scim`] | SCIM 2.0 attribute and endpoint mappings, HTTP authorization methods |
 //! | [`security`] | passphrase and trust manager providers |
+//! | [`http`] | HTTP connection handlers, servlet extensions, key manager providers |
 //! | [`log`] | log publishers |
 
 pub mod endpoint;
+pub mod http;
 pub mod log;
 pub mod mapping;
 pub mod pipe;
@@ -35,6 +37,9 @@ use crate::syntax::{ConditionalValuePattern, Dn, Filter, ValuePattern};
 pub use endpoint::{
     LdapDestinationSettings, LdapEndpointSettings, LdapSourceSettings, PingOneDestinationSettings, PingOneSettings,
     PingOneSourceSettings, Scim2DestinationSettings, SourceKind,
+};
+pub use http::{
+    AvailabilitySettings, HttpHandlerSettings, KeyManagerSettings, KeyStoreSettings, ServletKind, ServletSettings,
 };
 pub use log::{LogPublisherKind, LogPublisherSettings};
 pub use mapping::{AttributeMappingKind, AttributeMappingSettings, DnMapSettings, JsonFieldSettings};
@@ -459,6 +464,12 @@ pub fn build_any(obj: &ConfigObject) -> Result<bool, SettingsError> {
         "http-authorization-method" => HttpAuthSettings::read(&r).map(drop)?,
         "passphrase-provider" => PassphraseProviderSettings::read(&r).map(drop)?,
         "trust-manager-provider" => TrustManagerSettings::read(&r).map(drop)?,
+        "connection-handler" if variant == "http" => HttpHandlerSettings::read(&r).map(drop)?,
+        "http-servlet-extension" => match ServletSettings::read(&r)? {
+            Some(_) => {}
+            None => return Ok(false),
+        },
+        "key-manager-provider" => KeyManagerSettings::read(&r).map(drop)?,
         "log-publisher" => match LogPublisherSettings::read(&r)? {
             Some(_) => {}
             None => return Ok(false),

@@ -1,8 +1,6 @@
 //! The model walk: every property of every object type and variant that ferrosync uses is read by a settings
 //! builder, unless the model marks it `unused`; and every unused property is shown as such.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeSet;
 
 use super::{build_any, record, SettingsError};
@@ -17,6 +15,8 @@ fn sample(def: &PropertyDef) -> String {
     match (def.name, def.syntax) {
         ("from-dn-pattern", _) => "*,dc=example,dc=com".into(),
         ("to-dn-pattern", _) => "{1},o=example".into(),
+        ("base-context-path", _) => "/x".into(),
+        ("additional-response-contents", _) => "{\"site\":\"east\"}".into(),
         (_, Syntax::String) => "x".into(),
         (_, Syntax::Integer { min, max }) => {
             let n = min.unwrap_or(1).max(1);

@@ -3,20 +3,31 @@
 //! server's counters and values).
 //!
 //! [`Store`] is what the engine and the tools use; where the data lives is a [`StoreBackend`]: SQLite under the
-//! server root ([`SqliteBackend`], `DIR/config/config.db`, the embedded default), or memory ([`MemoryBackend`],
-//! for library callers and tests). A second database (PostgreSQL, for a topology of several servers) is one
-//! more implementation of the trait: nothing above it changes. Every backend keeps the contract written on the
-//! trait's methods; `crates/testkit`'s `store_contract` checks it, and runs against each backend.
+//! server root ([`SqliteBackend`], `DIR/config/config.db`, the embedded default), a PostgreSQL database
+//! ([`PostgresBackend`], which several servers can share), or memory ([`MemoryBackend`], for library callers and
+//! tests). A server root's [`StoreLocation`] says which ([`ServerRoot::with_store`], else `DIR/config/store`,
+//! else SQLite); [`Store::open`] opens it. Every backend keeps the contract written on the trait's methods;
+//! `crates/testkit`'s `store_contract` checks it, and runs against each backend. [`copy_sqlite_to_postgres`]
+//! moves a server root's SQLite store into PostgreSQL.
 //!
-//! The secrets key (`DIR/config/encryption.key`) and the logs stay under the server root whatever the backend.
+//! The secrets key (`DIR/config/encryption.key`) and the logs stay under the server root whatever the backend:
+//! every server that shares a PostgreSQL store needs the same key file, since the configuration's secrets are
+//! sealed with it.
 
+mod copy;
+mod location;
 mod memory;
+mod objects;
+mod postgres;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+pub use copy::{copy_sqlite_to_postgres, CopyReport};
+pub use location::{mask_password, PostgresUrl, SslMode, StoreLocation, STORE_FILE};
 pub use memory::MemoryBackend;
+pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
 
 use crate::config::Config;
@@ -27,11 +38,34 @@ use crate::secret::SecretBox;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerRoot {
     path: PathBuf,
+    /// The store chosen for this root (`--store`, `FERROSYNC_STORE`); `None`: `config/store`, else SQLite.
+    store: Option<StoreLocation>,
 }
 
 impl ServerRoot {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        ServerRoot { path: path.into() }
+        ServerRoot { path: path.into(), store: None }
+    }
+    /// This root with its data in `store` (whatever `config/store` says).
+    pub fn with_store(mut self, store: StoreLocation) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// Where this root's data lives: the store it was given, else the one `config/store` names, else SQLite.
+    pub fn store(&self) -> Result<StoreLocation, StoreError> {
+        if let Some(store) = &self.store {
+            return Ok(store.clone());
+        }
+        match location::read_store_file(&self.config_dir())? {
+            Some(text) => StoreLocation::parse(&text).map_err(|e| match e {
+                StoreError::Url { url, reason } => StoreError::Url {
+                    url,
+                    reason: format!("{reason} (named in {})", self.config_dir().join(STORE_FILE).display()),
+                },
+                other => other,
+            }),
+            None => Ok(StoreLocation::Sqlite),
+        }
     }
     pub fn path(&self) -> &Path {
         &self.path
@@ -217,12 +251,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating when needed) the SQLite store under `root`, migrated to the current schema and holding
-    /// the built-in objects.
+    /// Opens (creating when needed) the store of `root` ([`ServerRoot::store`]: SQLite under the root, or a
+    /// PostgreSQL database), migrated to the current schema and holding the built-in objects.
     pub fn open(root: &ServerRoot) -> Result<Store, StoreError> {
         root.ensure_dirs()?;
-        let backend = SqliteBackend::open(&root.db_path())?;
-        Store::with_backend(root, Box::new(backend))
+        let backend: Box<dyn StoreBackend> = match root.store()? {
+            StoreLocation::Sqlite => Box::new(SqliteBackend::open(&root.db_path())?),
+            StoreLocation::Postgres(url) => Box::new(PostgresBackend::open(&url)?),
+        };
+        Store::with_backend(root, backend)
     }
 
     /// A store under `root` (secrets key, logs) whose data lives in `backend`, seeded with the built-in objects.

@@ -4,17 +4,16 @@
 //! reads while dsconfig writes. Every change happens in one `BEGIN IMMEDIATE` transaction: load, change in
 //! memory, write the difference, bump the generation counter (which the sync server watches), commit.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 
+use super::objects::{diff, object_of, row_of, RowChange};
 use super::{set_mode, IdMapping, SavedStats, StateWrite, StoreBackend};
 use crate::config::{Config, ConfigObject};
 use crate::error::StoreError;
-use crate::model::find_type;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
@@ -99,6 +98,16 @@ impl SqliteBackend {
             .to_latest(&mut conn)
             .map_err(|source| StoreError::Migration { path: path.to_path_buf(), source })?;
         Ok(SqliteBackend { conn, path: path.to_path_buf() })
+    }
+
+    /// The connection, for the store copy (which reads every table).
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Where the file is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     fn sql_err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -324,22 +333,11 @@ impl StoreBackend for SqliteBackend {
     }
 }
 
-fn key_of(obj: &ConfigObject) -> (String, String) {
-    let lower: Vec<String> = obj.names.iter().map(|n| n.to_lowercase()).collect();
-    (obj.object_type.name.to_string(), serde_json::to_string(&lower).unwrap_or_default())
-}
-
 fn insert(conn: &Connection, obj: &ConfigObject) -> rusqlite::Result<usize> {
-    let (t, names_key) = key_of(obj);
+    let r = row_of(obj);
     conn.execute(
         "INSERT INTO objects (type, names, names_key, variant, props) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            t,
-            serde_json::to_string(&obj.names).unwrap_or_default(),
-            names_key,
-            obj.variant,
-            serde_json::to_string(&obj.props).unwrap_or_default()
-        ],
+        params![r.type_name, r.names, r.names_key, r.variant, r.props],
     )
 }
 
@@ -354,42 +352,30 @@ fn load(conn: &Connection, path: &Path) -> Result<Config, StoreError> {
     let mut objects = Vec::new();
     for row in rows {
         let (t, names, variant, props) = row.map_err(sql)?;
-        let corrupt = |reason: String| StoreError::Corrupt { path: path.to_path_buf(), reason };
-        let object_type = find_type(&t)
-            .ok_or_else(|| corrupt(format!("unknown object type '{t}' (written by a newer ferrosync?)")))?;
-        let names: Vec<String> = serde_json::from_str(&names).map_err(|e| corrupt(format!("names of a {t}: {e}")))?;
-        let props: BTreeMap<String, Vec<String>> =
-            serde_json::from_str(&props).map_err(|e| corrupt(format!("properties of a {t}: {e}")))?;
-        objects.push(ConfigObject { object_type, names, variant, props });
+        objects.push(
+            object_of(&t, &names, variant, &props)
+                .map_err(|reason| StoreError::Corrupt { path: path.to_path_buf(), reason })?,
+        );
     }
     Ok(Config::from_objects(objects))
 }
 
 fn save_diff(conn: &Connection, before: &Config, after: &Config) -> rusqlite::Result<()> {
-    let old: BTreeMap<(String, String), &ConfigObject> = before.objects().iter().map(|o| (key_of(o), o)).collect();
-    let new: std::collections::BTreeSet<(String, String)> = after.objects().iter().map(key_of).collect();
-    for k in old.keys().filter(|k| !new.contains(*k)) {
-        conn.execute("DELETE FROM objects WHERE type = ?1 AND names_key = ?2", params![k.0, k.1])?;
-    }
-    for o in after.objects() {
-        let k = key_of(o);
-        match old.get(&k) {
-            None => {
+    for change in diff(before, after) {
+        match change {
+            RowChange::Delete((t, key)) => {
+                conn.execute("DELETE FROM objects WHERE type = ?1 AND names_key = ?2", params![t, key])?;
+            }
+            RowChange::Insert(o) => {
                 insert(conn, o)?;
             }
-            Some(prev) if *prev != o => {
+            RowChange::Update(o) => {
+                let r = row_of(o);
                 conn.execute(
                     "UPDATE objects SET names = ?3, variant = ?4, props = ?5 WHERE type = ?1 AND names_key = ?2",
-                    params![
-                        k.0,
-                        k.1,
-                        serde_json::to_string(&o.names).unwrap_or_default(),
-                        o.variant,
-                        serde_json::to_string(&o.props).unwrap_or_default()
-                    ],
+                    params![r.type_name, r.names_key, r.names, r.variant, r.props],
                 )?;
             }
-            Some(_) => {}
         }
     }
     Ok(())

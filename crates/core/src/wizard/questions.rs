@@ -104,7 +104,7 @@ pub const QUESTIONS: &[Question] = &[
 
 /// Flags of the tool that are not answers.
 pub const TOOL_FLAGS: &[&str] =
-    &["no-prompt", "propertiesFilePath", "generateBatchFile", "skipConnectionTest", "server-root", "help"];
+    &["no-prompt", "propertiesFilePath", "generateBatchFile", "skipConnectionTest", "server-root", "store", "help"];
 
 /// The question with this key.
 pub fn question(key: &str) -> Option<&'static Question> {
@@ -175,7 +175,7 @@ pub(super) fn check_class_name(s: &str, existing: &[String]) -> Result<String, S
 pub fn help() -> String {
     let mut s = String::from(
         "Usage: create-sync-pipe-config [--no-prompt] [--propertiesFilePath FILE] [--generateBatchFile FILE]\n\
-         \x20                              [--skipConnectionTest] [--server-root DIR] [--KEY VALUE ...]\n\n\
+         \x20                              [--skipConnectionTest] [--server-root DIR] [--store URL] [--KEY VALUE ...]\n\n\
          Asks the questions of PingDataSync's sync pipe wizard and writes the configuration to the store (all or\n\
          nothing, as dsconfig does), or to a dsconfig batch file with --generateBatchFile.\n\n\
          Answers (as flags, or KEY=VALUE lines in the properties file; flags win):\n",
@@ -198,7 +198,9 @@ pub fn help() -> String {
          \x20 --propertiesFilePath FILE read answers from FILE\n\
          \x20 --generateBatchFile FILE  write a dsconfig batch file (mode 0600, it holds the passwords) instead of the store\n\
          \x20 --skipConnectionTest      do not connect to the servers\n\
-         \x20 --server-root DIR         the server root (else $FERROSYNC_ROOT, else the launcher's folder)\n",
+         \x20 --server-root DIR         the server root (else $FERROSYNC_ROOT, else the launcher's folder)\n\
+         \x20 --store URL               the store: sqlite or postgresql://USER@HOST:PORT/DB?passfile=FILE (else\n\
+         \x20                           $FERROSYNC_STORE, else SERVER-ROOT/config/store, else sqlite)\n",
     );
     s
 }

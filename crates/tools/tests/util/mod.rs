@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod corpus;
+pub mod own_openldap;
 pub mod pty;
 pub mod scenario;
 
@@ -15,11 +16,27 @@ use ferrosync::store::{ServerRoot, Store};
 /// A fresh server root in a temporary folder.
 pub struct Root {
     pub dir: tempfile::TempDir,
+    /// The store the tools are given with `--store` (`None`: the root's own, SQLite).
+    pub store: Option<String>,
 }
 
 impl Root {
     pub fn new() -> Self {
-        Root { dir: tempfile::tempdir().unwrap() }
+        Root { dir: tempfile::tempdir().unwrap(), store: None }
+    }
+
+    /// A fresh root whose tools all get `--store URL`.
+    pub fn with_store(url: &str) -> Self {
+        Root { dir: tempfile::tempdir().unwrap(), store: Some(url.to_string()) }
+    }
+
+    /// The root as the library sees it, with its store.
+    pub fn server_root(&self) -> ServerRoot {
+        let root = ServerRoot::new(self.path());
+        match &self.store {
+            Some(url) => root.with_store(ferrosync::store::StoreLocation::parse(url).unwrap()),
+            None => root,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -35,7 +52,10 @@ impl Root {
     pub fn run_env(&self, tool: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(bin(tool));
         cmd.args(args).arg("--server-root").arg(self.path());
-        cmd.env_remove("FERROSYNC_ROOT").env_remove("FERROSYNC_LAUNCHER_ROOT");
+        if let Some(store) = &self.store {
+            cmd.arg("--store").arg(store);
+        }
+        cmd.env_remove("FERROSYNC_ROOT").env_remove("FERROSYNC_LAUNCHER_ROOT").env_remove("FERROSYNC_STORE");
         cmd.envs(env.iter().copied());
         Run(cmd.output().unwrap())
     }
@@ -53,7 +73,7 @@ impl Root {
 
     /// The configuration as stored.
     pub fn config(&self) -> Config {
-        Store::open(&ServerRoot::new(self.path())).unwrap().load().unwrap()
+        Store::open(&self.server_root()).unwrap().load().unwrap()
     }
 }
 
@@ -68,6 +88,7 @@ pub fn bin(tool: &str) -> PathBuf {
         "create-sync-pipe-config" => PathBuf::from(env!("CARGO_BIN_EXE_create-sync-pipe-config")),
         "prepare-endpoint-server" => PathBuf::from(env!("CARGO_BIN_EXE_prepare-endpoint-server")),
         "config-diff" => PathBuf::from(env!("CARGO_BIN_EXE_config-diff")),
+        "store-copy" => PathBuf::from(env!("CARGO_BIN_EXE_store-copy")),
         other => panic!("unknown tool {other}"),
     }
 }

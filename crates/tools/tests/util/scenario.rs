@@ -5,7 +5,7 @@
 use ferrosync::entry::Entry;
 use ferrosync_ldap::{LdapClient, Scope};
 
-use super::{unique, Root, Run, Server};
+use super::{unique, Root, Run, Server, ServerGuard};
 
 /// A test's world: a server root configured with a pipe from `ou=T,dc=example,dc=com` at 389 DS to the same
 /// DN at OpenLDAP, where T is unique to the test.
@@ -35,6 +35,11 @@ impl Scenario {
 
     /// From the server `src` (`389` or `OPENLDAP`) to `dst`, the source of type `source_type`.
     pub async fn with(name: &str, from: &str, to: &str, source_type: &str) -> Scenario {
+        Scenario::in_root(name, from, to, source_type, Root::new()).await
+    }
+
+    /// [`Scenario::with`] in `root` (a root whose tools get `--store`, say).
+    pub async fn in_root(name: &str, from: &str, to: &str, source_type: &str, root: Root) -> Scenario {
         let src_server = Server::from_env(from);
         let dst_server = Server::from_env(to);
         let t = unique(name);
@@ -48,7 +53,6 @@ impl Scenario {
                     .unwrap();
             }
         }
-        let root = Root::new();
         let s = Scenario { root, base, src, dst, src_server, dst_server };
         let uid = if from.starts_with("389") { "nsUniqueId" } else { "entryUUID" };
         let (src_name, dst_name) = (server_name(from), server_name(to));
@@ -112,6 +116,14 @@ impl Scenario {
     pub async fn dst_count(&self, sub: &str) -> usize {
         self.dst.search(&self.dn(sub), Scope::OneLevel, "(objectClass=*)", &["1.1"]).await.unwrap().len()
     }
+}
+
+/// Sets the start point of pipe `p` at the end of the change log, starts the pipe and the server.
+pub fn go(s: &Scenario) -> ServerGuard<'_> {
+    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    assert!(out.contains("The startpoint has been set for Sync Pipe 'p'"), "{out}");
+    s.root.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    ServerGuard::start(&s.root)
 }
 
 pub fn entry(dn: &str, attrs: &[(&str, &str)]) -> Entry {

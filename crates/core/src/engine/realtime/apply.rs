@@ -17,11 +17,14 @@ pub(super) struct Applied {
     pub(super) source_dn: String,
     pub(super) put: Option<IdMapping>,
     pub(super) remove: Option<String>,
+    /// From the change's detection to its turn in log order (set when the start point moves past it).
+    pub(super) lag: std::time::Duration,
 }
 
 impl PipeRunner {
     pub(super) fn report(&self, log: &mut LogBatch<'_>, a: &Applied) {
         self.stats.count(&a.result.outcome);
+        self.stats.lag.observe(a.lag);
         if let Some(note) = &a.result.note {
             self.log.warning(&self.pipe, note);
         }
@@ -110,7 +113,7 @@ pub(super) struct ChangeContext {
 
 impl ChangeContext {
     pub(super) fn applied(&self, change: Change, result: SyncResult, source_dn: String) -> Applied {
-        Applied { change, result, source_dn, put: None, remove: None }
+        Applied { change, result, source_dn, put: None, remove: None, lag: std::time::Duration::ZERO }
     }
 
     pub(super) async fn apply(&self, change: Change, known: Option<IdMapping>) -> Applied {

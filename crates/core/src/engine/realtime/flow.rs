@@ -28,6 +28,8 @@ pub(super) enum IdUpdate {
 /// A change (or a position the log moved on to without a change), in log order, until it is saved.
 pub(super) struct Slot {
     pub(super) after: StartPoint,
+    /// When the change was read from the source, for the lag of applied changes.
+    pub(super) detected: Instant,
     /// `None` while the change is being applied or waits for its turn.
     pub(super) done: Option<Option<Applied>>,
 }
@@ -201,7 +203,7 @@ impl Flow {
     /// Queues a change in its entry's lane.
     pub(super) fn push(&mut self, change: Change, prefetched: Prefetched) {
         let seq = self.first + self.slots.len() as u64;
-        self.slots.push_back(Slot { after: change.after.clone(), done: None });
+        self.slots.push_back(Slot { after: change.after.clone(), detected: Instant::now(), done: None });
         self.tree.insert(seq, &change);
         let key = key_of(&change);
         let lane = self.lanes.entry(key.clone()).or_insert_with(|| Lane {
@@ -221,7 +223,7 @@ impl Flow {
 
     /// Records a position the log moved on to without a change: it is saved once every change before it is.
     pub(super) fn push_position(&mut self, after: StartPoint) {
-        self.slots.push_back(Slot { after, done: Some(None) });
+        self.slots.push_back(Slot { after, detected: Instant::now(), done: Some(None) });
     }
 
     /// The next ready lane whose change may start now, taken from the ready list; lanes whose change waits
@@ -334,7 +336,8 @@ impl Flow {
             self.first += 1;
             self.saved = slot.after;
             self.unsaved += 1;
-            if let Some(Some(applied)) = slot.done {
+            if let Some(Some(mut applied)) = slot.done {
+                applied.lag = slot.detected.elapsed();
                 self.unsaved_changes += 1;
                 if let Some(p) = &applied.put {
                     self.id_updates.push(IdUpdate::Put(p.clone()));
@@ -390,6 +393,7 @@ mod tests {
             source_dn: c.dn.clone(),
             put: None,
             remove: None,
+            lag: Duration::ZERO,
         };
         if put {
             a.put = Some(IdMapping {

@@ -27,7 +27,7 @@ mod settings;
 mod stats;
 
 pub use settings::PipeSettings;
-pub use stats::{PipeStats, StatsSnapshot};
+pub use stats::{Counters, LagCounts, LagHistogram, PipeStats, StatsSnapshot, LAG_BUCKETS, OUTCOMES};
 
 use apply::ChangeContext;
 use flow::{Flow, IdUpdate};
@@ -120,7 +120,7 @@ fn key_of(change: &Change) -> String {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -150,6 +150,7 @@ impl PipeRunner {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RealtimeError> {
         let started = Instant::now();
         self.stats.started_ms.store(now_ms(), Ordering::Relaxed);
+        self.stats.threads.store(self.settings.threads as u64, Ordering::Relaxed);
         let journal = IdMapJournal {
             pipe: self.pipe.clone(),
             writer: self.writer.clone(),
@@ -375,7 +376,13 @@ impl PipeRunner {
                 ignore: self.settings.ignore_changes_by.clone(),
             };
             self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-            flow.tasks.spawn(async move { (key, seq, ctx.apply(change, known).await) });
+            let stats = self.stats.clone();
+            flow.tasks.spawn(async move {
+                let began = Instant::now();
+                let applied = ctx.apply(change, known).await;
+                stats.busy_us.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+                (key, seq, applied)
+            });
             if self.settings.max_rate > 0 {
                 let base = flow.next_dispatch.max(Instant::now() - Duration::from_millis(200));
                 flow.next_dispatch = base + Duration::from_secs_f64(1.0 / self.settings.max_rate as f64);
@@ -419,6 +426,7 @@ impl PipeRunner {
     /// A save is committed: the counters follow, and lanes whose changes are all saved are forgotten.
     fn saved(&self, flow: &mut Flow, saving: &Saving) {
         let n = saving.changes;
+        self.stats.saved_ms.store(now_ms(), Ordering::Relaxed);
         let _ = self.stats.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
         if n > 0 {
             self.stats.last_applied_ms.store(now_ms(), Ordering::Relaxed);
@@ -438,6 +446,7 @@ impl PipeRunner {
         if let Ok(json) = serde_json::to_string(&snap) {
             self.writer.set_stats(&self.pipe, &json);
         }
+        *self.stats.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(snap);
     }
 }
 

@@ -1,4 +1,5 @@
-//! A pipe's counters ([`PipeStats`]) and the snapshot of them saved for `status` ([`StatsSnapshot`]).
+//! A pipe's counters ([`PipeStats`]), the snapshot of them saved for `status` ([`StatsSnapshot`]), the lag of
+//! its applied changes ([`LagHistogram`]) and the running totals the metrics add up ([`Counters`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -36,6 +37,102 @@ pub struct PipeStats {
     /// Milliseconds since the epoch when the pipe last had nothing left to read: the lag is the time since.
     pub caught_up_ms: AtomicU64,
     pub started_ms: AtomicU64,
+    /// Milliseconds since the epoch when the start point was last saved.
+    pub saved_ms: AtomicU64,
+    /// Microseconds that changes spent being applied, added up over the workers (for Percent Busy).
+    pub busy_us: AtomicU64,
+    /// `num-worker-threads`.
+    pub threads: AtomicU64,
+    /// From detection to application, of each applied change.
+    pub lag: LagHistogram,
+    /// The last snapshot the runner made (every 250 ms), for live figures.
+    pub latest: std::sync::Mutex<Option<StatsSnapshot>>,
+}
+
+/// The upper bounds (seconds) of the buckets of [`LagHistogram`].
+pub const LAG_BUCKETS: [f64; 14] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+/// A histogram of durations in fixed buckets, without locks.
+#[derive(Default, Debug)]
+pub struct LagHistogram {
+    /// Observations at most each bound of [`LAG_BUCKETS`] (not cumulative); beyond the last, only in `count`.
+    buckets: [AtomicU64; LAG_BUCKETS.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl LagHistogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = LAG_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn read(&self) -> LagCounts {
+        LagCounts {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            count: self.count.load(Ordering::Relaxed),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The counts of a [`LagHistogram`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LagCounts {
+    pub buckets: [u64; LAG_BUCKETS.len()],
+    pub count: u64,
+    pub sum_us: u64,
+}
+
+/// A pipe's counters that only grow, added up over the runs of the pipe within one server process (a pipe runs
+/// anew after each configuration change: its [`PipeStats`] start at zero, these do not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub polls: u64,
+    pub detected: u64,
+    pub completed: u64,
+    /// By [`OUTCOMES`].
+    pub outcomes: [u64; OUTCOMES.len()],
+    pub failed_attempts: u64,
+    pub busy_us: u64,
+    pub lag: LagCounts,
+}
+
+/// The outcomes of completed changes, in Ping's words, as [`Counters::outcomes`] orders them.
+pub const OUTCOMES: [&str; 10] = [
+    "created",
+    "modified",
+    "deleted",
+    "no-change-needed",
+    "out-of-scope",
+    "op-type-not-synchronized",
+    "no-match-found",
+    "multiple-matches-found",
+    "failed-during-mapping",
+    "failed-at-resource",
+];
+
+impl Counters {
+    /// Adds `other` to these.
+    pub fn add(&mut self, other: &Counters) {
+        self.polls += other.polls;
+        self.detected += other.detected;
+        self.completed += other.completed;
+        for (a, b) in self.outcomes.iter_mut().zip(other.outcomes) {
+            *a += b;
+        }
+        self.failed_attempts += other.failed_attempts;
+        self.busy_us += other.busy_us;
+        for (a, b) in self.lag.buckets.iter_mut().zip(other.lag.buckets) {
+            *a += b;
+        }
+        self.lag.count += other.lag.count;
+        self.lag.sum_us += other.lag.sum_us;
+    }
 }
 
 /// A snapshot of [`PipeStats`], as saved for `status`.
@@ -95,6 +192,31 @@ impl PipeStats {
         };
         c.fetch_add(1, Ordering::Relaxed);
         self.completed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters that only grow.
+    pub fn counters(&self) -> Counters {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            polls: g(&self.polls),
+            detected: g(&self.detected),
+            completed: g(&self.completed),
+            outcomes: [
+                g(&self.created),
+                g(&self.modified),
+                g(&self.deleted),
+                g(&self.no_change),
+                g(&self.out_of_scope),
+                g(&self.op_type_not_synced),
+                g(&self.no_match),
+                g(&self.multiple_matches),
+                g(&self.failed_mapping),
+                g(&self.failed_resource),
+            ],
+            failed_attempts: g(&self.failed_attempts),
+            busy_us: g(&self.busy_us),
+            lag: self.lag.read(),
+        }
     }
 
     pub fn snapshot(&self, start_point: &str, elapsed: Duration, last_error: Option<String>) -> StatsSnapshot {
