@@ -452,8 +452,8 @@ fn values_are_checked_with_reason_and_position() {
     let err = root.dsconfig(&["set-sync-pipe-prop", "--pipe-name", "p", "--set", "num-worker-thread:2"]).fails();
     assert!(err.contains("has no property 'num-worker-thread': did you mean 'num-worker-threads'?"), "{err}");
     // Unknown --type lists the valid ones.
-    let err = root.dsconfig(&["create-sync-source", "--source-name", "x", "--type", "ldap"]).fails();
-    assert!(err.contains("'ldap' is not a type of Sync Source: expected one of ping-identity, generic-ldap"), "{err}");
+    let err = root.dsconfig(&["create-sync-source", "--source-name", "x", "--type", "ldapx"]).fails();
+    assert!(err.contains("'ldapx' is not a type of Sync Source: expected one of ping-identity, generic-ldap"), "{err}");
     // A missing --type.
     let err = root.dsconfig(&["create-external-server", "--server-name", "y"]).fails();
     assert!(err.contains("creating a External Server needs --type") || err.contains("needs --type"), "{err}");
@@ -953,4 +953,45 @@ dsconfig create-plugin --plugin-name stats --type periodic-stats-logger --set en
         .dsconfig(&["set-log-publisher-prop", "--publisher-name", "File-Based Sync Logger", "--set", "listen-port:1"])
         .fails();
     assert!(e.contains("listen-port") && e.contains("logged-message-type"), "{e}");
+}
+
+/// Every object Ping's setup makes exists in a new server root, so that a profile's `set-...-prop` on it applies:
+/// one batch sets a description on each built-in (the root user, the connection handlers, the log publishers, the
+/// rotation and retention policies, the trust and key manager providers, the singletons) and each keeps it.
+#[test]
+fn every_built_in_object_takes_set_prop() {
+    use ferrosync::model::{find_type, types::BUILTIN_OBJECTS};
+    let root = Root::new();
+    let mut batch = String::new();
+    let mut set = Vec::new();
+    for (i, b) in BUILTIN_OBJECTS.iter().enumerate() {
+        let t = find_type(b.type_name).unwrap();
+        assert!(t.parent.is_none(), "built-in {} '{}' has a parent", t.name, b.name);
+        if t.property(b.variant, "description").is_none() {
+            continue;
+        }
+        let naming = if t.singleton { String::new() } else { format!(" --{} \"{}\"", t.naming_arg, b.name) };
+        batch.push_str(&format!("dsconfig set-{}-prop{naming} --set \"description:built-in {i}\"\n", t.name));
+        set.push((b, i));
+    }
+    for kind in [
+        "root-dn-user",
+        "connection-handler",
+        "log-publisher",
+        "log-rotation-policy",
+        "log-retention-policy",
+        "trust-manager-provider",
+        "key-manager-provider",
+        "access-control-handler",
+    ] {
+        assert!(set.iter().any(|(b, _)| b.type_name == kind), "no built-in {kind} was set");
+    }
+    let file = root.write("builtins.dsconfig", &batch);
+    root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let cfg = root.config();
+    for (b, i) in set {
+        let obj =
+            cfg.get(b.type_name, b.name).unwrap_or_else(|| panic!("built-in {} '{}' missing", b.type_name, b.name));
+        assert_eq!(obj.values("description"), vec![format!("built-in {i}")], "{} '{}'", b.type_name, b.name);
+    }
 }

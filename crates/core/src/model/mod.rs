@@ -597,6 +597,30 @@ mod tests {
         }
     }
 
+    /// Ping's other names of a `--type` (pingdatasync-reference.md, sections b and e) select ferrosync's variant.
+    #[test]
+    fn pings_type_aliases_select_the_variant() {
+        let canonical = |t: &str, v: &str| find_type(t).and_then(|t| t.variant(v)).map(|v| v.name);
+        for (t, alias, name) in [
+            ("external-server", "ldap", "generic-ldap"),
+            ("sync-source", "ldap", "generic-ldap"),
+            ("sync-source", "ping-one", "ping-one-customer"),
+            ("sync-destination", "ldap", "generic-ldap"),
+            ("sync-destination", "ping-directory", "ping-identity"),
+            ("sync-destination", "PING-ONE", "ping-one-customer"),
+        ] {
+            assert_eq!(canonical(t, alias), Some(name), "{t} --type {alias}");
+        }
+        for t in all_types() {
+            let mut seen = std::collections::BTreeSet::new();
+            for v in t.variants {
+                for n in std::iter::once(&v.name).chain(v.aliases) {
+                    assert!(seen.insert(n.to_ascii_lowercase()), "{}: --type {n} names two variants", t.name);
+                }
+            }
+        }
+    }
+
     #[test]
     fn values_are_checked() {
         assert_eq!(check_value(&Syntax::Boolean, "TRUE"), Ok("true".into()));
