@@ -44,6 +44,7 @@
 mod config;
 mod destination;
 pub mod http;
+mod index;
 pub mod mapping;
 mod patch;
 pub mod provider;
