@@ -32,7 +32,7 @@ pub(crate) struct Discovery {
     schemas: HashMap<String, HashSet<String>>,
     /// The top-level attributes declared `caseExact` (lower case) by schema URN.
     case_exact: HashMap<String, HashSet<String>>,
-    /// `filter.maxResults` of `/ServiceProviderConfig`, when given.
+    /// The lower of `filter.maxResults` and `pagination.maxPageSize` of `/ServiceProviderConfig`, when given.
     max_results: Option<u64>,
 }
 
@@ -109,7 +109,12 @@ impl Inner {
         if spc.status == 200 {
             let j = spc.json();
             d.etag = j.get("etag").and_then(|e| e.get("supported")).and_then(Json::as_bool).unwrap_or(false);
-            d.max_results = j.get("filter").and_then(|f| f.get("maxResults")).and_then(Json::as_u64);
+            // The page a listing asks for: bounded by `filter.maxResults` and (RFC 9865) `pagination.maxPageSize`.
+            d.max_results = [j.pointer("/filter/maxResults"), j.pointer("/pagination/maxPageSize")]
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_u64)
+                .min();
         }
         let sch = self.http.send("GET", "Schemas", None, None)?;
         if sch.status == 200 {
@@ -380,6 +385,21 @@ impl Inner {
                     ep.path,
                     ix.len()
                 ));
+            }
+            // The schema says how `eq` should compare; what the service's filter does is what a search finds
+            // (scimmy compares displayName case-exactly though its schema does not say caseExact): one search
+            // with the case of a listed value swapped tells.
+            for k in 0..ep.search.len() {
+                if ix.case_exact(k) {
+                    continue;
+                }
+                let Some((id, swapped)) = ix.case_probe(ep, k) else { continue };
+                let f = format!("{} eq \"{}\"", ep.search[k].scim, filter_escape(&swapped));
+                let hits = self.search(ep, &f)?;
+                requests += 1;
+                if !hits.iter().any(|h| h.get("id").and_then(Json::as_str) == Some(id.as_str())) {
+                    ix = ix.with_case_exact(ep, k);
+                }
             }
             built.push(Some(ix));
         }

@@ -151,6 +151,44 @@ impl EndpointIndex {
         }
     }
 
+    /// Whether search mapping `k` compares case-exactly.
+    pub(crate) fn case_exact(&self, k: usize) -> bool {
+        self.case_exact.get(k).copied().unwrap_or(true)
+    }
+
+    /// A resource whose string value at the path of search mapping `k` changes when its case is swapped: its
+    /// id and that value with the case swapped, to ask the service how its filter compares.
+    pub(crate) fn case_probe(&self, ep: &Endpoint, k: usize) -> Option<(String, String)> {
+        let m = ep.search.get(k)?;
+        self.by_id.iter().find_map(|(id, res)| {
+            let s = ep.get(res, &m.scim)?.as_str()?;
+            let swapped: String = s
+                .chars()
+                .flat_map(|c| {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect::<Vec<_>>()
+                    } else {
+                        c.to_uppercase().collect::<Vec<_>>()
+                    }
+                })
+                .collect();
+            (swapped != s).then(|| (id.clone(), swapped))
+        })
+    }
+
+    /// This index with search mapping `k` compared case-exactly.
+    pub(crate) fn with_case_exact(self, ep: &Endpoint, k: usize) -> EndpointIndex {
+        let mut exact = self.case_exact.clone();
+        if let Some(e) = exact.get_mut(k) {
+            *e = true;
+        }
+        let mut ix = EndpointIndex::new(exact);
+        for res in self.by_id.values() {
+            ix.put(ep, res);
+        }
+        ix
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }
