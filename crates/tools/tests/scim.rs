@@ -913,7 +913,8 @@ async fn listing_world(prefix: &str, name: &str) -> World {
     let (code, j) = w.scim.curl("POST", "Users", Some(&user(w.uid("u1"), format!("CN-1{}", w.t), "Stale")));
     assert_eq!(code, 201, "{j}");
     for dup in ["a", "b"] {
-        let (code, j) = w.scim.curl("POST", "Users", Some(&user(w.uid(&format!("dup{dup}")), format!("cn-2{}", w.t), "X")));
+        let (code, j) =
+            w.scim.curl("POST", "Users", Some(&user(w.uid(&format!("dup{dup}")), format!("cn-2{}", w.t), "X")));
         assert_eq!(code, 201, "{j}");
     }
     w
