@@ -149,7 +149,6 @@ pub fn probe(root: &ServerRoot) -> Result<ServerState, LockError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

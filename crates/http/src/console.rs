@@ -196,7 +196,6 @@ fn pipe_of(record: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use ferrosync::engine::monitor::Monitor;
 

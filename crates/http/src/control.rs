@@ -103,7 +103,6 @@ pub async fn live(root: &ServerRoot) -> Result<MonitorView, HttpError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 

@@ -30,7 +30,6 @@ pub fn answer(settings: &AvailabilitySettings, view: &MonitorView) -> (u16, Stri
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
 

@@ -240,7 +240,6 @@ fn process(e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::atomic::Ordering;
     use std::sync::Arc;

@@ -113,7 +113,7 @@ fn config(message: String) -> EndpointError {
 impl Cursor {
     const BEGINNING: Cursor = Cursor { done: None, band: None };
 
-    fn parse(sp: &StartPoint) -> EndpointResult<Cursor> {
+    pub(crate) fn parse(sp: &StartPoint) -> EndpointResult<Cursor> {
         let s = sp.as_str().trim();
         let bad = || {
             config(format!(
@@ -140,7 +140,7 @@ impl Cursor {
         }
     }
 
-    fn token(self) -> StartPoint {
+    pub(crate) fn token(self) -> StartPoint {
         let done = self.done.map_or_else(|| "0".to_string(), GenTime::format);
         StartPoint(match self.band {
             None => format!("{TOKEN_PREFIX}{done}"),
@@ -153,7 +153,7 @@ impl Cursor {
     }
 
     /// The filter that finds every undelivered entry, and the anchor (see [`Cursor::anchor_seen`]).
-    fn filter(&self) -> String {
+    pub(crate) fn filter(&self) -> String {
         let extra = match (self.done, self.band) {
             (None, None) => String::new(),
             (Some(d), None) => format!("(reqEnd>={})", d.format()),
@@ -295,7 +295,7 @@ fn purged_by_min_csn(min_csns: &[String], anchor: GenTime) -> bool {
 
 /// One `reqMod` value: `attr:+ value`, `attr:- value`, `attr:= value`, `attr:# value`, `attr:-`, `attr:=`.
 /// `None` for the `:` separator OpenLDAP writes between two mods of one attribute.
-fn parse_req_mod(raw: &[u8]) -> Option<(String, u8, &[u8])> {
+pub(crate) fn parse_req_mod(raw: &[u8]) -> Option<(String, u8, &[u8])> {
     let colon = raw.iter().position(|&b| b == b':')?;
     if colon == 0 {
         return None;
@@ -310,7 +310,7 @@ fn parse_req_mod(raw: &[u8]) -> Option<(String, u8, &[u8])> {
 }
 
 /// Maps one full accesslog entry to a change.
-fn change_from_log_entry(e: &Entry, after: StartPoint) -> Option<Change> {
+pub(crate) fn change_from_log_entry(e: &Entry, after: StartPoint) -> Option<Change> {
     let start = e.first_text("reqStart")?;
     let kind = match e.first_text("reqType")?.trim().to_ascii_lowercase().as_str() {
         "add" => ChangeKind::Add,

@@ -476,7 +476,7 @@ fn ldif_lines(raw: &[u8]) -> Vec<Option<LdifLine>> {
 
 /// What `changes` says.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct ParsedChanges {
+pub(crate) struct ParsedChanges {
     attributes: Vec<String>,
     password: Option<Secret>,
     modifier: Option<String>,
@@ -492,7 +492,7 @@ const MOD_OPS: &[&str] = &["add", "delete", "replace", "increment"];
 
 /// Parses the `changes` of an add (`attr: value` lines) or a modify (blocks of `op: attr` + values, separated
 /// by `-`; a block without the op line is an add of the attribute on its first line).
-fn parse_changes(raw: &[u8], is_add: bool) -> ParsedChanges {
+pub(crate) fn parse_changes(raw: &[u8], is_add: bool) -> ParsedChanges {
     let mut parsed = ParsedChanges::default();
     let lines = ldif_lines(raw);
     if is_add {
@@ -550,7 +550,7 @@ fn note_value(parsed: &mut ParsedChanges, attr: &str, op: &str, value: Option<&[
 }
 
 /// Maps one change log entry to a change.
-fn change_from_entry(n: u64, e: &Entry) -> Change {
+pub(crate) fn change_from_entry(n: u64, e: &Entry) -> Change {
     let change_type = e.first_text("changeType").unwrap_or_default().trim().to_ascii_lowercase();
     let kind = match change_type.as_str() {
         "add" => ChangeKind::Add,

@@ -149,7 +149,7 @@ fn format_uuid(bytes: &[u8], style: UidStyle) -> String {
 // RFC 4533 values, parsed without panics (ldap3's own parsers panic on unexpected input).
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
+pub(crate) enum State {
     Present,
     Add,
     Modify,
@@ -157,21 +157,21 @@ enum State {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-struct SyncStateValue {
+pub(crate) struct SyncStateValue {
     state: State,
     uuid: Vec<u8>,
     cookie: Option<Vec<u8>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum SyncInfoValue {
+pub(crate) enum SyncInfoValue {
     NewCookie(Vec<u8>),
     RefreshDelete { cookie: Option<Vec<u8>>, done: bool },
     RefreshPresent { cookie: Option<Vec<u8>>, done: bool },
     IdSet { cookie: Option<Vec<u8>>, refresh_deletes: bool, uuids: Vec<Vec<u8>> },
 }
 
-fn parse_ber(bytes: &[u8]) -> Option<StructureTag> {
+pub(crate) fn parse_ber(bytes: &[u8]) -> Option<StructureTag> {
     match parse_tag(bytes) {
         Ok((_, tag)) => Some(tag),
         Err(_) => None,
@@ -201,7 +201,7 @@ fn boolean(tag: &StructureTag) -> Option<bool> {
 }
 
 /// The syncStateValue of a Sync State control: `SEQUENCE { state ENUMERATED, entryUUID, cookie OPTIONAL }`.
-fn parse_sync_state(val: &[u8]) -> Option<SyncStateValue> {
+pub(crate) fn parse_sync_state(val: &[u8]) -> Option<SyncStateValue> {
     let tag = parse_ber(val)?;
     let items = children(&tag)?;
     let state_tag = items.first()?;
@@ -225,7 +225,7 @@ fn parse_sync_state(val: &[u8]) -> Option<SyncStateValue> {
 }
 
 /// The syncInfoValue of an intermediate response (`[APPLICATION 25] { [0] oid, [1] value }`).
-fn parse_sync_info(tag: &StructureTag) -> Option<SyncInfoValue> {
+pub(crate) fn parse_sync_info(tag: &StructureTag) -> Option<SyncInfoValue> {
     if tag.class != TagClass::Application || tag.id != 25 {
         return None;
     }
@@ -280,7 +280,7 @@ fn sync_done_cookie(res: &LdapResult) -> Option<Vec<u8>> {
 }
 
 /// The cookie of a Sync Done control: `SEQUENCE { cookie OPTIONAL, refreshDeletes BOOLEAN DEFAULT FALSE }`.
-fn parse_sync_done(val: &[u8]) -> Option<Option<Vec<u8>>> {
+pub(crate) fn parse_sync_done(val: &[u8]) -> Option<Option<Vec<u8>>> {
     let tag = parse_ber(val)?;
     let mut cookie = None;
     for p in children(&tag)? {
@@ -500,7 +500,7 @@ pub(crate) async fn shutdown(stream: &mut SearchStream<'static, String, Vec<Stri
 
 /// A short identifier of a change for logs: the CSN in an OpenLDAP cookie, the change number at the end of a
 /// 389 cookie, else the unique id.
-fn change_id(cookie: Option<&[u8]>, unique_id: &str) -> String {
+pub(crate) fn change_id(cookie: Option<&[u8]>, unique_id: &str) -> String {
     if let Some(text) = cookie.and_then(|c| std::str::from_utf8(c).ok()) {
         if let Some((_, csn)) = text.split_once("csn=") {
             return csn.split([',', ';']).next().unwrap_or(csn).to_string();
@@ -516,7 +516,7 @@ fn change_id(cookie: Option<&[u8]>, unique_id: &str) -> String {
 
 /// The change number at the end of a 389 DS cookie (`host:port#binddn:base:filter#N`); OpenLDAP's cookies
 /// (`rid=…,csn=…`) have none.
-fn change_number(cookie: &[u8]) -> Option<u64> {
+pub(crate) fn change_number(cookie: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(cookie).ok()?;
     if text.contains("csn=") {
         return None;
@@ -526,7 +526,7 @@ fn change_number(cookie: &[u8]) -> Option<u64> {
 }
 
 /// Whether cookie `a` is older than `b` (both with change numbers, `a`'s lower).
-fn older(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn older(a: &[u8], b: &[u8]) -> bool {
     matches!((change_number(a), change_number(b)), (Some(x), Some(y)) if x < y)
 }
 

@@ -179,6 +179,9 @@ impl GenTime {
             Some(&sign @ (b'+' | b'-')) if b.len() == i + 5 => {
                 let h = i64::from(digits(&b[i + 1..i + 3])?);
                 let m = i64::from(digits(&b[i + 3..i + 5])?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
                 let o = h * 3600 + m * 60;
                 if sign == b'+' {
                     o
@@ -189,7 +192,11 @@ impl GenTime {
             _ => return None,
         };
         let days = ferrosync::util::days_from_civil(year, month, day);
-        Some(GenTime { secs: days * 86_400 + hour * 3600 + minute * 60 + second - offset, frac })
+        let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+        // An offset can carry a time of year 0000 or 9999 out of the four digits that GeneralizedTime has.
+        let first = ferrosync::util::days_from_civil(0, 1, 1) * 86_400;
+        let end = ferrosync::util::days_from_civil(10_000, 1, 1) * 86_400;
+        (first..end).contains(&secs).then_some(GenTime { secs, frac })
     }
 
     /// The whole second of `t` (the fraction is dropped).

@@ -26,6 +26,8 @@ pub mod dirsync;
 pub mod doorbell;
 pub mod endpoint;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod pool;
 pub mod prepare;
 pub mod provider;

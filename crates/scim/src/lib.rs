@@ -43,6 +43,8 @@
 
 mod config;
 mod destination;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 mod index;
 pub mod mapping;

@@ -244,7 +244,6 @@ impl Destination for FakeDestination {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -227,7 +227,6 @@ fn add_rdn_values(entry: &mut Entry, dn: &Dn) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -202,7 +202,6 @@ impl SplitMix {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

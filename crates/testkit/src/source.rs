@@ -326,7 +326,6 @@ impl ChangeDetector for FakeChangeLog {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

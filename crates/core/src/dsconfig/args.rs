@@ -203,13 +203,24 @@ fn property_value(v: &str) -> Option<PropertyValue> {
     }
 }
 
+/// The largest value file read: a secret, a certificate or a long filter is far smaller, and a wrong path (a
+/// device, a log) must not fill the memory.
+const MAX_VALUE_FILE: u64 = 1024 * 1024;
+
 /// The value in `path` for property `prop`: the whole file but one trailing newline.
 fn read_value_file(prop: &str, path: &str) -> Result<String, UsageError> {
+    use std::io::Read;
     if path.is_empty() {
         return Err(UsageError(format!("'{prop}<' names no file: write {prop}<FILE")));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UsageError(format!("cannot read the value of '{prop}' from the file {path}: {e}")))?;
+    let cannot = |e: std::io::Error| UsageError(format!("cannot read the value of '{prop}' from the file {path}: {e}"));
+    let mut text = String::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_VALUE_FILE + 1).read_to_string(&mut text)).map_err(cannot)?;
+    if text.len() as u64 > MAX_VALUE_FILE {
+        return Err(UsageError(format!(
+            "the value of '{prop}' in the file {path} is larger than 1 MB: name the file that holds just the value"
+        )));
+    }
     let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
     Ok(text.to_string())
 }
@@ -504,6 +515,22 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains(&missing) && e.contains("'password'"), "{e}");
+    }
+
+    #[test]
+    fn a_value_file_over_1_mb_is_refused_and_a_device_is_not_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("big");
+        std::fs::write(&f, "x".repeat(1024 * 1024 + 1)).unwrap();
+        for path in [f.display().to_string(), "/dev/zero".to_string()] {
+            let e = p(&["set-external-server-prop", "--server-name", "s", "--set", &format!("password<{path}")])
+                .unwrap_err()
+                .0;
+            assert!(e.contains(&path) && e.contains("larger than 1 MB"), "{e}");
+        }
+        std::fs::write(&f, "x".repeat(1024 * 1024)).unwrap();
+        let set = format!("description<{}", f.display());
+        assert!(p(&["set-external-server-prop", "--server-name", "s", "--set", &set]).is_ok(), "1 MB is read");
     }
 
     #[test]

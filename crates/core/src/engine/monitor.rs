@@ -300,7 +300,6 @@ fn live_snapshot(s: &PipeStats) -> StatsSnapshot {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::atomic::Ordering;
 

@@ -1,8 +1,6 @@
 //! The model walk: every property of every object type and variant that ferrosync uses is read by a settings
 //! builder, unless the model marks it `unused`; and every unused property is shown as such.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeSet;
 
 use super::{build_any, record, SettingsError};

@@ -410,12 +410,17 @@ impl FromStr for Dn {
 }
 
 /// Escapes an attribute value for use in a DN string (RFC 4514 section 2.4): `\` before `"` `+` `,` `;`
-/// `<` `>` `\`, before a leading `#` or space and a trailing space; NUL as `\00`.
+/// `<` `>` `\`, before a leading `#` or space and a trailing space; NUL as `\00`. Other whitespace at either end
+/// (a tab, a no-break space) is hex-escaped, since the parser, lenient as operators need, drops unescaped
+/// whitespace of any kind around a value.
 pub fn escape_value(value: &str) -> String {
     let b = value.as_bytes();
+    let edge_space = |c: Option<char>| c.is_some_and(|c| c != ' ' && c.is_whitespace());
     let plain = !b.iter().any(|c| matches!(c, b'"' | b'+' | b',' | b';' | b'<' | b'>' | b'\\' | 0))
         && !matches!(b.first(), Some(b'#' | b' '))
-        && b.last() != Some(&b' ');
+        && b.last() != Some(&b' ')
+        && !edge_space(value.chars().next())
+        && !edge_space(value.chars().next_back());
     if plain {
         return value.to_string();
     }
@@ -431,6 +436,12 @@ pub fn escape_value(value: &str) -> String {
             '\0' => out.push_str("\\00"),
             '#' if i == 0 => out.push_str("\\#"),
             ' ' if i == 0 || i == last => out.push_str("\\ "),
+            c if (i == 0 || i == last) && c.is_whitespace() => {
+                let mut buf = [0u8; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{byte:02x}"));
+                }
+            }
             _ => out.push(c),
         }
     }
