@@ -955,14 +955,19 @@ async fn listing_path_matches_searches(prefix: &str) {
     assert!(out_s.contains("Correlation: one search per entry (--correlateBySearch)"), "{out_s}");
     let (sentence_l, state_l) = listing_outcome(&by_listing, &out_l);
     let (sentence_s, state_s) = listing_outcome(&by_search, &out_s);
-    assert_eq!(
-        sentence_l,
-        "\"0 entries were in-sync, 1 entries were modified, 10 entries were created, 0 entries are still out-of-sync, 0 entries are still missing, and 1 entries could not be processed due to an error\"",
-        "{out_l}"
-    );
+    // scimmy's eq on displayName is case-exact: its differently cased user 1 is not found, and its create
+    // collides on userName (an error in both paths).
+    let want = if prefix == "SCIMMY" {
+        "\"0 entries were in-sync, 0 entries were modified, 10 entries were created, 0 entries are still out-of-sync, 0 entries are still missing, and 2 entries could not be processed due to an error\""
+    } else {
+        "\"0 entries were in-sync, 1 entries were modified, 10 entries were created, 0 entries are still out-of-sync, 0 entries are still missing, and 1 entries could not be processed due to an error\""
+    };
+    assert_eq!(sentence_l, want, "{out_l}");
     assert_eq!(sentence_l, sentence_s, "listing:\n{out_l}\nsearches:\n{out_s}");
     assert_eq!(state_l, state_s);
-    assert_eq!(state_l[1].1, "u1/\"Engineer\"", "the mismatched user was modified: {state_l:?}");
+    if prefix != "SCIMMY" {
+        assert_eq!(state_l[1].1, "u1/\"Engineer\"", "the mismatched user was modified: {state_l:?}");
+    }
     assert_eq!(state_l[2].1, "dupa/\"X\",dupb/\"X\"", "the ambiguous users were left alone: {state_l:?}");
     assert_eq!(state_l[0].1, "u0/\"Engineer\"");
     let failed = std::fs::read_to_string(by_listing.root.path().join("logs/resync-failed-DNs.log")).unwrap();
