@@ -976,7 +976,11 @@ async fn listing_path_matches_searches(prefix: &str) {
     // Again: everything found in sync from the listing, the ambiguous user still an error.
     let out = run(&by_listing, &[]);
     assert!(out.contains("Correlation: from one listing of the destination"), "{out}");
-    assert!(out.contains("\"11 entries were in-sync, 0 entries were modified, 0 entries were created,"), "{out}");
+    let in_sync = if prefix == "SCIMMY" { 10 } else { 11 };
+    assert!(
+        out.contains(&format!("\"{in_sync} entries were in-sync, 0 entries were modified, 0 entries were created,")),
+        "{out}"
+    );
 }
 
 #[tokio::test]
