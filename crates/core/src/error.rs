@@ -125,6 +125,11 @@ pub enum StoreError {
     Decrypt(String),
     #[error("the thread writing the store stopped unexpectedly")]
     WriterStopped,
+    #[error(
+        "server '{server}' no longer holds the lease of pipe '{pipe}' (epoch {epoch}): another server of the \
+         topology runs it now, so this server's write was not made"
+    )]
+    LeaseLost { pipe: String, server: String, epoch: i64 },
     /// One failure of a write made for several callers at once (each gets it).
     #[error(transparent)]
     Shared(std::sync::Arc<StoreError>),

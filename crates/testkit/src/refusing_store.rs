@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferrosync::config::Config;
 use ferrosync::error::StoreError;
-use ferrosync::store::{IdMapping, SavedStats, SqliteBackend, StateWrite, StoreBackend};
+use ferrosync::store::{IdMapping, SavedStats, SqliteBackend, StateWrite, StoreBackend, Topology};
 
 /// Whether the store refuses writes now, and how many it refused (clones share both).
 #[derive(Clone, Default)]
@@ -104,5 +105,20 @@ impl StoreBackend for RefusingStore {
     }
     fn server_values(&mut self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
         self.inner.server_values(prefix)
+    }
+    fn heartbeat(&mut self, name: &str, priority: i64, detail: &str) -> Result<(), StoreError> {
+        self.inner.heartbeat(name, priority, detail)
+    }
+    fn forget_server(&mut self, name: &str) -> Result<(), StoreError> {
+        self.inner.forget_server(name)
+    }
+    fn acquire_lease(&mut self, pipe: &str, server: &str, ttl: Duration) -> Result<Option<i64>, StoreError> {
+        self.inner.acquire_lease(pipe, server, ttl)
+    }
+    fn release_lease(&mut self, pipe: &str, server: &str, epoch: i64) -> Result<(), StoreError> {
+        self.inner.release_lease(pipe, server, epoch)
+    }
+    fn topology(&mut self) -> Result<Topology, StoreError> {
+        self.inner.topology()
     }
 }

@@ -217,4 +217,83 @@ pub fn check(connect: &dyn Fn() -> Box<dyn StoreBackend>) {
     assert!(stats.iter().all(|s| s.updated.len() >= 19 && s.updated.contains('T')), "{stats:?}");
     a.clear_stats().expect("clear");
     assert!(b.all_stats().expect("stats").is_empty());
+
+    topology(&mut *a, &mut *b);
+}
+
+/// Servers and leases: one holder per pipe, a renewal keeps the epoch, a takeover after expiry takes the next
+/// one, and a write under a lost lease is refused whole.
+fn topology(a: &mut dyn StoreBackend, b: &mut dyn StoreBackend) {
+    use std::time::Duration;
+    let at = a.location();
+    a.heartbeat("sync1", 1, "host one").expect("heartbeat");
+    b.heartbeat("sync2", 2, "host two").expect("heartbeat");
+    a.heartbeat("sync1", 0, "host one again").expect("heartbeat");
+    let t = b.topology().expect("topology");
+    let names: Vec<(&str, i64, &str)> =
+        t.servers.iter().map(|s| (s.name.as_str(), s.priority, s.detail.as_str())).collect();
+    assert_eq!(names, vec![("sync1", 0, "host one again"), ("sync2", 2, "host two")], "{at}: servers by priority");
+    assert!(
+        t.servers.iter().all(|s| (t.now_ms - s.heartbeat_ms).abs() < 60_000),
+        "{at}: heartbeats by the store's clock"
+    );
+
+    let long = Duration::from_secs(60);
+    assert_eq!(a.acquire_lease("lp", "sync1", long).expect("acquire"), Some(1), "{at}: a new lease has epoch 1");
+    assert_eq!(b.acquire_lease("lp", "sync2", long).expect("acquire"), None, "{at}: a held lease is not taken");
+    assert_eq!(a.acquire_lease("lp", "sync1", long).expect("renew"), Some(1), "{at}: a renewal keeps the epoch");
+    let under = |server, epoch| Some(ferrosync::store::Lease { server, epoch });
+    a.write_state(&StateWrite {
+        pipe: "lp",
+        start_point: Some("cn:1"),
+        lease: under("sync1", 1),
+        ..StateWrite::default()
+    })
+    .expect("a write under the lease held");
+    // An expired lease is taken by another server with the next epoch; the old holder's writes are refused.
+    a.acquire_lease("lp", "sync1", Duration::ZERO).expect("let it expire");
+    assert_eq!(
+        b.acquire_lease("lp", "sync2", long).expect("take over"),
+        Some(2),
+        "{at}: a takeover takes the next epoch"
+    );
+    let put = [record("lu", "uid=lu", "uid=lu", None)];
+    let refused = a.write_state(&StateWrite {
+        pipe: "lp",
+        start_point: Some("cn:2"),
+        put: &put,
+        lease: under("sync1", 1),
+        ..StateWrite::default()
+    });
+    assert!(
+        matches!(refused, Err(ferrosync::error::StoreError::LeaseLost { epoch: 1, .. })),
+        "{at}: a write under a lost lease must be refused: {refused:?}"
+    );
+    assert_eq!(b.start_point("lp").expect("start point").as_deref(), Some("cn:1"), "{at}: nothing of it is made");
+    assert_eq!(b.id_mapping("lp", "lu").expect("id map"), None, "{at}: nothing of it is made");
+    assert_eq!(a.acquire_lease("lp", "sync1", long).expect("acquire"), None, "{at}: the new holder keeps it");
+    b.write_state(&StateWrite {
+        pipe: "lp",
+        start_point: Some("cn:3"),
+        lease: under("sync2", 2),
+        ..StateWrite::default()
+    })
+    .expect("the new holder writes");
+    // A release, and a server that leaves, free the lease for the next epoch.
+    b.release_lease("lp", "sync1", 2).expect("a release by another server changes nothing");
+    assert_eq!(a.acquire_lease("lp", "sync1", long).expect("acquire"), None);
+    b.release_lease("lp", "sync2", 2).expect("release");
+    assert_eq!(a.acquire_lease("lp", "sync1", long).expect("acquire"), Some(3), "{at}: a released lease is free");
+    b.forget_server("sync1").expect("forget");
+    let t = a.topology().expect("topology");
+    assert_eq!(t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["sync2"]);
+    assert_eq!(
+        t.leases.iter().map(|l| (l.pipe.as_str(), l.holder.as_deref(), l.epoch)).collect::<Vec<_>>(),
+        vec![("lp", None, 3)]
+    );
+    assert_eq!(
+        b.acquire_lease("lp", "sync2", long).expect("acquire"),
+        Some(4),
+        "{at}: a leaving server's leases are free"
+    );
 }

@@ -93,3 +93,45 @@ fn a_store_over_memory_is_a_store() {
     one.set_start_point("p", "cn:10").unwrap();
     assert_eq!(two.generation().unwrap(), g + 1, "a start point set from outside bumps the generation");
 }
+
+/// Servers racing for the lease of a new pipe on one PostgreSQL store: exactly one gets it, every time; and once
+/// it lapses, exactly one of the others takes it over, with the next epoch.
+#[test]
+fn postgresql_gives_a_pipes_lease_to_exactly_one_of_many_racing_servers() {
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+    let url = postgres::fresh_url("leases");
+    PostgresBackend::open(&url).unwrap().seed(&ferrosync::config::Config::builtin()).unwrap();
+    for round in 0..3 {
+        let pipe = format!("race{round}");
+        let racers = 8;
+        let barrier = Arc::new(Barrier::new(racers));
+        let race = |ttl: Duration, first: bool| {
+            let handles: Vec<_> = (0..racers)
+                .map(|i| {
+                    let (url, barrier, pipe) = (url.clone(), barrier.clone(), pipe.clone());
+                    std::thread::spawn(move || {
+                        let mut b = PostgresBackend::open(&url).unwrap();
+                        barrier.wait();
+                        (i, b.acquire_lease(&pipe, &format!("s{i}-{first}"), ttl).unwrap())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| {
+                    let (i, e) = h.join().unwrap();
+                    e.map(|e| (i, e))
+                })
+                .collect::<Vec<(usize, i64)>>()
+        };
+        let won = race(Duration::from_secs(2), true);
+        assert_eq!(won.len(), 1, "round {round}: one server gets a new pipe's lease: {won:?}");
+        assert_eq!(won[0].1, 1);
+        // Once its lease has lapsed, exactly one of a second set of servers takes it, in epoch 2.
+        std::thread::sleep(Duration::from_millis(2100));
+        let won = race(Duration::from_secs(60), false);
+        assert_eq!(won.len(), 1, "round {round}: one server takes a lapsed lease over: {won:?}");
+        assert_eq!(won[0].1, 2);
+    }
+}

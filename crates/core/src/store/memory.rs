@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{IdMapping, SavedStats, StateWrite, StoreBackend};
+use std::time::Duration;
+
+use super::{ms, now_ms, IdMapping, LeaseRow, SavedStats, ServerRow, StateWrite, StoreBackend, Topology};
 use crate::config::Config;
 use crate::error::StoreError;
 
@@ -24,6 +26,8 @@ struct Data {
     id_map: BTreeMap<String, BTreeMap<String, IdMapping>>,
     stats: BTreeMap<String, SavedStats>,
     server: BTreeMap<String, String>,
+    servers: BTreeMap<String, ServerRow>,
+    leases: BTreeMap<String, LeaseRow>,
 }
 
 impl MemoryBackend {
@@ -79,6 +83,15 @@ impl StoreBackend for MemoryBackend {
 
     fn write_state(&mut self, w: &StateWrite<'_>) -> Result<(), StoreError> {
         let mut d = self.data();
+        if let Some(lease) = &w.lease {
+            if !LeaseRow::admits(d.leases.get(w.pipe), lease) {
+                return Err(StoreError::LeaseLost {
+                    pipe: w.pipe.to_string(),
+                    server: lease.server.to_string(),
+                    epoch: lease.epoch,
+                });
+            }
+        }
         let map = d.id_map.entry(w.pipe.to_string()).or_default();
         for m in w.put {
             let renaming_to = map
@@ -171,5 +184,47 @@ impl StoreBackend for MemoryBackend {
             .filter(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+
+    fn heartbeat(&mut self, name: &str, priority: i64, detail: &str) -> Result<(), StoreError> {
+        let row = ServerRow { name: name.to_string(), priority, heartbeat_ms: now_ms(), detail: detail.to_string() };
+        self.data().servers.insert(name.to_string(), row);
+        Ok(())
+    }
+
+    fn forget_server(&mut self, name: &str) -> Result<(), StoreError> {
+        let mut d = self.data();
+        d.servers.remove(name);
+        for l in d.leases.values_mut().filter(|l| l.holder.as_deref() == Some(name)) {
+            l.holder = None;
+        }
+        Ok(())
+    }
+
+    fn acquire_lease(&mut self, pipe: &str, server: &str, ttl: Duration) -> Result<Option<i64>, StoreError> {
+        let mut d = self.data();
+        let Some(row) = LeaseRow::acquire(d.leases.get(pipe), pipe, server, now_ms(), ms(ttl)) else {
+            return Ok(None);
+        };
+        let epoch = row.epoch;
+        d.leases.insert(pipe.to_string(), row);
+        Ok(Some(epoch))
+    }
+
+    fn release_lease(&mut self, pipe: &str, server: &str, epoch: i64) -> Result<(), StoreError> {
+        let mut d = self.data();
+        if let Some(l) = d.leases.get_mut(pipe).filter(|l| l.holder.as_deref() == Some(server) && l.epoch == epoch) {
+            l.holder = None;
+        }
+        Ok(())
+    }
+
+    fn topology(&mut self) -> Result<Topology, StoreError> {
+        let d = self.data();
+        Ok(Topology {
+            now_ms: now_ms(),
+            servers: d.servers.values().cloned().collect(),
+            leases: d.leases.values().cloned().collect(),
+        })
     }
 }

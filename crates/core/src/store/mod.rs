@@ -23,6 +23,7 @@ mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 pub use copy::{copy_sqlite_to_postgres, CopyReport};
 pub use location::{mask_password, PostgresUrl, SslMode, StoreLocation, STORE_FILE};
@@ -172,6 +173,73 @@ pub struct StateWrite<'a> {
     pub settle: Option<(&'a str, &'a str)>,
     /// Whether to bump the generation, so that a running server notices (a start point set from outside).
     pub bump_generation: bool,
+    /// The pipe's lease this write is made under (servers in a topology): the write is refused with
+    /// [`StoreError::LeaseLost`], and nothing of it made, unless the lease still has this holder and epoch. So a
+    /// server that lost its lease (paused, cut off) can never move a start point that another server now owns.
+    pub lease: Option<Lease<'a>>,
+}
+
+/// A pipe's lease as a server holds it: see [`StateWrite::lease`] and [`StoreBackend::acquire_lease`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease<'a> {
+    pub server: &'a str,
+    pub epoch: i64,
+}
+
+/// A pipe's lease as the store holds it: who runs the pipe, since which epoch, and until when (milliseconds
+/// since the Unix epoch, by the store's clock) unless renewed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseRow {
+    pub pipe: String,
+    /// `None`: released; the next server to acquire it takes the next epoch.
+    pub holder: Option<String>,
+    /// Grows by one each time another server takes the lease (never for a renewal).
+    pub epoch: i64,
+    pub expires_ms: i64,
+}
+
+impl LeaseRow {
+    /// What `server` acquiring (or renewing) the lease of `pipe` at `now_ms` leaves in the store, from what it
+    /// holds now (`current`); `None`: another server holds a lease that has not expired, nothing changes.
+    /// The one decision every backend makes, inside its transaction, with its own clock.
+    pub fn acquire(current: Option<&LeaseRow>, pipe: &str, server: &str, now_ms: i64, ttl_ms: i64) -> Option<LeaseRow> {
+        let expires_ms = now_ms.saturating_add(ttl_ms);
+        let holder = Some(server.to_string());
+        match current {
+            None => Some(LeaseRow { pipe: pipe.to_string(), holder, epoch: 1, expires_ms }),
+            // Its own lease: renewed in the same epoch, even after it expired, since nobody took it meanwhile.
+            Some(c) if c.holder.as_deref() == Some(server) => Some(LeaseRow { expires_ms, ..c.clone() }),
+            Some(c) if c.holder.is_none() || c.expires_ms <= now_ms => {
+                Some(LeaseRow { pipe: pipe.to_string(), holder, epoch: c.epoch.saturating_add(1), expires_ms })
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Whether a write under `lease` may be made while the store holds this row.
+    pub fn admits(row: Option<&LeaseRow>, lease: &Lease<'_>) -> bool {
+        row.is_some_and(|r| r.holder.as_deref() == Some(lease.server) && r.epoch == lease.epoch)
+    }
+}
+
+/// A server of a topology, as it last registered itself (see [`StoreBackend::heartbeat`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerRow {
+    pub name: String,
+    /// Ping's `sync-server-priority-index`: the lower, the more preferred.
+    pub priority: i64,
+    /// Its last heartbeat, in milliseconds since the Unix epoch by the store's clock.
+    pub heartbeat_ms: i64,
+    /// Free text the server gives (host, pid, version) for `status`.
+    pub detail: String,
+}
+
+/// The servers and leases of a topology, with the store's clock when they were read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    pub now_ms: i64,
+    pub servers: Vec<ServerRow>,
+    pub leases: Vec<LeaseRow>,
 }
 
 /// A pipe's saved counters.
@@ -238,6 +306,34 @@ pub trait StoreBackend: Send {
 
     /// The server values whose key starts with `prefix`, by key.
     fn server_values(&mut self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Registers server `name` of a topology, or renews its registration, stamped with the store's clock.
+    fn heartbeat(&mut self, name: &str, priority: i64, detail: &str) -> Result<(), StoreError>;
+
+    /// Removes server `name` from the topology (a server that stops cleanly), with the leases it holds, which are
+    /// released.
+    fn forget_server(&mut self, name: &str) -> Result<(), StoreError>;
+
+    /// Acquires or renews the lease of `pipe` for `server` for `ttl` by the store's clock, in one transaction
+    /// (see [`LeaseRow::acquire`]): the epoch it holds, or `None` while another server holds it.
+    fn acquire_lease(&mut self, pipe: &str, server: &str, ttl: Duration) -> Result<Option<i64>, StoreError>;
+
+    /// Releases the lease of `pipe` if `server` still holds it in `epoch`.
+    fn release_lease(&mut self, pipe: &str, server: &str, epoch: i64) -> Result<(), StoreError>;
+
+    /// The servers and leases, read in one transaction.
+    fn topology(&mut self) -> Result<Topology, StoreError>;
+}
+
+/// Milliseconds since the Unix epoch by this machine's clock: the store clock of the embedded backends.
+pub(crate) fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration in whole milliseconds, for lease expiries.
+pub(crate) fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The prefix of the server values that hold start point requests (see [`Store::request_start_point`]).
@@ -457,6 +553,31 @@ impl Store {
 
     pub fn set_server_value(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
         self.backend().set_server_value(key, value)
+    }
+
+    /// Registers (or renews) this server in the store's topology. See [`StoreBackend::heartbeat`].
+    pub fn heartbeat(&self, name: &str, priority: i64, detail: &str) -> Result<(), StoreError> {
+        self.backend().heartbeat(name, priority, detail)
+    }
+
+    /// Takes this server out of the topology, releasing its leases.
+    pub fn forget_server(&self, name: &str) -> Result<(), StoreError> {
+        self.backend().forget_server(name)
+    }
+
+    /// Acquires or renews a pipe's lease. See [`StoreBackend::acquire_lease`].
+    pub fn acquire_lease(&self, pipe: &str, server: &str, ttl: Duration) -> Result<Option<i64>, StoreError> {
+        self.backend().acquire_lease(pipe, server, ttl)
+    }
+
+    /// Releases a pipe's lease if `server` still holds it in `epoch`.
+    pub fn release_lease(&self, pipe: &str, server: &str, epoch: i64) -> Result<(), StoreError> {
+        self.backend().release_lease(pipe, server, epoch)
+    }
+
+    /// The topology's servers and leases.
+    pub fn topology(&self) -> Result<Topology, StoreError> {
+        self.backend().topology()
     }
 }
 

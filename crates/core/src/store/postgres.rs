@@ -13,13 +13,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls, Statement};
 
 use super::location::{PostgresUrl, SslMode};
 use super::objects::{diff, object_of, row_of, RowChange};
-use super::{IdMapping, SavedStats, StateWrite, StoreBackend};
+use super::{ms, IdMapping, LeaseRow, SavedStats, ServerRow, StateWrite, StoreBackend, Topology};
 use crate::config::Config;
 use crate::error::StoreError;
 
@@ -32,8 +33,9 @@ macro_rules! ascii_lower {
 
 /// The schema, one step per version (the version is kept in `schema_version`); never edit a step once
 /// released, add one.
-const MIGRATIONS: &[&str] = &[concat!(
-    "CREATE TABLE objects (
+const MIGRATIONS: &[&str] = &[
+    concat!(
+        "CREATE TABLE objects (
         id        BIGSERIAL PRIMARY KEY,
         type      TEXT NOT NULL,
         names     TEXT NOT NULL,
@@ -60,15 +62,35 @@ const MIGRATIONS: &[&str] = &[concat!(
         PRIMARY KEY (pipe, source_id)
     );
     CREATE INDEX id_map_source_dn_nocase ON id_map (pipe, ",
-    ascii_lower!("source_dn"),
-    ");
+        ascii_lower!("source_dn"),
+        ");
     CREATE TABLE pipe_stats (
         pipe    TEXT PRIMARY KEY,
         stats   TEXT NOT NULL,
         updated TEXT NOT NULL
     );
     CREATE TABLE server_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-)];
+    ),
+    // Servers in a topology and the leases of the pipes they run (times in ms since the Unix epoch, by the
+    // PostgreSQL server's clock, so that the servers' own clocks never decide who holds a lease).
+    "CREATE TABLE servers (
+    name         TEXT PRIMARY KEY,
+    priority     BIGINT NOT NULL,
+    heartbeat_ms BIGINT NOT NULL,
+    detail       TEXT NOT NULL
+);
+CREATE TABLE leases (
+    pipe       TEXT PRIMARY KEY,
+    holder     TEXT,
+    epoch      BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);",
+];
+
+/// The PostgreSQL server's clock in milliseconds since the Unix epoch.
+const NOW_MS: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
+/// A pipe's lease row, locked for the rest of the transaction.
+const LEASE_FOR_UPDATE: &str = "SELECT pipe, holder, epoch, expires_ms FROM leases WHERE pipe = $1 FOR UPDATE";
 
 /// The key of the advisory lock that serializes migrations (any number, the same in every ferrosync).
 const MIGRATION_LOCK: i64 = 0x6665_7272_6f73_796e; // "ferrosyn"
@@ -460,6 +482,16 @@ impl StoreBackend for PostgresBackend {
         let pg = |source| StoreError::Postgres { location: location.clone(), source };
         block(async {
             let tx = client.transaction().await.map_err(pg)?;
+            if let Some(lease) = &w.lease {
+                let row = tx.query_opt(LEASE_FOR_UPDATE, &[&w.pipe]).await.map_err(pg)?.map(|r| lease_of(&r));
+                if !LeaseRow::admits(row.transpose().map_err(pg)?.as_ref(), lease) {
+                    return Err(StoreError::LeaseLost {
+                        pipe: w.pipe.to_string(),
+                        server: lease.server.to_string(),
+                        epoch: lease.epoch,
+                    });
+                }
+            }
             for m in w.put {
                 tx.execute(put, &[&w.pipe, &m.source_id, &m.source_dn, &m.dest_dn, &m.digest, &m.class])
                     .await
@@ -577,4 +609,105 @@ impl StoreBackend for PostgresBackend {
             .collect::<Result<Vec<_>, tokio_postgres::Error>>()
             .map_err(self.err())
     }
+
+    fn heartbeat(&mut self, name: &str, priority: i64, detail: &str) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO servers (name, priority, heartbeat_ms, detail)
+             VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT, $3)
+             ON CONFLICT (name) DO UPDATE SET priority = EXCLUDED.priority, heartbeat_ms = EXCLUDED.heartbeat_ms,
+                 detail = EXCLUDED.detail",
+            &[&name, &priority, &detail],
+        )
+        .map(|_| ())
+    }
+
+    fn forget_server(&mut self, name: &str) -> Result<(), StoreError> {
+        let location = self.url.location();
+        let client = self.client()?;
+        let pg = |source| StoreError::Postgres { location: location.clone(), source };
+        block(async {
+            let tx = client.transaction().await.map_err(pg)?;
+            tx.execute("DELETE FROM servers WHERE name = $1", &[&name]).await.map_err(pg)?;
+            tx.execute("UPDATE leases SET holder = NULL WHERE holder = $1", &[&name]).await.map_err(pg)?;
+            tx.commit().await.map_err(pg)
+        })
+    }
+
+    fn acquire_lease(&mut self, pipe: &str, server: &str, ttl: Duration) -> Result<Option<i64>, StoreError> {
+        let location = self.url.location();
+        let client = self.client()?;
+        let pg = |source| StoreError::Postgres { location: location.clone(), source };
+        block(async {
+            let tx = client.transaction().await.map_err(pg)?;
+            // A row to lock, so that two servers asking for a new pipe's lease at once are serialized.
+            tx.execute(
+                "INSERT INTO leases (pipe, holder, epoch, expires_ms) VALUES ($1, NULL, 0, 0) ON CONFLICT DO NOTHING",
+                &[&pipe],
+            )
+            .await
+            .map_err(pg)?;
+            let current = tx.query_opt(LEASE_FOR_UPDATE, &[&pipe]).await.map_err(pg)?.map(|r| lease_of(&r));
+            let current = current.transpose().map_err(pg)?;
+            let now: i64 = tx.query_one(NOW_MS, &[]).await.and_then(|r| r.try_get(0)).map_err(pg)?;
+            let Some(row) = LeaseRow::acquire(current.as_ref(), pipe, server, now, ms(ttl)) else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE leases SET holder = $2, epoch = $3, expires_ms = $4 WHERE pipe = $1",
+                &[&row.pipe, &row.holder, &row.epoch, &row.expires_ms],
+            )
+            .await
+            .map_err(pg)?;
+            tx.commit().await.map_err(pg)?;
+            Ok(Some(row.epoch))
+        })
+    }
+
+    fn release_lease(&mut self, pipe: &str, server: &str, epoch: i64) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE leases SET holder = NULL WHERE pipe = $1 AND holder = $2 AND epoch = $3",
+            &[&pipe, &server, &epoch],
+        )
+        .map(|_| ())
+    }
+
+    fn topology(&mut self) -> Result<Topology, StoreError> {
+        let location = self.url.location();
+        let client = self.client()?;
+        let pg = |source| StoreError::Postgres { location: location.clone(), source };
+        block(async {
+            let tx = client.build_transaction().read_only(true).start().await.map_err(pg)?;
+            let now_ms: i64 = tx.query_one(NOW_MS, &[]).await.and_then(|r| r.try_get(0)).map_err(pg)?;
+            let servers = tx
+                .query("SELECT name, priority, heartbeat_ms, detail FROM servers ORDER BY priority, name", &[])
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(|r| {
+                    Ok(ServerRow {
+                        name: r.try_get(0)?,
+                        priority: r.try_get(1)?,
+                        heartbeat_ms: r.try_get(2)?,
+                        detail: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+                .map_err(pg)?;
+            let leases = tx
+                .query("SELECT pipe, holder, epoch, expires_ms FROM leases WHERE epoch > 0 ORDER BY pipe", &[])
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(lease_of)
+                .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+                .map_err(pg)?;
+            tx.commit().await.map_err(pg)?;
+            Ok(Topology { now_ms, servers, leases })
+        })
+    }
+}
+
+/// A lease row of `leases` (pipe, holder, epoch, expires_ms).
+fn lease_of(r: &tokio_postgres::Row) -> Result<LeaseRow, tokio_postgres::Error> {
+    Ok(LeaseRow { pipe: r.try_get(0)?, holder: r.try_get(1)?, epoch: r.try_get(2)?, expires_ms: r.try_get(3)? })
 }

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 
 use super::objects::{diff, object_of, row_of, RowChange};
-use super::{set_mode, IdMapping, SavedStats, StateWrite, StoreBackend};
+use super::{ms, now_ms, set_mode, IdMapping, LeaseRow, SavedStats, ServerRow, StateWrite, StoreBackend, Topology};
 use crate::config::{Config, ConfigObject};
 use crate::error::StoreError;
 
@@ -66,6 +66,12 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up("ALTER TABLE id_map ADD COLUMN class TEXT;"),
     // A destination rename started and not yet recorded (see IdMapping::renaming_to).
     M::up("ALTER TABLE id_map ADD COLUMN renaming_to TEXT;"),
+    // Servers in a topology and the leases of the pipes they run (times in ms since the Unix epoch).
+    M::up(
+        "CREATE TABLE servers (name TEXT PRIMARY KEY, priority INTEGER NOT NULL, heartbeat_ms INTEGER NOT NULL,
+        detail TEXT NOT NULL);
+    CREATE TABLE leases (pipe TEXT PRIMARY KEY, holder TEXT, epoch INTEGER NOT NULL, expires_ms INTEGER NOT NULL);",
+    ),
 ];
 
 /// A store in one SQLite file. See the [module documentation](self).
@@ -193,6 +199,15 @@ impl StoreBackend for SqliteBackend {
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        if let Some(lease) = &w.lease {
+            if !LeaseRow::admits(lease_row(&tx, w.pipe).map_err(sql)?.as_ref(), lease) {
+                return Err(StoreError::LeaseLost {
+                    pipe: w.pipe.to_string(),
+                    server: lease.server.to_string(),
+                    epoch: lease.epoch,
+                });
+            }
+        }
         {
             if !w.put.is_empty() {
                 let mut up = tx
@@ -331,6 +346,92 @@ impl StoreBackend for SqliteBackend {
             .map_err(self.sql_err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql_err())
     }
+
+    fn heartbeat(&mut self, name: &str, priority: i64, detail: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO servers (name, priority, heartbeat_ms, detail) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET priority = excluded.priority, heartbeat_ms = excluded.heartbeat_ms,
+                     detail = excluded.detail",
+                params![name, priority, now_ms(), detail],
+            )
+            .map(|_| ())
+            .map_err(self.sql_err())
+    }
+
+    fn forget_server(&mut self, name: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute("DELETE FROM servers WHERE name = ?1", [name]).map_err(sql)?;
+        tx.execute("UPDATE leases SET holder = NULL WHERE holder = ?1", [name]).map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    fn acquire_lease(&mut self, pipe: &str, server: &str, ttl: Duration) -> Result<Option<i64>, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let current = lease_row(&tx, pipe).map_err(sql)?;
+        let Some(row) = LeaseRow::acquire(current.as_ref(), pipe, server, now_ms(), ms(ttl)) else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT INTO leases (pipe, holder, epoch, expires_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (pipe) DO UPDATE SET holder = excluded.holder, epoch = excluded.epoch,
+                 expires_ms = excluded.expires_ms",
+            params![row.pipe, row.holder, row.epoch, row.expires_ms],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Some(row.epoch))
+    }
+
+    fn release_lease(&mut self, pipe: &str, server: &str, epoch: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE leases SET holder = NULL WHERE pipe = ?1 AND holder = ?2 AND epoch = ?3",
+                params![pipe, server, epoch],
+            )
+            .map(|_| ())
+            .map_err(self.sql_err())
+    }
+
+    fn topology(&mut self) -> Result<Topology, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let servers = {
+            let mut stmt = tx
+                .prepare("SELECT name, priority, heartbeat_ms, detail FROM servers ORDER BY priority, name")
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(ServerRow { name: r.get(0)?, priority: r.get(1)?, heartbeat_ms: r.get(2)?, detail: r.get(3)? })
+                })
+                .map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)?
+        };
+        let leases = {
+            let mut stmt =
+                tx.prepare("SELECT pipe, holder, epoch, expires_ms FROM leases ORDER BY pipe").map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(LeaseRow { pipe: r.get(0)?, holder: r.get(1)?, epoch: r.get(2)?, expires_ms: r.get(3)? })
+                })
+                .map_err(sql)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sql)?
+        };
+        Ok(Topology { now_ms: now_ms(), servers, leases })
+    }
+}
+
+/// The lease row of `pipe`, read inside the caller's transaction.
+fn lease_row(conn: &Connection, pipe: &str) -> rusqlite::Result<Option<LeaseRow>> {
+    conn.query_row("SELECT pipe, holder, epoch, expires_ms FROM leases WHERE pipe = ?1", [pipe], |r| {
+        Ok(LeaseRow { pipe: r.get(0)?, holder: r.get(1)?, epoch: r.get(2)?, expires_ms: r.get(3)? })
+    })
+    .optional()
 }
 
 fn insert(conn: &Connection, obj: &ConfigObject) -> rusqlite::Result<usize> {
@@ -470,7 +571,7 @@ mod tests {
             // A store at the schema before the class column, with one id map row.
             let mut conn = Connection::open(root.db_path()).unwrap();
             super::set_mode(&root.db_path(), 0o600).unwrap();
-            Migrations::from_slice(&MIGRATIONS[..MIGRATIONS.len() - 1]).to_latest(&mut conn).unwrap();
+            Migrations::from_slice(&MIGRATIONS[..MIGRATIONS.len() - 2]).to_latest(&mut conn).unwrap();
             conn.execute(
                 "INSERT INTO id_map (pipe, source_id, source_dn, dest_dn, digest) VALUES ('p', 'u1', 'uid=a', 'uid=a', NULL)",
                 [],
