@@ -167,6 +167,74 @@ mod tests {
         assert_eq!(cmds[1].args, vec!["--set", "d:e"]);
     }
 
+    /// Ping joins continued lines before it reads quotes, so a `\` at the end of a line continues a single-quoted
+    /// value too (a shell would keep the backslash and the newline inside the quotes); the next line's leading
+    /// blanks belong to the value, as written.
+    #[test]
+    fn a_single_quoted_value_continues_over_lines() {
+        let text = r#"dsconfig set-access-control-handler-prop \
+    --add 'global-aci:(targetattr="*")\
+(version 3.0; acl "Sync user reads"; \
+  allow (read,search) userdn="ldap:///cn=sync";)' \
+    --add 'global-aci:(targetcontrol="1.2.840.113556.1.4.319")(version 3.0; acl "paging"; allow (read) userdn="ldap:///all";)'
+"#;
+        let cmds = ok(text);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(
+            cmds[0].args,
+            vec![
+                "set-access-control-handler-prop",
+                "--add",
+                r#"global-aci:(targetattr="*")(version 3.0; acl "Sync user reads";   allow (read,search) userdn="ldap:///cn=sync";)"#,
+                "--add",
+                r#"global-aci:(targetcontrol="1.2.840.113556.1.4.319")(version 3.0; acl "paging"; allow (read) userdn="ldap:///all";)"#,
+            ]
+        );
+    }
+
+    /// `\n\` at the end of a line inside a quoted value: the last backslash continues the line, and the `\n`
+    /// before it stays in the value as written (a backslash and an `n`), in single and in double quotes.
+    #[test]
+    fn backslash_n_backslash_inside_a_value() {
+        let text = r#"dsconfig set-global-configuration-prop \
+  --set 'sign-in-banner:Authorized use only.\n\
+Activity is logged.' \
+  --set "description:first\n\
+second"
+"#;
+        let cmds = ok(text);
+        assert_eq!(cmds.len(), 1);
+        assert_eq!(
+            cmds[0].args,
+            vec![
+                "set-global-configuration-prop",
+                "--set",
+                r"sign-in-banner:Authorized use only.\nActivity is logged.",
+                "--set",
+                r"description:first\nsecond",
+            ]
+        );
+        // An escaped backslash at the end of a line is not a continuation.
+        let cmds = ok("dsconfig set-x --set description:ends-with\\\\\ndsconfig set-y\n");
+        assert_eq!(cmds.len(), 2, "{cmds:?}");
+        assert_eq!(cmds[0].args[2], "description:ends-with\\");
+    }
+
+    /// Global options before the subcommand, as in `dsconfig --no-prompt create-...`: the batch line keeps them
+    /// and dsconfig's parser reads them as global options.
+    #[test]
+    fn global_options_before_the_subcommand() {
+        let cmds = ok("dsconfig --no-prompt --quiet -X create-external-server \\\n  --server-name ds --type ldap --set server-host-name:h\n");
+        assert_eq!(cmds[0].args[..4], ["--no-prompt", "--quiet", "-X", "create-external-server"]);
+        let inv = crate::dsconfig::parse(&cmds[0].args).unwrap();
+        assert!(inv.globals.no_prompt && inv.globals.quiet, "{:?}", inv.globals);
+        assert_eq!(inv.globals.ignored, vec!["-X"]);
+        let Some(crate::dsconfig::Request::Object(cmd)) = inv.request else { panic!("a command: {inv:?}") };
+        assert_eq!(cmd.object_type.name, "external-server");
+        assert_eq!(cmd.names, vec!["ds"]);
+        assert_eq!(cmd.variant.as_deref(), Some("ldap"));
+    }
+
     #[test]
     fn unbalanced_quote_is_reported_at_its_command() {
         let r = parse("dsconfig a\n\ndsconfig create-x --set \"Users-Basic-CRUD\"\"\n");

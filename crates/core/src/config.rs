@@ -66,6 +66,23 @@ impl ConfigObject {
         self.first(prop).is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
+    /// The definitions of this object's properties: the declared ones for its variant, then the undeclared ones
+    /// it has values for (an object ferrosync does not use takes any property, see [`model::open_property`]).
+    pub fn property_defs(&self) -> Vec<&'static PropertyDef> {
+        let mut defs = self.object_type.properties(self.variant.as_deref());
+        for key in self.props.keys() {
+            if !defs.iter().any(|d| d.name.eq_ignore_ascii_case(key)) {
+                defs.extend(self.property(key));
+            }
+        }
+        defs
+    }
+
+    /// Whether ferrosync does not use this object (its type or its variant is marked unused).
+    pub fn is_unused(&self) -> bool {
+        self.object_type.is_unused(self.variant.as_deref())
+    }
+
     /// Whether `prop` has an explicit value.
     pub fn is_set(&self, prop: &str) -> bool {
         self.props.contains_key(prop)
@@ -156,6 +173,17 @@ impl Config {
     /// The object `names` of `object_type`.
     pub fn find(&self, object_type: &ObjectType, names: &[String]) -> Option<&ConfigObject> {
         self.objects.iter().find(|o| o.is(object_type, names))
+    }
+
+    /// A singleton as it is when nothing was set: what `get-`/`set-...-prop` see of a singleton the store lacks
+    /// (one of a type added to the model after the store was first filled), as in Ping every singleton exists.
+    pub fn default_singleton(object_type: &'static ObjectType) -> ConfigObject {
+        let variant = model::types::BUILTIN_OBJECTS
+            .iter()
+            .find(|b| b.type_name == object_type.name)
+            .and_then(|b| b.variant)
+            .or(object_type.default_variant);
+        ConfigObject::new(object_type, Vec::new(), variant.map(str::to_string))
     }
 
     /// The object of type `type_name` called `name` (for top-level types) or the singleton.
@@ -258,11 +286,23 @@ impl Config {
         if changes.is_empty() {
             return Err(ConfigError::NoChanges { object: describe(object_type, names) });
         }
-        let mut obj = self.require(object_type, names)?.clone();
+        let mut obj = match self.require(object_type, names) {
+            Ok(found) => found.clone(),
+            Err(_) if object_type.singleton => Config::default_singleton(object_type),
+            Err(e) => return Err(e),
+        };
         apply_changes(&mut obj, changes, sealer)?;
         self.validate(&obj)?;
-        let pos = self.position(object_type, names).ok_or_else(|| ConfigError::Internal("object vanished".into()))?;
-        self.objects[pos] = obj;
+        let pos = match self.position(object_type, names) {
+            Some(pos) => {
+                self.objects[pos] = obj;
+                pos
+            }
+            None => {
+                self.objects.push(obj);
+                self.objects.len() - 1
+            }
+        };
         Ok(&self.objects[pos])
     }
 

@@ -128,6 +128,30 @@ impl Default for DestinationCapabilities {
     }
 }
 
+/// How a resync finds the destination entry of each source entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorrelationPath {
+    /// One search per source entry (the destination's [`Destination::correlate`] asks the service); `why`:
+    /// the reason the listing path was not taken.
+    Searches { why: String },
+    /// From a local index built from one paged listing of the destination: `listed` entries read in
+    /// `requests` requests, instead of about `entries` searches.
+    Listing { listed: u64, requests: u64, entries: u64 },
+}
+
+impl CorrelationPath {
+    /// The line of the resync summary that says which path was taken.
+    pub fn describe(&self) -> String {
+        match self {
+            CorrelationPath::Searches { why } => format!("Correlation: one search per entry ({why})"),
+            CorrelationPath::Listing { listed, requests, entries } => format!(
+                "Correlation: from one listing of the destination ({listed} entries in {requests} requests, instead \
+                 of one search for each of the {entries} source entries)"
+            ),
+        }
+    }
+}
+
 /// Where entries are written.
 #[async_trait]
 pub trait Destination: Send + Sync {
@@ -171,6 +195,18 @@ pub trait Destination: Send + Sync {
     fn replaces_values(&self) -> bool {
         false
     }
+
+    /// A full resync of about `entries` source entries (`None`: the source cannot count them) is about to
+    /// start. A destination that can list its entries more cheaply than it can search for each one (decided
+    /// from the counts) reads them all into a local index by its correlation attributes, and
+    /// [`Destination::correlate`] answers from that index, kept current by this destination's own writes,
+    /// until [`Destination::end_resync_index`]. Returns the path taken; the default: searches.
+    async fn prepare_resync_index(&self, _entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+        Ok(CorrelationPath::Searches { why: "the destination does not offer a listing to correlate from".into() })
+    }
+
+    /// Drops the index of [`Destination::prepare_resync_index`]: correlation searches again.
+    fn end_resync_index(&self) {}
 }
 
 /// Where a change log is read from: an opaque token that the detector understands (a change number, an

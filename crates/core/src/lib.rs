@@ -5,9 +5,11 @@
 //! | concern | module |
 //! |---|---|
 //! | the configuration model, declared once as data (types, properties, syntax, defaults, unused flags) | [`model`] |
+//! | Ping's other object types, stored but not used, and their undeclared properties | [`model::catalog`] |
 //! | configuration objects in memory and the rules every change keeps | [`config`] |
 //! | typed settings built from the configuration (the only way engine, endpoints and tools read it) | [`settings`] |
 //! | the dsconfig language, batch files, rendering and notes | [`dsconfig`], [`batch`] |
+//! | config-diff: the batch that turns one configuration into another | [`dsconfig::diff`] |
 //! | value syntaxes: DNs, filters, value and DN patterns, durations | [`syntax`] |
 //! | the mapping layer: sync classes, attribute maps, DN maps, diffs, digests | [`mapping`] |
 //! | the endpoint traits (source, destination, change detector) and their capabilities | [`endpoint`] |

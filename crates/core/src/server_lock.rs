@@ -148,6 +148,37 @@ pub fn probe(root: &ServerRoot) -> Result<ServerState, LockError> {
     Ok(ServerState::Running(last))
 }
 
+/// Whether `pid` is a process on its way out: gone, or a zombie (Linux's `/proc/PID/stat` state `Z` or `X`).
+/// A multi-threaded server killed with SIGKILL shows its main thread as a zombie while its other threads are
+/// still exiting, and the lock (held by the file table they share) is released only when the last one has.
+pub fn is_exiting(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The command name may hold ')' and spaces: the state is the first field after its last ')'.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        // No such process, where /proc tells (elsewhere nothing is known: not exiting).
+        Err(_) => Path::new("/proc/self/stat").exists(),
+    }
+}
+
+/// Like [`probe`], but a lock held by a process that is exiting (see [`is_exiting`]) is waited for, up to
+/// `patience`: `start-server` run right after a `kill -9` finds the root free instead of "already running".
+pub fn probe_settled(root: &ServerRoot, patience: Duration) -> Result<ServerState, LockError> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let state = probe(root)?;
+        match state {
+            ServerState::Running(Some(pid)) if is_exiting(pid) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => return Ok(state),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +188,24 @@ mod tests {
         let root = ServerRoot::new(dir.path());
         root.ensure_dirs().unwrap();
         (dir, root)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_process_is_exiting_while_a_zombie_and_once_reaped() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id() as i32;
+        assert!(!is_exiting(pid), "a sleeping process is not exiting");
+        child.kill().unwrap();
+        // Not reaped yet: a zombie once the kill has been delivered.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !is_exiting(pid) {
+            assert!(Instant::now() < deadline, "the killed child never showed as exiting");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.wait().unwrap();
+        assert!(is_exiting(pid), "a reaped process is gone");
+        assert!(!is_exiting(std::process::id() as i32), "this test is not exiting");
     }
 
     #[test]

@@ -136,6 +136,7 @@ impl ScimDestination {
                 put: d.update_method == UpdateMethod::Put,
                 discovery: OnceLock::new(),
                 known: Mutex::new(HashMap::new()),
+                index: Mutex::new(None),
                 dn_of: Mutex::new(HashMap::new()),
                 warned: Mutex::new(HashSet::new()),
             }),

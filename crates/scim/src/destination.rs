@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use ferrosync::endpoint::{
-    Correlated, Destination, DestinationCapabilities, EndpointError, EndpointResult, Modification,
+    Correlated, CorrelationPath, Destination, DestinationCapabilities, EndpointError, EndpointResult, Modification,
 };
 use ferrosync::entry::Entry;
 use ferrosync::mapping::PipeMapping;
@@ -15,9 +15,12 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
 use crate::http::{self, status_error, Http};
+use crate::index::{unindexable, EndpointIndex, MAX_INDEXED};
 use crate::mapping::{self, filter_escape, AttrMap, Endpoint, Usage, ID_PREFIX};
 use crate::patch::{apply, patch_ops, PATCH_OP};
 
+/// Resources asked for per page of a listing (less when the service's `filter.maxResults` is lower).
+const LIST_PAGE: u64 = 1000;
 const SEARCH_REQ: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 const GROUP_CLASSES: &[&str] = &["groupofnames", "groupofuniquenames", "group", "posixgroup", "groupofurls"];
 
@@ -27,6 +30,10 @@ pub(crate) struct Discovery {
     etag: bool,
     /// Declared top-level attribute names (lower case) by schema URN; empty when `/Schemas` is unreadable.
     schemas: HashMap<String, HashSet<String>>,
+    /// The top-level attributes declared `caseExact` (lower case) by schema URN.
+    case_exact: HashMap<String, HashSet<String>>,
+    /// The lower of `filter.maxResults` and `pagination.maxPageSize` of `/ServiceProviderConfig`, when given.
+    max_results: Option<u64>,
 }
 
 /// A resource the destination correlated: where it is, and the state it was in.
@@ -54,6 +61,9 @@ pub(crate) struct Inner {
     pub(crate) known: Mutex<HashMap<String, Known>>,
     pub(crate) dn_of: Mutex<HashMap<String, String>>,
     pub(crate) warned: Mutex<HashSet<String>>,
+    /// The correlation index of a full resync, one per endpoint (`None` for an endpoint without search
+    /// mappings); `None` outside such a resync.
+    pub(crate) index: Mutex<Option<Vec<Option<EndpointIndex>>>>,
 }
 
 /// The SCIM 2.0 destination.
@@ -97,7 +107,14 @@ impl Inner {
         let mut d = Discovery::default();
         let spc = self.http.send("GET", "ServiceProviderConfig", None, None)?;
         if spc.status == 200 {
-            d.etag = spc.json().get("etag").and_then(|e| e.get("supported")).and_then(Json::as_bool).unwrap_or(false);
+            let j = spc.json();
+            d.etag = j.get("etag").and_then(|e| e.get("supported")).and_then(Json::as_bool).unwrap_or(false);
+            // The page a listing asks for: bounded by `filter.maxResults` and (RFC 9865) `pagination.maxPageSize`.
+            d.max_results = [j.pointer("/filter/maxResults"), j.pointer("/pagination/maxPageSize")]
+                .into_iter()
+                .flatten()
+                .filter_map(Json::as_u64)
+                .min();
         }
         let sch = self.http.send("GET", "Schemas", None, None)?;
         if sch.status == 200 {
@@ -115,6 +132,18 @@ impl Inner {
                             .collect()
                     })
                     .unwrap_or_default();
+                let exact = s
+                    .get("attributes")
+                    .and_then(Json::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter(|x| x.get("caseExact").and_then(Json::as_bool).unwrap_or(false))
+                            .filter_map(|x| x.get("name").and_then(Json::as_str))
+                            .map(str::to_ascii_lowercase)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                d.case_exact.insert(id.to_string(), exact);
                 d.schemas.insert(id.to_string(), names);
             }
         }
@@ -193,11 +222,6 @@ impl Inner {
             .unwrap_or(0)
     }
 
-    /// The SCIM filter that finds `e` at endpoint `ep`.
-    fn filter(&self, ep: &Endpoint, e: &Entry) -> Option<String> {
-        filter_of(&ep.search, e)
-    }
-
     fn search(&self, ep: &Endpoint, filter: &str) -> EndpointResult<Vec<Json>> {
         let resp = if self.post_search {
             let body = json!({"schemas": [SEARCH_REQ], "filter": filter});
@@ -216,6 +240,172 @@ impl Inner {
             r
         };
         Ok(resp.json().get("Resources").and_then(Json::as_array).cloned().unwrap_or_default())
+    }
+
+    /// The resources that the filter on mappings `maps` of entry `e` finds at endpoint `i` (`None`: `e` lacks
+    /// a value for the filter): from the resync's index when the mappings are the endpoint's search mappings
+    /// and there is one, else by a search.
+    fn find(&self, i: usize, maps: &[AttrMap], e: &Entry) -> EndpointResult<Option<Vec<Json>>> {
+        let ep = &self.endpoints[i];
+        let same = maps.len() == ep.search.len() && maps.iter().zip(&ep.search).all(|(a, b)| a.name == b.name);
+        if same {
+            let hits = {
+                let index = lock(&self.index);
+                match index.as_ref().and_then(|v| v.get(i)).and_then(Option::as_ref) {
+                    Some(ix) => match ix.key_for(maps, e) {
+                        Some(key) => Some(ix.lookup(&key)),
+                        None => return Ok(None),
+                    },
+                    None => None,
+                }
+            };
+            if let Some(hits) = hits {
+                let mut out = Vec::with_capacity(hits.len());
+                for (id, res) in hits {
+                    match res {
+                        Some(r) => out.push(r),
+                        None => {
+                            if let Some((r, _)) = self.get(ep, &id)? {
+                                out.push(r);
+                            }
+                        }
+                    }
+                }
+                return Ok(Some(out));
+            }
+        }
+        let Some(f) = filter_of(maps, e) else { return Ok(None) };
+        self.search(ep, &f).map(Some)
+    }
+
+    /// Updates the resync's index of endpoint `i` (when there is one) with what this destination now knows of
+    /// resource `id`: its new state, or `None` when it is unknown.
+    fn index_put(&self, i: usize, id: &str, res: Option<&Json>) {
+        let mut index = lock(&self.index);
+        if let Some(ix) = index.as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut) {
+            match res {
+                Some(r) if r.get("id").and_then(Json::as_str) == Some(id) => ix.put(&self.endpoints[i], r),
+                _ => ix.forget_state(id),
+            }
+        }
+    }
+
+    fn index_remove(&self, i: usize, id: &str) {
+        let mut index = lock(&self.index);
+        if let Some(ix) = index.as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut) {
+            ix.remove(&self.endpoints[i], id);
+        }
+    }
+
+    /// Decides from the counts whether a listing of every endpoint is cheaper than `entries` searches, and if
+    /// so, builds the index from it.
+    fn prepare_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+        let searches = |why: String| Ok(CorrelationPath::Searches { why });
+        let Some(entries) = entries else {
+            return searches("the source cannot count its entries, so a listing may cost more".into());
+        };
+        let d = self.discovery()?;
+        let page = d.max_results.unwrap_or(LIST_PAGE).clamp(1, LIST_PAGE);
+        let mut totals = Vec::new();
+        let mut requests = 0u64;
+        for ep in &self.endpoints {
+            if ep.search.is_empty() {
+                totals.push(None);
+                continue;
+            }
+            if let Some(why) = unindexable(ep) {
+                return searches(why);
+            }
+            let path = format!("{}?startIndex=1&count=0", ep.path);
+            let r = self.http.send("GET", &path, None, None)?;
+            if r.status != 200 {
+                return searches(format!("the service does not list {} (HTTP {})", ep.path, r.status));
+            }
+            requests += 1;
+            let Some(total) = r.json().get("totalResults").and_then(Json::as_u64) else {
+                return searches(format!("the service does not say how many resources {} holds", ep.path));
+            };
+            totals.push(Some(total));
+        }
+        let listed: u64 = totals.iter().flatten().sum();
+        let pages: u64 = totals.iter().flatten().map(|t| t.div_ceil(page)).sum();
+        if listed > MAX_INDEXED {
+            return searches(format!("the destination holds {listed} resources, more than {MAX_INDEXED} to index"));
+        }
+        if requests + pages >= entries {
+            return searches(format!(
+                "listing the destination's {listed} resources takes {pages} requests, not fewer than the {entries}                  searches"
+            ));
+        }
+        let mut built = Vec::new();
+        for (ep, total) in self.endpoints.iter().zip(&totals) {
+            let Some(total) = total else {
+                built.push(None);
+                continue;
+            };
+            let d = self.discovery()?;
+            let exact = ep
+                .search
+                .iter()
+                .map(|m| {
+                    let (ext, a) = ep.locate(&m.scim);
+                    let schema = ext.unwrap_or(ep.core());
+                    d.case_exact.get(schema).is_some_and(|s| s.contains(&a.to_ascii_lowercase()))
+                })
+                .collect();
+            let mut ix = EndpointIndex::new(exact);
+            let mut start = 1u64;
+            // A service that adds resources while it is listed may give more than it counted: a page cap.
+            let max_pages = total.div_ceil(page) + 2;
+            for _ in 0..max_pages {
+                let path = format!("{}?startIndex={start}&count={page}", ep.path);
+                let r = self.http.send("GET", &path, None, None)?;
+                if r.status != 200 {
+                    return Err(status_error("GET", &path, None, &r));
+                }
+                requests += 1;
+                let j = r.json();
+                let list = j.get("Resources").and_then(Json::as_array).cloned().unwrap_or_default();
+                if list.is_empty() {
+                    break;
+                }
+                start += list.len() as u64;
+                for res in &list {
+                    ix.put(ep, res);
+                }
+                let now_total = j.get("totalResults").and_then(Json::as_u64).unwrap_or(*total);
+                if start > now_total {
+                    break;
+                }
+            }
+            if (ix.len() as u64) < *total {
+                return searches(format!(
+                    "the listing of {} gave {} of its {total} resources (resources removed while it was read, or \
+                     a service that does not page)",
+                    ep.path,
+                    ix.len()
+                ));
+            }
+            // The schema says how `eq` should compare; what the service's filter does is what a search finds
+            // (scimmy compares displayName case-exactly though its schema does not say caseExact): one search
+            // with the case of a listed value swapped tells.
+            for k in 0..ep.search.len() {
+                if ix.case_exact(k) {
+                    continue;
+                }
+                let Some((id, swapped)) = ix.case_probe(ep, k) else { continue };
+                let f = format!("{} eq \"{}\"", ep.search[k].scim, filter_escape(&swapped));
+                let hits = self.search(ep, &f)?;
+                requests += 1;
+                if !hits.iter().any(|h| h.get("id").and_then(Json::as_str) == Some(id.as_str())) {
+                    ix = ix.with_case_exact(ep, k);
+                }
+            }
+            built.push(Some(ix));
+        }
+        let listed = built.iter().flatten().map(|ix| ix.len() as u64).sum();
+        *lock(&self.index) = Some(built);
+        Ok(CorrelationPath::Listing { listed, requests, entries })
     }
 
     fn get(&self, ep: &Endpoint, id: &str) -> EndpointResult<Option<(Json, Option<String>)>> {
@@ -267,8 +457,8 @@ impl Inner {
             };
             let mut probe = Entry::new(dn);
             probe.add(ava.attr_type(), ava.value());
-            let Some(f) = filter_of(by, &probe) else { continue };
-            let found = self.search(ep, &f)?;
+            let by: Vec<AttrMap> = by.into_iter().cloned().collect();
+            let Some(found) = self.find(i, &by, &probe)? else { continue };
             if let [one] = found.as_slice() {
                 if let Some(id) = one.get("id").and_then(Json::as_str) {
                     let version = version_of(one, None);
@@ -338,8 +528,7 @@ impl Inner {
             };
         }
         if found.is_none() {
-            let Some(f) = self.filter(ep, mapped) else { return Ok(Correlated::None) };
-            let hits = self.search(ep, &f)?;
+            let Some(hits) = self.find(i, &ep.search, mapped)? else { return Ok(Correlated::None) };
             match hits.len() {
                 0 => return Ok(Correlated::None),
                 1 => {
@@ -400,6 +589,7 @@ impl Inner {
                 let j = r.json();
                 let id = j.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
                 let version = version_of(&j, r.etag.as_deref());
+                self.index_put(i, &id, Some(&j));
                 self.remember(
                     &e.dn,
                     Known { ep: i, id, version, resource: Some(j), mapped: Some(e.clone()), fresh: false },
@@ -498,6 +688,7 @@ impl Inner {
                         known.resource = None;
                         known.version = None;
                     }
+                    self.index_put(known.ep, &known.id, known.resource.as_ref());
                     self.remember(dn, known);
                     return Ok(());
                 }
@@ -528,6 +719,9 @@ impl Inner {
         let r = self.http.send("DELETE", &path, None, None)?;
         lock(&self.known).remove(&norm(dn));
         lock(&self.dn_of).remove(&id);
+        if matches!(r.status, 200 | 204 | 404) {
+            self.index_remove(i, &id);
+        }
         match r.status {
             200 | 204 | 404 => Ok(()),
             _ => Err(status_error("DELETE", &path, None, &r)),
@@ -578,6 +772,16 @@ impl Destination for ScimDestination {
             i.discovery().map(|_| ())
         })
         .await
+    }
+
+    /// Lists every endpoint with search mappings into an index when that takes fewer requests than a search
+    /// per source entry.
+    async fn prepare_resync_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+        self.run(move |i| i.prepare_index(entries)).await
+    }
+
+    fn end_resync_index(&self) {
+        *lock(&self.inner.index) = None;
     }
 
     async fn correlate(&self, mapped: &Entry, _lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {

@@ -46,6 +46,7 @@ mod destination;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+mod index;
 pub mod mapping;
 mod patch;
 pub mod provider;

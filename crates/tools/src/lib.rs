@@ -2,6 +2,7 @@
 //! modules here and in the `ferrosync` core library.
 
 pub mod cli;
+pub mod config_diff;
 pub mod create_sync_pipe_config;
 pub mod dsconfig;
 pub mod endpoints;

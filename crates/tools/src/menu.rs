@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use ferrosync::config::{Config, ConfigObject, PropertyChange};
 use ferrosync::dsconfig::{self, render, Action, Command, Format};
-use ferrosync::model::{check_value, find_type, Category, ObjectType, PropertyDef, Syntax, OBJECT_TYPES};
+use ferrosync::model::{all_types, check_value, find_type, Category, ObjectType, PropertyDef, Syntax};
 use ferrosync::prompt::{pick, PromptError, Prompter};
 use ferrosync::store::Store;
 
@@ -104,8 +104,7 @@ impl Menu<'_> {
             let groups: Vec<(Option<&str>, Vec<Item>)> = Category::ALL
                 .iter()
                 .map(|c| {
-                    let items = OBJECT_TYPES
-                        .iter()
+                    let items = all_types()
                         .filter(|t| t.category == *c && (self.advanced || !t.unused))
                         .map(|t| (t.name.to_string(), t.display.to_string()))
                         .collect();

@@ -60,6 +60,10 @@ pub struct Args {
     /// Also delete destination entries in scope whose source entry no longer exists (honours --dry-run).
     #[arg(long = "deleteMissingEntries")]
     pub delete_missing_entries: bool,
+    /// Correlate every entry by a search at the destination, never from one listing of it (a ferrosync
+    /// option: by default a destination that can list its entries more cheaply than it can search for each does so).
+    #[arg(long = "correlateBySearch")]
+    pub correlate_by_search: bool,
     /// Where the DNs of entries that failed are written (default: SERVER-ROOT/logs/resync-failed-DNs.log).
     #[arg(long = "failedDNsFile", value_name = "FILE")]
     pub failed_dns_file: Option<PathBuf>,
@@ -281,6 +285,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             exclude: args.exclude_destination_attr.clone(),
             threads,
             delete_missing: args.delete_missing_entries,
+            correlate_by_search: args.correlate_by_search,
         };
         let recorded = resync::run_recording(&engine, &opts, &progress, &args.pipe_name, cli::open_store(&root)?)
             .await
@@ -304,6 +309,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "{} {}: source entries retrieved {}, in-sync {}, modified {}, created {}, out-of-sync {}, missing {}, skipped (out of scope or not synchronized) {}, deleted {}, errors {}, duration {:.1} s\n",
                 if r.deletes { "Delete pass" } else { "Pass" }, r.pass, s.retrieved, s.in_sync, s.modified, s.created, s.out_of_sync, s.missing, s.skipped, s.deleted, s.errors, r.duration.as_secs_f64()
             ));
+            if let Some(c) = &r.correlation {
+                out.push_str(&format!("  {}\n", c.describe()));
+                log.write(2, &c.describe());
+            }
         }
         let total = resync::totals(&reports);
         // The failures that remain: those of the last pass that synchronized entries, and of the delete pass.

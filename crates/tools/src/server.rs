@@ -60,7 +60,8 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     if args.foreground {
         return run_foreground(root);
     }
-    if let ServerState::Running(pid) = server_lock::probe(&root)? {
+    // A server killed a moment ago may still hold the lock while its threads exit: that is waited for.
+    if let ServerState::Running(pid) = server_lock::probe_settled(&root, Duration::from_secs(5))? {
         bail!("{}; stop it with stop-server", LockError::Held { root: root.path().to_path_buf(), pid });
     }
     let out_path = root.logs_dir().join("server.out");

@@ -6,57 +6,8 @@ mod util;
 
 use std::path::Path;
 
-use util::{repo, Root};
-
-const CORPUS: &str = "tests/fixtures/ping-dsconfig-corpus";
-
-/// The values the Ping container tooling would substitute into `.subst` files.
-fn test_value(var: &str) -> Option<String> {
-    Some(
-        match var {
-            "LOCATION" => "Docker",
-            "USER_BASE_DN" => "dc=example,dc=com",
-            "PD_ENGINE_PRIVATE_HOSTNAME" => "pingdirectory",
-            "PD_ENGINE_PRIVATE_PORT_LDAPS" => "1636",
-            "MS_AZURE_TENANT_ID" => "7d9a2c1e-0000-4000-8000-000000000001",
-            "MS_AZURE_APP_REGISTRATION_CLIENT_ID" => "7d9a2c1e-0000-4000-8000-000000000002",
-            "MS_AZURE_APP_REGISTRATION_CLIENT_SECRET" => "azure-secret-value",
-            "PING_ONE_ENVIRONMENT_ID" => "7d9a2c1e-0000-4000-8000-000000000003",
-            "PING_ONE_POPULATION_ID" => "7d9a2c1e-0000-4000-8000-000000000004",
-            "PING_ONE_CLIENT_ID" => "7d9a2c1e-0000-4000-8000-000000000005",
-            "PING_ONE_CLIENT_SECRET" => "pingone-secret-value",
-            _ => return None,
-        }
-        .to_string(),
-    )
-}
-
-/// Copies a corpus file into the root, substituting `.subst` variables.
-fn corpus_file(root: &Root, name: &str) -> String {
-    let text = std::fs::read_to_string(repo().join(CORPUS).join(name)).unwrap();
-    let text = if name.ends_with(".subst") { ferrosync::batch::substitute(&text, test_value) } else { text };
-    assert!(!text.contains("${"), "{name}: a variable was left unsubstituted");
-    root.write(name.trim_end_matches(".subst"), &text).display().to_string()
-}
-
-fn corpus_names() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(repo().join(CORPUS))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".dsconfig"))
-        .collect();
-    v.sort();
-    v
-}
-
-/// The commands in the real files that are broken, by file: (line, what the error says).
-fn broken(name: &str) -> Option<(usize, &'static str)> {
-    if name.ends_with("pingone-sync-lab.dsconfig") || name.ends_with("pd-labs-vol__sync-lab.dsconfig") {
-        // `set-external-server-prop --server-name ping-directory \` followed by a blank line.
-        return Some((10, "no property changes were given for the External Server 'ping-directory'"));
-    }
-    None
-}
+use util::corpus::{broken, corpus_file, corpus_names};
+use util::Root;
 
 #[test]
 fn every_corpus_file_applies_or_fails_at_its_broken_line() {
@@ -501,8 +452,8 @@ fn values_are_checked_with_reason_and_position() {
     let err = root.dsconfig(&["set-sync-pipe-prop", "--pipe-name", "p", "--set", "num-worker-thread:2"]).fails();
     assert!(err.contains("has no property 'num-worker-thread': did you mean 'num-worker-threads'?"), "{err}");
     // Unknown --type lists the valid ones.
-    let err = root.dsconfig(&["create-sync-source", "--source-name", "x", "--type", "ldap"]).fails();
-    assert!(err.contains("'ldap' is not a type of Sync Source: expected one of ping-identity, generic-ldap"), "{err}");
+    let err = root.dsconfig(&["create-sync-source", "--source-name", "x", "--type", "ldapx"]).fails();
+    assert!(err.contains("'ldapx' is not a type of Sync Source: expected one of ping-identity, generic-ldap"), "{err}");
     // A missing --type.
     let err = root.dsconfig(&["create-external-server", "--server-name", "y"]).fails();
     assert!(err.contains("creating a External Server needs --type") || err.contains("needs --type"), "{err}");
@@ -922,4 +873,125 @@ fn the_built_in_root_user_can_be_changed() {
     run.ok();
     let cfg = root.config();
     assert_eq!(cfg.get("root-dn-user", "Directory Manager").unwrap().values("first-name"), vec!["Directory"]);
+}
+
+/// Ping's other object types (model::catalog): their built-ins exist (listeners, log rotation and retention
+/// policies, singletons), and create, set, get, list and delete on them apply, are stored and shown, each with
+/// one note that ferrosync does not use them; secrets among their undeclared properties are sealed and masked;
+/// a subcommand of no Ping type still fails with a suggestion.
+#[test]
+fn pings_other_object_types_are_stored_shown_and_flagged() {
+    let root = Root::new();
+    let batch = root.write(
+        "other.dsconfig",
+        r#"dsconfig set-access-control-handler-prop \
+    --add 'global-aci:(targetattr="*")\
+(version 3.0; acl "sync"; allow (read) userdn="ldap:///cn=sync";)'
+dsconfig set-connection-handler-prop --handler-name "LDAP Connection Handler" --set listen-port:1389
+dsconfig set-connection-handler-prop --handler-name "LDAPS Connection Handler" --set enabled:true \
+    --set key-store-pin:Pin-Secret-1
+dsconfig create-alert-handler --handler-name Mail --type smtp --set enabled:true --set recipient-address:ops@example.com
+dsconfig set-work-queue-prop --set num-worker-threads:16
+dsconfig set-log-rotation-policy-prop --policy-name "Size Limit Rotation Policy" --set "file-size-limit:50 mb"
+dsconfig create-plugin --plugin-name stats --type periodic-stats-logger --set enabled:true
+"#,
+    );
+    let f = batch.display().to_string();
+    let run = root.dsconfig(&["--no-prompt", "--batch-file", &f]);
+    run.ok();
+    let err = run.stderr();
+    let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 7, "{err}");
+    assert_eq!(
+        notes[0],
+        format!(
+            "note: {f}:1: the Access Control Handler is stored for compatibility with PingDataSync but not used by \
+             ferrosync"
+        )
+    );
+    assert!(notes[3].contains(&format!("{f}:7: the Alert Handler 'Mail' is stored")), "{err}");
+    assert!(!err.contains("Pin-Secret-1"), "{err}");
+
+    let acis = root.dsconfig(&["get-access-control-handler-prop", "--property", "global-aci", "-s"]).ok();
+    assert_eq!(
+        acis,
+        "global-aci\t(targetattr=\"*\")(version 3.0; acl \"sync\"; allow (read) userdn=\"ldap:///cn=sync\";)\n"
+    );
+    let ldaps =
+        root.dsconfig(&["get-connection-handler-prop", "--handler-name", "LDAPS Connection Handler", "-s"]).ok();
+    assert!(ldaps.contains("enabled\ttrue\n") && ldaps.contains("key-store-pin\t*****\n"), "{ldaps}");
+    assert!(!ldaps.contains("Pin-Secret-1"), "{ldaps}");
+    let cfg = root.config();
+    let pin = cfg.get("connection-handler", "LDAPS Connection Handler").unwrap().values("key-store-pin").join("");
+    assert!(ferrosync::secret::is_sealed(&pin), "the PIN is sealed in the store: {pin}");
+    assert_eq!(cfg.get("work-queue", "").unwrap().values("num-worker-threads"), vec!["16"]);
+    let audit = std::fs::read_to_string(root.path().join("logs/config-audit.log")).unwrap();
+    assert!(audit.contains("key-store-pin:*****") && !audit.contains("Pin-Secret-1"), "{audit}");
+
+    let handlers = root.dsconfig(&["list-connection-handlers", "-s"]).ok();
+    assert_eq!(
+        handlers,
+        "HTTP Connection Handler\thttp\nHTTPS Connection Handler\thttp\nJMX Connection Handler\tjmx\n\
+         LDAP Connection Handler\tldap\nLDAPS Connection Handler\tldap\nLDIF Connection Handler\tldif\n"
+    );
+    let policies = root.dsconfig(&["list-log-retention-policies", "-s"]).ok();
+    assert!(policies.contains("File Count Retention Policy\tfile-count\n"), "{policies}");
+    let size =
+        root.dsconfig(&["get-log-rotation-policy-prop", "--policy-name", "size limit rotation policy", "-s"]).ok();
+    assert!(size.contains("file-size-limit\t50 mb\n"), "{size}");
+
+    root.dsconfig(&["delete-alert-handler", "--handler-name", "Mail"]).ok();
+    assert!(root.config().get("alert-handler", "Mail").is_none());
+    let e = root.dsconfig(&["create-plugin", "--plugin-name", "p2"]).fails();
+    assert!(e.contains("periodic-stats-logger") && e.contains("third-party"), "{e}");
+    let e = root.dsconfig(&["set-acess-control-handler-prop", "--add", "global-aci:x"]).fails();
+    assert!(e.contains("unknown subcommand") && e.contains("did you mean 'set-access-control-handler-prop'"), "{e}");
+    let e = root.dsconfig(&["create-frobnicator", "--frob-name", "x"]).fails();
+    assert!(e.contains("unknown subcommand 'create-frobnicator'"), "{e}");
+    // A used object still refuses a property the model does not declare, naming what is valid.
+    let e = root
+        .dsconfig(&["set-log-publisher-prop", "--publisher-name", "File-Based Sync Logger", "--set", "listen-port:1"])
+        .fails();
+    assert!(e.contains("listen-port") && e.contains("logged-message-type"), "{e}");
+}
+
+/// Every object Ping's setup makes exists in a new server root, so that a profile's `set-...-prop` on it applies:
+/// one batch sets a description on each built-in (the root user, the connection handlers, the log publishers, the
+/// rotation and retention policies, the trust and key manager providers, the singletons) and each keeps it.
+#[test]
+fn every_built_in_object_takes_set_prop() {
+    use ferrosync::model::{find_type, types::BUILTIN_OBJECTS};
+    let root = Root::new();
+    let mut batch = String::new();
+    let mut set = Vec::new();
+    for (i, b) in BUILTIN_OBJECTS.iter().enumerate() {
+        let t = find_type(b.type_name).unwrap();
+        assert!(t.parent.is_none(), "built-in {} '{}' has a parent", t.name, b.name);
+        if t.property(b.variant, "description").is_none() {
+            continue;
+        }
+        let naming = if t.singleton { String::new() } else { format!(" --{} \"{}\"", t.naming_arg, b.name) };
+        batch.push_str(&format!("dsconfig set-{}-prop{naming} --set \"description:built-in {i}\"\n", t.name));
+        set.push((b, i));
+    }
+    for kind in [
+        "root-dn-user",
+        "connection-handler",
+        "log-publisher",
+        "log-rotation-policy",
+        "log-retention-policy",
+        "trust-manager-provider",
+        "key-manager-provider",
+        "access-control-handler",
+    ] {
+        assert!(set.iter().any(|(b, _)| b.type_name == kind), "no built-in {kind} was set");
+    }
+    let file = root.write("builtins.dsconfig", &batch);
+    root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let cfg = root.config();
+    for (b, i) in set {
+        let obj =
+            cfg.get(b.type_name, b.name).unwrap_or_else(|| panic!("built-in {} '{}' missing", b.type_name, b.name));
+        assert_eq!(obj.values("description"), vec![format!("built-in {i}")], "{} '{}'", b.type_name, b.name);
+    }
 }

@@ -2,7 +2,7 @@
 //! naming arguments, `--type`, and `--set/--add/--remove/--reset` property changes split on the first colon.
 
 use crate::config::PropertyChange;
-use crate::model::{find_type, find_type_by_plural, Category, ObjectType, OBJECT_TYPES};
+use crate::model::{all_types, find_type, find_type_by_plural, Category, ObjectType};
 use crate::util::closest;
 
 /// What a dsconfig subcommand does.
@@ -179,7 +179,7 @@ pub fn resolve_subcommand(name: &str) -> Option<(Action, &'static ObjectType)> {
 /// Every subcommand name, for suggestions and help.
 pub fn all_subcommands() -> Vec<String> {
     let mut v: Vec<String> =
-        OBJECT_TYPES.iter().flat_map(|t| Action::for_type(t).iter().map(move |a| a.subcommand(t))).collect();
+        all_types().flat_map(|t| Action::for_type(t).iter().map(move |a| a.subcommand(t))).collect();
     v.push("list-properties".into());
     v
 }
@@ -330,7 +330,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
             match name.as_str() {
                 "type" => {
                     object_type = Some(find_type(&value).ok_or_else(|| {
-                        let names: Vec<&str> = OBJECT_TYPES.iter().map(|t| t.name).collect();
+                        let names: Vec<&str> = all_types().map(|t| t.name).collect();
                         UsageError(format!(
                             "unknown object type '{value}' for list-properties --type: {}expected one of {}",
                             did_you_mean(&value, names.iter().copied()),

@@ -2,6 +2,7 @@
 //! ([`render`]), and run batch files all or nothing.
 
 pub mod args;
+pub mod diff;
 pub mod render;
 
 use std::io::Write;
@@ -93,10 +94,20 @@ pub fn execute(
         Action::List => Ok(Outcome { output: render::list(config, cmd, fmt)?, ..Outcome::default() }),
         Action::Get => {
             let names = cmd.names.clone();
-            let obj = config.find(t, &names).ok_or_else(|| ConfigError::NoSuchObject {
-                object: crate::config::describe(t, &names),
-                existing: existing_names(config, cmd),
-            })?;
+            let fallback;
+            let obj = match config.find(t, &names) {
+                Some(obj) => obj,
+                None if t.singleton => {
+                    fallback = Config::default_singleton(t);
+                    &fallback
+                }
+                None => {
+                    return Err(ConfigError::NoSuchObject {
+                        object: crate::config::describe(t, &names),
+                        existing: existing_names(config, cmd),
+                    })
+                }
+            };
             Ok(Outcome { output: render::properties(obj, &cmd.properties, fmt)?, ..Outcome::default() })
         }
         Action::Create => {
@@ -130,6 +141,17 @@ pub fn execute(
 /// ferrosync treats otherwise than PingDataSync (the model's `value_notes`): the command still applies
 /// (PingDataSync's batch files set such properties), and the operator learns what it does.
 pub fn unused_notes(obj: &crate::config::ConfigObject, changes: &[PropertyChange]) -> Vec<String> {
+    if obj.is_unused() {
+        // One note for the object, not one per property.
+        let kind = match (&obj.variant, obj.object_type.unused) {
+            (Some(v), false) => format!(" (--type {v})"),
+            _ => String::new(),
+        };
+        return vec![format!(
+            "the {}{kind} is stored for compatibility with PingDataSync but not used by ferrosync",
+            obj.label()
+        )];
+    }
     let mut notes: Vec<String> = Vec::new();
     for change in changes {
         if matches!(change, PropertyChange::Reset(_)) {

@@ -5,7 +5,7 @@ use super::args::{Action, Command};
 use super::{mask_change, Format};
 use crate::config::{lookup_property, Config, ConfigObject, PropertyChange};
 use crate::error::ConfigError;
-use crate::model::{Category, ObjectType, PropertyDef, OBJECT_TYPES};
+use crate::model::{all_types, Category, ObjectType, PropertyDef};
 use crate::secret::MASK;
 
 /// Ping's table layout: columns separated by ` : `, a dashed rule under the header.
@@ -57,11 +57,7 @@ pub fn shown_values(obj: &ConfigObject, def: &PropertyDef) -> Vec<String> {
 /// `get-X-prop`: the object's properties.
 pub fn properties(obj: &ConfigObject, only: &[String], fmt: Format) -> Result<String, ConfigError> {
     let defs: Vec<&PropertyDef> = if only.is_empty() {
-        obj.object_type
-            .properties(obj.variant.as_deref())
-            .into_iter()
-            .filter(|p| fmt.advanced || !p.advanced || obj.is_set(p.name))
-            .collect()
+        obj.property_defs().into_iter().filter(|p| fmt.advanced || !p.advanced || obj.is_set(p.name)).collect()
     } else {
         only.iter().map(|p| lookup_property(obj, p)).collect::<Result<_, _>>()?
     };
@@ -137,6 +133,11 @@ fn sh(word: &str) -> String {
 
 /// The command as a replayable dsconfig line, with sensitive values masked.
 pub fn command_line(cmd: &Command, obj: Option<&ConfigObject>) -> String {
+    command_words(cmd, obj).join(" ")
+}
+
+/// The words of [`command_line`], each shell-quoted: `dsconfig`, the subcommand, then options and their values.
+pub fn command_words(cmd: &Command, obj: Option<&ConfigObject>) -> Vec<String> {
     let t = cmd.object_type;
     let mut words = vec!["dsconfig".to_string(), cmd.action.subcommand(t)];
     let naming = t.naming_args();
@@ -172,7 +173,7 @@ pub fn command_line(cmd: &Command, obj: Option<&ConfigObject>) -> String {
         words.push(flag.into());
         words.push(sh(&text));
     }
-    words.join(" ")
+    words
 }
 
 /// `dsconfig --help` and `--help-CATEGORY`.
@@ -209,7 +210,7 @@ pub fn general_help(category: Option<Category>) -> String {
     );
     for cat in Category::ALL.into_iter().filter(|c| category.is_none_or(|x| x == *c)) {
         out.push_str(&format!("{}:\n", cat.title()));
-        for t in OBJECT_TYPES.iter().filter(|t| t.category == cat) {
+        for t in all_types().filter(|t| t.category == cat) {
             let subs: Vec<String> = Action::for_type(t).iter().map(|a| a.subcommand(t)).collect();
             out.push_str(&format!("  {:<28} {}\n", t.display, subs.join(", ")));
         }
@@ -271,7 +272,7 @@ pub fn subcommand_help(sub: &str) -> Option<String> {
 /// `list-properties`.
 pub fn list_properties(only_type: Option<&'static ObjectType>, only_prop: Option<&str>, advanced: bool) -> String {
     let mut out = String::new();
-    for t in OBJECT_TYPES.iter().filter(|t| only_type.is_none_or(|o| o.name == t.name)) {
+    for t in all_types().filter(|t| only_type.is_none_or(|o| o.name == t.name)) {
         let variants: Vec<Option<&str>> =
             if t.variants.is_empty() { vec![None] } else { t.variants.iter().map(|v| Some(v.name)).collect() };
         for v in variants {

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use tokio::sync::mpsc;
 
 use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
-use crate::endpoint::{EndpointError, EndpointResult};
+use crate::endpoint::{CorrelationPath, EndpointError, EndpointResult};
 use crate::entry::Entry;
 use crate::error::StoreError;
 use crate::store::{IdMapping, Store};
@@ -35,6 +35,8 @@ pub struct ResyncOptions {
     pub threads: usize,
     /// Also delete destination entries in scope whose source entry no longer exists.
     pub delete_missing: bool,
+    /// Correlate by a search per entry even where the destination could correlate from a listing.
+    pub correlate_by_search: bool,
 }
 
 /// Counts, in the words of Ping's resync summary.
@@ -117,6 +119,8 @@ pub struct PassReport {
     pub stats: ResyncStats,
     pub failures: Vec<Failure>,
     pub duration: Duration,
+    /// How the pass found destination entries (the first pass of a run; `None` for the others).
+    pub correlation: Option<CorrelationPath>,
 }
 
 /// Progress callbacks, for the tool's progress bar and log.
@@ -148,7 +152,20 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     let mut seen_destinations: HashSet<String> = HashSet::new();
     for pass in 1..=passes {
         let only = if pass == 1 { opts.dns.clone() } else { retry.clone() };
-        let report = run_pass(engine, opts, pass, only, observer, &mut seen_destinations).await?;
+        // The first pass correlates from a listing of the destination when the destination finds that cheaper
+        // than a search per entry; the passes after it retry a few failures, by searches.
+        let (known_total, correlation) = if pass == 1 {
+            let (total, path) = prepare_index(engine, opts).await;
+            (total, Some(path))
+        } else {
+            (None, None)
+        };
+        let report = run_pass(engine, opts, pass, only, known_total, observer, &mut seen_destinations).await;
+        if pass == 1 {
+            engine.destination.end_resync_index();
+        }
+        let mut report = report?;
+        report.correlation = correlation;
         let failed: Vec<String> = report.failures.iter().map(|f| f.dn.clone()).collect();
         reports.push(report);
         if failed.is_empty() {
@@ -179,6 +196,25 @@ pub fn unsupported(engine: &Engine, opts: &ResyncOptions) -> Option<String> {
     None
 }
 
+/// Asks the destination to prepare its correlation index for the first pass; returns the number of source
+/// entries when it was counted, and the correlation path taken. A listing that fails is not fatal: the pass
+/// correlates by searches, and the path says why.
+async fn prepare_index(engine: &Engine, opts: &ResyncOptions) -> (Option<u64>, CorrelationPath) {
+    let entries = match &opts.dns {
+        Some(dns) => Some(dns.len() as u64),
+        None => engine.source.count(opts.filter.as_deref()).await.ok().flatten(),
+    };
+    if opts.correlate_by_search {
+        let why = "--correlateBySearch".to_string();
+        return (entries.filter(|_| opts.dns.is_none()), CorrelationPath::Searches { why });
+    }
+    let path = match engine.destination.prepare_resync_index(entries).await {
+        Ok(p) => p,
+        Err(e) => CorrelationPath::Searches { why: format!("listing the destination failed: {e}") },
+    };
+    (entries.filter(|_| opts.dns.is_none()), path)
+}
+
 /// A token bucket whose rate may change while it runs.
 struct RateLimiter {
     rate: Arc<AtomicU64>,
@@ -206,6 +242,7 @@ async fn run_pass(
     opts: &ResyncOptions,
     pass: u32,
     only: Option<Vec<String>>,
+    known_total: Option<u64>,
     observer: &dyn Observer,
     seen: &mut HashSet<String>,
 ) -> EndpointResult<PassReport> {
@@ -213,11 +250,11 @@ async fn run_pass(
     let threads = opts.threads.max(1);
     let (tx, mut rx) = mpsc::channel::<EndpointResult<Entry>>(threads * 4);
     // The entries are counted (for the progress bar's ETA) while the pass runs, not before it.
-    let total = only.as_ref().map(|dns| dns.len() as u64);
+    let total = only.as_ref().map(|dns| dns.len() as u64).or(known_total);
     observer.pass_started(pass, total);
-    let mut counter = match &only {
-        Some(_) => None,
-        None => {
+    let mut counter = match (&only, total) {
+        (Some(_), _) | (None, Some(_)) => None,
+        (None, None) => {
             let (source, filter) = (engine.source.clone(), opts.filter.clone());
             Some(tokio::spawn(async move { source.count(filter.as_deref()).await.ok().flatten() }))
         }

@@ -1,12 +1,20 @@
 //! The configuration model, declared once as data.
 //!
-//! Every object type that dsconfig knows is one [`ObjectType`] in [`types::OBJECT_TYPES`]: its subcommand name,
-//! naming argument, parent, `--type` variants and properties (syntax, multiplicity, default, sensitivity,
-//! description). Parsing, validation, `--help`, `list-properties`, error messages and the interactive menu all
-//! read this one table; nothing matches on an object type by hand.
+//! Every object type that dsconfig knows is one [`ObjectType`]: ferrosync's own in [`types::OBJECT_TYPES`] (its
+//! subcommand name, naming argument, parent, `--type` variants and properties: syntax, multiplicity, default,
+//! sensitivity, description), and the other object types of a PingDataSync server, which ferrosync stores but
+//! does not use, in [`catalog::CATALOG`]. Parsing, validation, `--help`, `list-properties`, error messages and
+//! the interactive menu all read these tables ([`all_types`]); nothing matches on an object type by hand.
+//!
+//! An object that ferrosync does not use (its type or its `--type` variant is marked unused) also accepts the
+//! properties the model does not declare ([`open_property`]): Ping's configuration has hundreds that
+//! ferrosync never reads, and its batch files set them.
 
+pub mod catalog;
 pub mod types;
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub use types::OBJECT_TYPES;
@@ -211,7 +219,9 @@ impl Category {
             Category::Server => "External servers and global settings",
             Category::Security => "Security and authentication",
             Category::Logging => "Logging",
-            Category::Directory => "PingDirectory objects (accepted for compatibility, not used by ferrosync)",
+            Category::Directory => {
+                "Other PingDataSync and PingDirectory objects (stored and shown, not used by ferrosync)"
+            }
         }
     }
 }
@@ -278,9 +288,21 @@ impl ObjectType {
         out
     }
 
-    /// The property called `name` for the given variant.
+    /// The property called `name` for the given variant: a declared one, else, for an object ferrosync does
+    /// not use, any well-formed property name ([`open_property`]).
     pub fn property(&self, variant: Option<&str>, name: &str) -> Option<&'static PropertyDef> {
-        self.properties(variant).into_iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        self.properties(variant).into_iter().find(|p| p.name.eq_ignore_ascii_case(name)).or_else(|| {
+            if self.is_unused(variant) {
+                open_property(name)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Whether ferrosync does not use objects of this type with this variant (stored and shown only).
+    pub fn is_unused(&self, variant: Option<&str>) -> bool {
+        self.unused || variant.and_then(|v| self.variant(v)).is_some_and(|v| v.unused)
     }
 
     /// The chain of object types from the root ancestor down to this one.
@@ -301,14 +323,65 @@ impl ObjectType {
     }
 }
 
+/// Every object type: ferrosync's, then the catalog of Ping's types that ferrosync stores but does not use.
+pub fn all_types() -> impl Iterator<Item = &'static ObjectType> {
+    OBJECT_TYPES.iter().chain(catalog::CATALOG.iter())
+}
+
 /// The object type called `name` (its singular subcommand name).
 pub fn find_type(name: &str) -> Option<&'static ObjectType> {
-    OBJECT_TYPES.iter().find(|t| t.name == name)
+    all_types().find(|t| t.name == name)
 }
 
 /// The object type whose plural is `plural`.
 pub fn find_type_by_plural(plural: &str) -> Option<&'static ObjectType> {
-    OBJECT_TYPES.iter().find(|t| t.plural == plural)
+    all_types().find(|t| t.plural == plural)
+}
+
+/// The last words of property names that hold secrets (`bind-password`, `key-store-pin`, `client-secret`,
+/// `auth-token`, `api-key`): an undeclared property so named is sealed and masked like a declared secret.
+const SECRET_NAME_ENDINGS: &[&str] = &["password", "pin", "secret", "token", "passphrase", "key", "credentials"];
+
+/// Whether an undeclared property called `name` holds a secret (see [`SECRET_NAME_ENDINGS`]).
+pub fn is_secret_name(name: &str) -> bool {
+    name.rsplit('-').next().is_some_and(|last| SECRET_NAME_ENDINGS.iter().any(|e| last.eq_ignore_ascii_case(e)))
+}
+
+/// Whether `name` is spelled as Ping's property names are: lower-case letters, digits and `-`, starting with a
+/// letter, at most 100 characters.
+fn is_property_name(name: &str) -> bool {
+    name.len() <= 100
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+const OPEN_DESCRIPTION: &str =
+    "A property of PingDataSync's that ferrosync's model does not declare: stored as given, not used.";
+
+/// The definition of an undeclared property `name` of an object ferrosync does not use: free text, multi-valued
+/// unless its name says it holds a secret ([`is_secret_name`]: then single-valued, sealed and masked). `None` when
+/// `name` is not spelled as a property name. Each name gets one definition for the life of the process (they
+/// are interned: the model hands out `&'static` definitions).
+pub fn open_property(name: &str) -> Option<&'static PropertyDef> {
+    static OPEN: Mutex<BTreeMap<String, &'static PropertyDef>> = Mutex::new(BTreeMap::new());
+    let name = name.trim().to_ascii_lowercase();
+    if !is_property_name(&name) {
+        return None;
+    }
+    let mut open = OPEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(def) = open.get(&name) {
+        return Some(def);
+    }
+    let interned: &'static str = Box::leak(name.clone().into_boxed_str());
+    let mut def = PropertyDef::new(interned, Syntax::String, OPEN_DESCRIPTION).unused();
+    if is_secret_name(&name) {
+        def = def.sensitive();
+    } else {
+        def = def.multi();
+    }
+    let def: &'static PropertyDef = Box::leak(Box::new(def));
+    open.insert(name, def);
+    Some(def)
 }
 
 /// Checks one value against a syntax, returning the value to store (booleans and enums in canonical case).
@@ -420,7 +493,9 @@ mod tests {
     #[test]
     fn the_model_is_consistent() {
         let mut names = std::collections::BTreeSet::new();
-        for t in OBJECT_TYPES {
+        let mut plurals = std::collections::BTreeSet::new();
+        for t in all_types() {
+            assert!(plurals.insert(t.plural), "plural {} declared twice", t.plural);
             assert!(names.insert(t.name), "{} declared twice", t.name);
             assert!(!t.description.is_empty(), "{} has no description", t.name);
             assert_eq!(t.singleton, t.naming_arg.is_empty(), "{}: only singletons have no naming argument", t.name);
@@ -453,13 +528,55 @@ mod tests {
                 }
             }
         }
+        for t in catalog::CATALOG {
+            assert!(t.unused && t.variants.iter().all(|v| v.unused), "{}: the catalog holds unused types", t.name);
+            assert!(find_type(t.name).is_some_and(|f| std::ptr::eq(f, t)), "{} is also one of ferrosync's", t.name);
+        }
+        for t in all_types().filter(|t| t.singleton) {
+            let n = types::BUILTIN_OBJECTS.iter().filter(|b| b.type_name == t.name).count();
+            assert_eq!(n, 1, "the singleton {} is built in once", t.name);
+        }
         for b in types::BUILTIN_OBJECTS {
             let t = find_type(b.type_name).unwrap_or_else(|| panic!("builtin of unknown type {}", b.type_name));
+            assert_eq!(b.variant.is_some(), !t.variants.is_empty(), "builtin {} '{}': --type", t.name, b.name);
+            if let Some(v) = b.variant {
+                assert!(
+                    t.variant(v).is_some_and(|found| found.name == v),
+                    "builtin {} '{}': --type {v}",
+                    t.name,
+                    b.name
+                );
+            }
             for (p, v) in b.props {
                 let def = t.property(b.variant, p).unwrap_or_else(|| panic!("builtin {}: unknown {p}", b.type_name));
                 assert!(check_value(&def.syntax, v).is_ok(), "builtin {}.{p}: {v}", b.type_name);
             }
         }
+    }
+
+    /// An object ferrosync does not use takes the properties of Ping's that the model does not declare; one
+    /// whose name says it is a secret is sealed and masked; a used object still refuses them.
+    #[test]
+    fn unused_objects_take_undeclared_properties_and_know_their_secrets() {
+        let acl = find_type("access-control-handler").unwrap();
+        let aci = acl.property(Some("dsee-compat"), "global-aci").unwrap();
+        assert!(aci.multi && !aci.sensitive && aci.unused, "{aci:?}");
+        assert!(std::ptr::eq(aci, acl.property(None, "Global-ACI").unwrap()), "one definition per name");
+        let pin = find_type("connection-handler").unwrap().property(Some("ldap"), "key-store-pin").unwrap();
+        assert!(pin.sensitive && !pin.multi, "{pin:?}");
+        assert!(acl.property(None, "not a name").is_none() && acl.property(None, "-x").is_none());
+        assert!(find_type("sync-pipe").unwrap().property(None, "global-aci").is_none());
+        let server = find_type("external-server").unwrap();
+        assert!(server.property(Some("generic-ldap"), "listen-port").is_none(), "a used variant is strict");
+        assert!(server.property(Some("jdbc"), "listen-port").is_some(), "an unused variant is not");
+        for secret in ["bind-password", "key-store-pin", "oauth-client-secret", "auth-token", "api-key"] {
+            assert!(is_secret_name(secret), "{secret}");
+        }
+        for plain in ["passphrase-provider", "password-attribute", "key-manager-provider", "pin-file", "global-aci"] {
+            assert!(!is_secret_name(plain), "{plain}");
+        }
+        let obscured = find_type("obscured-value").unwrap().property(None, "obscured-value").unwrap();
+        assert!(obscured.sensitive, "declared where the name does not say it");
     }
 
     #[test]
@@ -477,6 +594,30 @@ mod tests {
         }
         for v in ["client-credentials-bearer-token", "static-bearer-token", "basic"] {
             assert!(has("http-authorization-method", v), "http-authorization-method {v}");
+        }
+    }
+
+    /// Ping's other names of a `--type` (pingdatasync-reference.md, sections b and e) select ferrosync's variant.
+    #[test]
+    fn pings_type_aliases_select_the_variant() {
+        let canonical = |t: &str, v: &str| find_type(t).and_then(|t| t.variant(v)).map(|v| v.name);
+        for (t, alias, name) in [
+            ("external-server", "ldap", "generic-ldap"),
+            ("sync-source", "ldap", "generic-ldap"),
+            ("sync-source", "ping-one", "ping-one-customer"),
+            ("sync-destination", "ldap", "generic-ldap"),
+            ("sync-destination", "ping-directory", "ping-identity"),
+            ("sync-destination", "PING-ONE", "ping-one-customer"),
+        ] {
+            assert_eq!(canonical(t, alias), Some(name), "{t} --type {alias}");
+        }
+        for t in all_types() {
+            let mut seen = std::collections::BTreeSet::new();
+            for v in t.variants {
+                for n in std::iter::once(&v.name).chain(v.aliases) {
+                    assert!(seen.insert(n.to_ascii_lowercase()), "{}: --type {n} names two variants", t.name);
+                }
+            }
         }
     }
 

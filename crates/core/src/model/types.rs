@@ -306,13 +306,15 @@ const CONTENT_SYNC_SOURCE: &[P] = &[P::new(
 
 const SYNC_SOURCE_VARIANTS: &[V] = &[
     V::new("ping-identity", "A PingDirectory server, read through its cn=changelog.", &[LDAP_ENDPOINT, LDAP_SOURCE]),
-    V::new("generic-ldap", "An LDAP server with a cn=changelog (draft-good-ldap-changelog), such as 389 Directory Server's retro changelog.", &[LDAP_ENDPOINT, LDAP_SOURCE]),
+    // `ldap`: current Ping versions' name for a generic LDAP endpoint (the reference marks it partly inferred).
+    V::new("generic-ldap", "An LDAP server with a cn=changelog (draft-good-ldap-changelog), such as 389 Directory Server's retro changelog.", &[LDAP_ENDPOINT, LDAP_SOURCE]).aliases(&["ldap"]),
     V::new("sun-ds", "A Sun DS server with a cn=changelog.", &[LDAP_ENDPOINT, LDAP_SOURCE]),
     V::new("oracle-unified-directory", "Oracle Unified Directory with a cn=changelog.", &[LDAP_ENDPOINT, LDAP_SOURCE]),
     V::new("openldap", "OpenLDAP, read through its accesslog (cn=accesslog).", &[LDAP_ENDPOINT, LDAP_SOURCE]),
     V::new("content-sync", "Any server with RFC 4533 content synchronization (389 DS, OpenLDAP): changes are pushed, not polled.", &[LDAP_ENDPOINT, LDAP_SOURCE, CONTENT_SYNC_SOURCE]),
     V::new("active-directory", "Active Directory, read with the DirSync control.", &[LDAP_ENDPOINT, AD_SOURCE]),
-    V::new("ping-one-customer", "PingOne, read through its REST API and audit activities.", &[PINGONE_COMMON, PINGONE_SOURCE]).one_of(PINGONE_SOURCE_REQUIRED),
+    // `ping-one`: the PingOne Sync Source of current Ping versions (`ping-one-customer` in its older docs).
+    V::new("ping-one-customer", "PingOne, read through its REST API and audit activities.", &[PINGONE_COMMON, PINGONE_SOURCE]).one_of(PINGONE_SOURCE_REQUIRED).aliases(&["ping-one"]),
     V::new("third-party", "A Java extension.", &[EXTENSION]).unused(),
     V::new("groovy-scripted", "A Groovy script.", &[GROOVY]).unused(),
     V::new("jdbc", "A JDBC database source.", &[JDBC_ENDPOINT]).unused(),
@@ -320,14 +322,16 @@ const SYNC_SOURCE_VARIANTS: &[V] = &[
 ];
 
 const SYNC_DESTINATION_VARIANTS: &[V] = &[
-    V::new("ping-identity", "A PingDirectory server.", &[LDAP_ENDPOINT, LDAP_DESTINATION]),
-    V::new("generic-ldap", "Any LDAPv3 directory server.", &[LDAP_ENDPOINT, LDAP_DESTINATION]),
+    // `ping-directory`: the name Ping's 11.x docs also show.
+    V::new("ping-identity", "A PingDirectory server.", &[LDAP_ENDPOINT, LDAP_DESTINATION]).aliases(&["ping-directory"]),
+    V::new("generic-ldap", "Any LDAPv3 directory server.", &[LDAP_ENDPOINT, LDAP_DESTINATION]).aliases(&["ldap"]),
     V::new("sun-ds", "A Sun DS server.", &[LDAP_ENDPOINT, LDAP_DESTINATION]),
     V::new("oracle-unified-directory", "Oracle Unified Directory.", &[LDAP_ENDPOINT, LDAP_DESTINATION]),
     V::new("active-directory", "Active Directory, with passwords as unicodePwd.", &[LDAP_ENDPOINT, LDAP_DESTINATION]),
     V::new("scim2", "A SCIM 2.0 service provider.", &[SCIM2_DESTINATION]),
     V::new("ping-one-customer", "PingOne users in a population.", &[PINGONE_COMMON, PINGONE_DESTINATION])
-        .one_of(PINGONE_REQUIRED),
+        .one_of(PINGONE_REQUIRED)
+        .aliases(&["ping-one"]),
     V::new(
         "scim",
         "A SCIM 1.1 service provider.",
@@ -342,6 +346,7 @@ const SYNC_DESTINATION_VARIANTS: &[V] = &[
     V::new("groovy-scripted", "A Groovy script.", &[GROOVY]).unused(),
     V::new("jdbc", "A JDBC database destination.", &[JDBC_ENDPOINT]).unused(),
     V::new("kafka", "A Kafka topic.", &[KAFKA_DESTINATION]).unused(),
+    V::new("custom", "A notification-mode destination: a Java extension.", &[EXTENSION]).unused(),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1379,4 +1384,83 @@ pub const BUILTIN_OBJECTS: &[Builtin] = &[
     // The root user Ping's setup creates (cn=Directory Manager), which profiles change with
     // set-root-dn-user-prop --user-name "Directory Manager".
     builtin("root-dn-user", "Directory Manager", None, &[]),
+    builtin("key-manager-provider", "PKCS11", Some("pkcs11"), &[("enabled", "false")]),
+    builtin(
+        "log-publisher",
+        "File-Based Access Logger",
+        Some("file-based-access"),
+        &[("enabled", "true"), ("log-file", "logs/access")],
+    ),
+    builtin(
+        "log-publisher",
+        "File-Based Audit Logger",
+        Some("file-based-audit"),
+        &[("enabled", "false"), ("log-file", "logs/audit")],
+    ),
+    // The rest of what Ping's setup makes, from the catalog of types ferrosync does not use (model::catalog):
+    // the singletons, the listeners (but HTTP and HTTPS), the log rotation and retention policies, the
+    // password policies.
+    builtin("access-control-handler", "", Some("dsee-compat"), &[("enabled", "true")]),
+    builtin("work-queue", "", Some("high-throughput"), &[]),
+    builtin("crypto-manager", "", None, &[]),
+    builtin("root-dn", "", None, &[]),
+    builtin("plugin-root", "", None, &[]),
+    builtin("alarm-manager", "", None, &[]),
+    builtin("ldap-sdk-debug-logger", "", None, &[("enabled", "false")]),
+    builtin("license", "", None, &[]),
+    builtin(
+        "connection-handler",
+        "LDAP Connection Handler",
+        Some("ldap"),
+        &[("enabled", "true"), ("listen-port", "389"), ("use-ssl", "false")],
+    ),
+    builtin(
+        "connection-handler",
+        "LDAPS Connection Handler",
+        Some("ldap"),
+        &[("enabled", "false"), ("listen-port", "636"), ("use-ssl", "true")],
+    ),
+    builtin(
+        "connection-handler",
+        "JMX Connection Handler",
+        Some("jmx"),
+        &[("enabled", "false"), ("listen-port", "1689")],
+    ),
+    builtin(
+        "connection-handler",
+        "LDIF Connection Handler",
+        Some("ldif"),
+        &[("enabled", "false"), ("ldif-directory", "config/auto-process-ldif")],
+    ),
+    builtin(
+        "log-rotation-policy",
+        "24 Hours Time Limit Rotation Policy",
+        Some("time-limit"),
+        &[("rotation-interval", "24 h")],
+    ),
+    builtin(
+        "log-rotation-policy",
+        "7 Days Time Limit Rotation Policy",
+        Some("time-limit"),
+        &[("rotation-interval", "7 d")],
+    ),
+    builtin("log-rotation-policy", "Fixed Time Rotation Policy", Some("fixed-time"), &[("time-of-day", "2359")]),
+    builtin("log-rotation-policy", "Size Limit Rotation Policy", Some("size-limit"), &[("file-size-limit", "100 mb")]),
+    builtin("log-rotation-policy", "Never Rotate Policy", Some("never-rotate"), &[]),
+    builtin("log-retention-policy", "File Count Retention Policy", Some("file-count"), &[("number-of-files", "10")]),
+    builtin(
+        "log-retention-policy",
+        "Free Disk Space Retention Policy",
+        Some("free-disk-space"),
+        &[("free-disk-space", "500 mb")],
+    ),
+    builtin(
+        "log-retention-policy",
+        "Size Limit Retention Policy",
+        Some("size-limit"),
+        &[("disk-space-used", "500 mb")],
+    ),
+    builtin("log-retention-policy", "Never Delete Retention Policy", Some("never-delete"), &[]),
+    builtin("password-policy", "Default Password Policy", None, &[("password-attribute", "userPassword")]),
+    builtin("password-policy", "Root Password Policy", None, &[("password-attribute", "userPassword")]),
 ];

@@ -2,6 +2,7 @@
 // Helpers of integration tests are not `#[test]` functions, which clippy.toml's allow-*-in-tests covers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod corpus;
 pub mod own_openldap;
 pub mod pty;
 pub mod scenario;
@@ -86,6 +87,7 @@ pub fn bin(tool: &str) -> PathBuf {
         "status" => PathBuf::from(env!("CARGO_BIN_EXE_status")),
         "create-sync-pipe-config" => PathBuf::from(env!("CARGO_BIN_EXE_create-sync-pipe-config")),
         "prepare-endpoint-server" => PathBuf::from(env!("CARGO_BIN_EXE_prepare-endpoint-server")),
+        "config-diff" => PathBuf::from(env!("CARGO_BIN_EXE_config-diff")),
         "store-copy" => PathBuf::from(env!("CARGO_BIN_EXE_store-copy")),
         other => panic!("unknown tool {other}"),
     }

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Resync at the SCIM service's speed: ferrosync's resync from 389 DS into python-scim's scim2-server (in memory,
+# straight, no gateway) against what the service takes from a raw loader with the same concurrency, measured
+# side by side and interleaved (ROUNDS rounds, each on a freshly started service):
+#   raw POST  N users sent by curl --parallel --parallel-max C (one curl process, kept-alive connections);
+#   resync    creating the same N users (num-worker-threads C), correlating from one listing of the service;
+#   raw list  every user read by paged GETs (startIndex/count, pages of 1000, one after the other);
+#   resync    again, finding everything in sync.
+#
+#   benchmarks/scim-resync-speed.sh [N] [ROUNDS] [C]      defaults 10000 2 8
+#   Ports (environment): BENCH_DS_PORT (34990; LDAPS +1), BENCH_SCIM2_PORT (18190).
+set -euo pipefail
+top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$top"
+N="${1:-10000}"
+ROUNDS="${2:-2}"
+C="${3:-8}"
+DS_PORT="${BENCH_DS_PORT:-34990}"
+SCIM2_PORT="${BENCH_SCIM2_PORT:-18190}"
+
+tests/servers/install-deps.sh 389ds >&2
+cargo build --release --quiet -p ferrosync-tools --bin dsconfig --bin resync
+bindir="${CARGO_TARGET_DIR:-$top/target}/release"
+
+work="$(mktemp -d /tmp/ferrosync-bench-scimspeed.XXXXXX)"
+chmod 755 "$work"
+cleanup() {
+    [ -n "${SCIM2_PID:-}" ] && kill "$SCIM2_PID" 2>/dev/null || true
+    tests/servers/stop-389ds.sh "$work/src" --rm >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+eval "$(DS_NOSYNC=1 DS_CONTENT_SYNC=0 SUMMARY_PREFIX=SRC_ tests/servers/start-389ds.sh "$work/src" "$DS_PORT" $((DS_PORT + 1)) "t$DS_PORT")"
+SRC=(-x -H "$SRC_URL" -D "$SRC_BIND_DN" -w "$SRC_BIND_PW")
+if curl -s -o /dev/null "http://127.0.0.1:$SCIM2_PORT/"; then
+    echo "port $SCIM2_PORT is taken: set BENCH_SCIM2_PORT" >&2; exit 1
+fi
+start_scim() {
+    [ -n "${SCIM2_PID:-}" ] && { kill "$SCIM2_PID" 2>/dev/null || true; wait "$SCIM2_PID" 2>/dev/null || true; }
+    eval "$(SCIM2_LOG="$work/scim2.log" SUMMARY_PREFIX=SCIM2_ tests/servers/start-scim2-server.sh "$SCIM2_PORT")"
+}
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
+rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:.0f}')" "$1" "$2"; }
+
+echo "loading $N users into 389 DS..." >&2
+python3 - "$N" >"$work/users.ldif" <<'PY'
+import sys
+for i in range(int(sys.argv[1])):
+    print(f"dn: uid=user{i},ou=people,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: user{i}\ncn: User {i}\n"
+          f"sn: Number{i}\ngivenName: User\nmail: user{i}@example.com\ntitle: Engineer\ndepartmentNumber: {i % 50}\n")
+PY
+ldapadd "${SRC[@]}" -c -f "$work/users.ldif" >/dev/null
+
+start_scim
+# The raw loader's requests: the same resources resync sends (the sample mapping's user), as one curl config.
+python3 - "$N" "$SCIM2_URL" "$SCIM2_TOKEN" >"$work/posts.curl" <<'PY'
+import json, sys
+n, url, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(n):
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "userName": "user%d" % i, "displayName": "User %d" % i, "title": "Engineer",
+            "name": {"givenName": "User", "familyName": "Number%d" % i},
+            "emails": [{"value": "user%d@example.com" % i, "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": str(i % 50)}}
+    print('url = "%s/Users"\nrequest = "POST"\nheader = "Authorization: Bearer %s"\n'
+          'header = "Content-Type: application/scim+json"\ndata = %s\noutput = "/dev/null"\n'
+          'write-out = "%%{http_code}\\n"\nnext' % (url, token, json.dumps(json.dumps(body))))
+PY
+sed -i '$ d' "$work/posts.curl"
+
+root="$work/root"
+sed -e "s/server-port:13890/server-port:$DS_PORT/" -e "s|https://scim.example.com/v2|$SCIM2_URL|" \
+    -e "s/bearer-token:s3cret/bearer-token:$SCIM2_TOKEN/" \
+    -e "s/--set num-worker-threads:4/--set num-worker-threads:$C/" \
+    sample-dsconfig-batch-files/reference-sync-ldap-to-scim2.dsconfig >"$work/pipe.dsconfig"
+cat >>"$work/pipe.dsconfig" <<EOF
+dsconfig set-external-server-prop --server-name scim --set allow-credentials-over-http:true
+EOF
+"$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file "$work/pipe.dsconfig" >/dev/null 2>&1 ||
+    "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file <(head -n -1 "$work/pipe.dsconfig") >/dev/null
+
+results=()
+raw_post() {
+    local t0 t1 ok
+    t0=$(now)
+    ok=$(curl -s --parallel --parallel-max "$C" --parallel-immediate -K "$work/posts.curl" | grep -c '^201$' || true)
+    t1=$(now)
+    [ "$ok" = "$N" ] || { echo "raw POST: only $ok of $N created"; exit 1; }
+    results+=("$1 | raw: $N POSTs, curl --parallel-max $C | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
+}
+raw_list() {
+    local t0 t1 got
+    t0=$(now)
+    got=$(python3 - "$SCIM2_URL" "$SCIM2_TOKEN" <<'PY'
+import json, sys, subprocess
+url, token = sys.argv[1], sys.argv[2]
+# One curl process for all pages would need the total first; the pages are read one after the other, as
+# ferrosync reads them, through one kept-alive connection.
+import http.client, urllib.parse
+u = urllib.parse.urlparse(url)
+c = http.client.HTTPConnection(u.hostname, u.port)
+start, n = 1, 0
+while True:
+    c.request("GET", "%s/Users?startIndex=%d&count=1000" % (u.path, start), headers={"Authorization": "Bearer " + token})
+    j = json.loads(c.getresponse().read())
+    got = len(j.get("Resources", []))
+    if not got: break
+    n += got; start += got
+    if start > j["totalResults"]: break
+print(n)
+PY
+)
+    t1=$(now)
+    [ "$got" = "$N" ] || { echo "raw list: $got of $N users"; exit 1; }
+    results+=("$1 | raw: paged listing of $N users (pages of 1000) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
+}
+resync() { # $1 = round, $2 = label, $3 = what the output must say
+    local t0 t1
+    t0=$(now)
+    "$bindir/resync" --server-root "$root" --pipe-name ldap-to-scim >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+    t1=$(now)
+    grep -q "$3" "$work/out" || { echo "resync: expected '$3':"; cat "$work/out"; exit 1; }
+    grep -q "Correlation: from one listing" "$work/out" || { echo "resync did not correlate from a listing:"; cat "$work/out"; exit 1; }
+    results+=("$1 | ferrosync resync: $2 ($C threads) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    start_scim
+    raw_post "$round"
+    start_scim
+    resync "$round" "create" "$N entries were created"
+    raw_list "$round"
+    resync "$round" "nothing to change" "$N entries were in-sync"
+done
+
+echo
+echo "| round | run | time | users/s |"
+echo "|---|---|---|---|"
+printf '%s\n' "${results[@]}" | sed 's/^/| /; s/$/ |/'
