@@ -186,10 +186,20 @@ impl LdapPool {
                         rc: result.rc,
                         text: result.text,
                     },
-                    other => {
-                        let reason = format!("the connection failed during the SASL EXTERNAL bind: {other}");
-                        LdapError::Connect { hint: connect_hint(&reason), server: label.clone(), reason }
-                    }
+                    // TLS 1.3 finishes the handshake on the client's side before the server has checked the
+                    // client certificate: a server that refuses it closes the connection at the first request.
+                    other => LdapError::Connect {
+                        server: label.clone(),
+                        reason: format!(
+                            "the connection failed during the SASL EXTERNAL bind ({other}): the server most likely \
+                             refused the client certificate of the {certificate}"
+                        ),
+                        hint: Some(
+                            "check that the certificate is signed by a CA the server trusts, is not expired, and \
+                             is meant for TLS clients"
+                                .into(),
+                        ),
+                    },
                 })?;
                 if res.rc != 0 {
                     return Err(LdapError::ExternalBind {
