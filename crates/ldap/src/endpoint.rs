@@ -123,7 +123,7 @@ pub fn server_config(
     }
     match &server.key_manager_provider {
         Some(name) if security != Security::None => {
-            let store = KeyManagerSettings::key_store_of(config, name, &label).map_err(cfg_err)?;
+            let store = KeyManagerSettings::key_store_of(config, name, label).map_err(cfg_err)?;
             let ks = store.read(config, secrets, root).map_err(cfg_err)?;
             let (certificates_pem, key_pem) = ks.to_pem().map_err(|e| {
                 cfg_err(format!("the client certificate of the key-manager-provider '{name}' of the {label}: {e}"))

@@ -64,7 +64,7 @@ pub enum TrustSource {
     /// Any certificate (Blind Trust; for tests).
     Any,
     /// The certificates of a trust store file (PEM, DER, PKCS#12 or JKS), on top of the system's.
-    CaFile(TrustStoreFile),
+    CaFile(Box<TrustStoreFile>),
     /// The system's CA certificates.
     System,
 }
@@ -151,7 +151,7 @@ impl TrustManagerSettings {
                         reason,
                     })?;
                 }
-                Some(TrustSource::CaFile(store))
+                Some(TrustSource::CaFile(Box::new(store)))
             }
             "jvm-default" => Some(TrustSource::System),
             _ => None,
