@@ -11,6 +11,7 @@ pub mod prepare_endpoint_server;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;
+pub mod shell;
 pub mod store_copy;
 pub mod terminal;
 

@@ -96,7 +96,7 @@ pub struct Invocation {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum G {
     ServerRoot,
     Store,
@@ -111,49 +111,80 @@ enum G {
     Ignored(bool),
 }
 
-/// (long name, short name, meaning)
-const GLOBAL_OPTIONS: &[(&str, Option<char>, G)] = &[
-    ("server-root", None, G::ServerRoot),
-    ("store", None, G::Store),
-    ("no-prompt", Some('n'), G::NoPrompt),
-    ("batch-file", Some('F'), G::BatchFile),
-    ("batch-continue-on-error", None, G::ContinueOnError),
-    ("script-friendly", Some('s'), G::ScriptFriendly),
-    ("tab-delimited", None, G::ScriptFriendly),
-    ("advanced", None, G::Advanced),
-    ("quiet", Some('Q'), G::Quiet),
-    ("help", Some('H'), G::Help),
-    ("hostname", Some('h'), G::Ignored(true)),
-    ("port", Some('p'), G::Ignored(true)),
-    ("bindDN", Some('D'), G::Ignored(true)),
-    ("bindPassword", Some('w'), G::Ignored(true)),
-    ("bindPasswordFile", Some('j'), G::Ignored(true)),
-    ("useSSL", Some('Z'), G::Ignored(false)),
-    ("useStartTLS", Some('q'), G::Ignored(false)),
-    ("trustAll", Some('X'), G::Ignored(false)),
-    ("trustStorePath", Some('P'), G::Ignored(true)),
-    ("trustStorePassword", Some('T'), G::Ignored(true)),
-    ("trustStorePasswordFile", Some('U'), G::Ignored(true)),
-    ("keyStorePath", Some('K'), G::Ignored(true)),
-    ("keyStorePassword", Some('W'), G::Ignored(true)),
-    ("keyStorePasswordFile", Some('u'), G::Ignored(true)),
-    ("certNickname", Some('N'), G::Ignored(true)),
-    ("saslOption", Some('o'), G::Ignored(true)),
-    ("useNoSecurity", None, G::Ignored(false)),
-    ("applyChangeTo", None, G::Ignored(true)),
-    ("offline", None, G::Ignored(false)),
-    ("propertiesFilePath", None, G::Ignored(true)),
-    ("noPropertiesFile", None, G::Ignored(false)),
-    ("connectTimeout", None, G::Ignored(true)),
-    ("verbose", Some('v'), G::Ignored(false)),
-    ("displayCommand", None, G::Ignored(false)),
+/// One global option: its names, what it means, its value's name (`None` for a flag) and its help line (empty
+/// for PingDataSync's connection options, which are accepted and ignored and shown together in `--help`).
+#[derive(Clone, Copy, Debug)]
+pub struct GlobalOption {
+    pub long: &'static str,
+    pub short: Option<char>,
+    meaning: G,
+    pub value: Option<&'static str>,
+    pub help: &'static str,
+}
+
+impl GlobalOption {
+    /// A PingDataSync option that ferrosync accepts and ignores (the store is local).
+    pub fn ignored(&self) -> bool {
+        matches!(self.meaning, G::Ignored(_))
+    }
+}
+
+const fn opt(
+    long: &'static str,
+    short: Option<char>,
+    meaning: G,
+    value: Option<&'static str>,
+    help: &'static str,
+) -> GlobalOption {
+    GlobalOption { long, short, meaning, value, help }
+}
+const fn ignored(long: &'static str, short: Option<char>, value: Option<&'static str>) -> GlobalOption {
+    GlobalOption { long, short, meaning: G::Ignored(value.is_some()), value, help: "" }
+}
+
+/// Every global option: parsing, `--help`, the man page and the shell completions read this table.
+pub const GLOBAL_OPTIONS: &[GlobalOption] = &[
+    opt("server-root", None, G::ServerRoot, Some("DIR"), "the server root (default: $FERROSYNC_ROOT, else the folder above bin/ when run through bin/dsconfig, else the current folder)"),
+    opt("store", None, G::Store, Some("URL"), "the store: sqlite (SERVER-ROOT/config/config.db) or postgresql://USER@HOST:PORT/DB?passfile=FILE (default: $FERROSYNC_STORE, else the one SERVER-ROOT/config/store names, else sqlite)"),
+    opt("batch-file", Some('F'), G::BatchFile, Some("FILE"), "apply the commands of FILE, all or nothing"),
+    opt("batch-continue-on-error", None, G::ContinueOnError, None, "apply what can be applied and list each failure"),
+    opt("no-prompt", Some('n'), G::NoPrompt, None, "never prompt (always true with a subcommand)"),
+    opt("script-friendly", Some('s'), G::ScriptFriendly, None, "tab-separated output without headers"),
+    opt("tab-delimited", None, G::ScriptFriendly, None, "the same as --script-friendly"),
+    opt("advanced", None, G::Advanced, None, "also show advanced properties"),
+    opt("quiet", Some('Q'), G::Quiet, None, "print only errors"),
+    opt("help", Some('H'), G::Help, None, "this help; SUBCOMMAND --help for one subcommand"),
+    ignored("hostname", Some('h'), Some("HOST")),
+    ignored("port", Some('p'), Some("PORT")),
+    ignored("bindDN", Some('D'), Some("DN")),
+    ignored("bindPassword", Some('w'), Some("PASSWORD")),
+    ignored("bindPasswordFile", Some('j'), Some("FILE")),
+    ignored("useSSL", Some('Z'), None),
+    ignored("useStartTLS", Some('q'), None),
+    ignored("trustAll", Some('X'), None),
+    ignored("trustStorePath", Some('P'), Some("FILE")),
+    ignored("trustStorePassword", Some('T'), Some("PASSWORD")),
+    ignored("trustStorePasswordFile", Some('U'), Some("FILE")),
+    ignored("keyStorePath", Some('K'), Some("FILE")),
+    ignored("keyStorePassword", Some('W'), Some("PASSWORD")),
+    ignored("keyStorePasswordFile", Some('u'), Some("FILE")),
+    ignored("certNickname", Some('N'), Some("NICKNAME")),
+    ignored("saslOption", Some('o'), Some("NAME=VALUE")),
+    ignored("useNoSecurity", None, None),
+    ignored("applyChangeTo", None, Some("SCOPE")),
+    ignored("offline", None, None),
+    ignored("propertiesFilePath", None, Some("FILE")),
+    ignored("noPropertiesFile", None, None),
+    ignored("connectTimeout", None, Some("MILLISECONDS")),
+    ignored("verbose", Some('v'), None),
+    ignored("displayCommand", None, None),
 ];
 
 fn global(long: Option<&str>, short: Option<char>) -> Option<G> {
     GLOBAL_OPTIONS
         .iter()
-        .find(|(l, s, _)| long.is_some_and(|x| x.eq_ignore_ascii_case(l)) || (short.is_some() && *s == short))
-        .map(|(_, _, g)| *g)
+        .find(|o| long.is_some_and(|x| x.eq_ignore_ascii_case(o.long)) || (short.is_some() && o.short == short))
+        .map(|o| o.meaning)
 }
 
 /// Resolves a subcommand name to an action and an object type.

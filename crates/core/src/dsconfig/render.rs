@@ -185,26 +185,29 @@ pub fn general_help(category: Option<Category>) -> String {
          or from a batch file, with PingDataSync's dsconfig syntax. The configuration lives in\n\
          SERVER-ROOT/config/config.db.\n\
          \n\
-         Global options:\n\
-         \x20     --server-root DIR          the server root (default: $FERROSYNC_ROOT, else the folder above bin/\n\
-         \x20                                when run through bin/dsconfig, else the current folder)\n\
-         \x20     --store URL                the store: sqlite (SERVER-ROOT/config/config.db) or\n\
-         \x20                                postgresql://USER@HOST:PORT/DB?passfile=FILE (default: $FERROSYNC_STORE,\n\
-         \x20                                else the one SERVER-ROOT/config/store names, else sqlite)\n\
-         \x20 -F, --batch-file FILE          apply the commands of FILE, all or nothing\n\
-         \x20     --batch-continue-on-error  apply what can be applied and list each failure\n\
-         \x20 -n, --no-prompt                never prompt (always true with a subcommand)\n\
-         \x20 -s, --script-friendly          tab-separated output without headers\n\
-         \x20     --advanced                 also show advanced properties\n\
-         \x20 -H, --help                     this help; SUBCOMMAND --help for one subcommand\n\
-         \x20     --help-CATEGORY            the subcommands of one category: ",
+         Global options:\n",
     );
+    for o in super::args::GLOBAL_OPTIONS.iter().filter(|o| !o.ignored()) {
+        let short = o.short.map(|c| format!("-{c},")).unwrap_or_default();
+        let names = format!("{short:<3} --{}{}", o.long, o.value.map(|v| format!(" {v}")).unwrap_or_default());
+        out.push_str(&format!("  {names:<30} "));
+        out.push_str(&wrap(o.help, 72).join(&format!("\n{:33}", "")));
+        out.push('\n');
+    }
+    out.push_str("      --help-CATEGORY            the subcommands of one category: ");
     out.push_str(&Category::ALL.map(|c| format!("--help-{}", c.name())).join(", "));
+    let ignored: Vec<String> = super::args::GLOBAL_OPTIONS
+        .iter()
+        .filter(|o| o.ignored())
+        .map(|o| o.short.map(|c| format!("-{c}")).unwrap_or_else(|| format!("--{}", o.long)))
+        .collect();
+    out.push_str(&format!(
+        "\n  {}\n{:33}PingDataSync's connection and tool options: accepted and ignored, since the store is local\n\n",
+        wrap(&ignored.join(" "), 104).join("\n  "),
+        ""
+    ));
     out.push_str(
-        "\n\
-         \x20 -h -p -D -w -j -Z -q -X -P ...   PingDataSync's connection options: accepted and ignored, since\n\
-         \x20                                the store is local\n\
-         \n\
+        "\
          Other subcommands:\n\
          \x20 list-properties [--type T] [--property P]   describe the properties of object types\n\n",
     );
@@ -217,6 +220,24 @@ pub fn general_help(category: Option<Category>) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `text` cut into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().map(|l| l.len()).unwrap_or(0);
+        if last > 0 && last + 1 + word.len() > width {
+            lines.push(String::new());
+        }
+        if let Some(line) = lines.last_mut() {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 /// `SUBCOMMAND --help`.
