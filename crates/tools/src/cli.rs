@@ -66,7 +66,8 @@ pub fn store_exists(root: &ServerRoot) -> bool {
     !matches!(root.store(), Ok(StoreLocation::Sqlite)) || root.db_path().exists()
 }
 
-fn root_path(flag: Option<&str>) -> anyhow::Result<ServerRoot> {
+/// The server root folder alone (as [`server_root`] finds it), for tools that do not open the store.
+pub fn root_path(flag: Option<&str>) -> anyhow::Result<ServerRoot> {
     let chosen = flag
         .map(PathBuf::from)
         .or_else(|| std::env::var_os(ROOT_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))

@@ -162,6 +162,7 @@ impl Probe for LdapProbe {
             is_destination: req.is_destination,
             // reported, not changed: prepare-endpoint-server --recordClearTextPasswords turns it on
             record_clear_text_passwords: false,
+            changelog_max_age: None,
         };
         self.runtime.block_on(async {
             let report = async {

@@ -78,12 +78,63 @@ pub struct Args {
     /// (nsslapd-unhashed-pw-switch: on), so that passwords reach Active Directory destinations.
     #[arg(long = "recordClearTextPasswords")]
     pub record_clear_text_passwords: bool,
+    /// How long the change log keeps changes, as 8h, 3d or 1w (Ping's changelog-maximum-age). 389 DS: set in
+    /// nsslapd-changelogmaxage (default: 2d when it has none). OpenLDAP: used in the printed logpurge line
+    /// (default 7d).
+    #[arg(long = "changelogMaxAge", value_name = "AGE", value_parser = parse_age)]
+    pub changelog_max_age: Option<Duration>,
+    /// The server root, whose logs/prepare-endpoint-server.log records every step and warning (default:
+    /// $FERROSYNC_ROOT, else the folder above bin/, else the current folder).
+    #[arg(long = "server-root", value_name = "DIR")]
+    pub server_root: Option<String>,
     /// Never prompt: a missing answer is an error.
     #[arg(short = 'n', long = "no-prompt")]
     pub no_prompt: bool,
     /// Print this help.
     #[arg(long = "help", short = 'H', action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+}
+
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let age = humantime::parse_duration(text.trim()).map_err(|e| format!("{e}: write an age such as 8h, 3d or 1w"))?;
+    if age < Duration::from_secs(60) {
+        return Err("the change log must keep changes for at least a minute (such as 8h, 3d or 1w)".into());
+    }
+    Ok(age)
+}
+
+/// `logs/prepare-endpoint-server.log` of the server root: every run appends what it was asked, each step with
+/// its status, what is left to do, and how it ended; private to its owner like every log.
+struct RunLog {
+    file: Option<std::fs::File>,
+}
+
+impl RunLog {
+    fn open(root: &ferrosync::store::ServerRoot) -> RunLog {
+        let path = root.path().join("logs").join("prepare-endpoint-server.log");
+        let opened = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| ferrosync::private_file::open(&path, ferrosync::private_file::How::Append));
+        match opened {
+            Ok(file) => RunLog { file: Some(file) },
+            Err(e) => {
+                cli::note(&format!("cannot write {}: {e}; the steps are printed only", path.display()));
+                RunLog { file: None }
+            }
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        use std::io::Write;
+        if let Some(f) = &mut self.file {
+            let stamp = ferrosync::util::timestamp_now();
+            let written = text.lines().try_for_each(|l| writeln!(f, "[{stamp}] {l}"));
+            if written.is_err() {
+                self.file = None;
+            }
+        }
+    }
 }
 
 /// Where answers missing from the command line come from: the terminal (dialoguer), or nowhere with
@@ -172,6 +223,45 @@ fn password(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut log = RunLog::open(&cli::root_path(args.server_root.as_deref())?);
+    let port = args.port.unwrap_or(if args.use_ssl { 636 } else { 389 });
+    log.line(&format!(
+        "prepare-endpoint-server {}:{port}{}, administrator \"{}\", base DN {}, {}{}",
+        args.hostname,
+        if args.use_ssl {
+            " (LDAPS)"
+        } else if args.use_start_tls {
+            " (StartTLS)"
+        } else {
+            ""
+        },
+        args.bind_dn,
+        args.base_dn.as_deref().map(|b| format!("\"{b}\"")).unwrap_or_else(|| "(asked)".into()),
+        match (args.is_source, args.is_destination) {
+            (true, true) => "source and destination",
+            (true, false) => "source",
+            (false, true) => "destination",
+            (false, false) => "role asked",
+        },
+        args.changelog_max_age
+            .map(|a| format!(", change log kept {}", humantime::format_duration(a)))
+            .unwrap_or_default(),
+    ));
+    let outcome = prepare_server(args);
+    match &outcome {
+        Ok((report, label)) => log.line(&render(report, label)),
+        Err(e) => log.line(&format!("error: {e:#}")),
+    }
+    let (report, label) = outcome?;
+    cli::out(&render(&report, &label))?;
+    if report.complete() {
+        Ok(())
+    } else {
+        Err(cli::Exit(EXIT_LEFT_TO_DO).into())
+    }
+}
+
+fn prepare_server(args: Args) -> anyhow::Result<(Report, String)> {
     let prompts = Prompts { interactive: !args.no_prompt && std::io::stdin().is_terminal() };
     if args.use_ssl && args.use_start_tls {
         bail!(Usage("give --useSSL or --useStartTLS, not both".into()));
@@ -249,6 +339,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             is_source,
             is_destination,
             record_clear_text_passwords: args.record_clear_text_passwords,
+            changelog_max_age: args.changelog_max_age,
         };
         let report = prepare::prepare(&admin, &server, &dse, &opts)
             .await
@@ -256,12 +347,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         admin.close().await;
         anyhow::Ok(report)
     })?;
-    cli::out(&render(&report, &server.label()))?;
-    if report.complete() {
-        Ok(())
-    } else {
-        Err(cli::Exit(EXIT_LEFT_TO_DO).into())
-    }
+    Ok((report, server.label()))
 }
 
 /// The report as printed: one line per step, the instructions, and a closing sentence.
@@ -279,6 +365,7 @@ pub fn render(report: &Report, label: &str) -> String {
             }
         }
     }
+    let warnings = report.with_status(Status::Warning).count();
     let changed = report.with_status(Status::Changed).count();
     let left = report.with_status(Status::ToDo).count();
     let failed = report.with_status(Status::Failed).count();
@@ -291,6 +378,9 @@ pub fn render(report: &Report, label: &str) -> String {
         out.push_str(&format!(
             "Not finished: {changed} change(s) made, {left} step(s) left to do, {failed} check(s) failed.\n"
         ));
+    }
+    if warnings > 0 {
+        out.push_str(&format!("{warnings} warning(s): see the lines marked \"warning\" above.\n"));
     }
     out
 }

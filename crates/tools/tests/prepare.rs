@@ -18,9 +18,11 @@ use util::{repo, unique, Run};
 const SYNC_PW: &str = "Sync-Passw0rd!77";
 
 /// Runs prepare-endpoint-server with `args` and never a terminal.
+/// Its log goes to `log_root()`, not the current folder.
 fn prepare<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     let out = Command::new(util::bin("prepare-endpoint-server"))
         .args(args)
+        .env("FERROSYNC_ROOT", log_root())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("prepare-endpoint-server runs");
@@ -34,6 +36,13 @@ fn prepare<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
         );
     }
     run
+}
+
+/// The server root of this test process's prepare-endpoint-server runs (for logs/prepare-endpoint-server.log).
+fn log_root() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrosync-prepare-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// The lines of the report with a given status.
@@ -210,6 +219,7 @@ async fn ds389_source_user_retro_changelog_restart_then_nothing_to_change() {
     let out = run.ok();
     assert!(out.contains("changed    read access to the change log: added an ACI on \"cn=changelog\""), "{out}");
     assert!(out.contains("ok         the sync user can read cn=changelog"), "{out}");
+    assert!(out.contains("ok         the sync user reads firstChangeNumber ("), "{out}");
     assert!(out.contains("Done: 1 change(s) made, and every check passed."), "{out}");
 
     // the sync user reads the change of a new entry, with its nsUniqueId as targetUniqueId
@@ -234,6 +244,43 @@ async fn ds389_source_user_retro_changelog_restart_then_nothing_to_change() {
     assert!(lines_with(&out, "changed").is_empty(), "{out}");
     assert_eq!(lines_with(&out, "unchanged").len(), 4, "{out}");
     assert!(out.contains("Nothing changed: the server was already prepared, and every check passed."), "{out}");
+
+    // the change log's maximum age, as Ping's tool sets it; the same age in another unit changes nothing
+    let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let aged: Vec<&str> = args.iter().copied().chain(["--changelogMaxAge", "8h", "--server-root", root_arg]).collect();
+    let run = prepare(&aged);
+    let out = run.stdout();
+    assert_eq!(run.code(), 3, "{out}{}", run.stderr());
+    assert!(out.contains("changed    Retro Changelog plugin: nsslapd-changelogmaxage: 8h"), "{out}");
+    // 389 DS 2.3 reads a plugin's settings when it starts
+    assert!(out.contains("to do      restart the server"), "{out}");
+    let plugin = admin.get("cn=Retro Changelog Plugin,cn=plugins,cn=config", &["*"]).await.unwrap().unwrap();
+    assert_eq!(plugin.first_text("nsslapd-changelogmaxage").as_deref(), Some("8h"));
+    admin.close().await;
+    script("stop-389ds.sh", &[d], &[]);
+    script("start-389ds.sh", &[d], &[]);
+    let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");
+    let same: Vec<&str> =
+        args.iter().copied().chain(["--changelogMaxAge", "480m", "--server-root", root_arg]).collect();
+    let out = prepare(&same).ok();
+    assert!(lines_with(&out, "changed").is_empty(), "{out}");
+    let bad: Vec<&str> = args.iter().copied().chain(["--changelogMaxAge", "soon"]).collect();
+    let run = prepare(&bad);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(run.stderr().contains("--changelogMaxAge") && run.stderr().contains("8h, 3d or 1w"), "{}", run.stderr());
+    // every run and step is in the server root's logs/prepare-endpoint-server.log, private, without a password
+    let log_path = root.path().join("logs/prepare-endpoint-server.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.matches("] prepare-endpoint-server 127.0.0.1:").count(), 2, "{log}");
+    assert!(log.contains("change log kept 8h"), "{log}");
+    assert!(log.contains("changed    Retro Changelog plugin: nsslapd-changelogmaxage: 8h"), "{log}");
+    assert!(log.contains("ok         the sync user reads firstChangeNumber ("), "{log}");
+    assert!(!log.contains(SYNC_PW) && !log.contains("Password1"), "{log}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777, 0o600);
+    admin.close().await;
 
     // clear-text passwords for AD destinations: reported when off, turned on when asked
     let admin = client("127.0.0.1", port, "cn=Directory Manager", "Password1");

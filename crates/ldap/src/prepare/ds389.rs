@@ -62,6 +62,22 @@ pub(super) async fn prepare(run: &mut Run<'_>) -> Result<(), PrepareError> {
     Ok(())
 }
 
+/// The length of a 389 DS `nsslapd-changelogmaxage` value (`2d`, `8h`, `30`: seconds when there is no unit).
+fn age_of_389(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = digits.parse().ok()?;
+    let size = match unit.to_ascii_lowercase().as_str() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(size)
+}
+
 /// Turns the Retro Changelog plugin on with what ferrosync needs. Returns whether `cn=changelog` is live now.
 async fn retro_changelog(run: &mut Run<'_>) -> Result<bool, PrepareError> {
     let attrs = ["nsslapd-pluginEnabled", "nsslapd-attribute", "nsslapd-changelogmaxage", "nsslapd-include-suffix"];
@@ -80,9 +96,20 @@ async fn retro_changelog(run: &mut Run<'_>) -> Result<bool, PrepareError> {
         mods.push(Modification::Add("nsslapd-attribute".into(), vec![Value::Text(TARGET_UNIQUE_ID.into())]));
         did.push(format!("nsslapd-attribute: {TARGET_UNIQUE_ID}"));
     }
-    if !plugin.has("nsslapd-changelogmaxage") {
-        mods.push(Modification::Add("nsslapd-changelogmaxage".into(), vec![Value::Text(DEFAULT_MAX_AGE.into())]));
-        did.push(format!("nsslapd-changelogmaxage: {DEFAULT_MAX_AGE}"));
+    match run.opts.changelog_max_age.map(super::max_age_389) {
+        // the operator's age, unless the server already has it (in whatever unit)
+        Some(age) => {
+            let current = plugin.first_text("nsslapd-changelogmaxage");
+            if current.as_deref().and_then(age_of_389) != age_of_389(&age) {
+                mods.push(Modification::Replace("nsslapd-changelogmaxage".into(), vec![Value::Text(age.clone())]));
+                did.push(format!("nsslapd-changelogmaxage: {age}"));
+            }
+        }
+        None if !plugin.has("nsslapd-changelogmaxage") => {
+            mods.push(Modification::Add("nsslapd-changelogmaxage".into(), vec![Value::Text(DEFAULT_MAX_AGE.into())]));
+            did.push(format!("nsslapd-changelogmaxage: {DEFAULT_MAX_AGE}"));
+        }
+        None => {}
     }
     let included = plugin.texts("nsslapd-include-suffix");
     let base = Dn::parse(&run.opts.base_dn).unwrap_or_default();
@@ -162,6 +189,39 @@ async fn clear_text_passwords(run: &mut Run<'_>) -> Result<(), PrepareError> {
 }
 
 /// Reads `cn=changelog` and its last entry as the sync user.
+/// As Ping's tool does: the sync user must read `firstChangeNumber` and `lastChangeNumber` in the root DSE,
+/// where a sync source finds where the change log begins and ends; a warning when it cannot.
+async fn root_dse_numbers(run: &mut Run<'_>, sync: &LdapClient) {
+    const NUMBERS: [&str; 2] = ["firstChangeNumber", "lastChangeNumber"];
+    let admin_sees = match run.admin.root_dse(&NUMBERS).await {
+        Ok(dse) => NUMBERS.iter().filter(|a| dse.has(a)).count(),
+        Err(_) => 0,
+    };
+    match sync.root_dse(&NUMBERS).await {
+        Ok(dse) if NUMBERS.iter().all(|a| dse.has(a)) => run.report.step(
+            Status::Ok,
+            format!(
+                "the sync user reads firstChangeNumber ({}) and lastChangeNumber ({}) in the root DSE",
+                dse.first_text("firstChangeNumber").unwrap_or_default(),
+                dse.first_text("lastChangeNumber").unwrap_or_default()
+            ),
+        ),
+        Ok(dse) => {
+            let missing: Vec<&str> = NUMBERS.iter().copied().filter(|a| !dse.has(a)).collect();
+            let why = if admin_sees == NUMBERS.len() {
+                "the administrator sees them: give the sync user read access to the root DSE's change numbers"
+            } else {
+                "the server does not show them yet (the Retro Changelog plugin may need a restart of 389 DS)"
+            };
+            run.report.step(
+                Status::Warning,
+                format!("the sync user cannot read {} in the root DSE: {why}", missing.join(" and ")),
+            )
+        }
+        Err(e) => run.report.step(Status::Warning, format!("the sync user cannot read the root DSE: {e}")),
+    }
+}
+
 async fn check_changelog(run: &mut Run<'_>, sync: &LdapClient) {
     let visible = match sync.get(CHANGELOG, &["1.1"]).await {
         Ok(found) => found.is_some(),
@@ -174,6 +234,7 @@ async fn check_changelog(run: &mut Run<'_>, sync: &LdapClient) {
         run.report.step(Status::Failed, format!("the sync user cannot see {CHANGELOG}"));
         return;
     }
+    root_dse_numbers(run, sync).await;
     let last = match run.admin.root_dse(&["lastchangenumber"]).await {
         Ok(dse) => dse.first_text("lastchangenumber").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
         Err(_) => 0,

@@ -18,6 +18,7 @@ mod openldap;
 pub mod sd;
 
 use std::fmt;
+use std::time::Duration;
 
 use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::Secret;
@@ -108,6 +109,26 @@ pub struct PrepareOptions {
     /// A 389 DS source keeps the clear text of password changes in its retro changelog, so that passwords can
     /// reach Active Directory destinations.
     pub record_clear_text_passwords: bool,
+    /// How long the change log keeps changes (Ping's `changelog-maximum-age`); `None` keeps the server's
+    /// setting, or sets ferrosync's default where there is none.
+    pub changelog_max_age: Option<Duration>,
+}
+
+/// `age` in 389 DS's `nsslapd-changelogmaxage` form: a number and a unit (s, m, h, d, w), the largest exact one.
+pub fn max_age_389(age: Duration) -> String {
+    let secs = age.as_secs().max(1);
+    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs.is_multiple_of(size) {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// `age` in OpenLDAP's `logpurge` form, `DD+HH:MM` (whole minutes, at least one).
+pub fn max_age_openldap(age: Duration) -> String {
+    let mins = (age.as_secs() / 60).max(1);
+    format!("{:02}+{:02}:{:02}", mins / 1_440, (mins % 1_440) / 60, mins % 60)
 }
 
 /// How a step ended.
@@ -123,6 +144,8 @@ pub enum Status {
     ToDo,
     /// A check failed.
     Failed,
+    /// Something works, but not as it should (written to the log and shown; the run still succeeds).
+    Warning,
 }
 
 impl fmt::Display for Status {
@@ -133,6 +156,7 @@ impl fmt::Display for Status {
             Status::Ok => "ok",
             Status::ToDo => "to do",
             Status::Failed => "FAILED",
+            Status::Warning => "warning",
         })
     }
 }

@@ -2,6 +2,8 @@
 //! administrator may; access and the accesslog overlay are checked as the sync user, and the exact slapd.conf
 //! lines are printed where they fall short (this tool never writes cn=config).
 
+use std::time::Duration;
+
 use ferrosync::entry::{Entry, Value};
 use ferrosync::syntax::Dn;
 
@@ -149,7 +151,10 @@ async fn accesslog(run: &mut Run<'_>, sync: &LdapClient) -> Result<(), PrepareEr
             "logdb \"cn=accesslog\"".to_string(),
             "logops writes".to_string(),
             "logsuccess TRUE".to_string(),
-            "logpurge 07+00:00 01+00:00".to_string(),
+            format!(
+                "logpurge {} 01+00:00",
+                super::max_age_openldap(run.opts.changelog_max_age.unwrap_or(Duration::from_secs(7 * 86_400)))
+            ),
         ]);
         run.report
             .instruct("Add to slapd.conf (create the directory, owned by slapd's user), then restart slapd:", lines);
