@@ -1,7 +1,6 @@
 //! The server's error log (`logs/errors`, Ping's "File-Based Error Logger"): one line per event,
 //! `TIMESTAMP category=CATEGORY severity=SEVERITY [pipe="PIPE"] msg="MESSAGE"`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where an event comes from.
@@ -49,15 +48,22 @@ pub fn format_line(category: Category, severity: Severity, pipe: Option<&str>, m
     format!("category={} severity={}{pipe} msg=\"{msg}\"", category.as_str(), severity.as_str())
 }
 
-/// The error log file of a server root.
-#[derive(Clone, Debug)]
+/// The error log file of a server root, rotated by the error logger's policies (see [`crate::logfile`]: the
+/// sync server sets them from its configuration).
+#[derive(Clone)]
 pub struct ErrorLog {
-    path: PathBuf,
+    file: std::sync::Arc<crate::logfile::LogFile>,
+}
+
+impl std::fmt::Debug for ErrorLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorLog").field("path", &self.path()).finish()
+    }
 }
 
 impl ErrorLog {
     pub fn new(path: impl Into<PathBuf>) -> ErrorLog {
-        ErrorLog { path: path.into() }
+        ErrorLog { file: crate::logfile::shared(&path.into(), None) }
     }
 
     /// `logs/errors` below the server root.
@@ -66,14 +72,14 @@ impl ErrorLog {
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Appends one event (the file is created private, mode 0600). A line that cannot be written is returned as
     /// an error: the caller decides where else to say so.
     pub fn write(&self, category: Category, severity: Severity, pipe: Option<&str>, msg: &str) -> std::io::Result<()> {
-        let mut f = crate::private_file::open(&self.path, crate::private_file::How::Append)?;
-        writeln!(f, "{} {}", crate::synclog::ping_timestamp(), format_line(category, severity, pipe, msg))
+        let line = format!("{} {}\n", crate::synclog::ping_timestamp(), format_line(category, severity, pipe, msg));
+        self.file.append(&line).map(drop).map_err(|(e, _)| e)
     }
 }
 

@@ -40,6 +40,7 @@ pub mod entry;
 pub mod error;
 pub mod errorlog;
 pub mod https;
+pub mod logfile;
 pub mod mapping;
 pub mod model;
 pub mod private_file;

@@ -2,7 +2,6 @@
 //! (`logs/sync-failed-ops`), both configured by their log publishers. Passwords never reach either.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -20,70 +19,18 @@ pub(crate) fn is_secret(attr: &str) -> bool {
     SECRET_ATTRIBUTES.contains(&a.as_str())
 }
 
-/// A log file opened for appending, mode 0600.
-struct LogFile {
-    path: PathBuf,
-    file: Mutex<FileState>,
-}
-
-#[derive(Default)]
-struct FileState {
-    file: Option<std::fs::File>,
-    /// Writes that failed since the last one that worked (0: the file works).
-    lost: u64,
-}
-
-impl LogFile {
-    fn new(path: PathBuf) -> Self {
-        LogFile { path, file: Mutex::new(FileState::default()) }
-    }
-
-    fn open(&self) -> std::io::Result<std::fs::File> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        crate::private_file::open(&self.path, crate::private_file::How::Append)
-    }
-
-    /// Appends `text`. A failure is returned with how many writes failed in a row (this one included); a
-    /// success after failures returns how many failed before it, so the caller can say the log works again.
-    fn append(&self, text: &str) -> Result<u64, (std::io::Error, u64)> {
-        let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let state = &mut *state;
-        let result = (|| {
-            if state.file.is_none() {
-                state.file = Some(self.open()?);
-            }
-            let f = state.file.as_mut().ok_or_else(|| std::io::Error::other("not open"))?;
-            // After a failure the last line may be cut: start on a line of its own.
-            if state.lost > 0 {
-                f.write_all(b"\n")?;
-            }
-            f.write_all(text.as_bytes())?;
-            f.flush()
-        })();
-        match result {
-            Ok(()) => Ok(std::mem::take(&mut state.lost)),
-            Err(e) => {
-                // Opened again at the next write (the file may have been moved, or a directory removed).
-                state.file = None;
-                state.lost += 1;
-                Err((e, state.lost))
-            }
-        }
-    }
-}
+use crate::logfile::LogFile;
 
 /// Where write failures of the logs are reported: the error log (`logs/errors`), and the last one kept for
 /// `status` (so a failure is never only dropped, even when the error log cannot be written either).
 struct Trouble {
-    errors: LogFile,
+    errors: Arc<LogFile>,
     last: Mutex<Option<String>>,
 }
 
 impl Trouble {
-    fn new(errors: PathBuf) -> Trouble {
-        Trouble { errors: LogFile::new(errors), last: Mutex::new(None) }
+    fn new(errors: Arc<LogFile>) -> Trouble {
+        Trouble { errors, last: Mutex::new(None) }
     }
 
     fn keep(&self, message: String) {
@@ -98,11 +45,11 @@ impl Trouble {
                 "NOTICE",
                 format!(
                     "{} can be written again; {lost} write(s) to it failed before and were lost",
-                    file.path.display()
+                    file.path().display()
                 ),
             ),
             Err((e, lost)) => {
-                let message = format!("cannot write {}: {e} ({lost} write(s) lost in a row)", file.path.display());
+                let message = format!("cannot write {}: {e} ({lost} write(s) lost in a row)", file.path().display());
                 // Kept for `status` whatever happens to the error log, so a failure is never only dropped.
                 self.keep(message.clone());
                 // Reported in the error log the first time, then every 1000th time while it lasts.
@@ -114,7 +61,8 @@ impl Trouble {
         };
         let line = format!("{} category=SYNC severity={severity} msg=\"{}\"\n", ping_timestamp(), quote(&message));
         if let Err((e, _)) = self.errors.append(&line) {
-            let both = format!("{message}; the error log {} cannot be written either: {e}", self.errors.path.display());
+            let both =
+                format!("{message}; the error log {} cannot be written either: {e}", self.errors.path().display());
             // The library does not print: the tool renders it (stderr).
             warn_elsewhere(&both);
             self.keep(both);
@@ -185,7 +133,7 @@ impl Drop for LogBatch<'_> {
 
 /// One sync log publisher.
 struct Publisher {
-    file: LogFile,
+    file: Arc<LogFile>,
     types: HashSet<String>,
     pipes: Vec<String>,
 }
@@ -193,7 +141,7 @@ struct Publisher {
 /// The sync log and the failed-operations log of a server root.
 pub struct SyncLog {
     publishers: Vec<Publisher>,
-    failed: Vec<LogFile>,
+    failed: Vec<Arc<LogFile>>,
     trouble: Trouble,
 }
 
@@ -280,24 +228,31 @@ impl SyncLog {
         for obj in config.all("log-publisher") {
             let Ok(Some(p)) = LogPublisherSettings::read(&Reader::new(obj)) else { continue };
             let (true, Some(file)) = (p.enabled, p.log_file.as_deref()) else { continue };
+            // Policies that cannot be read (dsconfig checked them) leave the file unrotated.
+            let policies = p.policies(config).unwrap_or_default();
+            let file = crate::logfile::shared(&root.resolve(file), Some(policies));
             match p.kind {
                 LogPublisherKind::Sync { message_types, pipes } => publishers.push(Publisher {
-                    file: LogFile::new(root.resolve(file)),
+                    file,
                     types: message_types.into_iter().collect(),
                     pipes: pipes.into_iter().collect(),
                 }),
-                LogPublisherKind::FailedOps => failed.push(LogFile::new(root.resolve(file))),
-                LogPublisherKind::Error if errors.is_none() => errors = Some(root.resolve(file)),
+                LogPublisherKind::FailedOps => failed.push(file),
+                LogPublisherKind::Error if errors.is_none() => errors = Some(file),
                 LogPublisherKind::Error => {}
             }
         }
-        let errors = errors.unwrap_or_else(|| root.logs_dir().join("errors"));
+        let errors = errors.unwrap_or_else(|| crate::logfile::shared(&root.logs_dir().join("errors"), None));
         SyncLog { publishers, failed, trouble: Trouble::new(errors) }
     }
 
     /// A log that writes nothing.
     pub fn disabled() -> SyncLog {
-        SyncLog { publishers: Vec::new(), failed: Vec::new(), trouble: Trouble::new(PathBuf::new()) }
+        SyncLog {
+            publishers: Vec::new(),
+            failed: Vec::new(),
+            trouble: Trouble::new(Arc::new(LogFile::new(PathBuf::new(), Default::default()))),
+        }
     }
 
     /// The last failure to write a log (the sync log, the failed-operations log, or the error log that reports
@@ -358,6 +313,22 @@ impl SyncLog {
         written
     }
 
+    /// Writes an alert about pipe `pipe` to the error log (`logs/errors`), in Ping's format: `severity` is one of
+    /// Ping's (`NOTICE`, `SEVERE_WARNING`, ...).
+    pub fn alert(&self, pipe: &str, severity: &str, message: &str) {
+        if self.trouble.errors.path().as_os_str().is_empty() {
+            return;
+        }
+        let line = format!(
+            "{} category=SYNC severity={severity} pipe=\"{}\" msg=\"{}\"\n",
+            ping_timestamp(),
+            quote(pipe),
+            quote(message)
+        );
+        let outcome = self.trouble.errors.append(&line);
+        self.trouble.note(&self.trouble.errors, outcome);
+    }
+
     /// Writes a change that failed for good to the failed-operations log, with what a repair needs.
     pub fn failed(
         &self,
@@ -411,12 +382,12 @@ mod tests {
     fn log(sync: &Path, failed: &Path, errors: &Path) -> SyncLog {
         SyncLog {
             publishers: vec![Publisher {
-                file: LogFile::new(sync.to_path_buf()),
+                file: Arc::new(LogFile::new(sync.to_path_buf(), Default::default())),
                 types: ["change-applied".to_string()].into_iter().collect(),
                 pipes: Vec::new(),
             }],
-            failed: vec![LogFile::new(failed.to_path_buf())],
-            trouble: Trouble::new(errors.to_path_buf()),
+            failed: vec![Arc::new(LogFile::new(failed.to_path_buf(), Default::default()))],
+            trouble: Trouble::new(Arc::new(LogFile::new(errors.to_path_buf(), Default::default()))),
         }
     }
 

@@ -5,7 +5,8 @@
 //! `ferrosync_sync_pipe_changes_completed_total` (label `outcome`, Ping's words), `..._ops_in_flight`,
 //! `..._ops_queued`, `..._source_unretrieved_changes`, `..._failed_op_attempts_total`, `..._polls_total`,
 //! `..._change_lag_seconds` (a histogram: from a change's detection to its application),
-//! `..._start_point_age_seconds`, `..._waiting_for_endpoint`, `..._running`, `..._busy_seconds_total` and
+//! `..._start_point_age_seconds`, `..._waiting_for_endpoint`, `..._deletes_held`, `..._mass_delete_held` (the
+//! mass-delete guard), `..._running`, `..._busy_seconds_total` and
 //! `..._worker_threads` (so `rate(busy)/threads` is the share of busy workers); per handler `..._up`; and the
 //! usual `process_*` figures of the server process.
 
@@ -173,6 +174,20 @@ impl Collector for ServerCollector {
             "1 while changes wait for an endpoint that is down or failing.",
             None,
             per_pipe(&v, |p| flag(p.snapshot.waiting_for_endpoint.is_some())),
+        )?;
+        family(
+            &mut e,
+            "ferrosync_sync_pipe_deletes_held",
+            "Deletes the mass-delete guard holds now (see status; release them with realtime-sync release-deletes).",
+            None,
+            per_pipe(&v, |p| gauge(p.snapshot.deletes_held as f64)),
+        )?;
+        family(
+            &mut e,
+            "ferrosync_sync_pipe_mass_delete_held",
+            "1 while the pipe's mass-delete guard holds its deletes.",
+            None,
+            per_pipe(&v, |p| flag(p.snapshot.mass_delete_alert.is_some())),
         )?;
         family(
             &mut e,

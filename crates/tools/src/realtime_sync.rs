@@ -72,6 +72,18 @@ pub enum Sub {
     /// Sets where a pipe starts reading its source's change log.
     #[command(name = "set-startpoint")]
     SetStartpoint(StartpointArgs),
+    /// Lists the sync pipes, started or not, with each one's start point and whether its deletes are held.
+    List,
+    /// Applies the deletes that a pipe's mass-delete guard holds (mass-delete-threshold).
+    #[command(name = "release-deletes")]
+    ReleaseDeletes(ReleaseArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct ReleaseArgs {
+    /// The sync pipe whose held deletes are applied.
+    #[arg(long = "pipe-name", value_name = "PIPE")]
+    pub pipe_name: String,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -150,6 +162,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Sub::Start(PipeOpt { pipe_name }) => set_started(&mut store, &config, pipe_name.as_deref(), true, &pipe_exists),
         Sub::Stop(PipeOpt { pipe_name }) => set_started(&mut store, &config, pipe_name.as_deref(), false, &pipe_exists),
+        Sub::List => list(&store, &config),
+        Sub::ReleaseDeletes(ReleaseArgs { pipe_name }) => {
+            pipe_exists(&pipe_name)?;
+            let pipe = config.get("sync-pipe", &pipe_name).map(|p| p.name().to_string()).unwrap_or(pipe_name);
+            release_deletes(&store, &root, &pipe)
+        }
         Sub::SetStartpoint(sp) => {
             pipe_exists(&sp.pipe_name)?;
             let request = if sp.end_of_changelog {
@@ -216,12 +234,91 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// `realtime-sync list`: every pipe, started or not, its endpoints, start point and held deletes.
+fn list(store: &Store, config: &ferrosync::config::Config) -> anyhow::Result<()> {
+    let held: std::collections::HashMap<String, String> = store.all_deletes_held()?.into_iter().collect();
+    let header = ["Sync Pipe", "Started", "Sync Source", "Sync Destination", "Start Point", "Deletes"];
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    for p in config.all("sync-pipe") {
+        let name = p.name().to_string();
+        let start_point = store.start_point(&name)?.unwrap_or_else(|| "(none: the end of the change log)".into());
+        rows.push([
+            name.clone(),
+            p.first("started").unwrap_or("false").to_string(),
+            p.first("sync-source").unwrap_or("-").to_string(),
+            p.first("sync-destination").unwrap_or("-").to_string(),
+            start_point,
+            if held.contains_key(&name.to_lowercase()) { "held".into() } else { "applied".into() },
+        ]);
+    }
+    if rows.is_empty() {
+        return cli::out("No sync pipes are configured.\n");
+    }
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
+    for r in &rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    for (pipe, alert) in &held {
+        out.push_str(&format!("\nSync pipe '{pipe}' holds its deletes: {alert}\n"));
+    }
+    cli::out(&out)
+}
+
+/// `realtime-sync release-deletes`: asks pipe `pipe` to apply the deletes its mass-delete guard holds, and waits
+/// for a running server to take the release.
+fn release_deletes(store: &Store, root: &ServerRoot, pipe: &str) -> anyhow::Result<()> {
+    let Some(alert) = store.deletes_held(pipe)? else {
+        bail!("sync pipe '{pipe}' holds no deletes: its mass-delete guard has not tripped (see realtime-sync list)");
+    };
+    store.request_delete_release(pipe, &ferrosync::util::timestamp_now())?;
+    let mut out = format!("Sync pipe '{pipe}' held its deletes: {alert}\n");
+    if !matches!(server_lock::probe(root)?, ServerState::Running(_)) {
+        out.push_str("The sync server is not running: the held deletes are applied when the pipe starts.\n");
+        return cli::out(&out);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if store.delete_release_requested(pipe)?.is_none() {
+            out.push_str("The running sync server took the release: the held deletes are being applied.\n");
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            out.push_str(
+                "The release is recorded; the pipe applies the held deletes once it runs (is it started? see status).\n",
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cli::out(&out)
+}
+
 /// Saves the start point of `pipe`: through the running sync server when there is one (a running pipe saves its
 /// own position and would overwrite a start point written beside it), directly otherwise. Returns what the
 /// operator is told about when it takes effect.
 fn set_start_point(store: &mut Store, root: &ServerRoot, pipe: &str, point: &str) -> anyhow::Result<String> {
     if !matches!(server_lock::probe(root)?, ServerState::Running(_)) {
         store.set_start_point(pipe, point)?;
+        // Deletes the mass-delete guard held are behind or past the new start point: none is held now.
+        store.settle_delete_release(pipe)?;
         return Ok("The sync server is not running: the start point takes effect when the pipe starts.".into());
     }
     store.request_start_point(pipe, point)?;

@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -60,6 +60,10 @@ pub struct Args {
     /// Also delete destination entries in scope whose source entry no longer exists (honours --dry-run).
     #[arg(long = "deleteMissingEntries")]
     pub delete_missing_entries: bool,
+    /// Go past the pipe's mass-delete guard: delete the missing entries even when they are more than its
+    /// mass-delete-threshold (a ferrosync option; with --deleteMissingEntries).
+    #[arg(long = "allowMassDelete")]
+    pub allow_mass_delete: bool,
     /// Correlate every entry by a search at the destination, never from one listing of it (a ferrosync
     /// option: by default a destination that can list its entries more cheaply than it can search for each does so).
     #[arg(long = "correlateBySearch")]
@@ -99,7 +103,8 @@ pub struct Args {
 
 /// The log file, filtered by level.
 struct Log {
-    file: Mutex<std::fs::File>,
+    /// Rotated by the error logger's policies, as the tools' logs are.
+    file: Arc<ferrosync::logfile::LogFile>,
     level: u8,
 }
 
@@ -109,9 +114,7 @@ impl Log {
             return;
         }
         let name = ["ERROR", "WARNING", "INFO", "DEBUG"][level as usize];
-        if let Ok(mut f) = self.file.lock() {
-            let _ = writeln!(f, "[{}] {name} {what}", ferrosync::util::timestamp_now());
-        }
+        let _ = self.file.append(&format!("[{}] {name} {what}\n", ferrosync::util::timestamp_now()));
     }
 }
 
@@ -217,12 +220,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             )
         }
     };
-    let threads = match args.num_threads {
-        Some(n) => n,
-        None => {
-            ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(pipe))?.num_worker_threads
-        }
-    };
+    let pipe_settings = ferrosync::settings::SyncPipeSettings::read(&ferrosync::settings::Reader::new(pipe))?;
+    let threads = args.num_threads.unwrap_or(pipe_settings.num_worker_threads);
     if threads == 0 {
         bail!(cli::Usage("--numThreads must be at least 1".into()));
     }
@@ -259,7 +258,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let log_path = args.log_file_path.clone().unwrap_or_else(|| root.logs_dir().join("tools").join("resync.log"));
         let level = ["error", "warning", "info", "debug"].iter().position(|l| *l == args.log_level).unwrap_or(2) as u8;
-        let log = Arc::new(Log { file: Mutex::new(open_private(&log_path, true)?), level });
+        // Opened now, so that a log that cannot be written stops the resync before it changes anything.
+        drop(open_private(&log_path, true)?);
+        let policies = ferrosync::settings::LogPublisherSettings::error_log_policies(&config);
+        let log = Arc::new(Log { file: ferrosync::logfile::shared(&log_path, Some(policies)), level });
         log.write(
             2,
             &format!(
@@ -286,6 +288,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             threads,
             delete_missing: args.delete_missing_entries,
             correlate_by_search: args.correlate_by_search,
+            mass_delete_threshold: pipe_settings.mass_delete_threshold,
+            allow_mass_delete: args.allow_mass_delete,
         };
         let recorded = resync::run_recording(&engine, &opts, &progress, &args.pipe_name, cli::open_store(&root)?)
             .await
@@ -336,7 +340,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ));
         }
         log.write(2, &total.sentence());
+        let held = reports.iter().find_map(|r| r.deletes_held);
+        if let Some(n) = held {
+            let message = format!(
+                "the delete pass stopped before deleting anything: {n} destination entries have no source entry, more \
+                 than the pipe's mass-delete-threshold ({}). Check that the source is complete (a missing base DN, a \
+                 filter, an empty source?); run with --dry-run to list them, then run again with --allowMassDelete to \
+                 delete them, or raise the threshold (dsconfig set-sync-pipe-prop --pipe-name \"{}\" --set \
+                 mass-delete-threshold:N)",
+                pipe_settings.mass_delete_threshold, args.pipe_name
+            );
+            log.write(0, &message);
+            let errors = ferrosync::errorlog::ErrorLog::of_root(&root);
+            let _ = errors.write(
+                ferrosync::errorlog::Category::Sync,
+                ferrosync::errorlog::Severity::SevereWarning,
+                Some(&args.pipe_name),
+                &format!("resync: {message}"),
+            );
+            out.push_str(&format!("Mass-delete guard: {message}\n"));
+        }
         cli::out(&out)?;
+        if held.is_some() {
+            return Err(cli::Exit(3).into());
+        }
         if total.errors > 0 {
             return Err(cli::Exit(1).into());
         }

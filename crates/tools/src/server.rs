@@ -239,6 +239,9 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
                 format!("for {:.1} s, {} attempt(s): {why}", s.waiting_ms as f64 / 1000.0, s.waiting_attempts),
             ));
         }
+        if let Some(alert) = &s.mass_delete_alert {
+            fields.push(("Deletes Held", format!("{} now: {alert}", s.deletes_held)));
+        }
         if s.background_retries > 0 || s.awaiting_background_retry > 0 {
             fields.push((
                 "Failed Op Background Retries",
@@ -335,6 +338,37 @@ fn build_endpoints(
 }
 
 /// The server process itself.
+/// Rotates `server.out` by the error logger's rotation and retention policies while this process writes its
+/// standard output and error there (as start-server sets it up): checked every second, the new file put in
+/// place of both.
+async fn rotate_server_out(
+    path: std::path::PathBuf,
+    configs: tokio::sync::watch::Receiver<Arc<ferrosync::config::Config>>,
+) {
+    let mut started = std::time::SystemTime::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let ours = nix::sys::stat::fstat(std::io::stdout()).ok().map(|s| s.st_ino);
+        let on_disk = std::fs::metadata(&path).ok().map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        if ours.is_none() || ours != on_disk {
+            // Run by hand (a terminal), or server.out was moved away: nothing of ours to rotate.
+            continue;
+        }
+        let policies = ferrosync::settings::LogPublisherSettings::error_log_policies(&configs.borrow().clone());
+        match ferrosync::logfile::rotate_held(&path, &policies, started) {
+            Ok(Some(file)) => {
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                if let Err(e) = nix::unistd::dup2_stdout(&file).and_then(|()| nix::unistd::dup2_stderr(&file)) {
+                    eprintln!("cannot write the new {}: {e}", path.display());
+                }
+                started = std::time::SystemTime::now();
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("cannot rotate {}: {e}", path.display()),
+        }
+    }
+}
+
 fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
     // Held until this function returns (or the process ends): one server per server root.
     let lock = ServerLock::acquire(&root)?;
@@ -361,6 +395,7 @@ fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
         let monitor = Monitor::new();
         let (configs, followed) = tokio::sync::watch::channel(Arc::new(ferrosync::config::Config::default()));
         let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(rotate_server_out(root.logs_dir().join("server.out"), followed.clone()));
         let http = tokio::spawn(ferrosync_http::run(root.clone(), monitor.clone(), followed, http_stopped));
         let builder = build_endpoints;
         let supervised = match Supervisor::new(&root, &builder) {

@@ -121,7 +121,7 @@ impl PipeView {
             Availability::Available
         } else if !self.running {
             Availability::Unavailable
-        } else if self.snapshot.waiting_for_endpoint.is_some() {
+        } else if self.snapshot.waiting_for_endpoint.is_some() || self.snapshot.mass_delete_alert.is_some() {
             Availability::Degraded
         } else {
             Availability::Available
@@ -157,9 +157,14 @@ impl MonitorView {
         for p in &self.pipes {
             let a = p.availability();
             h.state = h.state.max(a);
+            let degraded = if p.snapshot.mass_delete_alert.is_some() {
+                "sync-pipe-mass-delete-held"
+            } else {
+                "sync-pipe-waiting-for-endpoint"
+            };
             match a {
-                Availability::Degraded if !h.degraded_alert_types.contains(&"sync-pipe-waiting-for-endpoint") => {
-                    h.degraded_alert_types.push("sync-pipe-waiting-for-endpoint")
+                Availability::Degraded if !h.degraded_alert_types.contains(&degraded) => {
+                    h.degraded_alert_types.push(degraded)
                 }
                 Availability::Unavailable if !h.unavailable_alert_types.contains(&"sync-pipe-not-running") => {
                     h.unavailable_alert_types.push("sync-pipe-not-running")

@@ -37,6 +37,11 @@ pub struct ResyncOptions {
     pub delete_missing: bool,
     /// Correlate by a search per entry even where the destination could correlate from a listing.
     pub correlate_by_search: bool,
+    /// The pipe's mass-delete guard: a delete pass that would delete more entries than this deletes none
+    /// (0: no guard)...
+    pub mass_delete_threshold: u64,
+    /// ... unless the operator said to go past it (`--allowMassDelete`).
+    pub allow_mass_delete: bool,
 }
 
 /// Counts, in the words of Ping's resync summary.
@@ -121,6 +126,9 @@ pub struct PassReport {
     pub duration: Duration,
     /// How the pass found destination entries (the first pass of a run; `None` for the others).
     pub correlation: Option<CorrelationPath>,
+    /// A delete pass that the mass-delete guard stopped before deleting anything: how many entries it would
+    /// have deleted.
+    pub deletes_held: Option<u64>,
 }
 
 /// Progress callbacks, for the tool's progress bar and log.
@@ -439,6 +447,13 @@ async fn delete_pass(
     // Children before their parents.
     candidates.sort_by_key(|dn| std::cmp::Reverse(Dn::parse(dn).map(|d| d.len()).unwrap_or(0)));
     let mut report = PassReport { pass, deletes: true, ..Default::default() };
+    let n = candidates.len() as u64;
+    if !opts.dry_run && !opts.allow_mass_delete && opts.mass_delete_threshold > 0 && n > opts.mass_delete_threshold {
+        // The mass-delete guard: nothing is deleted; the tool says how to go on.
+        report.deletes_held = Some(n);
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
     for dn in candidates {
         let outcome = if opts.dry_run {
             Outcome::WouldDelete

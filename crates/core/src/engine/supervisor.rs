@@ -236,6 +236,11 @@ impl<'a> Supervisor<'a> {
                 }
             }
             self.watcher.apply_start_point_request(&pipe, &start_point)?;
+            // Deletes the mass-delete guard held are behind or past the new start point: none is held now.
+            if self.watcher.deletes_held(&pipe)?.is_some() {
+                self.watcher.settle_delete_release(&pipe)?;
+                self.note(Severity::Notice, Some(&pipe), "the new start point ends the hold of the mass-delete guard");
+            }
             self.note(Severity::Notice, Some(&pipe), &format!("the start point was set to {start_point}"));
             if let Some(name) = running {
                 if Self::should_run(&config, &name) {

@@ -78,16 +78,6 @@ pub static CATALOG: &[ObjectType] = &[
     other("license", "licenses", "License", "", None, "Ping's license key.", &[], None),
     // --- Logging
     other(
-        "log-rotation-policy", "log-rotation-policies", "Log Rotation Policy", "policy-name", None,
-        "When a log file is rotated.",
-        &[kind("fixed-time"), kind("never-rotate"), kind("size-limit"), kind("time-limit")], None,
-    ),
-    other(
-        "log-retention-policy", "log-retention-policies", "Log Retention Policy", "policy-name", None,
-        "How many rotated log files are kept.",
-        &[kind("file-count"), kind("free-disk-space"), kind("never-delete"), kind("size-limit"), kind("time-limit")], None,
-    ),
-    other(
         "log-file-rotation-listener", "log-file-rotation-listeners", "Log File Rotation Listener", "listener-name", None,
         "Runs when a log file is rotated (copy, summarize, upload).",
         &[kind("copy"), kind("summarize"), kind("upload-to-s3"), THIRD_PARTY], None,

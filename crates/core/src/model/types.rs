@@ -378,6 +378,21 @@ const SYNC_PIPE: &[P] = &[
     P::new("max-failed-op-background-retries", int(0), "How many times a failed change is retried in the background.")
         .default(&["0"]),
     P::new("failed-op-background-retry-delay", Duration, "The wait before a background retry.").default(&["1 m"]),
+    P::new(
+        "mass-delete-threshold",
+        int(0),
+        "A guard against mass deletes: when more deletes than this reach the pipe within mass-delete-interval in \
+         real time, or a resync would delete more than this, deletes are held (the start point stays before the \
+         first held one, so nothing is lost) and an alert is raised until an operator releases them with \
+         'realtime-sync release-deletes' (a resync needs --allowMassDelete). 0 turns the guard off.",
+    )
+    .default(&["500"]),
+    P::new(
+        "mass-delete-interval",
+        Duration,
+        "The interval over which real-time deletes are counted for mass-delete-threshold.",
+    )
+    .default(&["1 m"]),
     P::new("plugin", Reference("sync-pipe-plugin"), "Sync pipe plugins (not used by ferrosync).").multi().unused(),
     P::new("shared-mutex-name", String, "Pipes sharing a mutex name do not run concurrently.").unused(),
     P::new("filter-changes-by-user", Dn, "Notification mode: only changes visible to this user.").unused(),
@@ -990,12 +1005,68 @@ const LOG_FILE: &[P] = &[
     P::new("append", Boolean, "Append to an existing file (ferrosync always appends).").default(&["true"]).unused(),
     P::new("asynchronous", Boolean, "Write asynchronously.").advanced().unused(),
     P::new("auto-flush", Boolean, "Flush after every record.").default(&["true"]).advanced().unused(),
-    P::new("rotation-policy", String, "Rotation policies.").multi().unused(),
-    P::new("retention-policy", String, "Retention policies.").multi().unused(),
+    P::new(
+        "rotation-policy",
+        Reference("log-rotation-policy"),
+        "When the file is rotated (any of the policies); never when unset. Rotated files are named FILE.YYYYMMDDhhmmssZ.",
+    )
+    .multi(),
+    P::new(
+        "retention-policy",
+        Reference("log-retention-policy"),
+        "Which rotated files are kept: a rotated file is deleted, oldest first, once any of the policies no longer keeps it.",
+    )
+    .multi(),
     P::new("compression-mechanism", String, "Compression of rotated files.").unused(),
     P::new("timestamp-precision", Enum(&["seconds", "milliseconds"]), "Timestamp precision (always milliseconds).")
         .default(&["milliseconds"])
         .unused(),
+];
+
+const LOG_ROTATION_VARIANTS: &[V] = &[
+    V::new(
+        "size-limit",
+        "Rotates the file before a write would take it past a size.",
+        &[&[P::new("file-size-limit", Size, "The largest size of the file.").required()]],
+    ),
+    V::new(
+        "time-limit",
+        "Rotates the file once it is this old.",
+        &[&[P::new("rotation-interval", Duration, "How long a file is written before it is rotated.").required()]],
+    ),
+    V::new(
+        "fixed-time",
+        "Rotates the file at times of day.",
+        &[&[P::new("time-of-day", String, "A time of day, HHmm in UTC (such as 2359), at which the file is rotated.")
+            .multi()
+            .required()]],
+    ),
+    V::new("never-rotate", "Never rotates the file.", &[]),
+];
+
+const LOG_RETENTION_VARIANTS: &[V] = &[
+    V::new(
+        "file-count",
+        "Keeps a number of rotated files.",
+        &[&[P::new("number-of-files", int(1), "How many rotated files are kept (the current file is not counted).")
+            .required()]],
+    ),
+    V::new(
+        "size-limit",
+        "Keeps the rotated files within a total size.",
+        &[&[P::new("disk-space-used", Size, "The most disk space the rotated files may use.").required()]],
+    ),
+    V::new(
+        "free-disk-space",
+        "Deletes rotated files while the file system has less free space than this.",
+        &[&[P::new("free-disk-space", Size, "The free space to keep on the logs' file system.").required()]],
+    ),
+    V::new(
+        "time-limit",
+        "Deletes rotated files older than a duration.",
+        &[&[P::new("retain-duration", Duration, "How long rotated files are kept.").required()]],
+    ),
+    V::new("never-delete", "Never deletes rotated files.", &[]),
 ];
 
 const LOG_VARIANTS: &[V] = &[
@@ -1252,6 +1323,16 @@ pub static OBJECT_TYPES: &[ObjectType] = &[
         category: Server, common: SERVLET_COMMON, variants: SERVLET_VARIANTS, default_variant: None, singleton: false, unused: false, check: None,
     },
     ObjectType {
+        name: "log-rotation-policy", plural: "log-rotation-policies", display: "Log Rotation Policy", naming_arg: "policy-name", parent: None,
+        description: "When a log file is rotated.",
+        category: Logging, common: &[DESCRIPTION], variants: LOG_ROTATION_VARIANTS, default_variant: None, singleton: false, unused: false, check: None,
+    },
+    ObjectType {
+        name: "log-retention-policy", plural: "log-retention-policies", display: "Log Retention Policy", naming_arg: "policy-name", parent: None,
+        description: "Which rotated log files are kept.",
+        category: Logging, common: &[DESCRIPTION], variants: LOG_RETENTION_VARIANTS, default_variant: None, singleton: false, unused: false, check: None,
+    },
+    ObjectType {
         name: "log-publisher", plural: "log-publishers", display: "Log Publisher", naming_arg: "publisher-name", parent: None,
         description: "A log file: the sync log, the failed-operations log, the error log.",
         category: Logging, common: &[DESCRIPTION], variants: LOG_VARIANTS, default_variant: None, singleton: false, unused: false, check: None,
@@ -1299,6 +1380,12 @@ const fn builtin(
 ) -> Builtin {
     Builtin { type_name, name, variant, props }
 }
+
+/// The rotation and retention policies of Ping's built-in log publishers.
+const ROTATE_DAILY: (&str, &str) = ("rotation-policy", "24 Hours Time Limit Rotation Policy");
+const ROTATE_SIZE: (&str, &str) = ("rotation-policy", "Size Limit Rotation Policy");
+const KEEP_COUNT: (&str, &str) = ("retention-policy", "File Count Retention Policy");
+const KEEP_FREE: (&str, &str) = ("retention-policy", "Free Disk Space Retention Policy");
 
 /// The objects that a new server root starts with: the ones that real batch files modify.
 pub const BUILTIN_OBJECTS: &[Builtin] = &[
@@ -1366,14 +1453,24 @@ pub const BUILTIN_OBJECTS: &[Builtin] = &[
         Some("availability-state"),
         &[("base-context-path", "/available-state"), ("degraded-status-code", "503")],
     ),
-    builtin("log-publisher", "File-Based Sync Logger", Some("file-based-sync"), &[("log-file", "logs/sync")]),
+    builtin(
+        "log-publisher",
+        "File-Based Sync Logger",
+        Some("file-based-sync"),
+        &[("log-file", "logs/sync"), ROTATE_DAILY, ROTATE_SIZE, KEEP_COUNT, KEEP_FREE],
+    ),
     builtin(
         "log-publisher",
         "Sync Failed Operations Log",
         Some("file-based-sync-failed-ops"),
-        &[("log-file", "logs/sync-failed-ops")],
+        &[("log-file", "logs/sync-failed-ops"), ROTATE_DAILY, ROTATE_SIZE, KEEP_COUNT, KEEP_FREE],
     ),
-    builtin("log-publisher", "File-Based Error Logger", Some("file-based-error"), &[("log-file", "logs/errors")]),
+    builtin(
+        "log-publisher",
+        "File-Based Error Logger",
+        Some("file-based-error"),
+        &[("log-file", "logs/errors"), ROTATE_DAILY, ROTATE_SIZE, KEEP_COUNT, KEEP_FREE],
+    ),
     builtin(
         "log-publisher",
         "File-Based Debug Logger",

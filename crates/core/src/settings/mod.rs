@@ -324,6 +324,23 @@ impl<'a> Reader<'a> {
         self.duration(prop)?.ok_or_else(|| self.missing(def))
     }
 
+    /// A size property (`10 mb`), in bytes.
+    pub fn size(&self, prop: &str) -> Result<Option<u64>, SettingsError> {
+        let def = self.def(prop)?;
+        let n = match self.raw(def).first() {
+            None => None,
+            Some(v) => Some(crate::syntax::parse_size(v).map_err(|e| self.invalid(def, v, e))?),
+        };
+        self.note(def, Typed::Integer(n.map(|n| i64::try_from(n).unwrap_or(i64::MAX))));
+        Ok(n)
+    }
+
+    /// A size property that has a default (or must be set).
+    pub fn required_size(&self, prop: &str) -> Result<u64, SettingsError> {
+        let def = self.def(prop)?;
+        self.size(prop)?.ok_or_else(|| self.missing(def))
+    }
+
     /// Every value of an enum property, as `E`.
     pub fn choices<E: Choice>(&self, prop: &str) -> Result<Vec<E>, SettingsError> {
         let def = self.def(prop)?;
@@ -470,6 +487,8 @@ pub fn build_any(obj: &ConfigObject) -> Result<bool, SettingsError> {
             None => return Ok(false),
         },
         "key-manager-provider" => KeyManagerSettings::read(&r).map(drop)?,
+        "log-rotation-policy" => log::read_rotation(&r).map(drop)?,
+        "log-retention-policy" => log::read_retention(&r).map(drop)?,
         "log-publisher" => match LogPublisherSettings::read(&r)? {
             Some(_) => {}
             None => return Ok(false),

@@ -28,6 +28,10 @@ pub struct SyncPipeSettings {
     pub max_failed_op_background_retries: u32,
     /// The wait before a background retry (`failed-op-background-retry-delay`).
     pub failed_op_background_retry_delay: Duration,
+    /// The mass-delete guard: more deletes than this within `mass_delete_interval` (or in one resync) are held
+    /// (`mass-delete-threshold`; 0: no guard).
+    pub mass_delete_threshold: u64,
+    pub mass_delete_interval: Duration,
     pub changes_queue_size: usize,
     /// How operations on the pipe's endpoints are retried.
     pub retry: RetrySettings,
@@ -76,6 +80,8 @@ impl SyncPipeSettings {
             max_rate_per_second: r.integer("max-rate-per-second")?,
             max_failed_op_background_retries: r.required_integer("max-failed-op-background-retries")?,
             failed_op_background_retry_delay: r.required_duration("failed-op-background-retry-delay")?,
+            mass_delete_threshold: r.required_integer("mass-delete-threshold")?,
+            mass_delete_interval: r.required_duration("mass-delete-interval")?,
             changes_queue_size: r.required_integer::<usize>("changes-queue-size")?.max(1),
             retry: RetrySettings::read(r)?,
         })

@@ -338,6 +338,10 @@ pub(crate) fn ms(d: Duration) -> i64 {
 
 /// The prefix of the server values that hold start point requests (see [`Store::request_start_point`]).
 const START_POINT_REQUEST: &str = "start-point-request:";
+/// The alert of a pipe whose mass-delete guard holds its deletes, by pipe (lower case).
+const DELETES_HELD: &str = "mass-delete-held:";
+/// An operator's release of a pipe's held deletes, waiting for the pipe, by pipe (lower case).
+const DELETES_RELEASE: &str = "mass-delete-release:";
 
 /// An open store: the server root, its secrets, and the backend that holds the data.
 pub struct Store {
@@ -452,6 +456,39 @@ impl Store {
     /// written directly ([`Store::set_start_point`] is for a server that is not running).
     pub fn request_start_point(&self, pipe: &str, start_point: &str) -> Result<(), StoreError> {
         self.set_server_value(&format!("{START_POINT_REQUEST}{pipe}"), Some(start_point))
+    }
+
+    /// Records that the mass-delete guard of `pipe` holds its deletes, with its alert: a pipe that starts again
+    /// holds them too until they are released.
+    pub fn hold_deletes(&self, pipe: &str, alert: &str) -> Result<(), StoreError> {
+        self.set_server_value(&format!("{DELETES_HELD}{}", pipe.to_lowercase()), Some(alert))
+    }
+
+    /// The alert of `pipe`'s mass-delete guard while it holds deletes.
+    pub fn deletes_held(&self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.server_value(&format!("{DELETES_HELD}{}", pipe.to_lowercase()))
+    }
+
+    /// Every pipe whose deletes are held, with its alert (pipe names in lower case).
+    pub fn all_deletes_held(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let found = self.backend().server_values(DELETES_HELD)?;
+        Ok(found.into_iter().filter_map(|(k, v)| Some((k.strip_prefix(DELETES_HELD)?.to_string(), v))).collect())
+    }
+
+    /// Asks `pipe` to apply its held deletes (`realtime-sync release-deletes`); `at` says when, for the log.
+    pub fn request_delete_release(&self, pipe: &str, at: &str) -> Result<(), StoreError> {
+        self.set_server_value(&format!("{DELETES_RELEASE}{}", pipe.to_lowercase()), Some(at))
+    }
+
+    /// Whether a release of `pipe`'s held deletes waits for the pipe.
+    pub fn delete_release_requested(&self, pipe: &str) -> Result<Option<String>, StoreError> {
+        self.server_value(&format!("{DELETES_RELEASE}{}", pipe.to_lowercase()))
+    }
+
+    /// The pipe took the release: its deletes are no longer held.
+    pub fn settle_delete_release(&self, pipe: &str) -> Result<(), StoreError> {
+        self.set_server_value(&format!("{DELETES_HELD}{}", pipe.to_lowercase()), None)?;
+        self.set_server_value(&format!("{DELETES_RELEASE}{}", pipe.to_lowercase()), None)
     }
 
     /// Whether a start point request for `pipe` still waits for the server.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::apply::{logged_as_failed, Applied};
+use super::guard::DeleteGuard;
 use super::{key_of, PipeSettings};
 use crate::endpoint::{Change, StartPoint};
 use crate::entry::Entry;
@@ -171,6 +172,9 @@ pub(super) struct Flow {
     pub(super) background_retried: u64,
     /// The rate limit's next free instant.
     pub(super) next_dispatch: Instant,
+    /// The mass-delete guard, and the lanes whose delete it holds (not ready until released).
+    pub(super) guard: DeleteGuard,
+    pub(super) held_deletes: Vec<String>,
 }
 
 impl Flow {
@@ -197,6 +201,8 @@ impl Flow {
             waiting_lanes: 0,
             background_retried: 0,
             next_dispatch: Instant::now(),
+            guard: DeleteGuard::new("", 0, Duration::ZERO, None),
+            held_deletes: Vec::new(),
         }
     }
 
@@ -383,6 +389,8 @@ mod tests {
             backoff_percentage_increase: 100,
             background_retries: 0,
             background_retry_delay: Duration::from_secs(60),
+            mass_delete_threshold: 0,
+            mass_delete_interval: Duration::from_secs(60),
         }
     }
 

@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::{Engine, Journal};
-use crate::endpoint::{Change, ChangeDetector, EndpointError, StartPoint, StartPointRequest};
+use crate::endpoint::{Change, ChangeDetector, ChangeKind, EndpointError, StartPoint, StartPointRequest};
 use crate::store::{IdMapping, Store, StoreWriter};
 use crate::synclog::SyncLog;
 use crate::syntax::normalize_dn;
 
 mod apply;
 mod flow;
+mod guard;
 mod reader;
 mod settings;
 mod stats;
@@ -31,6 +32,7 @@ pub use stats::{Counters, LagCounts, LagHistogram, PipeStats, StatsSnapshot, LAG
 
 use apply::ChangeContext;
 use flow::{Flow, IdUpdate};
+use guard::{Admit, DeleteGuard};
 use reader::{Read, Reader};
 
 /// Runs one pipe until `shutdown` turns true.
@@ -181,6 +183,13 @@ impl PipeRunner {
         };
         let reader = tokio::spawn(reader.run(start.clone(), tx, shutdown.clone()));
         let mut flow = Flow::new(start, self.settings.initial_backoff);
+        // Deletes held by the mass-delete guard before this start stay held until released.
+        let held = self.store().deletes_held(&self.pipe).unwrap_or_else(|e| {
+            Some(format!("the state store cannot say whether the pipe's deletes are held ({e}): they are held"))
+        });
+        flow.guard =
+            DeleteGuard::new(&self.pipe, self.settings.mass_delete_threshold, self.settings.mass_delete_interval, held);
+        self.check_release(&mut flow);
         // Changes read but not yet applied and saved, at most: the reader waits beyond that.
         let window = (self.settings.batch * 4).max(self.settings.threads * 4);
         self.save_stats(flow.saved.as_str(), started, &last_error, Some(&flow));
@@ -295,7 +304,11 @@ impl PipeRunner {
                             flow.push(change, prefetched.clone());
                         }
                     }
-                    Some(Read::Idle(next)) => flow.push_position(next),
+                    Some(Read::Idle(next)) => {
+                        flow.push_position(next);
+                        let end = flow.first + flow.slots.len() as u64;
+                        flow.guard.caught_up(end);
+                    }
                     Some(Read::Failed(e)) => last_error = Some(e),
                 },
                 _ = tokio::time::sleep_until(wake.max(now).into()) => {}
@@ -335,6 +348,7 @@ impl PipeRunner {
                 saving = Some(self.save_progress(&mut flow));
             }
             if last_stats.elapsed() >= STATS_EVERY {
+                self.check_release(&mut flow);
                 self.save_stats(flow.saved.as_str(), started, &last_error, Some(&flow));
                 last_stats = Instant::now();
             }
@@ -365,6 +379,20 @@ impl PipeRunner {
             let Some(key) = flow.next_ready() else { return };
             let Some(lane) = flow.lanes.get_mut(&key) else { continue };
             let Some((seq, change, prefetched)) = lane.queue.pop_front() else { continue };
+            if change.kind == ChangeKind::Delete {
+                match flow.guard.admit(seq, now) {
+                    Admit::Pass => {}
+                    verdict => {
+                        // Held: the lane waits, off the ready list, until the deletes are released.
+                        lane.queue.push_front((seq, change, prefetched));
+                        flow.held_deletes.push(key);
+                        if let Admit::Trip(alert) = verdict {
+                            self.tripped(&alert);
+                        }
+                        continue;
+                    }
+                }
+            }
             lane.busy = true;
             let known = match &lane.known {
                 Some(k) => k.clone(),
@@ -388,6 +416,41 @@ impl PipeRunner {
                 flow.next_dispatch = base + Duration::from_secs_f64(1.0 / self.settings.max_rate as f64);
             }
         }
+    }
+
+    /// The mass-delete guard tripped: the alert goes to the error log and the sync log, and the store keeps it
+    /// (a restart holds the deletes too).
+    fn tripped(&self, alert: &str) {
+        self.log.alert(&self.pipe, "SEVERE_WARNING", alert);
+        self.log.warning(&self.pipe, alert);
+        if let Err(e) = self.store().hold_deletes(&self.pipe, alert) {
+            self.log.alert(
+                &self.pipe,
+                "SEVERE_ERROR",
+                &format!("the state store did not record that the pipe holds its deletes ({e}): a restart would not hold them"),
+            );
+        }
+    }
+
+    /// Applies an operator's release of the held deletes (`realtime-sync release-deletes`), if one waits.
+    fn check_release(&self, flow: &mut Flow) {
+        if flow.guard.held.is_none() {
+            return;
+        }
+        let Ok(Some(at)) = self.store().delete_release_requested(&self.pipe) else { return };
+        flow.guard.release();
+        let n = flow.held_deletes.len();
+        let lanes: Vec<String> = flow.held_deletes.drain(..).collect();
+        flow.ready.extend(lanes);
+        let message = format!(
+            "an operator released the held deletes (at {at}): the {n} deletes held now are applied, and every delete \
+             read until the pipe catches up with its source; the mass-delete guard counts again from then"
+        );
+        if let Err(e) = self.store().settle_delete_release(&self.pipe) {
+            self.log.alert(&self.pipe, "SEVERE_ERROR", &format!("the state store did not record the release ({e})"));
+        }
+        self.log.alert(&self.pipe, "NOTICE", &message);
+        self.log.warning(&self.pipe, &message);
     }
 
     /// Sends the start point past the applied changes, with their id-map updates, to be saved in one
@@ -442,6 +505,8 @@ impl PipeRunner {
             snap.waiting_attempts = w.attempts;
         }
         snap.awaiting_background_retry = flow.map_or(0, |f| f.delayed.len() as u64);
+        snap.mass_delete_alert = flow.and_then(|f| f.guard.held.clone());
+        snap.deletes_held = flow.map_or(0, |f| f.held_deletes.len() as u64);
         snap.log_error = self.log.last_error();
         if let Ok(json) = serde_json::to_string(&snap) {
             self.writer.set_stats(&self.pipe, &json);

@@ -30,6 +30,9 @@ pub struct PipeSettings {
     pub background_retries: u32,
     /// ... this long after each failure (`failed-op-background-retry-delay`).
     pub background_retry_delay: Duration,
+    /// The mass-delete guard: more deletes than this within `mass_delete_interval` are held (0: no guard).
+    pub mass_delete_threshold: u64,
+    pub mass_delete_interval: Duration,
 }
 
 impl PipeSettings {
@@ -56,6 +59,8 @@ impl PipeSettings {
             backoff_percentage_increase: p.retry.retry_backoff_percentage_increase,
             background_retries: p.max_failed_op_background_retries,
             background_retry_delay: p.failed_op_background_retry_delay,
+            mass_delete_threshold: p.mass_delete_threshold,
+            mass_delete_interval: p.mass_delete_interval,
         }
     }
 
@@ -88,6 +93,8 @@ mod tests {
             backoff_percentage_increase: 100,
             background_retries: 0,
             background_retry_delay: Duration::from_secs(60),
+            mass_delete_threshold: 0,
+            mass_delete_interval: Duration::from_secs(60),
         };
         assert_eq!(s.next_backoff(Duration::from_millis(100)), Duration::from_millis(200));
         assert_eq!(s.next_backoff(Duration::from_millis(800)), Duration::from_secs(1));

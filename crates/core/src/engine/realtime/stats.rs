@@ -173,6 +173,9 @@ pub struct StatsSnapshot {
     pub awaiting_background_retry: u64,
     /// The last failure to write a log (the sync log, the failed-operations log, the error log), if any.
     pub log_error: Option<String>,
+    /// While the mass-delete guard holds the pipe's deletes: its alert, and how many deletes wait now.
+    pub mass_delete_alert: Option<String>,
+    pub deletes_held: u64,
 }
 
 impl PipeStats {
