@@ -146,6 +146,22 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     }
     engine.source.check().await?;
     engine.destination.check().await?;
+    // Creates may go to the destination in batches while the passes run (SCIM Bulk): `batch` of them per
+    // request, with as many entries in flight as fill `threads` such requests.
+    let batch = if opts.dry_run { 1 } else { engine.destination.begin_resync(opts.threads.max(1)).await.max(1) };
+    let reports = run_passes(engine, opts, batch, observer).await;
+    if !opts.dry_run {
+        engine.destination.end_resync().await;
+    }
+    reports
+}
+
+async fn run_passes(
+    engine: &Engine,
+    opts: &ResyncOptions,
+    batch: usize,
+    observer: &dyn Observer,
+) -> EndpointResult<Vec<PassReport>> {
     let passes = opts.passes.max(1);
     let mut reports = Vec::new();
     let mut retry: Option<Vec<String>> = opts.dns.clone();
@@ -160,7 +176,7 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
         } else {
             (None, None)
         };
-        let report = run_pass(engine, opts, pass, only, known_total, observer, &mut seen_destinations).await;
+        let report = run_pass(engine, opts, batch, pass, only, known_total, observer, &mut seen_destinations).await;
         if pass == 1 {
             engine.destination.end_resync_index();
         }
@@ -237,9 +253,11 @@ impl RateLimiter {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_pass(
     engine: &Engine,
     opts: &ResyncOptions,
+    batch: usize,
     pass: u32,
     only: Option<Vec<String>>,
     known_total: Option<u64>,
@@ -248,6 +266,8 @@ async fn run_pass(
 ) -> EndpointResult<PassReport> {
     let started = Instant::now();
     let threads = opts.threads.max(1);
+    // With a destination that batches creates, `threads` requests of `batch` creates each.
+    let in_flight_max = threads * batch;
     let (tx, mut rx) = mpsc::channel::<EndpointResult<Entry>>(threads * 4);
     // The entries are counted (for the progress bar's ETA) while the pass runs, not before it.
     let total = only.as_ref().map(|dns| dns.len() as u64).or(known_total);
@@ -308,8 +328,8 @@ async fn run_pass(
                 observer.total_known(pass, n);
             }
         }
-        // Keep at most `threads` entries in flight.
-        while in_flight.len() >= threads {
+        // Keep at most `in_flight_max` entries in flight.
+        while in_flight.len() >= in_flight_max {
             if let Some(done) = in_flight.join_next().await {
                 if let Some(down) = record(done, &mut report, observer, opts.delete_missing.then_some(&mut *seen)) {
                     source_error = Some(EndpointError::Unavailable(down));
