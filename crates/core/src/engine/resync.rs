@@ -37,6 +37,8 @@ pub struct ResyncOptions {
     pub delete_missing: bool,
     /// Correlate by a search per entry even where the destination could correlate from a listing.
     pub correlate_by_search: bool,
+    /// Let the destination send creates in batches ([`crate::endpoint::Destination::begin_resync`]).
+    pub batched_creates: bool,
 }
 
 /// Counts, in the words of Ping's resync summary.
@@ -121,6 +123,9 @@ pub struct PassReport {
     pub duration: Duration,
     /// How the pass found destination entries (the first pass of a run; `None` for the others).
     pub correlation: Option<CorrelationPath>,
+    /// Creates sent per request at most (more than 1: batches, such as SCIM Bulk); 1 for a single create
+    /// per request.
+    pub creates_per_request: usize,
 }
 
 /// Progress callbacks, for the tool's progress bar and log.
@@ -148,9 +153,10 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     engine.destination.check().await?;
     // Creates may go to the destination in batches while the passes run (SCIM Bulk): `batch` of them per
     // request, with as many entries in flight as fill `threads` such requests.
-    let batch = if opts.dry_run { 1 } else { engine.destination.begin_resync(opts.threads.max(1)).await.max(1) };
+    let begin = !opts.dry_run && opts.batched_creates;
+    let batch = if begin { engine.destination.begin_resync(opts.threads.max(1)).await.max(1) } else { 1 };
     let reports = run_passes(engine, opts, batch, observer).await;
-    if !opts.dry_run {
+    if begin {
         engine.destination.end_resync().await;
     }
     reports
@@ -182,6 +188,9 @@ async fn run_passes(
         }
         let mut report = report?;
         report.correlation = correlation;
+        if pass == 1 {
+            report.creates_per_request = batch;
+        }
         let failed: Vec<String> = report.failures.iter().map(|f| f.dn.clone()).collect();
         reports.push(report);
         if failed.is_empty() {
