@@ -36,9 +36,8 @@ eval "$(DS_NOSYNC=1 DS_CONTENT_SYNC=0 SUMMARY_PREFIX=SRC_ tests/servers/start-38
 SRC=(-x -H "$SRC_URL" -D "$SRC_BIND_DN" -w "$SRC_BIND_PW")
 eval "$(PINGONE_EMULATOR_LOG="$work/p1.log" SUMMARY_PREFIX=P1_ tests/servers/start-pingone-emulator.sh "$P1_PORT")"
 
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
-rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:.0f}')" "$1" "$2"; }
+# shellcheck source=benchmarks/speed-lib.sh
+. "$top/benchmarks/speed-lib.sh"
 reset_p1() {
     curl -sf -X POST "$P1_ADMIN_URL/reset" >/dev/null
     curl -sf -X POST -H "Content-Type: application/json" --data '{"page_cap": 1000}' "$P1_ADMIN_URL/config" >/dev/null
@@ -85,15 +84,6 @@ EOF
 "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file "$work/pipe.dsconfig" >"$work/dsconfig.out" 2>&1 ||
     { cat "$work/dsconfig.out"; exit 1; }
 
-results=()
-raw_post() {
-    local t0 t1 ok
-    t0=$(now)
-    ok=$(curl -s --parallel --parallel-max "$C" --parallel-immediate -K "$work/posts.curl" | grep -c '^201$' || true)
-    t1=$(now)
-    [ "$ok" = "$N" ] || { echo "raw POST: only $ok of $N created"; exit 1; }
-    results+=("$1 | raw: $N POSTs, curl --parallel-max $C | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
-}
 raw_list() {
     local t0 t1 got
     t0=$(now)
@@ -117,29 +107,16 @@ PY
 )
     t1=$(now)
     [ "$got" = "$N" ] || { echo "raw list: $got of $N users"; exit 1; }
-    results+=("$1 | raw: paged listing of $N users (pages of 1000) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
-}
-resync() { # $1 = round, $2 = label, $3 = what the output must say
-    local t0 t1
-    t0=$(now)
-    "$bindir/resync" --server-root "$root" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
-    t1=$(now)
-    grep -q "$3" "$work/out" || { echo "resync: expected '$3':"; cat "$work/out"; exit 1; }
-    grep -q "Correlation: from one listing" "$work/out" || { echo "resync did not correlate from a listing:"; cat "$work/out"; exit 1; }
-    results+=("$1 | ferrosync resync: $2 ($C threads) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
+    result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
     reset_p1
     raw_post "$round"
     reset_p1
-    resync "$round" "create" "$N entries were created"
+    timed_resync "$round" "create" "$N entries were created" p
     raw_list "$round"
-    resync "$round" "nothing to change" "$N entries were in-sync"
+    timed_resync "$round" "nothing to change" "$N entries were in-sync" p
 done
 
-echo
-echo "PingOne emulator, $N users, concurrency $C"
-echo "| round | run | time | users/s |"
-echo "|---|---|---|---|"
-printf '%s\n' "${results[@]}" | sed 's/^/| /; s/$/ |/'
+print_results "PingOne emulator, $N users, concurrency $C"

@@ -50,9 +50,8 @@ start_scim() {
     fi
 }
 
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
-rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:.0f}')" "$1" "$2"; }
+# shellcheck source=benchmarks/speed-lib.sh
+. "$top/benchmarks/speed-lib.sh"
 
 echo "loading $N users into 389 DS..." >&2
 python3 - "$N" >"$work/users.ldif" <<'PY'
@@ -92,15 +91,6 @@ EOF
 "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file "$work/pipe.dsconfig" >/dev/null 2>&1 ||
     "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file <(head -n -1 "$work/pipe.dsconfig") >/dev/null
 
-results=()
-raw_post() {
-    local t0 t1 ok
-    t0=$(now)
-    ok=$(curl -s --parallel --parallel-max "$C" --parallel-immediate -K "$work/posts.curl" | grep -c '^201$' || true)
-    t1=$(now)
-    [ "$ok" = "$N" ] || { echo "raw POST: only $ok of $N created"; exit 1; }
-    results+=("$1 | raw: $N POSTs, curl --parallel-max $C | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
-}
 raw_list() {
     local t0 t1 got
     t0=$(now)
@@ -125,33 +115,19 @@ PY
 )
     t1=$(now)
     [ "$got" = "$N" ] || { echo "raw list: $got of $N users"; exit 1; }
-    results+=("$1 | raw: paged listing of $N users (pages of 1000) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
-}
-resync() { # $1 = round, $2 = label, $3 = what the output must say, then resync's own arguments
-    local t0 t1 round="$1" label="$2" want="$3"
-    shift 3
-    t0=$(now)
-    "$bindir/resync" --server-root "$root" --pipe-name ldap-to-scim "$@" >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
-    t1=$(now)
-    grep -q "$want" "$work/out" || { echo "resync: expected '$want':"; cat "$work/out"; exit 1; }
-    grep -q "Correlation: from one listing" "$work/out" || { echo "resync did not correlate from a listing:"; cat "$work/out"; exit 1; }
-    results+=("$round | ferrosync resync: $label ($C threads) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
+    result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
     start_scim
     raw_post "$round"
     start_scim
-    resync "$round" "create, Bulk" "$N entries were created"
+    timed_resync "$round" "create, Bulk" "$N entries were created" ldap-to-scim
     grep -q "Creates: in batches of up to" "$work/out" || { echo "resync did not send Bulk requests:"; cat "$work/out"; exit 1; }
     raw_list "$round"
-    resync "$round" "nothing to change" "$N entries were in-sync"
+    timed_resync "$round" "nothing to change" "$N entries were in-sync" ldap-to-scim
     start_scim
-    resync "$round" "create, one POST each" "$N entries were created" --noBatchedCreates
+    timed_resync "$round" "create, one POST each" "$N entries were created" ldap-to-scim --noBatchedCreates
 done
 
-echo
-echo "$SERVER, $N users, concurrency $C"
-echo "| round | run | time | users/s |"
-echo "|---|---|---|---|"
-printf '%s\n' "${results[@]}" | sed 's/^/| /; s/$/ |/'
+print_results "$SERVER, $N users, concurrency $C"
