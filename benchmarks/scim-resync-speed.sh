@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Resync at the SCIM service's speed: ferrosync's resync from 389 DS into python-scim's scim2-server (in memory,
-# straight, no gateway) against what the service takes from a raw loader with the same concurrency, measured
-# side by side and interleaved (ROUNDS rounds, each on a freshly started service):
-#   raw POST  N users sent by curl --parallel --parallel-max C (one curl process, kept-alive connections);
-#   resync    creating the same N users (num-worker-threads C), correlating from one listing of the service;
-#   raw list  every user read by paged GETs (startIndex/count, pages of 1000, one after the other);
-#   resync    again, finding everything in sync.
+# Resync at the SCIM service's speed: ferrosync's resync from 389 DS into a SCIM server (in memory, straight, no
+# gateway): python-scim's scim2-server (BENCH_SERVER=scim2, the default) or npm scimmy (BENCH_SERVER=scimmy),
+# against what the service takes from a raw loader with the same concurrency, measured side by side and
+# interleaved (ROUNDS rounds; each create run on a freshly started service):
+#   raw POST       N users sent by curl --parallel --parallel-max C (one curl process, kept-alive connections);
+#   resync         creating the same N users (num-worker-threads C), correlating from one listing of the
+#                  service, the creates in Bulk requests (both servers say bulk.supported);
+#   raw list       every user read by paged GETs (startIndex/count, pages of 1000, one after the other);
+#   resync         again, finding everything in sync;
+#   resync single  creating the N users with --noBatchedCreates: one POST per create, C in flight.
 #
 #   benchmarks/scim-resync-speed.sh [N] [ROUNDS] [C]      defaults 10000 2 8
 #   Ports (environment): BENCH_DS_PORT (34990; LDAPS +1), BENCH_SCIM2_PORT (18190).
@@ -17,6 +20,8 @@ ROUNDS="${2:-2}"
 C="${3:-8}"
 DS_PORT="${BENCH_DS_PORT:-34990}"
 SCIM2_PORT="${BENCH_SCIM2_PORT:-18190}"
+SERVER="${BENCH_SERVER:-scim2}"
+case "$SERVER" in scim2 | scimmy) ;; *) echo "BENCH_SERVER is scim2 or scimmy" >&2; exit 2 ;; esac
 
 tests/servers/install-deps.sh 389ds >&2
 cargo build --release --quiet -p ferrosync-tools --bin dsconfig --bin resync
@@ -38,12 +43,15 @@ if curl -s -o /dev/null "http://127.0.0.1:$SCIM2_PORT/"; then
 fi
 start_scim() {
     [ -n "${SCIM2_PID:-}" ] && { kill "$SCIM2_PID" 2>/dev/null || true; wait "$SCIM2_PID" 2>/dev/null || true; }
-    eval "$(SCIM2_LOG="$work/scim2.log" SUMMARY_PREFIX=SCIM2_ tests/servers/start-scim2-server.sh "$SCIM2_PORT")"
+    if [ "$SERVER" = scim2 ]; then
+        eval "$(SCIM2_LOG="$work/scim2.log" SUMMARY_PREFIX=SCIM2_ tests/servers/start-scim2-server.sh "$SCIM2_PORT")"
+    else
+        eval "$(SCIMMY_LOG="$work/scimmy.log" SUMMARY_PREFIX=SCIM2_ tests/servers/start-scimmy.sh "$SCIM2_PORT")"
+    fi
 }
 
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
-rate() { python3 -c "import sys; n,t=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/t:.0f}')" "$1" "$2"; }
+# shellcheck source=benchmarks/speed-lib.sh
+. "$top/benchmarks/speed-lib.sh"
 
 echo "loading $N users into 389 DS..." >&2
 python3 - "$N" >"$work/users.ldif" <<'PY'
@@ -83,15 +91,6 @@ EOF
 "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file "$work/pipe.dsconfig" >/dev/null 2>&1 ||
     "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file <(head -n -1 "$work/pipe.dsconfig") >/dev/null
 
-results=()
-raw_post() {
-    local t0 t1 ok
-    t0=$(now)
-    ok=$(curl -s --parallel --parallel-max "$C" --parallel-immediate -K "$work/posts.curl" | grep -c '^201$' || true)
-    t1=$(now)
-    [ "$ok" = "$N" ] || { echo "raw POST: only $ok of $N created"; exit 1; }
-    results+=("$1 | raw: $N POSTs, curl --parallel-max $C | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
-}
 raw_list() {
     local t0 t1 got
     t0=$(now)
@@ -116,28 +115,19 @@ PY
 )
     t1=$(now)
     [ "$got" = "$N" ] || { echo "raw list: $got of $N users"; exit 1; }
-    results+=("$1 | raw: paged listing of $N users (pages of 1000) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
-}
-resync() { # $1 = round, $2 = label, $3 = what the output must say
-    local t0 t1
-    t0=$(now)
-    "$bindir/resync" --server-root "$root" --pipe-name ldap-to-scim >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
-    t1=$(now)
-    grep -q "$3" "$work/out" || { echo "resync: expected '$3':"; cat "$work/out"; exit 1; }
-    grep -q "Correlation: from one listing" "$work/out" || { echo "resync did not correlate from a listing:"; cat "$work/out"; exit 1; }
-    results+=("$1 | ferrosync resync: $2 ($C threads) | $(elapsed "$t0" "$t1") s | $(rate "$N" "$(elapsed "$t0" "$t1")")")
+    result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
     start_scim
     raw_post "$round"
     start_scim
-    resync "$round" "create" "$N entries were created"
+    timed_resync "$round" "create, Bulk" "$N entries were created" ldap-to-scim
+    grep -q "Creates: in batches of up to" "$work/out" || { echo "resync did not send Bulk requests:"; cat "$work/out"; exit 1; }
     raw_list "$round"
-    resync "$round" "nothing to change" "$N entries were in-sync"
+    timed_resync "$round" "nothing to change" "$N entries were in-sync" ldap-to-scim
+    start_scim
+    timed_resync "$round" "create, one POST each" "$N entries were created" ldap-to-scim --noBatchedCreates
 done
 
-echo
-echo "| round | run | time | users/s |"
-echo "|---|---|---|---|"
-printf '%s\n' "${results[@]}" | sed 's/^/| /; s/$/ |/'
+print_results "$SERVER, $N users, concurrency $C"

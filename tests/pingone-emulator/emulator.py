@@ -23,7 +23,9 @@ Admin (test hooks, no auth):
   POST /admin/reset                                     forget everything but the clients and the default population
   POST /admin/config {"page_cap":N,"token_ttl":S,"retention_seconds":S,"lag_seconds":S}
   POST /admin/throttle {"requests":N,"retry_after":"1"|null}   answer the next N API requests with 429
-  GET  /admin/stats                                     {"requests":N,"throttled":N,"tokens":N}
+  GET  /admin/stats                                     {"requests":N,"throttled":N,"tokens":N,
+                                                        "in_flight_max":N (most requests being answered at
+                                                        once), "by_method":{"GET":N,...} (admin ones too)}
   POST /admin/expire-tokens                             every issued token is expired (the next call gets 401)
 """
 import base64
@@ -45,6 +47,9 @@ CLIENTS = {
 }
 DEFAULT_POP = "3f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2910"
 LOCK = threading.RLock()
+# Requests being answered now (the emulator answers one at a time under LOCK; reading and writing overlap).
+FLIGHT_LOCK = threading.Lock()
+FLIGHT = [0]
 
 
 def now_iso(t=None):
@@ -355,6 +360,18 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch("DELETE")
 
     def dispatch(self, method):
+        with FLIGHT_LOCK:
+            FLIGHT[0] += 1
+            STATE.stats["in_flight_max"] = max(STATE.stats.get("in_flight_max", 0), FLIGHT[0])
+            by = STATE.stats.setdefault("by_method", {})
+            by[method] = by.get(method, 0) + 1
+        try:
+            self.dispatch_counted(method)
+        finally:
+            with FLIGHT_LOCK:
+                FLIGHT[0] -= 1
+
+    def dispatch_counted(self, method):
         self._body_for = None
         self.body()
         try:

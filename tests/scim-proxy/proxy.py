@@ -29,7 +29,10 @@ Admin (no auth):
   POST /admin/expire-tokens                                               issued tokens stop working (401)
   GET  /admin/stats   {"requests": N, "by_method": {"GET": N, ...}, "searches_get": N (GET with a filter),
                        "searches_post": N (POST .../.search), "throttled": N (429s),
-                       "unavailable": N (other statuses of an outage), "outage_status": the status answered now or 0, "tokens_issued": N, "unauthorized": N}
+                       "unavailable": N (other statuses of an outage), "outage_status": the status answered now or 0, "tokens_issued": N, "unauthorized": N,
+                       "bulk_requests": N (POST .../Bulk), "bulk_operations": N (operations in them),
+                       "in_flight_max": N (the most SCIM requests being answered at once),
+                       "connections": N (TCP connections accepted)}
   POST /admin/reset-stats
 """
 import argparse
@@ -52,7 +55,9 @@ STATE = {
     "phases": [],  # (until, status, retry_after) of an outage, in order
 }
 ZERO = {"requests": 0, "by_method": {}, "searches_get": 0, "searches_post": 0, "throttled": 0, "tokens_issued": 0,
-        "unauthorized": 0, "unavailable": 0}
+        "unauthorized": 0, "unavailable": 0, "bulk_requests": 0, "bulk_operations": 0, "in_flight_max": 0,
+        "connections": 0}
+IN_FLIGHT = [0]
 STATS = json.loads(json.dumps(ZERO))
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host",
                "authorization", "content-length", "proxy-authorization", "proxy-connection"}
@@ -64,6 +69,11 @@ class Proxy(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        with LOCK:
+            STATS["connections"] += 1
+        super().setup()
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -169,6 +179,12 @@ class Proxy(BaseHTTPRequestHandler):
                 STATS["searches_get"] += 1
             if self.command == "POST" and url.path.endswith("/.search"):
                 STATS["searches_post"] += 1
+            if self.command == "POST" and url.path.rstrip("/").endswith("/Bulk"):
+                STATS["bulk_requests"] += 1
+                try:
+                    STATS["bulk_operations"] += len(json.loads(body or b"{}").get("Operations") or [])
+                except ValueError:
+                    pass
             throttled = STATE["throttle_requests"] > 0 or time.time() < STATE["throttle_until"]
             if STATE["throttle_requests"] > 0:
                 STATE["throttle_requests"] -= 1
@@ -193,6 +209,16 @@ class Proxy(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
         headers["Authorization"] = "Bearer " + self.opts.upstream_token
         headers["Content-Length"] = str(len(body))
+        with LOCK:
+            IN_FLIGHT[0] += 1
+            STATS["in_flight_max"] = max(STATS["in_flight_max"], IN_FLIGHT[0])
+        try:
+            return self.forward(up, target, headers, body)
+        finally:
+            with LOCK:
+                IN_FLIGHT[0] -= 1
+
+    def forward(self, up, target, headers, body):
         try:
             conn = http.client.HTTPConnection(up.hostname, up.port or 80, timeout=30)
             conn.request(self.command, target, body=body, headers=headers)

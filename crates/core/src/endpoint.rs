@@ -207,6 +207,18 @@ pub trait Destination: Send + Sync {
 
     /// Drops the index of [`Destination::prepare_resync_index`]: correlation searches again.
     fn end_resync_index(&self) {}
+
+    /// A resync with `threads` entries synchronized in parallel is about to start (not a dry run). Returns how
+    /// many creates the destination sends in one request until [`Destination::end_resync`] (SCIM Bulk): the
+    /// resync then keeps `threads` times as many entries in flight, and the destination itself keeps its
+    /// requests in flight to at most `threads`. The default: 1 (one request per create, `threads` in flight).
+    /// Real-time sync never calls it: it writes one change at a time.
+    async fn begin_resync(&self, _threads: usize) -> usize {
+        1
+    }
+
+    /// The resync of [`Destination::begin_resync`] is over: every create is sent on its own again.
+    async fn end_resync(&self) {}
 }
 
 /// Where a change log is read from: an opaque token that the detector understands (a change number, an

@@ -248,7 +248,15 @@ impl Client {
 
     /// GETs a list and every following page (`_links.next`), sending the items of `_embedded.<key>` to `each`;
     /// stops early when `each` returns false.
-    pub async fn list_pages<F>(&self, first_url: String, key: &str, mut each: F) -> EndpointResult<()>
+    pub async fn list_pages<F>(&self, first_url: String, key: &str, each: F) -> EndpointResult<()>
+    where
+        F: FnMut(Json) -> bool,
+    {
+        self.list_pages_counted(first_url, key, each).await.map(|_| ())
+    }
+
+    /// [`Client::list_pages`], returning how many pages (requests) were read.
+    pub async fn list_pages_counted<F>(&self, first_url: String, key: &str, mut each: F) -> EndpointResult<usize>
     where
         F: FnMut(Json) -> bool,
     {
@@ -268,7 +276,7 @@ impl Client {
             }
             for item in page_items(&self.inner.settings.label, key, &a)?.iter().cloned() {
                 if !each(item) {
-                    return Ok(());
+                    return Ok(pages);
                 }
             }
             url = match a.body.pointer("/_links/next/href").and_then(Json::as_str) {
@@ -284,7 +292,7 @@ impl Client {
                 }
             };
         }
-        Ok(())
+        Ok(pages)
     }
 }
 
@@ -322,7 +330,7 @@ fn transport(label: &str, url: &str, e: &ureq::Error) -> EndpointError {
 const MAX_PAGES: usize = 100_000;
 
 /// Whether `url` has the scheme, host and port of `base` (compared without ASCII case).
-fn same_origin(url: &str, base: &str) -> bool {
+pub(crate) fn same_origin(url: &str, base: &str) -> bool {
     let origin = |u: &str| -> Option<String> {
         let (scheme, rest) = u.trim().split_once("://")?;
         let authority = rest.split(['/', '?', '#']).next()?;

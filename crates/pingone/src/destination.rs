@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use ferrosync::config::Config;
-use ferrosync::endpoint::{Correlated, Destination, EndpointError, EndpointResult, Modification};
+use ferrosync::endpoint::{Correlated, CorrelationPath, Destination, EndpointError, EndpointResult, Modification};
 use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, OnceCell};
 
 use crate::client::{encode, quote, status_error, Body, Client, Settings};
 use crate::id_from_dn;
+use crate::index::{UserIndex, MAX_INDEXED};
 use crate::source::{user_to_entry, DISABLED_ATTR, LOCKED_TIME_ATTR};
 use ferrosync::settings::PingOneDestinationSettings;
 
@@ -57,6 +58,8 @@ pub struct PingOneDestination {
     population: OnceCell<Option<String>>,
     /// The user id of each mapped DN this destination created or correlated (normalized DN).
     ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The correlation index of a full resync ([`Destination::prepare_resync_index`]); `None` outside one.
+    index: std::sync::Mutex<Option<UserIndex>>,
 }
 
 fn norm(dn: &str) -> String {
@@ -108,6 +111,7 @@ impl PingOneDestination {
             default_population_name,
             population: OnceCell::new(),
             ids: Default::default(),
+            index: Default::default(),
         }
     }
 
@@ -231,6 +235,71 @@ impl PingOneDestination {
         Ok(out)
     }
 
+    /// The resync's index, when there is one.
+    fn index(&self) -> std::sync::MutexGuard<'_, Option<UserIndex>> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps the resync's index current with user `id` as PingOne answered a write (`None`: gone, or its
+    /// state unknown).
+    fn index_written(&self, id: &str, user: Option<&Json>) {
+        if let Some(ix) = self.index().as_mut() {
+            match user {
+                Some(u) if u.get("id").and_then(Json::as_str) == Some(id) => ix.put(u.clone()),
+                _ => ix.remove(id),
+            }
+        }
+    }
+
+    /// Lists every user into the index when that takes fewer requests than a search per source entry.
+    async fn prepare_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+        let searches = |why: String| Ok(CorrelationPath::Searches { why });
+        let Some(entries) = entries else {
+            return searches("the source cannot count its entries, so a listing may cost more".into());
+        };
+        // The first page says how many users there are and how many a page holds (PingOne may give fewer
+        // than the limit asked for).
+        let first = self.client.call("GET", self.client.env_url("users?limit=1000"), None).await?;
+        if !first.ok() {
+            return searches(format!("PingOne does not list its users (HTTP {})", first.status));
+        }
+        let Some(total) = first.body.get("count").and_then(Json::as_u64) else {
+            return searches("PingOne does not say how many users there are".into());
+        };
+        if total > MAX_INDEXED {
+            return searches(format!("the environment holds {total} users, more than {MAX_INDEXED} to index"));
+        }
+        let items = crate::client::page_items(self.label(), "users", &first)?;
+        let size = (items.len() as u64).max(1);
+        let pages = total.div_ceil(size).max(1);
+        if pages >= entries {
+            return searches(format!(
+                "listing the environment's {total} users takes {pages} requests (pages of {size}), not fewer than \
+                 the {entries} searches"
+            ));
+        }
+        let mut ix = UserIndex::default();
+        for u in items {
+            ix.put(u.clone());
+        }
+        let mut read = 1;
+        if let Some(next) = first.body.pointer("/_links/next/href").and_then(Json::as_str) {
+            if !crate::client::same_origin(next, &self.client.settings().api_url) {
+                return searches(format!("PingOne gave a next page on another host ({next}): it is not followed"));
+            }
+            read += self
+                .client
+                .list_pages_counted(next.to_string(), "users", |u| {
+                    ix.put(u);
+                    true
+                })
+                .await?;
+        }
+        let listed = ix.len() as u64;
+        *self.index() = Some(ix);
+        Ok(CorrelationPath::Listing { listed, requests: read as u64, entries })
+    }
+
     fn write_error(&self, what: &str, a: &crate::client::Answer) -> EndpointError {
         if a.has_detail("UNIQUENESS_VIOLATION") || a.status == 409 {
             EndpointError::AlreadyExists(format!("PingOne ({}) refused to {what}: {}", self.label(), a.describe()))
@@ -250,12 +319,22 @@ impl Destination for PingOneDestination {
         self.client.check().await
     }
 
+    /// Lists every user into an index when that takes fewer requests than a search per source entry.
+    async fn prepare_resync_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+        self.prepare_index(entries).await
+    }
+
+    fn end_resync_index(&self) {
+        *self.index() = None;
+    }
+
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
         let default = [vec!["username".to_string()], vec!["externalId".to_string()]];
         let lists = if lists.is_empty() { &default[..] } else { lists };
         let mut many = None;
         'lists: for list in lists {
             let mut parts = Vec::new();
+            let mut raw = Vec::new();
             let mut by_id = None;
             for a in list {
                 if a.eq_ignore_ascii_case("dn") {
@@ -266,7 +345,10 @@ impl Destination for PingOneDestination {
                     continue;
                 }
                 match mapped.values(a).first() {
-                    Some(v) => parts.push(format!("{a} eq {}", quote(&v.as_text()))),
+                    Some(v) => {
+                        parts.push(format!("{a} eq {}", quote(&v.as_text())));
+                        raw.push(v.as_text().into_owned());
+                    }
                     None => continue 'lists,
                 }
             }
@@ -276,7 +358,14 @@ impl Destination for PingOneDestination {
                     parts.push(format!("id eq {}", quote(&id)));
                     self.search(&parts.join(" and ")).await?
                 }
-                (None, false) => self.search(&parts.join(" and ")).await?,
+                (None, false) => {
+                    let names: Vec<String> = list.to_vec();
+                    let indexed = self.index().as_mut().map(|ix| ix.lookup(&names, &raw));
+                    match indexed {
+                        Some(users) => users.iter().filter_map(user_to_entry).collect(),
+                        None => self.search(&parts.join(" and ")).await?,
+                    }
+                }
                 (None, true) => continue,
             };
             match found.len() {
@@ -320,6 +409,7 @@ impl Destination for PingOneDestination {
         }
         if let Some(id) = a.body.get("id").and_then(Json::as_str) {
             self.remember(&entry.dn, id);
+            self.index_written(id, Some(&a.body));
         }
         Ok(())
     }
@@ -393,6 +483,7 @@ impl Destination for PingOneDestination {
         if !a.ok() {
             return Err(self.write_error(&format!("update user {uid}"), &a));
         }
+        self.index_written(&uid, Some(&a.body));
         Ok(())
     }
 
@@ -405,6 +496,7 @@ impl Destination for PingOneDestination {
         let Some(uid) = self.resolve(id).await? else { return Ok(()) };
         self.ids.lock().unwrap_or_else(|p| p.into_inner()).remove(&norm(id));
         let a = self.client.call("DELETE", self.user_url(&uid), None).await?;
+        self.index_written(&uid, None);
         match a.status {
             404 => Ok(()),
             s if (200..300).contains(&s) => Ok(()),

@@ -18,6 +18,7 @@
 pub mod client;
 pub mod destination;
 pub mod detector;
+mod index;
 pub mod provider;
 pub mod source;
 pub mod time;

@@ -140,6 +140,7 @@ impl ScimDestination {
                 dn_of: Mutex::new(HashMap::new()),
                 warned: Mutex::new(HashSet::new()),
             }),
+            resync: Mutex::new(None),
         })
     }
 }

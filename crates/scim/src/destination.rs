@@ -2,6 +2,7 @@
 //! through the service's requests.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use ferrosync::synclog::SyncLog;
 use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
+use crate::bulk::{BulkLimits, Op, Queue, Resync};
 use crate::http::{self, status_error, Http};
 use crate::index::{unindexable, EndpointIndex, MAX_INDEXED};
 use crate::mapping::{self, filter_escape, AttrMap, Endpoint, Usage, ID_PREFIX};
@@ -34,6 +36,8 @@ pub(crate) struct Discovery {
     case_exact: HashMap<String, HashSet<String>>,
     /// The lower of `filter.maxResults` and `pagination.maxPageSize` of `/ServiceProviderConfig`, when given.
     max_results: Option<u64>,
+    /// What `bulk` of `/ServiceProviderConfig` says.
+    pub(crate) bulk: BulkLimits,
 }
 
 /// A resource the destination correlated: where it is, and the state it was in.
@@ -69,6 +73,8 @@ pub(crate) struct Inner {
 /// The SCIM 2.0 destination.
 pub struct ScimDestination {
     pub(crate) inner: Arc<Inner>,
+    /// The request slots and Bulk queue of a resync ([`Destination::begin_resync`]); `None` outside one.
+    pub(crate) resync: Mutex<Option<Resync>>,
 }
 
 fn norm(dn: &str) -> String {
@@ -81,9 +87,50 @@ impl ScimDestination {
         f: impl FnOnce(&Inner) -> EndpointResult<T> + Send + 'static,
     ) -> EndpointResult<T> {
         let inner = self.inner.clone();
+        // In a resync with batched creates, more entries are in flight than the pipe's worker count: a
+        // request slot keeps the requests in flight to that count.
+        let slots = lock(&self.resync).as_ref().map(|r| r.slots.clone());
+        let _slot = match slots {
+            Some(s) => {
+                Some(s.acquire_owned().await.map_err(|_| EndpointError::Retryable("the resync is over".to_string()))?)
+            }
+            None => None,
+        };
         tokio::task::spawn_blocking(move || f(&inner))
             .await
             .map_err(|e| EndpointError::Retryable(format!("the SCIM worker stopped: {e}")))?
+    }
+
+    /// The Bulk queue of the resync running now, unless the service refused Bulk.
+    fn bulk_queue(&self) -> Option<Queue> {
+        lock(&self.resync).as_ref().and_then(|r| r.bulk.clone()).filter(|q| !q.off.load(Ordering::Relaxed))
+    }
+
+    /// Creates `entry` through the Bulk queue `q`.
+    async fn create_bulked(&self, q: Queue, entry: Entry) -> EndpointResult<()> {
+        let i = self.inner.choose(&entry);
+        if self.inner.endpoints[i].attrs.iter().any(|m| m.is_members()) {
+            // Its members may be queued still: they are found once they are created.
+            q.outstanding.drained().await;
+            return self.run(move |inner| inner.create(&entry)).await;
+        }
+        let e = entry.clone();
+        let (i, body) = self.run(move |inner| inner.prepare_create(&e)).await?;
+        let Some((json, len)) = q.operation(&self.inner.endpoints[i].path, &body) else {
+            return self.run(move |inner| inner.post_one(i, &entry, body)).await;
+        };
+        let (done, result) = tokio::sync::oneshot::channel();
+        q.outstanding.add();
+        let sent = q.tx.send(Op { ep: i, entry, body, json, len, done });
+        let outcome = match sent {
+            Ok(()) => result
+                .await
+                .unwrap_or_else(|_| Err(EndpointError::Retryable("the SCIM Bulk sender stopped".to_string()))),
+            // The queue is closed (the resync is ending): on its own.
+            Err(mpsc::error::SendError(op)) => self.run(move |inner| inner.post_one(op.ep, &op.entry, op.body)).await,
+        };
+        q.outstanding.done();
+        outcome
     }
 }
 
@@ -115,6 +162,7 @@ impl Inner {
                 .flatten()
                 .filter_map(Json::as_u64)
                 .min();
+            d.bulk = BulkLimits::from_config(&j);
         }
         let sch = self.http.send("GET", "Schemas", None, None)?;
         if sch.status == 200 {
@@ -150,7 +198,14 @@ impl Inner {
         Ok(self.discovery.get_or_init(|| d))
     }
 
-    fn warn_once(&self, what: String) {
+    pub(crate) fn warn_bulk_refused(&self, status: u16, n: usize) {
+        self.warn_once(format!(
+            "the service answered HTTP {status} to a Bulk request of {n} operations though its \
+             /ServiceProviderConfig says bulk.supported: creates are sent one POST each from now on"
+        ));
+    }
+
+    pub(crate) fn warn_once(&self, what: String) {
         if lock(&self.warned).insert(what.clone()) {
             let message = format!("SCIM destination '{}': {what}", self.name);
             if !self.log.warning(&self.pipe, &message) {
@@ -555,11 +610,17 @@ impl Inner {
     }
 
     fn create(&self, e: &Entry) -> EndpointResult<()> {
+        let (i, body) = self.prepare_create(e)?;
+        self.post_one(i, e, body)
+    }
+
+    /// What a create of `e` sends: its endpoint and resource. Services need not enforce uniqueness (Groups
+    /// rarely do): it looks first, so a create never duplicates. A resource that exists is the engine's to
+    /// compare and update (it correlates next, and finds the resource just read without asking the service
+    /// again).
+    pub(crate) fn prepare_create(&self, e: &Entry) -> EndpointResult<(usize, Json)> {
         let i = self.choose(e);
         let ep = &self.endpoints[i];
-        // Services need not enforce uniqueness (Groups rarely do): look first, so a create never duplicates.
-        // A resource that exists is the engine's to compare and update (it correlates next, and finds the
-        // resource just read without asking the service again).
         match self.correlate(e)? {
             Correlated::None => {}
             Correlated::One(_) => {
@@ -582,32 +643,61 @@ impl Inner {
         }
         let mut body = ep.build(e, Usage::Create, &mut |dn| self.resolve_dn(dn));
         self.declared_only(ep, &mut body)?;
-        let body = Json::Object(body);
+        Ok((i, Json::Object(body)))
+    }
+
+    /// Creates `e` as resource `body` at endpoint `i` by one POST.
+    pub(crate) fn post_one(&self, i: usize, e: &Entry, body: Json) -> EndpointResult<()> {
+        let ep = &self.endpoints[i];
         let r = self.http.send("POST", &ep.path, Some(&body), None)?;
         match r.status {
             200 | 201 => {
                 let j = r.json();
                 let id = j.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
                 let version = version_of(&j, r.etag.as_deref());
-                self.index_put(i, &id, Some(&j));
-                self.remember(
-                    &e.dn,
-                    Known { ep: i, id, version, resource: Some(j), mapped: Some(e.clone()), fresh: false },
-                );
+                self.created(i, e, id, version, Some(j));
                 Ok(())
             }
-            409 => {
-                // Already there: correlate and bring it up to date.
-                match self.correlate(e)? {
-                    Correlated::One(_) => {
-                        let k = lock(&self.known).get(&norm(&e.dn)).cloned();
-                        let Some(k) = k else { return Err(status_error("POST", &ep.path, Some(&body), &r)) };
-                        self.update(&e.dn, k, e.clone())
-                    }
-                    _ => Err(status_error("POST", &ep.path, Some(&body), &r)),
-                }
-            }
+            409 => self.conflict(e, || status_error("POST", &ep.path, Some(&body), &r)),
             _ => Err(status_error("POST", &ep.path, Some(&body), &r)),
+        }
+    }
+
+    /// Remembers that `e` is now resource `id` at endpoint `i`, in state `resource` when the service gave it
+    /// (else `sent`, what was sent, keeps it findable in the resync's index, and its state is read by id
+    /// when it is needed).
+    pub(crate) fn created(&self, i: usize, e: &Entry, id: String, version: Option<String>, resource: Option<Json>) {
+        self.index_put(i, &id, resource.as_ref());
+        self.remember(&e.dn, Known { ep: i, id, version, resource, mapped: Some(e.clone()), fresh: false });
+    }
+
+    /// Remembers resource `id` created from `sent` without its state (a Bulk answer has none): findable in the
+    /// resync's index, read by id when its state is needed.
+    pub(crate) fn created_unread(&self, i: usize, e: &Entry, id: String, sent: &Json) {
+        let mut res = sent.clone();
+        if let Some(o) = res.as_object_mut() {
+            o.insert("id".into(), Json::String(id.clone()));
+        }
+        self.index_put(i, &id, Some(&res));
+        {
+            let mut index = lock(&self.index);
+            if let Some(ix) = index.as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut) {
+                ix.forget_state(&id);
+            }
+        }
+        self.remember(&e.dn, Known { ep: i, id, version: None, resource: None, mapped: Some(e.clone()), fresh: false });
+    }
+
+    /// A create of `e` at endpoint `i` answered 409: the resource is there already, so correlate and bring it
+    /// up to date; `error` when it cannot be found.
+    pub(crate) fn conflict(&self, e: &Entry, error: impl FnOnce() -> EndpointError) -> EndpointResult<()> {
+        match self.correlate(e)? {
+            Correlated::One(_) => {
+                let k = lock(&self.known).get(&norm(&e.dn)).cloned();
+                let Some(k) = k else { return Err(error()) };
+                self.update(&e.dn, k, e.clone())
+            }
+            _ => Err(error()),
         }
     }
 
@@ -784,6 +874,25 @@ impl Destination for ScimDestination {
         *lock(&self.inner.index) = None;
     }
 
+    /// At most `threads` requests in flight; with a service whose `/ServiceProviderConfig` says
+    /// `bulk.supported`, creates go in Bulk requests of up to `min(maxOperations, 200)` operations.
+    async fn begin_resync(&self, threads: usize) -> usize {
+        let limits = match self.run(|i| i.discovery().map(|d| d.bulk)).await {
+            Ok(l) => l,
+            Err(_) => BulkLimits::default(),
+        };
+        let slots = Arc::new(tokio::sync::Semaphore::new(threads.max(1)));
+        let bulk = limits.supported.then(|| Queue::start(self.inner.clone(), limits, slots.clone()));
+        let batch = if bulk.is_some() { limits.max_operations } else { 1 };
+        *lock(&self.resync) = Some(Resync { slots, bulk });
+        batch
+    }
+
+    async fn end_resync(&self) {
+        // The queue's sender ends once the queue is closed and empty.
+        *lock(&self.resync) = None;
+    }
+
     async fn correlate(&self, mapped: &Entry, _lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
         let mapped = mapped.clone();
         self.run(move |i| i.correlate(&mapped)).await
@@ -796,6 +905,9 @@ impl Destination for ScimDestination {
 
     async fn create(&self, entry: &Entry) -> EndpointResult<()> {
         let entry = entry.clone();
+        if let Some(q) = self.bulk_queue() {
+            return self.create_bulked(q, entry).await;
+        }
         self.run(move |i| i.create(&entry)).await
     }
 

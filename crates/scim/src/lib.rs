@@ -41,6 +41,7 @@
 // A library does not print: what it has to say goes through return values, the sync log or a caller's sink.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod bulk;
 mod config;
 mod destination;
 #[doc(hidden)]

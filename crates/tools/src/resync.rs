@@ -68,6 +68,10 @@ pub struct Args {
     /// option: by default a destination that can list its entries more cheaply than it can search for each does so).
     #[arg(long = "correlateBySearch")]
     pub correlate_by_search: bool,
+    /// Send every create as a request of its own, never in batches (a ferrosync option: by default a SCIM
+    /// service whose /ServiceProviderConfig says bulk.supported gets the creates in Bulk requests).
+    #[arg(long = "noBatchedCreates")]
+    pub no_batched_creates: bool,
     /// Where the DNs of entries that failed are written (default: SERVER-ROOT/logs/resync-failed-DNs.log).
     #[arg(long = "failedDNsFile", value_name = "FILE")]
     pub failed_dns_file: Option<PathBuf>,
@@ -290,6 +294,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             correlate_by_search: args.correlate_by_search,
             mass_delete_threshold: pipe_settings.mass_delete_threshold,
             allow_mass_delete: args.allow_mass_delete,
+            batched_creates: !args.no_batched_creates,
         };
         let recorded = resync::run_recording(&engine, &opts, &progress, &args.pipe_name, cli::open_store(&root)?)
             .await
@@ -316,6 +321,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(c) = &r.correlation {
                 out.push_str(&format!("  {}\n", c.describe()));
                 log.write(2, &c.describe());
+            }
+            if r.creates_per_request > 1 {
+                let what = format!(
+                    "Creates: in batches of up to {} per request (the destination's bulk requests)",
+                    r.creates_per_request
+                );
+                out.push_str(&format!("  {what}\n"));
+                log.write(2, &what);
             }
         }
         let total = resync::totals(&reports);

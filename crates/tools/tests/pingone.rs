@@ -399,6 +399,41 @@ async fn old_start_point_needs_a_resync() {
     assert!(sp.as_str().starts_with("pingone:"), "{sp:?}");
 }
 
+/// A pipe `p` from OpenLDAP below `base` to PingOne `p1`, new users in population `pop`, correlated by username
+/// (with `extra_destination` and `extra_pipe` appended to the destination's and pipe's creation).
+fn ldap_to_p1_batch(
+    server: &Server,
+    p1: &P1,
+    base: &str,
+    pop: &str,
+    extra_destination: &str,
+    extra_pipe: &str,
+) -> String {
+    format!(
+        "{}\
+         dsconfig create-sync-source --source-name src --type generic-ldap --set base-dn:{base} --set server:openldap\n\
+         dsconfig create-sync-destination --destination-name p1 --type ping-one-customer --set ping-one-api-url:{} \
+            --set ping-one-auth-url:{} --set ping-one-environment-id:{} --set ping-one-oauth-client-id:{} \
+            --set ping-one-oauth-client-secret:{} --set ping-one-default-population-id:{pop}{extra_destination}\n\
+         dsconfig create-sync-pipe --pipe-name p --set sync-source:src --set sync-destination:p1{extra_pipe}\n\
+         dsconfig create-attribute-map --map-name to-p1\n\
+         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name resourceType --type constructed --set value-pattern:user\n\
+         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name username --type constructed --set value-pattern:{{uid}}\n\
+         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name email --type constructed --set value-pattern:{{mail}}\n\
+         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name externalId --type constructed --set value-pattern:{{uid}}\n\
+         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name name --type constructed \
+            --set 'value-pattern:{{{{\"given\":\"{{givenName}}\",\"family\":\"{{sn}}\"}}}}'\n\
+         dsconfig create-sync-class --pipe-name p --class-name users --set \"include-filter:(objectClass=inetOrgPerson)\" \
+            --set attribute-map:to-p1 --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:username\n",
+        server.dsconfig("openldap"),
+        p1.url,
+        p1.auth_url,
+        p1.env,
+        p1.id,
+        p1.secret,
+    )
+}
+
 /// LDAP → PingOne: resync creates users in the destination's population (correlated by username), then
 /// updates them; the old `ping-one-*` property names work.
 #[tokio::test]
@@ -428,29 +463,7 @@ async fn resync_openldap_to_pingone_destination() {
         .unwrap();
     }
     let root = Root::new();
-    let batch = format!(
-        "{}\
-         dsconfig create-sync-source --source-name src --type generic-ldap --set base-dn:{base} --set server:openldap\n\
-         dsconfig create-sync-destination --destination-name p1 --type ping-one-customer --set ping-one-api-url:{} \
-            --set ping-one-auth-url:{} --set ping-one-environment-id:{} --set ping-one-oauth-client-id:{} \
-            --set ping-one-oauth-client-secret:{} --set ping-one-default-population-id:{pop}\n\
-         dsconfig create-sync-pipe --pipe-name p --set sync-source:src --set sync-destination:p1\n\
-         dsconfig create-attribute-map --map-name to-p1\n\
-         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name resourceType --type constructed --set value-pattern:user\n\
-         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name username --type constructed --set value-pattern:{{uid}}\n\
-         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name email --type constructed --set value-pattern:{{mail}}\n\
-         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name externalId --type constructed --set value-pattern:{{uid}}\n\
-         dsconfig create-attribute-mapping --map-name to-p1 --mapping-name name --type constructed \
-            --set 'value-pattern:{{{{\"given\":\"{{givenName}}\",\"family\":\"{{sn}}\"}}}}'\n\
-         dsconfig create-sync-class --pipe-name p --class-name users --set \"include-filter:(objectClass=inetOrgPerson)\" \
-            --set attribute-map:to-p1 --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:username\n",
-        server.dsconfig("openldap"),
-        p1.url,
-        p1.auth_url,
-        p1.env,
-        p1.id,
-        p1.secret,
-    );
+    let batch = ldap_to_p1_batch(&server, &p1, &base, &pop, "", "");
     let file = root.write("b.dsconfig", &batch);
     root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
     let out = root.run("resync", &["--pipe-name", "p"]).ok();
@@ -967,4 +980,85 @@ async fn credentials_go_over_plain_http_only_when_allowed() {
     assert!(out.contains("clear text"), "{out}");
     w.resync().ok();
     assert_eq!(w.people().await, 1);
+}
+
+/// A resync of 200 users with 8 worker threads into an emulator of its own (pages of up to 1000 users):
+/// correlation from one listing of the environment, not a search per user; the requests in parallel; the
+/// right users. Again: everything in sync, with no write and a handful of requests.
+#[tokio::test]
+async fn resync_of_200_users_correlates_from_one_listing_in_parallel() {
+    const N: usize = 200;
+    let (_own, p1) = OwnEmulator::start();
+    p1.admin("config", json!({"page_cap": 1000})).await;
+    let api = p1.client(false);
+    let server = Server::from_env("OPENLDAP");
+    let ldap = server.client();
+    let t = unique("p1-par");
+    let base = format!("ou={t},{}", server.base_dn);
+    ldap.add(&entry(&base, &[("objectClass", "organizationalUnit"), ("ou", &t)])).await.unwrap();
+    let pop = create_population(&api, &format!("par-{t}")).await;
+    // Users of another population that the listing reads too (and correlation must not confuse).
+    for i in 0..5 {
+        create_user(&api, &pop, &format!("other-{t}-{i}"), "Other", "User").await;
+    }
+    for i in 0..N {
+        let uid = format!("{t}-{i}");
+        let sn = format!("Family{i}");
+        ldap.add(&entry(
+            &format!("uid={uid},{base}"),
+            &[
+                ("objectClass", "inetOrgPerson"),
+                ("uid", &uid),
+                ("cn", &uid),
+                ("sn", &sn),
+                ("givenName", "Given"),
+                ("mail", &format!("{uid}@example.com")),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    let root = Root::new();
+    let batch = ldap_to_p1_batch(
+        &server,
+        &p1,
+        &base,
+        &pop,
+        " --set max-requests-per-second:100000",
+        " --set num-worker-threads:8",
+    );
+    let file = root.write("b.dsconfig", &batch);
+    root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let requests = |s: &Json| s["requests"].as_u64().unwrap();
+    let before = p1.admin("stats", json!({})).await;
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    let after = p1.admin("stats", json!({})).await;
+    assert!(out.contains("Correlation: from one listing of the destination (5 entries in 1 requests"), "{out}");
+    assert!(
+        out.contains(&format!("\"0 entries were in-sync, 0 entries were modified, {N} entries were created,")),
+        "{out}"
+    );
+    // A check, the listing, then one POST per user; no searches.
+    let sent = requests(&after) - requests(&before);
+    assert!(sent <= N as u64 + 5, "{sent} requests for {N} creates: {after}");
+    assert!(after["in_flight_max"].as_u64().unwrap() >= 2, "requests in parallel: {after}");
+    let users = list_users(&api, &format!("population.id eq \"{pop}\" and username sw \"{t}-\"")).await;
+    assert_eq!(users.len(), N, "{out}");
+    for u in &users {
+        let uid = u["username"].as_str().unwrap();
+        let i = uid.rsplit('-').next().unwrap();
+        assert_eq!(u["name"]["family"], format!("Family{i}"), "{u}");
+        assert_eq!(u["email"], format!("{uid}@example.com"), "{u}");
+    }
+
+    let before = p1.admin("stats", json!({})).await;
+    let out = root.run("resync", &["--pipe-name", "p"]).ok();
+    let after = p1.admin("stats", json!({})).await;
+    assert!(
+        out.contains(&format!("\"{N} entries were in-sync, 0 entries were modified, 0 entries were created,")),
+        "{out}"
+    );
+    let sent = requests(&after) - requests(&before);
+    assert!(sent <= 5, "{sent} requests to find {N} users in sync: {after}");
+    assert_eq!(list_users(&api, &format!("population.id eq \"{pop}\"")).await.len(), N + 5);
 }

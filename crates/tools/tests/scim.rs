@@ -1033,3 +1033,145 @@ async fn scim2_server_resync_from_a_listing_does_what_searches_do() {
 async fn scimmy_resync_from_a_listing_does_what_searches_do() {
     listing_path_matches_searches("SCIMMY").await;
 }
+
+/// Every user of the world at the service (read straight from it, by a paged listing): userName (without the
+/// world's suffix) to (displayName, title, familyName).
+fn world_users(w: &World) -> std::collections::BTreeMap<String, (String, String, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut start = 1;
+    loop {
+        let (code, j) = w.scim.curl("GET", &format!("Users?startIndex={start}&count=500"), None);
+        assert_eq!(code, 200, "{j}");
+        let page = j["Resources"].as_array().cloned().unwrap_or_default();
+        if page.is_empty() {
+            break;
+        }
+        start += page.len();
+        for r in page {
+            let name = r["userName"].as_str().unwrap_or_default();
+            if let Some(n) = name.strip_suffix(&w.t) {
+                let s = |v: &Json| v.as_str().unwrap_or_default().to_string();
+                let old =
+                    out.insert(n.to_string(), (s(&r["displayName"]), s(&r["title"]), s(&r["name"]["familyName"])));
+                assert!(old.is_none(), "two users {name}");
+            }
+        }
+        if start as u64 > j["totalResults"].as_u64().unwrap_or(0) {
+            break;
+        }
+    }
+    out
+}
+
+/// A world of `n` users correlated by displayName (`cn-<i>`), 8 worker threads, behind a counting gateway;
+/// user p7's userName is taken at the service by a user with another displayName (a create of p7 meets a
+/// uniqueness conflict that correlation cannot see).
+async fn parallel_world(prefix: &str, name: &str, n: usize) -> (World, Proxy) {
+    let w = World::new(name, prefix, None).await;
+    w.dsconfig(
+        "dsconfig set-scim2-endpoint-mapping-prop --mapping-name Users --set search-attribute-mapping:displayName\n\
+         dsconfig set-sync-pipe-prop --pipe-name ldap-to-scim --set num-worker-threads:8\n",
+    );
+    for i in 0..n {
+        let uid = w.uid(&format!("p{i}"));
+        let (cn, title, sn) = (format!("cn-{i}{}", w.t), format!("T{i}"), format!("S{i}"));
+        let dn = format!("uid={uid},ou=people,{}", w.base);
+        let attrs = [
+            ("objectClass", "inetOrgPerson"),
+            ("uid", uid.as_str()),
+            ("cn", cn.as_str()),
+            ("sn", sn.as_str()),
+            ("givenName", "Given"),
+            ("title", title.as_str()),
+        ];
+        w.src.add(&entry(&dn, &attrs)).await.unwrap();
+    }
+    let taken = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": w.uid("p7"),
+                       "displayName": "someone else"});
+    let (code, j) = w.scim.curl("POST", "Users", Some(&taken));
+    assert_eq!(code, 201, "{j}");
+    let proxy = Proxy::start(&w.scim);
+    w.use_url(&proxy.url);
+    (w, proxy)
+}
+
+/// What the service must hold after the resync of a parallel world of `n` users.
+fn check_parallel_content(w: &World, n: usize) {
+    let users = world_users(w);
+    assert_eq!(users.len(), n, "{:?}", users.keys().collect::<Vec<_>>());
+    for i in 0..n {
+        let got = users.get(&format!("p{i}")).unwrap_or_else(|| panic!("no user p{i}"));
+        if i == 7 {
+            assert_eq!(got.0, "someone else", "the user that held p7's userName was left alone");
+            continue;
+        }
+        assert_eq!(got, &(format!("cn-{i}{}", w.t), format!("T{i}"), format!("S{i}")), "user p{i}");
+    }
+}
+
+async fn parallel_resync(prefix: &str) {
+    const N: usize = 300;
+    let (bulk, bulk_proxy) = parallel_world(prefix, "blk", N).await;
+    let (single, single_proxy) = parallel_world(prefix, "sgl", N).await;
+    let want = format!(
+        "\"0 entries were in-sync, 0 entries were modified, {} entries were created, 0 entries are still out-of-sync, 0 entries are still missing, and 1 entries could not be processed due to an error\"",
+        N - 1
+    );
+
+    // Bulk: every create in Bulk requests, 8 in flight at most; p7's operation fails alone, with the service's
+    // uniqueness error, and the others are created.
+    let r = bulk.resync(&[]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 1, "{out}\n{}", r.stderr());
+    assert!(out.contains(&want), "{out}");
+    assert!(out.contains("Correlation: from one listing of the destination"), "{out}");
+    assert!(out.contains("Creates: in batches of up to 200 per request"), "{out}");
+    let stats = bulk_proxy.stats();
+    assert_eq!(stats["bulk_operations"], N as u64, "each create once, in a Bulk request: {stats}");
+    let requests = stats["bulk_requests"].as_u64().unwrap();
+    assert!(requests * 4 <= N as u64, "{N} creates in {requests} Bulk requests: {stats}");
+    assert_eq!(bulk_proxy.method("POST"), requests, "no create was sent on its own: {stats}");
+    assert!(stats["in_flight_max"].as_u64().unwrap() <= 8, "at most the worker count in flight: {stats}");
+    let failed = std::fs::read_to_string(bulk.root.path().join("logs/resync-failed-DNs.log")).unwrap();
+    assert!(failed.contains(&format!("uid={}", bulk.uid("p7"))), "{failed}");
+    assert!(failed.contains("409") && failed.contains("Bulk POST /Users"), "p7's own error: {failed}");
+    assert_eq!(failed.matches("dn: ").count(), 1, "{failed}");
+    check_parallel_content(&bulk, N);
+
+    // Single creates: parallel POSTs, up to the worker count at once.
+    let r = single.resync(&["--noBatchedCreates"]);
+    let out = r.stdout();
+    assert_eq!(r.code(), 1, "{out}\n{}", r.stderr());
+    assert!(out.contains(&want), "{out}");
+    assert!(!out.contains("Creates: in batches"), "{out}");
+    let stats = single_proxy.stats();
+    assert_eq!(single_proxy.method("POST"), N as u64, "one POST per create: {stats}");
+    assert_eq!(stats["bulk_requests"], 0, "{stats}");
+    let in_flight = stats["in_flight_max"].as_u64().unwrap();
+    assert!((2..=8).contains(&in_flight), "requests in parallel, at most the worker count: {stats}");
+    assert!(stats["connections"].as_u64().unwrap() <= 16, "kept-alive connections were reused: {stats}");
+    check_parallel_content(&single, N);
+
+    // Again: everything in sync from one listing, no write.
+    bulk_proxy.admin("POST", "reset-stats", None);
+    let r = bulk.resync(&[]);
+    let out = r.stdout();
+    assert!(
+        out.contains(&format!("\"{} entries were in-sync, 0 entries were modified, 0 entries were created,", N - 1)),
+        "{out}"
+    );
+    let stats = bulk_proxy.stats();
+    assert_eq!(stats["requests"], stats["by_method"]["GET"], "only reads: {stats}");
+    assert!(stats["requests"].as_u64().unwrap() < 20, "a listing, not a request per user: {stats}");
+    check_parallel_content(&bulk, N);
+}
+
+#[tokio::test]
+async fn scim2_server_parallel_and_bulk_resync_of_300_users() {
+    parallel_resync("SCIM2").await;
+}
+
+#[tokio::test]
+async fn scimmy_parallel_and_bulk_resync_of_300_users() {
+    parallel_resync("SCIMMY").await;
+}

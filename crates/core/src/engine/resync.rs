@@ -42,6 +42,8 @@ pub struct ResyncOptions {
     pub mass_delete_threshold: u64,
     /// ... unless the operator said to go past it (`--allowMassDelete`).
     pub allow_mass_delete: bool,
+    /// Let the destination send creates in batches ([`crate::endpoint::Destination::begin_resync`]).
+    pub batched_creates: bool,
 }
 
 /// Counts, in the words of Ping's resync summary.
@@ -129,6 +131,9 @@ pub struct PassReport {
     /// A delete pass that the mass-delete guard stopped before deleting anything: how many entries it would
     /// have deleted.
     pub deletes_held: Option<u64>,
+    /// Creates sent per request at most (more than 1: batches, such as SCIM Bulk); 1 for a single create
+    /// per request.
+    pub creates_per_request: usize,
 }
 
 /// Progress callbacks, for the tool's progress bar and log.
@@ -154,6 +159,23 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     }
     engine.source.check().await?;
     engine.destination.check().await?;
+    // Creates may go to the destination in batches while the passes run (SCIM Bulk): `batch` of them per
+    // request, with as many entries in flight as fill `threads` such requests.
+    let begin = !opts.dry_run && opts.batched_creates;
+    let batch = if begin { engine.destination.begin_resync(opts.threads.max(1)).await.max(1) } else { 1 };
+    let reports = run_passes(engine, opts, batch, observer).await;
+    if begin {
+        engine.destination.end_resync().await;
+    }
+    reports
+}
+
+async fn run_passes(
+    engine: &Engine,
+    opts: &ResyncOptions,
+    batch: usize,
+    observer: &dyn Observer,
+) -> EndpointResult<Vec<PassReport>> {
     let passes = opts.passes.max(1);
     let mut reports = Vec::new();
     let mut retry: Option<Vec<String>> = opts.dns.clone();
@@ -168,12 +190,15 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
         } else {
             (None, None)
         };
-        let report = run_pass(engine, opts, pass, only, known_total, observer, &mut seen_destinations).await;
+        let report = run_pass(engine, opts, batch, pass, only, known_total, observer, &mut seen_destinations).await;
         if pass == 1 {
             engine.destination.end_resync_index();
         }
         let mut report = report?;
         report.correlation = correlation;
+        if pass == 1 {
+            report.creates_per_request = batch;
+        }
         let failed: Vec<String> = report.failures.iter().map(|f| f.dn.clone()).collect();
         reports.push(report);
         if failed.is_empty() {
@@ -245,9 +270,11 @@ impl RateLimiter {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_pass(
     engine: &Engine,
     opts: &ResyncOptions,
+    batch: usize,
     pass: u32,
     only: Option<Vec<String>>,
     known_total: Option<u64>,
@@ -256,6 +283,8 @@ async fn run_pass(
 ) -> EndpointResult<PassReport> {
     let started = Instant::now();
     let threads = opts.threads.max(1);
+    // With a destination that batches creates, `threads` requests of `batch` creates each.
+    let in_flight_max = threads * batch;
     let (tx, mut rx) = mpsc::channel::<EndpointResult<Entry>>(threads * 4);
     // The entries are counted (for the progress bar's ETA) while the pass runs, not before it.
     let total = only.as_ref().map(|dns| dns.len() as u64).or(known_total);
@@ -316,8 +345,8 @@ async fn run_pass(
                 observer.total_known(pass, n);
             }
         }
-        // Keep at most `threads` entries in flight.
-        while in_flight.len() >= threads {
+        // Keep at most `in_flight_max` entries in flight.
+        while in_flight.len() >= in_flight_max {
             if let Some(done) = in_flight.join_next().await {
                 if let Some(down) = record(done, &mut report, observer, opts.delete_missing.then_some(&mut *seen)) {
                     source_error = Some(EndpointError::Unavailable(down));
