@@ -739,7 +739,8 @@ async fn ldap_to_ad_preset_creates_enabled_users_with_passwords() {
 /// its own way. `PEOPLE` is the destination's people container.
 const AD_STATE: &str = "\
 dsconfig create-attribute-map --map-name ad-state
-dsconfig create-attribute-mapping --map-name ad-state --mapping-name objectClass --type constructed --set value-pattern:inetOrgPerson
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name objectClass --type constructed --set value-pattern:top \
+    --set value-pattern:person --set value-pattern:organizationalPerson --set value-pattern:inetOrgPerson
 dsconfig create-attribute-mapping --map-name ad-state --mapping-name uid --type direct --set from-attribute:sAMAccountName
 dsconfig create-attribute-mapping --map-name ad-state --mapping-name cn --type direct --set from-attribute:cn
 dsconfig create-attribute-mapping --map-name ad-state --mapping-name sn --type direct --set from-attribute:sn
@@ -924,7 +925,8 @@ async fn ad_password_policy_state_reaches_389_and_openldap() {
         if !realtime {
             // Nothing left to write: the destinations' state is what the mapping says.
             let out = resync("p") + &resync("q");
-            assert_eq!(out.matches("0 entries were modified").count(), 2, "{out}");
+            let log = std::fs::read_to_string(w.root.path().join("logs/tools/resync.log")).unwrap_or_default();
+            assert_eq!(out.matches("0 entries were modified").count(), 2, "{out}\n{log}");
         }
         // Unlocked.
         unlock().await;
