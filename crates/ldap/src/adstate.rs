@@ -445,7 +445,7 @@ mod tests {
         add_intermediates(&mut e);
         assert_eq!(e.texts(DISABLED_ATTR), ["true"]);
         assert!(!e.has(LOCKED_TIME_ATTR));
-        assert_eq!(e.texts(CHANGED_TIME_ATTR), ["20251221202000Z"]);
+        assert_eq!(e.texts(CHANGED_TIME_ATTR), ["20251205043000Z"]);
         let mut lds = Entry::new("CN=b");
         lds.set("msDS-UserAccountDisabled", vec![Value::from("FALSE")]);
         add_intermediates(&mut lds);
