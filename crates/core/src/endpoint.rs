@@ -187,6 +187,15 @@ pub trait Destination: Send + Sync {
     /// that cannot list its entries says so in [`Destination::capabilities`] and returns an error here.
     async fn stream(&self, attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()>;
 
+    /// Called before the engine compares `existing` (as [`Destination::fetch`] or [`Destination::correlate`]
+    /// returned it) with `mapped`: a destination that stores some mapped attributes in a form of its own (the
+    /// password policy state of an LDAP destination that is not a PingDirectory: an account lock written for
+    /// `pwdAccountLockedTime` and `ds-pwp-account-disabled`) rewrites `existing` so that the diff sees those
+    /// attributes as `mapped` has them when the stored state already matches, and differing (every attribute
+    /// of the state, so that [`Destination::modify`] is given all of them) when it does not. The default: as
+    /// it is.
+    fn prepare_diff(&self, _mapped: &Entry, _existing: &mut Entry) {}
+
     /// Whether a [`Modification::Replace`] of an attribute leaves it holding exactly the given values (an
     /// empty list: none, even when it had none), with nothing else to know about the entry. The engine then
     /// applies a change to an entry it wrote before without reading it first (see

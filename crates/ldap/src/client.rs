@@ -445,6 +445,45 @@ impl LdapClient {
         .map(|_| ())
     }
 
+    /// Adds `entry` with request controls (such as the Relax control, for attributes only the server may write).
+    pub async fn add_with_controls(&self, entry: &Entry, controls: Vec<RawControl>) -> Result<(), LdapError> {
+        let attrs = add_attributes(entry);
+        let dn = entry.dn.as_str();
+        self.execute("add", dn, |mut ldap| {
+            let attrs = attrs.clone();
+            let controls = controls.clone();
+            async move {
+                ldap.with_controls(controls).add(dn, attrs).await?.success()?;
+                Ok(())
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Modifies the entry `dn` with request controls; an empty list does nothing.
+    pub async fn modify_with_controls(
+        &self,
+        dn: &str,
+        mods: &[Modification],
+        controls: Vec<RawControl>,
+    ) -> Result<(), LdapError> {
+        if mods.is_empty() {
+            return Ok(());
+        }
+        let mods: Vec<_> = mods.iter().map(Modification::to_mod).collect();
+        self.execute("modify", dn, |mut ldap| {
+            let mods = mods.clone();
+            let controls = controls.clone();
+            async move {
+                ldap.with_controls(controls).modify(dn, mods).await?.success()?;
+                Ok(())
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Renames (`new_rdn`) and/or moves (`new_superior`) the entry `dn`.
     pub async fn modify_dn(
         &self,

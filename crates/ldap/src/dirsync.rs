@@ -377,6 +377,9 @@ impl DirSyncDetector {
         let mut c = Change::new(after.clone(), guid.clone().unwrap_or_default(), kind, entry.dn.clone());
         c.unique_id = guid;
         if c.kind == ChangeKind::Modify {
+            for a in crate::adstate::changed_intermediates(&changed) {
+                changed.push(a.to_string());
+            }
             c.changed_attributes = changed;
         }
         c.time = entry.first_text("whenChanged");

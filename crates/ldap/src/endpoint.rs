@@ -19,6 +19,7 @@ use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{ldap_filter_escape, Dn};
 use tokio::sync::mpsc;
 
+use crate::adstate::{needs_relax, relax_controls, DestinationState, MappedState};
 use crate::{
     ClientCertificate, ClientOptions, ErrorClass, LdapClient, LdapError, Modification, RetryPolicy, Scope, Security,
     ServerConfig, Trust,
@@ -191,6 +192,9 @@ pub struct LdapSource {
     base_dns: Vec<String>,
     unique_id_attribute: String,
     attributes: Vec<String>,
+    /// An Active Directory source: entries get the password policy state intermediate attributes
+    /// ([`crate::adstate::add_intermediates`]).
+    ad_state: bool,
 }
 
 impl LdapSource {
@@ -207,7 +211,22 @@ impl LdapSource {
             base_dns,
             unique_id_attribute: unique_id_attribute.to_string(),
             attributes,
+            ad_state: false,
         }
+    }
+
+    /// Makes this an Active Directory source: every entry read gets the intermediate attributes
+    /// `pwdAccountLockedTimeFromAD`, `ds-pwp-account-disabled-from-ad` and `pwdChangedTimeFromAD`.
+    pub fn with_ad_state(mut self) -> Self {
+        self.ad_state = true;
+        self
+    }
+
+    fn finish(&self, mut e: Entry) -> Entry {
+        if self.ad_state {
+            crate::adstate::add_intermediates(&mut e);
+        }
+        e
     }
 
     /// The source `source` of pipe `pipe`, reading the attributes the pipe's classes need.
@@ -257,7 +276,7 @@ impl EntrySource for LdapSource {
     }
 
     async fn fetch(&self, dn: &str) -> EndpointResult<Option<Entry>> {
-        self.client.get(dn, &self.attrs()).await.map_err(endpoint_error)
+        Ok(self.client.get(dn, &self.attrs()).await.map_err(endpoint_error)?.map(|e| self.finish(e)))
     }
 
     async fn fetch_by_unique_id(&self, id: &str) -> EndpointResult<Option<Entry>> {
@@ -266,7 +285,7 @@ impl EntrySource for LdapSource {
             let found =
                 self.client.search(base, Scope::Subtree, &filter, &self.attrs()).await.map_err(endpoint_error)?;
             if let Some(e) = found.into_iter().next() {
-                return Ok(Some(e));
+                return Ok(Some(self.finish(e)));
             }
         }
         Ok(None)
@@ -300,7 +319,7 @@ impl EntrySource for LdapSource {
                     self.client.search(base, Scope::Subtree, &filter, &self.attrs()).await.map_err(endpoint_error)?;
                 for e in found {
                     if let Some(id) = self.unique_id(&e) {
-                        out.insert(id.to_ascii_lowercase(), e);
+                        out.insert(id.to_ascii_lowercase(), self.finish(e));
                     }
                 }
             }
@@ -309,7 +328,22 @@ impl EntrySource for LdapSource {
     }
 
     async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
-        stream_subtrees(&self.client, &self.base_dns, filter.unwrap_or("(objectClass=*)"), &self.attrs(), tx).await
+        let filter = filter.unwrap_or("(objectClass=*)");
+        if !self.ad_state {
+            return stream_subtrees(&self.client, &self.base_dns, filter, &self.attrs(), tx).await;
+        }
+        let (inner_tx, mut inner_rx) = mpsc::channel(PAGE_SIZE as usize);
+        let attrs = self.attrs();
+        let read = stream_subtrees(&self.client, &self.base_dns, filter, &attrs, inner_tx);
+        let forward = async move {
+            while let Some(item) = inner_rx.recv().await {
+                if tx.send(item.map(|e| self.finish(e))).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let (r, ()) = tokio::join!(read, forward);
+        r
     }
 
     async fn count(&self, filter: Option<&str>) -> EndpointResult<Option<u64>> {
@@ -335,6 +369,8 @@ pub struct LdapDestination {
     name: String,
     client: LdapClient,
     base_dns: Vec<String>,
+    /// How the server holds the mapped password policy state ([`crate::adstate`]).
+    state: DestinationState,
 }
 
 impl LdapDestination {
@@ -353,7 +389,31 @@ impl LdapDestination {
     }
 
     pub fn new(name: &str, client: LdapClient, base_dns: Vec<String>) -> Self {
-        LdapDestination { name: name.to_string(), client, base_dns }
+        let state = DestinationState::new(MappedState::default(), "generic-ldap");
+        LdapDestination { name: name.to_string(), client, base_dns, state }
+    }
+
+    /// Writes the password policy state attributes that `mapped` says the pipe maps in the form of the server
+    /// (see [`crate::adstate`]): by destination type, and for `generic-ldap` by the server's root DSE.
+    pub fn with_state(mut self, mapped: MappedState, destination_type: &str) -> Self {
+        self.state = DestinationState::new(mapped, destination_type);
+        self
+    }
+
+    /// The attributes to read for a diff (the server's state attributes added).
+    async fn diff_attributes(&self, attrs: &[String]) -> Vec<String> {
+        let dialect = self.state.dialect(&self.client).await;
+        self.state.fetch_attributes(dialect, attrs)
+    }
+
+    /// A modify, with the Relax control when `relax` (or when slapd says an attribute needs it).
+    async fn modify_relaxed(&self, id: &str, mods: &[Modification], relax: bool) -> Result<(), LdapError> {
+        match self.client.modify_with_controls(id, mods, relax_controls(relax)).await {
+            Err(e) if !relax && needs_relax(&e) => {
+                self.client.modify_with_controls(id, mods, relax_controls(true)).await
+            }
+            other => other,
+        }
     }
 
     pub fn from_config(
@@ -396,14 +456,21 @@ impl Destination for LdapDestination {
         &self.name
     }
 
+    /// Not while password policy state is translated: the state is written from every state attribute at once,
+    /// which a blind replace of the changed ones only cannot do.
     fn replaces_values(&self) -> bool {
-        true
+        !self.state.translates()
+    }
+
+    fn prepare_diff(&self, mapped: &Entry, existing: &mut Entry) {
+        self.state.prepare_diff(mapped, existing);
     }
 
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], attrs: &[String]) -> EndpointResult<Correlated> {
         let default = [vec!["dn".to_string()]];
         let lists = if lists.is_empty() { &default[..] } else { lists };
-        let attrs: Vec<&str> = if attrs.is_empty() { vec!["*"] } else { attrs.iter().map(String::as_str).collect() };
+        let attrs = self.diff_attributes(attrs).await;
+        let attrs: Vec<&str> = attrs.iter().map(String::as_str).collect();
         let mut many: Option<Vec<String>> = None;
         let by_dn_only = [vec!["dn".to_string()]];
         // When the mapped entry has a value for no list (a container without uid, say), its DN is all there is.
@@ -456,12 +523,19 @@ impl Destination for LdapDestination {
     }
 
     async fn fetch(&self, id: &str, attrs: &[String]) -> EndpointResult<Option<Entry>> {
-        let attrs: Vec<&str> = if attrs.is_empty() { vec!["*"] } else { attrs.iter().map(String::as_str).collect() };
+        let attrs = self.diff_attributes(attrs).await;
+        let attrs: Vec<&str> = attrs.iter().map(String::as_str).collect();
         self.client.get(id, &attrs).await.map_err(endpoint_error)
     }
 
     async fn create(&self, entry: &Entry) -> EndpointResult<()> {
-        self.client.add(entry).await.map_err(|e| {
+        let dialect = self.state.dialect(&self.client).await;
+        let (entry, relax) = self.state.native_entry(dialect, entry);
+        let added = match self.client.add_with_controls(&entry, relax_controls(relax)).await {
+            Err(e) if !relax && needs_relax(&e) => self.client.add_with_controls(&entry, relax_controls(true)).await,
+            other => other,
+        };
+        added.map_err(|e| {
             if e.is_no_such_object() {
                 EndpointError::MissingParent(format!("{e} (the parent entry does not exist at the destination)"))
             } else if e.is_already_exists() {
@@ -473,11 +547,20 @@ impl Destination for LdapDestination {
     }
 
     async fn modify(&self, id: &str, mods: &[CoreMod]) -> EndpointResult<()> {
-        let mods: Vec<Modification> = mods.iter().map(to_ldap_mod).collect();
-        self.client.modify(id, &mods).await.map_err(|e| match endpoint_error(e) {
+        let error = |e| match endpoint_error(e) {
             EndpointError::MissingParent(m) => EndpointError::Rejected(m),
             other => other,
-        })
+        };
+        let dialect = self.state.dialect(&self.client).await;
+        let (rest, state, relax) = self.state.native_mods(dialect, mods);
+        let mut mods: Vec<Modification> = rest.iter().map(to_ldap_mod).collect();
+        if !relax {
+            mods.extend(state);
+            return self.modify_relaxed(id, &mods, false).await.map_err(error);
+        }
+        // The Relax control only where slapd needs it: the rest as a plain modify.
+        self.client.modify(id, &mods).await.map_err(error)?;
+        self.modify_relaxed(id, &state, true).await.map_err(error)
     }
 
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {

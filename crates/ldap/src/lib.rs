@@ -15,6 +15,7 @@
 
 pub mod accesslog;
 pub mod ad;
+pub mod adstate;
 mod ber;
 pub mod changelog;
 mod client;

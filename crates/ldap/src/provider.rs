@@ -8,6 +8,7 @@ use ferrosync::mapping::PipeMapping;
 use ferrosync::registry::{BoxError, BuildContext, EndpointProvider};
 
 use crate::ad::AdDestination;
+use crate::adstate::MappedState;
 use crate::endpoint::{LdapDestination, LdapSource};
 
 /// The LDAP provider.
@@ -63,14 +64,19 @@ impl EndpointProvider for LdapProvider {
     }
 
     fn build_source(&self, ctx: &BuildContext, mapping: &PipeMapping) -> Result<Arc<dyn EntrySource>, BoxError> {
-        Ok(Arc::new(LdapSource::from_config(ctx.config, ctx.secrets, ctx.root, ctx.pipe, ctx.name, mapping)?))
+        let source = LdapSource::from_config(ctx.config, ctx.secrets, ctx.root, ctx.pipe, ctx.name, mapping)?;
+        if ctx.variant.eq_ignore_ascii_case("active-directory") {
+            return Ok(Arc::new(source.with_ad_state()));
+        }
+        Ok(Arc::new(source))
     }
 
-    fn build_destination(&self, ctx: &BuildContext, _: &PipeMapping) -> Result<Arc<dyn Destination>, BoxError> {
+    fn build_destination(&self, ctx: &BuildContext, mapping: &PipeMapping) -> Result<Arc<dyn Destination>, BoxError> {
         if ctx.variant.eq_ignore_ascii_case("active-directory") {
             return Ok(Arc::new(AdDestination::from_config(ctx.config, ctx.secrets, ctx.root, ctx.pipe, ctx.name)?));
         }
-        Ok(Arc::new(LdapDestination::from_config(ctx.config, ctx.secrets, ctx.root, ctx.pipe, ctx.name)?))
+        let d = LdapDestination::from_config(ctx.config, ctx.secrets, ctx.root, ctx.pipe, ctx.name)?;
+        Ok(Arc::new(d.with_state(MappedState::of(mapping), ctx.variant)))
     }
 
     fn has_change_log(&self, source_type: &str) -> bool {

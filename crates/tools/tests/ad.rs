@@ -733,3 +733,242 @@ async fn ldap_to_ad_preset_creates_enabled_users_with_passwords() {
     })
     .await;
 }
+
+/// The AD → LDAP mapping of PingDataSync's "Mapping AD password policy state attributes": the three
+/// intermediate attributes of the AD source mapped to PingDirectory's names, which each LDAP destination writes
+/// its own way. `PEOPLE` is the destination's people container.
+const AD_STATE: &str = "\
+dsconfig create-attribute-map --map-name ad-state
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name objectClass --type constructed --set value-pattern:top \
+    --set value-pattern:person --set value-pattern:organizationalPerson --set value-pattern:inetOrgPerson
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name uid --type direct --set from-attribute:sAMAccountName
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name cn --type direct --set from-attribute:cn
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name sn --type direct --set from-attribute:sn
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name pwdAccountLockedTime --type direct --set from-attribute:pwdAccountLockedTimeFromAD
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name ds-pwp-account-disabled --type direct --set from-attribute:ds-pwp-account-disabled-from-ad
+dsconfig create-attribute-mapping --map-name ad-state --mapping-name pwdChangedTime --type direct --set from-attribute:pwdChangedTimeFromAD
+";
+
+/// The pipe `pipe` from the AD source to destination `dst` below `people`.
+fn ad_state_pipe(pipe: &str, dst: &str, people: &str) -> String {
+    format!(
+        "dsconfig create-dn-map --map-name {pipe}-people --set \"from-dn-pattern:*,OU=people,ADBASE\" --set \"to-dn-pattern:{{1}},{people}\"\n\
+         dsconfig create-sync-pipe --pipe-name {pipe} --set sync-source:adsrc --set sync-destination:{dst} --set \"change-detection-polling-interval:200 ms\"\n\
+         dsconfig create-sync-class --pipe-name {pipe} --class-name users --set include-base-dn:OU=people,ADBASE \
+             --set \"include-filter:(objectClass=user)\" --set attribute-map:ad-state --set dn-map:{pipe}-people \
+             --set auto-mapped-source-attribute:-none- --set destination-correlation-attributes:uid\n"
+    )
+}
+
+/// Whether a simple bind as `dn` with `password` to `host:port` succeeds.
+async fn bind_works(host: &str, port: u16, dn: &str, password: &str) -> bool {
+    let cfg = ferrosync_ldap::ServerConfig::new("bindcheck", host, port)
+        .with_bind(dn, ferrosync::secret::Secret::new(password));
+    let options = ferrosync_ldap::ClientOptions {
+        retry: ferrosync_ldap::RetryPolicy { max_attempts: 1, ..Default::default() },
+        ..Default::default()
+    };
+    let c = LdapClient::new(vec![cfg], options).unwrap();
+    let ok = c.check_bind().await.is_ok();
+    c.close().await;
+    ok
+}
+
+/// Runs samba-tool on the test domain controller's own database (`FERROSYNC_TEST_AD_CONF`).
+fn samba_tool(args: &[&str]) -> String {
+    let conf = std::env::var("FERROSYNC_TEST_AD_CONF").expect("FERROSYNC_TEST_AD_CONF (tests/run.sh)");
+    let out = std::process::Command::new("samba-tool").args(args).arg("-s").arg(&conf).output().unwrap();
+    assert!(out.status.success(), "samba-tool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sets the domain's account lockout threshold while alive, and puts the one before it back when dropped
+/// (other AD tests running at the same time make at most two bad binds per user).
+struct LockoutThreshold(String);
+
+impl LockoutThreshold {
+    fn set(n: u32) -> LockoutThreshold {
+        let shown = samba_tool(&["domain", "passwordsettings", "show"]);
+        let before = shown
+            .lines()
+            .find(|l| l.starts_with("Account lockout threshold"))
+            .and_then(|l| l.rsplit(':').next())
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| "0".into());
+        samba_tool(&["domain", "passwordsettings", "set", &format!("--account-lockout-threshold={n}")]);
+        LockoutThreshold(before)
+    }
+}
+
+impl Drop for LockoutThreshold {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("samba-tool")
+            .args(["domain", "passwordsettings", "set", &format!("--account-lockout-threshold={}", self.0), "-s"])
+            .arg(std::env::var("FERROSYNC_TEST_AD_CONF").unwrap_or_default())
+            .output();
+    }
+}
+
+/// AD password policy state at 389 DS (pipe `p`) and OpenLDAP with ppolicy (pipe `q`, an OpenLDAP of the test's
+/// own with a default policy): a user locked out by bad passwords, unlocked, disabled, enabled and given a new
+/// password in Samba; each state reaches both by resync and then in real time, and a bind as the locked user
+/// fails at both.
+#[tokio::test]
+async fn ad_password_policy_state_reaches_389_and_openldap() {
+    let _threshold = LockoutThreshold::set(3);
+    let w = World::bare_at("389", "ad-state").await;
+    let ds = Server::from_env("389");
+    let ol = util::own_openldap::OwnOpenLdap::start_with(&[("SLAPD_PPOLICY_DEFAULT", "1")]);
+    let olc = ol.client();
+    let t = w.base.split(',').next().unwrap().trim_start_matches("ou=").to_string();
+    let ol_base = format!("ou={t},dc=example,dc=com");
+    olc.add(&entry(&ol_base, &[("objectClass", "organizationalUnit"), ("ou", &t)])).await.unwrap();
+    olc.add(&entry(&format!("ou=people,{ol_base}"), &[("objectClass", "organizationalUnit"), ("ou", "people")]))
+        .await
+        .unwrap();
+    let batch = format!(
+        "{}{}dsconfig create-external-server --server-name ol --type generic-ldap --set server-host-name:127.0.0.1 \
+             --set server-port:{} --set \"bind-dn:cn=admin,dc=example,dc=com\" --set password:secret\n\
+         dsconfig create-sync-source --source-name adsrc --type active-directory --set base-dn:{} --set server:ad\n\
+         dsconfig create-sync-destination --destination-name ds389 --type generic-ldap --set base-dn:BASE --set server:ds389\n\
+         dsconfig create-sync-destination --destination-name ol --type generic-ldap --set base-dn:{ol_base} --set server:ol\n\
+         {AD_STATE}{}{}",
+        ad_server_lines(&w.ad_server, "ad", false),
+        ds.dsconfig("ds389"),
+        ol.port,
+        w.ad_server.base_dn,
+        ad_state_pipe("p", "ds389", "ou=people,BASE"),
+        ad_state_pipe("q", "ol", &format!("ou=people,{ol_base}")),
+    );
+    w.dsconfig(&batch);
+
+    // An enabled AD user with a password.
+    let sam = w.sam("st");
+    let ad_dn = w.add_ad_user(&sam, &[]).await;
+    let password = "St4te!Passw0rd";
+    samba_tool(&["user", "setpassword", &w.sam(&sam), &format!("--newpassword={password}")]);
+    w.ad.modify(&ad_dn, &[Modification::Replace("userAccountControl".into(), vec![Value::from("512")])]).await.unwrap();
+    assert!(w.ad_bind_works(&ad_dn, password).await, "the AD user can bind");
+    let ds_dn = format!("CN={sam},ou=people,{}", w.base);
+    let ol_dn = format!("CN={sam},ou=people,{ol_base}");
+    let resync = |pipe: &str| w.root.run("resync", &["--pipe-name", pipe]).ok();
+    for pipe in ["p", "q"] {
+        let out = resync(pipe);
+        assert!(out.contains("1 entries were created"), "{out}");
+    }
+    // Passwords of their own at the destinations (AD gives none), to check binds there.
+    let dest_pw = "Dest!Passw0rd9";
+    w.ldap.modify(&ds_dn, &[Modification::Replace("userPassword".into(), vec![Value::from(dest_pw)])]).await.unwrap();
+    olc.modify(&ol_dn, &[Modification::Replace("userPassword".into(), vec![Value::from(dest_pw)])]).await.unwrap();
+
+    let ad_get = |attr: &'static str| {
+        let (ad, dn) = (&w.ad, ad_dn.clone());
+        async move { ad.get(&dn, &[attr]).await.unwrap().and_then(|e| e.first_text(attr)).unwrap_or_default() }
+    };
+    let ds_lock =
+        || async { w.ldap.get(&ds_dn, &["nsAccountLock"]).await.unwrap().and_then(|e| e.first_text("nsAccountLock")) };
+    let ol_get = |attr: &'static str| {
+        let (c, dn) = (&olc, ol_dn.clone());
+        async move { c.get(&dn, &[attr]).await.unwrap().and_then(|e| e.first_text(attr)) }
+    };
+    let ds_binds = || bind_works(&ds.host, ds.port, &ds_dn, dest_pw);
+    let ol_binds = || bind_works("127.0.0.1", ol.port, &ol_dn, dest_pw);
+    assert!(ds_lock().await.is_none() && ol_get("pwdAccountLockedTime").await.is_none());
+    assert!(ds_binds().await && ol_binds().await, "the unlocked user binds at both destinations");
+
+    // Each step: change AD, then `check` what the destinations hold (`apply`: resync, or wait for real time).
+    let lock_out = || async {
+        for _ in 0..4 {
+            assert!(!w.ad_bind_works(&ad_dn, "Wrong!Passw0rd").await);
+        }
+        let t = ad_get("lockoutTime").await;
+        assert!(t.parse::<i64>().unwrap_or(0) > 0, "3 bad passwords lock the AD user out: lockoutTime {t:?}");
+        ferrosync_ldap::adstate::filetime_to_generalized(&t).unwrap()
+    };
+    let set_uac = |v: &'static str| {
+        let (ad, dn) = (&w.ad, ad_dn.clone());
+        async move {
+            ad.modify(&dn, &[Modification::Replace("userAccountControl".into(), vec![Value::from(v)])]).await.unwrap()
+        }
+    };
+    let unlock = || async {
+        w.ad.modify(&ad_dn, &[Modification::Replace("lockoutTime".into(), vec![Value::from("0")])]).await.unwrap()
+    };
+
+    for realtime in [false, true] {
+        let _server = if realtime {
+            for pipe in ["p", "q"] {
+                w.root.run("realtime-sync", &["set-startpoint", "--pipe-name", pipe, "--end-of-changelog"]).ok();
+                w.root.run("realtime-sync", &["start", "--pipe-name", pipe]).ok();
+            }
+            Some(ServerGuard::start(&w.root))
+        } else {
+            None
+        };
+        let how = if realtime { "in real time" } else { "by resync" };
+        let apply = || async {
+            if !realtime {
+                resync("p");
+                resync("q");
+            }
+        };
+        // Locked out.
+        let locked_at = lock_out().await;
+        apply().await;
+        eventually(&format!("the lockout reaches both destinations {how}"), WAIT, || async {
+            ds_lock().await.is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                && ol_get("pwdAccountLockedTime").await.as_deref() == Some(locked_at.as_str())
+        })
+        .await;
+        assert!(!ds_binds().await, "the locked user cannot bind at 389 DS");
+        assert!(!ol_binds().await, "the locked user cannot bind at OpenLDAP");
+        if !realtime {
+            // Nothing left to write: the destinations' state is what the mapping says.
+            let out = resync("p") + &resync("q");
+            let log = std::fs::read_to_string(w.root.path().join("logs/tools/resync.log")).unwrap_or_default();
+            assert_eq!(out.matches("0 entries were modified").count(), 2, "{out}\n{log}");
+        }
+        // Unlocked.
+        unlock().await;
+        apply().await;
+        eventually(&format!("the unlock reaches both destinations {how}"), WAIT, || async {
+            ds_lock().await.is_none() && ol_get("pwdAccountLockedTime").await.is_none()
+        })
+        .await;
+        assert!(ds_binds().await && ol_binds().await, "the unlocked user binds again");
+        // Disabled: 389's lock, OpenLDAP's permanent lock.
+        set_uac("514").await;
+        apply().await;
+        eventually(&format!("the disable reaches both destinations {how}"), WAIT, || async {
+            ds_lock().await.is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                && ol_get("pwdAccountLockedTime").await.as_deref() == Some("000001010000Z")
+        })
+        .await;
+        assert!(!ds_binds().await && !ol_binds().await, "the disabled user cannot bind");
+        // Enabled.
+        set_uac("512").await;
+        apply().await;
+        eventually(&format!("the enable reaches both destinations {how}"), WAIT, || async {
+            ds_lock().await.is_none() && ol_get("pwdAccountLockedTime").await.is_none()
+        })
+        .await;
+        // A new password: its time becomes OpenLDAP's pwdChangedTime and 389's pwdUpdateTime.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let new_pw = if realtime { "St4te!Passw0rd3" } else { "St4te!Passw0rd2" };
+        samba_tool(&["user", "setpassword", &w.sam(&sam), &format!("--newpassword={new_pw}")]);
+        let changed = ferrosync_ldap::adstate::filetime_to_generalized(&ad_get("pwdLastSet").await).unwrap();
+        apply().await;
+        eventually(&format!("the password change time reaches both destinations {how}"), WAIT, || async {
+            ol_get("pwdChangedTime").await.as_deref() == Some(changed.as_str())
+                && w.ldap
+                    .get(&ds_dn, &["pwdUpdateTime"])
+                    .await
+                    .unwrap()
+                    .and_then(|e| e.first_text("pwdUpdateTime"))
+                    .as_deref()
+                    == Some(changed.as_str())
+        })
+        .await;
+        assert!(ds_binds().await && ol_binds().await, "the enabled user binds");
+    }
+}

@@ -505,6 +505,7 @@ impl Engine {
             }
         }
         let scope = DiffScope { exclude: opts.exclude.clone(), only: opts.changed_attributes.clone() };
+        self.destination.prepare_diff(&mapped, &mut current);
         let mods = class.diff(&mapped, &current, &scope);
         r.destination = Some(if opts.dry_run { mapped.dn.clone() } else { current.dn.clone() });
         if mods.is_empty() {

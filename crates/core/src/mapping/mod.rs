@@ -56,7 +56,7 @@ pub use error::{MappingConfigError, MappingError};
 pub use rules::MatchingRule;
 
 use attribute::NamedDnMap;
-use rules::{is_operational, names_attribute};
+use rules::{is_intermediate, is_operational, names_attribute};
 
 use crate::entry::{Entry, Value};
 use crate::syntax::{Dn, Filter};
@@ -317,7 +317,7 @@ impl ClassMapping {
         if self.auto.names.iter().any(|n| names_attribute(n, attr)) {
             return true;
         }
-        self.auto.all && !is_operational(attr)
+        self.auto.all && !is_operational(attr) && !is_intermediate(attr)
     }
 
     /// Whether destination attribute `attr` is named by the configuration: an attribute mapping's name or an

@@ -19,7 +19,9 @@ use crate::entry::Value;
 ///   makes the engine fetch it and remove it on unlock).
 /// * 389 DS: `entryid`, `parentid`, `nsUniqueId`, `nsds5ReplConflict`, `nscpEntryDN`, `nsTombstoneCSN`,
 ///   `nsParentUniqueId`, `nsRole`.
-/// * PingDirectory: `ds-sync-hist`, `ds-sync-state`, `ds-entry-unique-id`, `ds-create-time`, `ds-update-time`.
+/// * PingDirectory: `ds-sync-hist`, `ds-sync-state`, `ds-entry-unique-id`, `ds-create-time`, `ds-update-time`,
+///   `ds-pwp-account-disabled` (password policy state: mapped only explicitly; an LDAP destination that is not a
+///   PingDirectory expresses it through its own account lock, see `ferrosync_ldap::adstate`).
 /// * Group membership computed by the server: `memberOf`, `isMemberOf`. Access control: `aci`.
 /// * Active Directory: `objectGUID`, `objectSid`, `whenCreated`, `whenChanged`, `uSNCreated`, `uSNChanged`,
 ///   `instanceType`, `distinguishedName`, `objectCategory`, `dSCorePropagationData`, `nTSecurityDescriptor`,
@@ -65,6 +67,7 @@ pub const OPERATIONAL_ATTRIBUTES: &[&str] = &[
     "ds-entry-unique-id",
     "ds-create-time",
     "ds-update-time",
+    "ds-pwp-account-disabled",
     // Computed membership and access control.
     "memberOf",
     "isMemberOf",
@@ -95,6 +98,18 @@ pub const OPERATIONAL_ATTRIBUTES: &[&str] = &[
     "name",
     "systemFlags",
 ];
+
+/// The intermediate attributes of an Active Directory source (PingDataSync's names): computed in memory from
+/// `lockoutTime`, `userAccountControl` (or AD LDS's `msDS-UserAccountDisabled`) and `pwdLastSet`, offered to
+/// attribute mappings, never auto-mapped (no destination has them).
+pub const INTERMEDIATE_ATTRIBUTES: &[&str] =
+    &["pwdAccountLockedTimeFromAD", "ds-pwp-account-disabled-from-ad", "pwdChangedTimeFromAD"];
+
+/// Whether `attr` is one of the [`INTERMEDIATE_ATTRIBUTES`].
+pub fn is_intermediate(attr: &str) -> bool {
+    let base = base_name(attr);
+    INTERMEDIATE_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(base))
+}
 
 /// Attributes whose values are DNs, compared by normalized DN. Attributes produced by a `dn` attribute
 /// mapping are compared that way too.

@@ -13,15 +13,24 @@ pub struct OwnOpenLdap {
     pub port: u16,
     ldaps_port: u16,
     pid: i32,
+    /// Extra environment of start-openldap.sh (`SLAPD_PPOLICY_DEFAULT=1`).
+    env: Vec<(String, String)>,
 }
 
 impl OwnOpenLdap {
     pub fn start() -> OwnOpenLdap {
+        OwnOpenLdap::start_with(&[])
+    }
+
+    /// Started with extra environment for start-openldap.sh (`SLAPD_PPOLICY_DEFAULT=1`: binds of locked entries
+    /// fail).
+    pub fn start_with(env: &[(&str, &str)]) -> OwnOpenLdap {
         let mut s = OwnOpenLdap {
             dir: tempfile::tempdir().unwrap(),
             port: super::free_port(),
             ldaps_port: super::free_port(),
             pid: 0,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         s.up();
         s
@@ -36,6 +45,7 @@ impl OwnOpenLdap {
         let out = std::process::Command::new(super::repo().join("tests/servers/start-openldap.sh"))
             .args([self.data().to_str().unwrap(), &self.port.to_string(), &self.ldaps_port.to_string()])
             .env("SLAPD_LOGLEVEL", "0")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
