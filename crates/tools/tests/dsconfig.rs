@@ -901,7 +901,9 @@ dsconfig create-plugin --plugin-name stats --type periodic-stats-logger --set en
     run.ok();
     let err = run.stderr();
     let notes: Vec<&str> = err.lines().filter(|l| l.starts_with("note: ")).collect();
-    assert_eq!(notes.len(), 7, "{err}");
+    // The rotation policy is used (log rotation): no note for it.
+    assert_eq!(notes.len(), 6, "{err}");
+    assert!(!err.contains("Rotation Policy"), "{err}");
     assert_eq!(
         notes[0],
         format!(
