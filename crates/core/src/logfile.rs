@@ -136,6 +136,33 @@ impl LogFile {
         if state.file.is_none() {
             self.open(state)?;
         }
+        // Many lines at once (a batch) go in pieces that each fit a size limit, so no file grows past it.
+        let limit =
+            policies.rotation.iter().filter_map(|r| if let Rotation::Size(n) = r { Some(*n) } else { None }).min();
+        match limit {
+            Some(limit) if state.size + text.len() as u64 > limit => {
+                let mut start = 0;
+                let mut end = 0;
+                for line in text.split_inclusive('\n') {
+                    if end > start && state.size + (end + line.len() - start) as u64 > limit {
+                        self.write_piece(state, policies, text.get(start..end).unwrap_or_default())?;
+                        start = end;
+                    }
+                    end += line.len();
+                }
+                self.write_piece(state, policies, text.get(start..end).unwrap_or_default())
+            }
+            _ => self.write_piece(state, policies, text),
+        }
+    }
+
+    fn write_piece(&self, state: &mut State, policies: &Policies, text: &str) -> std::io::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if state.file.is_none() {
+            self.open(state)?;
+        }
         let now = SystemTime::now();
         let extra = if state.lost > 0 { 1 } else { 0 };
         if state.size > 0 && must_rotate(policies, state, text.len() as u64 + extra, now) {
@@ -412,6 +439,26 @@ mod tests {
             let name = f.file_name().unwrap().to_str().unwrap();
             assert!(name.starts_with("sync.2"), "{name}");
         }
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_limit_is_split_at_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync");
+        let log = LogFile::new(
+            path.clone(),
+            Policies { rotation: vec![Rotation::Size(1000)], retention: vec![Retention::Files(100)] },
+        );
+        let batch: String = (0..100).map(|i| format!("line {i:04} {}\n", "x".repeat(40))).collect();
+        log.append(&batch).unwrap();
+        log.append(&batch).unwrap();
+        let mut all = String::new();
+        for f in rotated_files(&path).unwrap().into_iter().chain(std::iter::once(path.clone())) {
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(text.len() <= 1000 && text.ends_with('\n'), "{}: {} bytes", f.display(), text.len());
+            all.push_str(&text);
+        }
+        assert_eq!(all, format!("{batch}{batch}"));
     }
 
     #[test]

@@ -474,4 +474,48 @@ mod tests {
         warn_elsewhere("the service drops 'nickName'");
         assert!(got.lock().unwrap().iter().any(|m| m == "the service drops 'nickName'"));
     }
+
+    /// The issue's case, configured as an operator does with dsconfig: the sync logger rotates at 1 MB and keeps 3
+    /// files; after 50,000 logged changes there are at most 4 files of at most 1 MB each, of whole lines, holding
+    /// the newest changes without a gap.
+    #[test]
+    fn a_sync_logger_with_a_1_mb_policy_and_3_files_keeps_4_files_after_50000_changes() {
+        struct Plain;
+        impl crate::config::SecretSealer for Plain {
+            fn seal(&self, p: &str) -> Result<String, crate::error::ConfigError> {
+                Ok(p.to_string())
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = ServerRoot::new(dir.path());
+        let mut config = Config::builtin();
+        let batch = "dsconfig create-log-rotation-policy --policy-name \"1 MB\" --type size-limit --set \"file-size-limit:1 mb\"\n\
+                     dsconfig create-log-retention-policy --policy-name three --type file-count --set number-of-files:3\n\
+                     dsconfig set-log-publisher-prop --publisher-name \"File-Based Sync Logger\" --set \"rotation-policy:1 MB\" \
+                     --set retention-policy:three\n";
+        crate::dsconfig::run_batch("t", batch, &mut config, &Plain, Default::default(), false).expect("batch");
+        let l = SyncLog::from_config(&config, &root);
+        for i in 0..50_000u64 {
+            let c = Change::new(Default::default(), &i.to_string(), ChangeKind::Modify, &format!("uid=u{i},dc=x"));
+            applied(&l, &c);
+        }
+        assert!(l.last_error().is_none(), "{:?}", l.last_error());
+        let path = dir.path().join("logs/sync");
+        let mut files = crate::logfile::rotated_files(&path).expect("list");
+        assert_eq!(files.len(), 3, "{files:?}");
+        files.push(path);
+        let mut numbers = Vec::new();
+        for f in &files {
+            let text = read(f);
+            assert!(text.len() <= 1_000_000 && text.ends_with('\n'), "{}: {} bytes", f.display(), text.len());
+            for line in text.lines() {
+                let n = line.split(" changeNumber=").nth(1).and_then(|r| r.split(' ').next()).expect("a whole line");
+                numbers.push(n.parse::<u64>().expect("a number"));
+            }
+        }
+        let first = numbers[0];
+        assert!(first > 0 && numbers.last() == Some(&49_999));
+        let expected: Vec<u64> = (first..50_000).collect();
+        assert!(numbers == expected, "a line is missing: {} lines from {first}", numbers.len());
+    }
 }

@@ -92,6 +92,13 @@ async fn a_thousand_deletes_are_held_past_the_threshold_until_released() {
             ])
             .ok();
     }
+    // The sync log rotates at 20 kB and keeps 2 rotated files (log rotation as an operator configures it).
+    s.dsconfig(
+        "dsconfig create-log-rotation-policy --policy-name small --type size-limit --set \"file-size-limit:20 kb\"\n\
+         dsconfig create-log-retention-policy --policy-name two --type file-count --set number-of-files:2\n\
+         dsconfig set-log-publisher-prop --publisher-name \"File-Based Sync Logger\" --set rotation-policy:small \
+         --set retention-policy:two\n",
+    );
     let dns = add_people(&s, &s.src, "md", 1000).await;
     let out = s.resync(&[]).ok();
     assert!(out.contains("1000 entries were created"), "{out}");
@@ -157,6 +164,19 @@ async fn a_thousand_deletes_are_held_past_the_threshold_until_released() {
         get(port, "/available-state").is_some_and(|(status, _)| status == 200)
     })
     .await;
+    // The sync log of 1,000 deletes was rotated: 2 rotated files kept (Ping's names), each within the limit.
+    let logs = s.root.path().join("logs");
+    let mut rotated: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("sync.2"))
+        .collect();
+    rotated.sort();
+    assert_eq!(rotated.len(), 2, "{rotated:?}");
+    for n in rotated.iter().map(String::as_str).chain(["sync"]) {
+        let len = std::fs::metadata(logs.join(n)).unwrap().len();
+        assert!(len <= 20_000, "{n} is {len} bytes");
+    }
     // Nothing left to release.
     let run = s.root.run("realtime-sync", &["release-deletes", "--pipe-name", "p"]);
     assert_ne!(run.code(), 0);
