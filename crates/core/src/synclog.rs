@@ -496,7 +496,7 @@ mod tests {
         crate::dsconfig::run_batch("t", batch, &mut config, &Plain, Default::default(), false).expect("batch");
         let l = SyncLog::from_config(&config, &root);
         for i in 0..50_000u64 {
-            let c = Change::new(Default::default(), &i.to_string(), ChangeKind::Modify, &format!("uid=u{i},dc=x"));
+            let c = Change::new(Default::default(), i.to_string(), ChangeKind::Modify, format!("uid=u{i},dc=x"));
             applied(&l, &c);
         }
         assert!(l.last_error().is_none(), "{:?}", l.last_error());
