@@ -21,7 +21,7 @@
 //!
 //! | Server | lock (`pwdAccountLockedTime`) | disable (`ds-pwp-account-disabled: true`) | password change time (`pwdChangedTime`) |
 //! |---|---|---|---|
-//! | 389 DS | `nsAccountLock: true` (a bind fails with rc 53) | `nsAccountLock: true` | `pwdUpdateTime` |
+//! | 389 DS | `nsAccountLock: true` (a bind fails with rc 53) | `nsAccountLock: true` | `pwdUpdateTime` (389 takes it from Directory Manager; information only) |
 //! | OpenLDAP (ppolicy) | `pwdAccountLockedTime: <time>` | `pwdAccountLockedTime: 000001010000Z` (locked until an administrator unlocks) | `pwdChangedTime`, with the Relax control |
 //! | PingDirectory, others | as mapped | as mapped | as mapped |
 //!

@@ -401,6 +401,17 @@ impl LdapClient {
 
     /// Adds `entry`.
     pub async fn add(&self, entry: &Entry) -> Result<(), LdapError> {
+        self.add_with_controls(entry, Vec::new()).await
+    }
+
+    /// Modifies the entry `dn`; an empty list does nothing.
+    pub async fn modify(&self, dn: &str, mods: &[Modification]) -> Result<(), LdapError> {
+        self.modify_with_controls(dn, mods, Vec::new()).await
+    }
+
+    /// Adds `entry` with request controls (such as the Relax control, for attributes only the server may write;
+    /// none: a plain add).
+    pub async fn add_with_controls(&self, entry: &Entry, controls: Vec<RawControl>) -> Result<(), LdapError> {
         let attrs = add_attributes(entry);
         if attrs.is_empty() {
             return Err(LdapError::Request {
@@ -412,7 +423,11 @@ impl LdapClient {
         let dn = entry.dn.as_str();
         self.execute("add", dn, |mut ldap| {
             let attrs = attrs.clone();
+            let controls = controls.clone();
             async move {
+                if !controls.is_empty() {
+                    ldap.with_controls(controls);
+                }
                 ldap.add(dn, attrs).await?.success()?;
                 Ok(())
             }
@@ -421,8 +436,13 @@ impl LdapClient {
         .map(|_| ())
     }
 
-    /// Modifies the entry `dn`; an empty list does nothing.
-    pub async fn modify(&self, dn: &str, mods: &[Modification]) -> Result<(), LdapError> {
+    /// Modifies the entry `dn` with request controls (none: a plain modify); an empty list does nothing.
+    pub async fn modify_with_controls(
+        &self,
+        dn: &str,
+        mods: &[Modification],
+        controls: Vec<RawControl>,
+    ) -> Result<(), LdapError> {
         if mods.is_empty() {
             return Ok(());
         }
@@ -436,47 +456,12 @@ impl LdapClient {
         let mods: Vec<_> = mods.iter().map(Modification::to_mod).collect();
         self.execute("modify", dn, |mut ldap| {
             let mods = mods.clone();
+            let controls = controls.clone();
             async move {
+                if !controls.is_empty() {
+                    ldap.with_controls(controls);
+                }
                 ldap.modify(dn, mods).await?.success()?;
-                Ok(())
-            }
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Adds `entry` with request controls (such as the Relax control, for attributes only the server may write).
-    pub async fn add_with_controls(&self, entry: &Entry, controls: Vec<RawControl>) -> Result<(), LdapError> {
-        let attrs = add_attributes(entry);
-        let dn = entry.dn.as_str();
-        self.execute("add", dn, |mut ldap| {
-            let attrs = attrs.clone();
-            let controls = controls.clone();
-            async move {
-                ldap.with_controls(controls).add(dn, attrs).await?.success()?;
-                Ok(())
-            }
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Modifies the entry `dn` with request controls; an empty list does nothing.
-    pub async fn modify_with_controls(
-        &self,
-        dn: &str,
-        mods: &[Modification],
-        controls: Vec<RawControl>,
-    ) -> Result<(), LdapError> {
-        if mods.is_empty() {
-            return Ok(());
-        }
-        let mods: Vec<_> = mods.iter().map(Modification::to_mod).collect();
-        self.execute("modify", dn, |mut ldap| {
-            let mods = mods.clone();
-            let controls = controls.clone();
-            async move {
-                ldap.with_controls(controls).modify(dn, mods).await?.success()?;
                 Ok(())
             }
         })

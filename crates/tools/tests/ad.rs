@@ -736,7 +736,7 @@ async fn ldap_to_ad_preset_creates_enabled_users_with_passwords() {
 
 /// The AD → LDAP mapping of PingDataSync's "Mapping AD password policy state attributes": the three
 /// intermediate attributes of the AD source mapped to PingDirectory's names, which each LDAP destination writes
-/// its own way. `PEOPLE` is the destination's people container.
+/// its own way.
 const AD_STATE: &str = "\
 dsconfig create-attribute-map --map-name ad-state
 dsconfig create-attribute-mapping --map-name ad-state --mapping-name objectClass --type constructed --set value-pattern:top \
@@ -760,8 +760,9 @@ fn ad_state_pipe(pipe: &str, dst: &str, people: &str) -> String {
     )
 }
 
-/// Whether a simple bind as `dn` with `password` to `host:port` succeeds.
-async fn bind_works(host: &str, port: u16, dn: &str, password: &str) -> bool {
+/// The result code of a simple bind as `dn` with `password` to `host:port` (`None`: it succeeded; `Some(0)`:
+/// it failed without one).
+async fn bind_rc(host: &str, port: u16, dn: &str, password: &str) -> Option<u32> {
     let cfg = ferrosync_ldap::ServerConfig::new("bindcheck", host, port)
         .with_bind(dn, ferrosync::secret::Secret::new(password));
     let options = ferrosync_ldap::ClientOptions {
@@ -769,9 +770,9 @@ async fn bind_works(host: &str, port: u16, dn: &str, password: &str) -> bool {
         ..Default::default()
     };
     let c = LdapClient::new(vec![cfg], options).unwrap();
-    let ok = c.check_bind().await.is_ok();
+    let rc = c.check_bind().await.err().map(|e| e.rc().unwrap_or(0));
     c.close().await;
-    ok
+    rc
 }
 
 /// Runs samba-tool on the test domain controller's own database (`FERROSYNC_TEST_AD_CONF`).
@@ -871,8 +872,10 @@ async fn ad_password_policy_state_reaches_389_and_openldap() {
         let (c, dn) = (&olc, ol_dn.clone());
         async move { c.get(&dn, &[attr]).await.unwrap().and_then(|e| e.first_text(attr)) }
     };
-    let ds_binds = || bind_works(&ds.host, ds.port, &ds_dn, dest_pw);
-    let ol_binds = || bind_works("127.0.0.1", ol.port, &ol_dn, dest_pw);
+    let ds_bind = || bind_rc(&ds.host, ds.port, &ds_dn, dest_pw);
+    let ol_bind = || bind_rc("127.0.0.1", ol.port, &ol_dn, dest_pw);
+    let ds_binds = || async { ds_bind().await.is_none() };
+    let ol_binds = || async { ol_bind().await.is_none() };
     assert!(ds_lock().await.is_none() && ol_get("pwdAccountLockedTime").await.is_none());
     assert!(ds_binds().await && ol_binds().await, "the unlocked user binds at both destinations");
 
@@ -920,8 +923,9 @@ async fn ad_password_policy_state_reaches_389_and_openldap() {
                 && ol_get("pwdAccountLockedTime").await.as_deref() == Some(locked_at.as_str())
         })
         .await;
-        assert!(!ds_binds().await, "the locked user cannot bind at 389 DS");
-        assert!(!ol_binds().await, "the locked user cannot bind at OpenLDAP");
+        // 389 DS: unwillingToPerform (account inactivated); slapd's ppolicy: invalidCredentials.
+        assert_eq!(ds_bind().await, Some(53), "the locked user cannot bind at 389 DS");
+        assert_eq!(ol_bind().await, Some(49), "the locked user cannot bind at OpenLDAP");
         if !realtime {
             // Nothing left to write: the destinations' state is what the mapping says.
             let out = resync("p") + &resync("q");

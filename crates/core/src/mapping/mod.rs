@@ -527,6 +527,36 @@ dsconfig create-sync-class --pipe-name p --class-name staff --set evaluation-ord
     }
 
     #[test]
+    fn ad_intermediates_are_mapped_only_by_name() {
+        let m = pipe(
+            r#"
+dsconfig create-attribute-map --map-name m
+dsconfig create-attribute-mapping --map-name m --mapping-name ds-pwp-account-disabled --type direct \
+    --set from-attribute:ds-pwp-account-disabled-from-ad
+dsconfig create-sync-class --pipe-name p --class-name c --set attribute-map:m --set auto-mapped-source-attribute:-all-
+"#,
+        );
+        let c = m.class("c").unwrap();
+        let source = entry(
+            "cn=a,dc=example,dc=com",
+            &[
+                ("cn", "a"),
+                ("ds-pwp-account-disabled-from-ad", "true"),
+                ("pwdAccountLockedTimeFromAD", "20261204183000Z"),
+                ("pwdChangedTimeFromAD", "20261204183000Z"),
+            ],
+        );
+        let mapped = c.map_entry(&source).unwrap();
+        assert_eq!(mapped.texts("cn"), ["a"]);
+        assert_eq!(mapped.texts("ds-pwp-account-disabled"), ["true"]);
+        for a in ["ds-pwp-account-disabled-from-ad", "pwdAccountLockedTimeFromAD", "pwdChangedTimeFromAD"] {
+            assert!(!mapped.has(a), "{a} was auto-mapped");
+        }
+        // ds-pwp-account-disabled is operational at PingDirectory: fetched by name for the diff.
+        assert!(c.destination_attributes().iter().any(|a| a == "ds-pwp-account-disabled"));
+    }
+
+    #[test]
     fn accessors() {
         let m = pipe(
             r#"
