@@ -27,6 +27,18 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
         _ => {}
     }
     let root = cli::server_root(g.server_root.as_deref(), g.store.as_deref())?;
+    // A store that servers share holds one configuration for all of them: a change cannot reach one alone.
+    if g.apply_change_to.as_deref() == Some("single-server")
+        && matches!(root.store()?, ferrosync::store::StoreLocation::Postgres(_))
+    {
+        return Err(cli::Usage(
+            "--applyChangeTo single-server: this server root's configuration is in a PostgreSQL store that the \
+             servers of its topology share, so a change reaches every one of them; use --applyChangeTo server-group \
+             (or leave it out)"
+                .into(),
+        )
+        .into());
+    }
     let open = || cli::open_store(&root);
     if let Some(file) = &g.batch_file {
         if inv.request.is_some() {

@@ -34,6 +34,14 @@ pub struct ServerArgs {
     /// Run in the foreground (start-server only; this is what the background process runs).
     #[arg(long = "foreground", short = 'N', alias = "nodetach")]
     pub foreground: bool,
+    /// This server's name in a topology of servers sharing one PostgreSQL store (start-server only; default:
+    /// $FERROSYNC_SERVER_NAME). Without it the server runs every started pipe on its own.
+    #[arg(long = "server-name", value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Ping's sync-server-priority-index in a topology: the lower, the more preferred (start-server only;
+    /// default: $FERROSYNC_SERVER_PRIORITY, else 1).
+    #[arg(long = "priority-index", value_name = "N")]
+    pub priority_index: Option<i64>,
     /// Tab-separated output (status only).
     #[arg(long = "script-friendly", short = 's')]
     pub script_friendly: bool,
@@ -57,8 +65,9 @@ pub fn running_pid(root: &ServerRoot) -> Option<i32> {
 pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
     cli::open_store(&root)?;
+    let member = topology_member(&args)?;
     if args.foreground {
-        return run_foreground(root);
+        return run_foreground(root, member);
     }
     // A server killed a moment ago may still hold the lock while its threads exit: that is waited for.
     if let ServerState::Running(pid) = server_lock::probe_settled(&root, Duration::from_secs(5))? {
@@ -71,6 +80,9 @@ pub fn start(args: ServerArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the start-server program")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("--foreground").arg("--server-root").arg(root.path());
+    if let Some(m) = &member {
+        cmd.arg("--server-name").arg(&m.name).arg("--priority-index").arg(m.priority.to_string());
+    }
     // The store as this process resolved it (the URL holds no password), through the environment.
     cmd.env(cli::STORE_ENV, root.store()?.to_string());
     cmd.stdin(std::process::Stdio::null()).stdout(out).stderr(err);
@@ -145,6 +157,7 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
     let root = cli::server_root(args.server_root.as_deref(), args.store.as_deref())?;
     let store = cli::open_store(&root)?;
     let config = store.load()?;
+    let topology = store.topology().unwrap_or_default();
     let state = server_lock::probe(&root)?;
     let pid = match state {
         ServerState::Running(pid) => Some(pid.unwrap_or(0)),
@@ -254,8 +267,22 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         if let Some(e) = &s.log_error {
             fields.push(("Log Write Error", e.clone()));
         }
+        if let Some(l) = topology.leases.iter().find(|l| l.pipe.eq_ignore_ascii_case(p.name())) {
+            let on = match &l.holder {
+                Some(h) if l.expires_ms > topology.now_ms => format!("{h} (lease epoch {})", l.epoch),
+                Some(h) => format!("nobody now ({h}'s lease of epoch {} ran out)", l.epoch),
+                None => format!("nobody now (released in epoch {})", l.epoch),
+            };
+            fields.push(("Runs On", on));
+        }
         rows.push((p.name().to_string(), fields));
     }
+    // Servers of a topology sharing this store: name, priority, seconds since their heartbeat.
+    let servers: Vec<(String, i64, f64, String)> = topology
+        .servers
+        .iter()
+        .map(|s| (s.name.clone(), s.priority, (topology.now_ms - s.heartbeat_ms) as f64 / 1000.0, s.detail.clone()))
+        .collect();
     let mut out = String::new();
     if args.script_friendly {
         out.push_str(&format!(
@@ -267,6 +294,9 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
             }
         ));
         out.push_str(&format!("figures\t{figures}\n"));
+        for (name, priority, age, detail) in &servers {
+            out.push_str(&format!("topology-server\t{name}\t{priority}\t{age:.1}\t{detail}\n"));
+        }
         for h in live.iter().flat_map(|v| &v.handlers) {
             out.push_str(&format!("handler\t{}\t{}\n", h.name, handler_state(h)));
         }
@@ -286,6 +316,14 @@ pub fn status(args: ServerArgs) -> anyhow::Result<()> {
         out.push_str(&format!("{} : {}\n", h.name, handler_state(h)));
     }
     out.push('\n');
+    if !servers.is_empty() {
+        out.push_str("          --- Topology ---\n");
+        for (name, priority, age, detail) in &servers {
+            let state = if *age < ferrosync::engine::supervisor::LEASE_TTL.as_secs_f64() { "alive" } else { "gone" };
+            out.push_str(&format!("{name} : priority {priority}, {state}, heartbeat {age:.1} s ago ({detail})\n"));
+        }
+        out.push('\n');
+    }
     if rows.is_empty() {
         out.push_str("No sync pipes are configured.\n");
     }
@@ -369,7 +407,32 @@ async fn rotate_server_out(
     }
 }
 
-fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
+/// This server's place in a topology, from `--server-name`/`--priority-index` or the environment.
+fn topology_member(args: &ServerArgs) -> anyhow::Result<Option<ferrosync::engine::supervisor::TopologyMember>> {
+    let name = args
+        .server_name
+        .clone()
+        .or_else(|| std::env::var("FERROSYNC_SERVER_NAME").ok())
+        .filter(|n| !n.trim().is_empty());
+    let Some(name) = name else { return Ok(None) };
+    let priority = match args.priority_index {
+        Some(p) => p,
+        None => match std::env::var("FERROSYNC_SERVER_PRIORITY") {
+            Ok(v) => v.trim().parse().map_err(|_| {
+                cli::Usage(format!("FERROSYNC_SERVER_PRIORITY '{v}' is not a number: expected an integer such as 1"))
+            })?,
+            Err(_) => 1,
+        },
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let detail = format!("host {}, pid {}", host.trim(), std::process::id());
+    Ok(Some(ferrosync::engine::supervisor::TopologyMember { name, priority, detail }))
+}
+
+fn run_foreground(
+    root: ServerRoot,
+    member: Option<ferrosync::engine::supervisor::TopologyMember>,
+) -> anyhow::Result<()> {
     // Held until this function returns (or the process ends): one server per server root.
     let lock = ServerLock::acquire(&root)?;
     let pid = lock.pid();
@@ -399,7 +462,14 @@ fn run_foreground(root: ServerRoot) -> anyhow::Result<()> {
         let http = tokio::spawn(ferrosync_http::run(root.clone(), monitor.clone(), followed, http_stopped));
         let builder = build_endpoints;
         let supervised = match Supervisor::new(&root, &builder) {
-            Ok(s) => s.with_monitor(monitor).with_config_watch(configs).run(shutdown).await,
+            Ok(s) => {
+                let s = s.with_monitor(monitor).with_config_watch(configs);
+                let s = match member.clone() {
+                    Some(m) => s.in_topology(m),
+                    None => s,
+                };
+                s.run(shutdown).await
+            }
             Err(e) => Err(e),
         };
         let _ = stop_http.send(true);

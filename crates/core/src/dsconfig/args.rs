@@ -82,6 +82,8 @@ pub struct Globals {
     pub quiet: bool,
     /// Ping's connection arguments that were given and are ignored (the store is local).
     pub ignored: Vec<String>,
+    /// `--applyChangeTo`: `server-group` or `single-server`.
+    pub apply_change_to: Option<String>,
 }
 
 /// A parsed command line.
@@ -107,6 +109,7 @@ enum G {
     Advanced,
     Quiet,
     Help,
+    ApplyChangeTo,
     /// A PingDataSync connection or tool option, accepted and ignored; `true` when it takes a value.
     Ignored(bool),
 }
@@ -171,7 +174,7 @@ pub const GLOBAL_OPTIONS: &[GlobalOption] = &[
     ignored("certNickname", Some('N'), Some("NICKNAME")),
     ignored("saslOption", Some('o'), Some("NAME=VALUE")),
     ignored("useNoSecurity", None, None),
-    ignored("applyChangeTo", None, Some("SCOPE")),
+    opt("applyChangeTo", None, G::ApplyChangeTo, Some("SCOPE"), "server-group: every server of the topology (servers sharing one PostgreSQL store see every change at once); single-server: only this one, refused on a store that servers share"),
     ignored("offline", None, None),
     ignored("propertiesFilePath", None, Some("FILE")),
     ignored("noPropertiesFile", None, None),
@@ -317,6 +320,15 @@ pub fn parse(args: &[String]) -> Result<Invocation, UsageError> {
                 G::Advanced => inv.globals.advanced = true,
                 G::Quiet => inv.globals.quiet = true,
                 G::Help => help = true,
+                G::ApplyChangeTo => {
+                    let v = take_value("--applyChangeTo")?;
+                    if !["server-group", "single-server"].contains(&v.as_str()) {
+                        return Err(UsageError(format!(
+                            "--applyChangeTo '{v}' is not valid: expected server-group or single-server"
+                        )));
+                    }
+                    inv.globals.apply_change_to = Some(v);
+                }
                 G::Ignored(with_value) => {
                     if with_value {
                         take_value(arg)?;

@@ -93,16 +93,32 @@ pub fn build_runner(
     log: Arc<SyncLog>,
     builder: &dyn EndpointBuilder,
 ) -> Result<PipeRunner, BuildError> {
+    build_runner_under(root, config, pipe, log, builder, None)
+}
+
+/// Builds the runner of pipe `pipe`, whose state writes are made under `lease` (server, epoch) when given.
+pub fn build_runner_under(
+    root: &ServerRoot,
+    config: &Config,
+    pipe: &str,
+    log: Arc<SyncLog>,
+    builder: &dyn EndpointBuilder,
+    lease: Option<(&str, i64)>,
+) -> Result<PipeRunner, BuildError> {
     let store = Store::open(root)?;
     let mapping = PipeMapping::from_config(config, pipe)?;
     let endpoints = builder.build(config, store.secrets(), root, pipe, &mapping)?;
+    let writes = match lease {
+        Some((server, epoch)) => Store::open(root)?.under_lease(server, epoch),
+        None => Store::open(root)?,
+    };
     Ok(PipeRunner {
         pipe: pipe.to_string(),
         engine: Engine::new(mapping, endpoints.source, endpoints.destination),
         detector: endpoints.detector,
         settings: PipeSettings::from_config(config, pipe)?,
         store: std::sync::Mutex::new(store),
-        writer: StoreWriter::start(Store::open(root)?),
+        writer: StoreWriter::start(writes),
         log,
         stats: Arc::new(PipeStats::default()),
     })
@@ -130,6 +146,21 @@ async fn stop_all(pipes: &mut HashMap<String, RunningPipe>) {
     }
 }
 
+/// This server in a topology (several servers on one shared store): its name and priority (Ping's
+/// `sync-server-priority-index`: the lower, the more preferred).
+#[derive(Clone, Debug)]
+pub struct TopologyMember {
+    pub name: String,
+    pub priority: i64,
+    /// Free text for `status` (host, pid).
+    pub detail: String,
+}
+
+/// How long a pipe's lease lasts unless renewed (renewed every [`RENEW_EVERY`]): a server that stops renewing
+/// (killed, cut off from the store) loses its pipes to another within this time.
+pub const LEASE_TTL: Duration = Duration::from_secs(5);
+const RENEW_EVERY: Duration = Duration::from_secs(1);
+
 /// Runs the started pipes of one server root.
 pub struct Supervisor<'a> {
     root: ServerRoot,
@@ -143,6 +174,9 @@ pub struct Supervisor<'a> {
     monitor: Monitor,
     /// Receives each configuration loaded (the HTTP side follows it).
     configs: Option<watch::Sender<Arc<Config>>>,
+    /// In a topology: this server, and the leases (epochs) of the pipes it holds.
+    member: Option<TopologyMember>,
+    leases: HashMap<String, i64>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -156,7 +190,16 @@ impl<'a> Supervisor<'a> {
             poll: Duration::from_millis(250),
             monitor: Monitor::default(),
             configs: None,
+            member: None,
+            leases: HashMap::new(),
         })
+    }
+
+    /// Runs as `member` of a topology: it heartbeats in the store, and runs a started pipe only while it holds
+    /// the pipe's lease, which it takes when no live server of a better priority is there to take it.
+    pub fn in_topology(mut self, member: TopologyMember) -> Self {
+        self.member = Some(member);
+        self
     }
 
     /// Keeps `monitor` up to date with the pipes that run and why others do not.
@@ -179,7 +222,15 @@ impl<'a> Supervisor<'a> {
 
     /// Starts pipe `name`, or records why it cannot start.
     fn start_pipe(&mut self, config: &Config, log: &Arc<SyncLog>, name: &str) {
-        match build_runner(&self.root, config, name, log.clone(), self.builder) {
+        let lease = match &self.member {
+            Some(m) => match self.leases.get(name) {
+                Some(epoch) => Some((m.name.as_str(), *epoch)),
+                // Another server runs it.
+                None => return,
+            },
+            None => None,
+        };
+        match build_runner_under(&self.root, config, name, log.clone(), self.builder, lease) {
             Ok(runner) => {
                 let (tx, rx) = watch::channel(false);
                 let task_errors = self.errors.clone();
@@ -251,12 +302,91 @@ impl<'a> Supervisor<'a> {
         Ok(())
     }
 
+    /// One round of a topology member: heartbeat, then renew the leases of the pipes it runs and take those no
+    /// live server of a better priority holds; a pipe whose lease is lost (or goes to a better server that came
+    /// back) stops at once, a pipe whose lease is won starts.
+    async fn lease_round(&mut self, config: &Config, log: &Arc<SyncLog>) -> Result<(), SupervisorError> {
+        let Some(me) = self.member.clone() else { return Ok(()) };
+        self.watcher.heartbeat(&me.name, me.priority, &me.detail)?;
+        let topology = self.watcher.topology()?;
+        let live = |heartbeat_ms: i64| topology.now_ms - heartbeat_ms < LEASE_TTL.as_millis() as i64;
+        // A live server preferred to this one: it takes the pipes it can (this one hands them back).
+        let better =
+            topology.servers.iter().any(|s| s.name != me.name && s.priority < me.priority && live(s.heartbeat_ms));
+        let names: Vec<String> = config
+            .all("sync-pipe")
+            .iter()
+            .map(|p| p.name().to_string())
+            .filter(|n| Self::should_run(config, n))
+            .collect();
+        for name in &names {
+            let held = self.leases.get(name).copied();
+            let holder = topology.leases.iter().find(|l| &l.pipe == name);
+            // A better server waits for this pipe when it holds none of it: hand it back, once.
+            let hand_back = better && held.is_some();
+            if hand_back {
+                if let Some(p) = self.pipes.remove(name) {
+                    p.stop().await;
+                }
+                if let Some(epoch) = self.leases.remove(name) {
+                    self.watcher.release_lease(name, &me.name, epoch)?;
+                    self.note(Severity::Notice, Some(name), "handed to a server of a better priority");
+                }
+                continue;
+            }
+            let free = holder.is_none_or(|l| {
+                l.holder.is_none() || l.expires_ms <= topology.now_ms || l.holder.as_deref() == Some(&me.name)
+            });
+            if held.is_none() && (better || !free) {
+                continue;
+            }
+            match self.watcher.acquire_lease(name, &me.name, LEASE_TTL)? {
+                Some(epoch) if held == Some(epoch) => {}
+                Some(epoch) => {
+                    if let Some(p) = self.pipes.remove(name) {
+                        p.stop().await;
+                    }
+                    self.leases.insert(name.clone(), epoch);
+                    self.note(
+                        Severity::Notice,
+                        Some(name),
+                        &format!("this server ({}) took the pipe's lease (epoch {epoch})", me.name),
+                    );
+                    self.start_pipe(config, log, name);
+                }
+                None => {
+                    if self.leases.remove(name).is_some() {
+                        if let Some(p) = self.pipes.remove(name) {
+                            p.stop().await;
+                        }
+                        self.note(
+                            Severity::SevereWarning,
+                            Some(name),
+                            "the pipe's lease went to another server: it stops here",
+                        );
+                    }
+                }
+            }
+        }
+        // Pipes no longer started: their leases go.
+        let gone: Vec<String> = self.leases.keys().filter(|n| !names.contains(n)).cloned().collect();
+        for name in gone {
+            if let Some(epoch) = self.leases.remove(&name) {
+                let _ = self.watcher.release_lease(&name, &me.name, epoch);
+            }
+        }
+        Ok(())
+    }
+
     /// Runs until `shutdown` completes; then stops every pipe (changes in flight are finished, start points
     /// saved).
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), SupervisorError> {
         tokio::pin!(shutdown);
         let mut generation = -1;
         let mut retry_at = tokio::time::Instant::now();
+        let mut renew_at = tokio::time::Instant::now();
+        let mut renewed = tokio::time::Instant::now();
+        let mut current: Option<(Arc<Config>, Arc<SyncLog>)> = None;
         let result = loop {
             if let Err(e) = self.apply_start_point_requests().await {
                 break Err(e);
@@ -285,8 +415,37 @@ impl<'a> Supervisor<'a> {
                 for name in &names {
                     self.start_pipe(&config, &log, name);
                 }
+                let config = Arc::new(config);
                 if let Some(tx) = &self.configs {
-                    tx.send_replace(Arc::new(config));
+                    tx.send_replace(config.clone());
+                }
+                current = Some((config, log));
+            }
+            if self.member.is_some() && tokio::time::Instant::now() >= renew_at {
+                renew_at = tokio::time::Instant::now() + RENEW_EVERY;
+                if let Some((config, log)) = current.clone() {
+                    match self.lease_round(&config, &log).await {
+                        Ok(()) => renewed = tokio::time::Instant::now(),
+                        Err(e) => {
+                            // The store cannot be reached: tried again next round. Once the leases may have run
+                            // out, this server's pipes stop (another server may run them now; their writes would
+                            // be refused anyway).
+                            self.note(
+                                Severity::SevereWarning,
+                                None,
+                                &format!("cannot renew this server's leases: {e}"),
+                            );
+                            if renewed.elapsed() >= LEASE_TTL && !self.leases.is_empty() {
+                                stop_all(&mut self.pipes).await;
+                                self.leases.clear();
+                                self.note(
+                                    Severity::SevereWarning,
+                                    None,
+                                    "this server's leases ran out while the store could not be reached: its pipes stop until it holds them again",
+                                );
+                            }
+                        }
+                    }
                 }
             }
             tokio::select! {
@@ -295,6 +454,12 @@ impl<'a> Supervisor<'a> {
             }
         };
         stop_all(&mut self.pipes).await;
+        // A server that stops hands its pipes over at once (the others need not wait for the leases to run out).
+        if let Some(me) = &self.member {
+            for (pipe, epoch) in self.leases.drain() {
+                let _ = self.watcher.release_lease(&pipe, &me.name, epoch);
+            }
+        }
         result
     }
 }

@@ -348,6 +348,9 @@ pub struct Store {
     root: ServerRoot,
     secrets: SecretBox,
     backend: Mutex<Box<dyn StoreBackend>>,
+    /// The pipe lease (server, epoch) every state write of this handle is made under (servers in a topology):
+    /// see [`StateWrite::lease`].
+    lease: Option<(String, i64)>,
 }
 
 impl Store {
@@ -375,11 +378,22 @@ impl Store {
             .filter(|v| crate::secret::is_sealed(v))
             .count();
         let secrets = SecretBox::for_sealed_values(root.key_path(), sealed);
-        Ok(Store { root: root.clone(), secrets, backend: Mutex::new(backend) })
+        Ok(Store { root: root.clone(), secrets, backend: Mutex::new(backend), lease: None })
     }
 
     pub fn root(&self) -> &ServerRoot {
         &self.root
+    }
+
+    /// This handle's state writes (start points, id map) are made under the lease `epoch` of `server`: once
+    /// another server took the pipe's lease, each is refused whole ([`StoreError::LeaseLost`]).
+    pub fn under_lease(mut self, server: &str, epoch: i64) -> Store {
+        self.lease = Some((server.to_string(), epoch));
+        self
+    }
+
+    fn lease(&self) -> Option<Lease<'_>> {
+        self.lease.as_ref().map(|(server, epoch)| Lease { server, epoch: *epoch })
     }
 
     pub fn secrets(&self) -> &SecretBox {
@@ -532,6 +546,7 @@ impl Store {
             start_point: Some(start_point),
             put,
             remove,
+            lease: self.lease(),
             ..StateWrite::default()
         })
     }
@@ -539,18 +554,20 @@ impl Store {
     /// Records where source entries were synchronized to (resync does, so that real-time sync that follows
     /// finds renamed entries).
     pub fn put_id_mappings(&mut self, pipe: &str, put: &[IdMapping]) -> Result<(), StoreError> {
-        self.backend().write_state(&StateWrite { pipe, put, ..StateWrite::default() })
+        self.backend().write_state(&StateWrite { pipe, put, lease: self.lease(), ..StateWrite::default() })
     }
 
     /// Marks (or, with `renaming_to` `None`, unmarks) a rename of `record`'s destination entry in the id map
     /// before it is made: see [`IdMapping::renaming_to`].
     pub fn record_rename_intent(&mut self, pipe: &str, record: &IdMapping) -> Result<(), StoreError> {
-        self.backend().write_state(&StateWrite { pipe, rename_intent: Some(record), ..StateWrite::default() })
+        let lease = self.lease();
+        self.backend().write_state(&StateWrite { pipe, rename_intent: Some(record), lease, ..StateWrite::default() })
     }
 
     /// Adds provisional records (see [`StateWrite::provisional`]).
     pub fn record_provisional(&mut self, pipe: &str, records: &[IdMapping]) -> Result<(), StoreError> {
-        self.backend().write_state(&StateWrite { pipe, provisional: records, ..StateWrite::default() })
+        let lease = self.lease();
+        self.backend().write_state(&StateWrite { pipe, provisional: records, lease, ..StateWrite::default() })
     }
 
     /// Where the source entry with unique id `source_id` was synchronized to.

@@ -241,6 +241,12 @@ impl PipeRunner {
                             last_error = None;
                         }
                     }
+                    // Another server of the topology took the pipe: this one stops at once, saving nothing.
+                    (Err(RealtimeError::Store(e @ crate::error::StoreError::LeaseLost { .. })), _) => {
+                        reader.abort();
+                        self.log.warning(&self.pipe, &format!("{e}: the pipe stops on this server"));
+                        return Err(RealtimeError::Store(e));
+                    }
                     (Err(RealtimeError::Store(e)), Some(s)) => {
                         let f = failing.get_or_insert_with(|| StoreFailing {
                             since: Instant::now(),
