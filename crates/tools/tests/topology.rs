@@ -1,7 +1,10 @@
 //! Sync servers in a topology: two server roots (each its own logs and copy of the key file) on one PostgreSQL
 //! store, a pipe from the real 389 DS to OpenLDAP. The preferred server (priority 1) runs the pipe; `kill -9` of
 //! it while changes stream in: the standby takes the lease and resumes from the last committed start point, and
-//! the destination ends equal to the source; when the preferred server comes back the pipe returns to it.
+//! the destination ends equal to the source; when the preferred server comes back the pipe returns to it. The
+//! preferred server cut off from PostgreSQL (tests/servers/tcp-proxy.py between it and the database): it stops,
+//! the standby takes over, and once the link heals it rejoins and gets the pipe back; nothing is lost. A rolling
+//! restart of both servers keeps the changes flowing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod util;
@@ -140,4 +143,121 @@ async fn the_standby_takes_over_after_kill_9_and_hands_back_to_the_preferred_ser
     assert!(errors(&b).contains("handed to a server of a better priority"), "{}", errors(&b));
     let last = s.add_person("topo-last", &[]).await;
     eventually("changes go on after the hand-back", WAIT, || async { s.dst_get(&last).await.is_some() }).await;
+}
+
+/// The test's TCP proxy (tests/servers/tcp-proxy.py) in front of the test PostgreSQL, stopped when dropped.
+struct Proxy {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        use std::io::BufRead;
+        let url = std::env::var("FERROSYNC_TEST_POSTGRES_URL").expect("run the tests with tests/run.sh");
+        let pg_port = url.split("@127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).unwrap().to_string();
+        let mut child = std::process::Command::new("python3")
+            .arg(util::repo().join("tests/servers/tcp-proxy.py"))
+            .args(["0", "127.0.0.1", &pg_port])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("PORT=").unwrap().parse().unwrap();
+        Proxy { child, port }
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    /// `url` (the test store's) through this proxy, with a password file for the proxy's port.
+    fn url(&self, url: &str, dir: &std::path::Path) -> String {
+        let pw_file = std::env::var("FERROSYNC_TEST_POSTGRES_PASSWORD_FILE").unwrap();
+        let pw = std::fs::read_to_string(pw_file).unwrap().trim().to_string();
+        let passfile = dir.join("proxy.pgpass");
+        std::fs::write(&passfile, format!("127.0.0.1:{}:*:ferrosync:{pw}\n", self.port)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (base, query) = url.split_once('?').unwrap();
+        let pg_port = base.rsplit(':').next().unwrap().split('/').next().unwrap();
+        let base = base.replace(&format!(":{pg_port}/"), &format!(":{}/", self.port));
+        let query: Vec<String> =
+            query
+                .split('&')
+                .map(|kv| {
+                    if kv.starts_with("passfile=") {
+                        format!("passfile={}", passfile.display())
+                    } else {
+                        kv.to_string()
+                    }
+                })
+                .collect();
+        format!("{base}?{}", query.join("&"))
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_cut_off_from_the_store_stops_and_the_standby_takes_over() {
+    let url = postgres::fresh_url_text("partition");
+    let proxy = Proxy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let via_proxy = proxy.url(&url, dir.path());
+    // Server A reaches the store only through the proxy; B directly.
+    let s = Scenario::in_root("part", "389", "OPENLDAP", "generic-ldap", Root::with_store(&via_proxy)).await;
+    s.dsconfig(PEOPLE_ALL);
+    let a = &s.root;
+    let b = Root::with_store(&url);
+    std::fs::create_dir_all(b.path().join("config")).unwrap();
+    std::fs::copy(a.path().join("config/encryption.key"), b.path().join("config/encryption.key")).unwrap();
+    a.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
+    a.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
+    start(a, "a", "1");
+    start(&b, "b", "2");
+    let _both = Both(a, &b);
+    let first = s.add_person("part0", &[]).await;
+    eventually("the preferred server runs the pipe", WAIT, || async {
+        s.dst_get(&first).await.is_some() && runs_on(&b).starts_with("a ")
+    })
+    .await;
+
+    // The partition: A loses the store, B takes the pipe, changes go on through B.
+    proxy.signal(nix::sys::signal::Signal::SIGUSR1);
+    eventually("the standby takes the pipe", WAIT, || async { runs_on(&b).starts_with("b ") }).await;
+    let during = s.add_person("part-during", &[]).await;
+    eventually("changes flow through the standby", WAIT, || async { s.dst_get(&during).await.is_some() }).await;
+    eventually("the cut-off server says its pipes stop", WAIT, || async {
+        errors(a).contains("leases ran out while the store could not be reached")
+    })
+    .await;
+
+    // Healed: A rejoins; as the preferred server it gets the pipe back, from the start point B committed.
+    proxy.signal(nix::sys::signal::Signal::SIGUSR2);
+    eventually("the preferred server gets the pipe back", WAIT, || async { runs_on(&b).starts_with("a ") }).await;
+    let after = s.add_person("part-after", &[]).await;
+    eventually("changes flow after the heal", WAIT, || async { s.dst_get(&after).await.is_some() }).await;
+    for dn in [&first, &during, &after] {
+        assert!(s.dst_get(dn).await.is_some(), "{dn} is missing");
+    }
+
+    // A rolling restart, one server at a time: the pipe moves and changes keep arriving.
+    for (root, name, priority) in [(a, "a", "1"), (&b, "b", "2")] {
+        root.run("stop-server", &[]).ok();
+        let dn = s.add_person(&format!("roll-{name}"), &[]).await;
+        eventually("a change made while one server restarts arrives", WAIT, || async {
+            s.dst_get(&dn).await.is_some()
+        })
+        .await;
+        start(root, name, priority);
+    }
+    let last = s.add_person("roll-last", &[]).await;
+    eventually("changes flow after the rolling restart", WAIT, || async { s.dst_get(&last).await.is_some() }).await;
 }

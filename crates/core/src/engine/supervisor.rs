@@ -177,6 +177,8 @@ pub struct Supervisor<'a> {
     /// In a topology: this server, and the leases (epochs) of the pipes it holds.
     member: Option<TopologyMember>,
     leases: HashMap<String, i64>,
+    /// When a store failure was last noted (topology members go on through them).
+    last_trouble: Option<tokio::time::Instant>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -192,6 +194,7 @@ impl<'a> Supervisor<'a> {
             configs: None,
             member: None,
             leases: HashMap::new(),
+            last_trouble: None,
         })
     }
 
@@ -302,6 +305,16 @@ impl<'a> Supervisor<'a> {
         Ok(())
     }
 
+    /// A store failure of a topology member, noted once per minute at most (the server goes on and retries).
+    fn store_trouble(&mut self, e: &SupervisorError) {
+        let now = tokio::time::Instant::now();
+        if self.last_trouble.is_some_and(|t| now.duration_since(t) < Duration::from_secs(60)) {
+            return;
+        }
+        self.last_trouble = Some(now);
+        self.note(Severity::SevereWarning, None, &format!("the store cannot be reached, tried again: {e}"));
+    }
+
     /// One round of a topology member: heartbeat, then renew the leases of the pipes it runs and take those no
     /// live server of a better priority holds; a pipe whose lease is lost (or goes to a better server that came
     /// back) stops at once, a pipe whose lease is won starts.
@@ -389,20 +402,33 @@ impl<'a> Supervisor<'a> {
         let mut current: Option<(Arc<Config>, Arc<SyncLog>)> = None;
         let result = loop {
             if let Err(e) = self.apply_start_point_requests().await {
-                break Err(e);
+                // In a topology the store is a database server that may be out of reach for a while: the
+                // server stays up (its leases run out, another server takes over) and tries again.
+                if self.member.is_none() {
+                    break Err(e);
+                }
+                self.store_trouble(&e);
             }
             let g = self.watcher.generation().unwrap_or(generation);
             // Rebuild the pipes when the configuration (or a start point) changed, and every 30 s while a pipe
             // had stopped.
             let failed_any = self.pipes.values().any(|p| p.task.is_finished());
             if g != generation || (failed_any && tokio::time::Instant::now() >= retry_at) {
+                let config = match self.watcher.load() {
+                    Ok(c) => c,
+                    Err(e) if self.member.is_some() => {
+                        self.store_trouble(&SupervisorError::from(e));
+                        tokio::select! {
+                            _ = &mut shutdown => break Ok(()),
+                            _ = tokio::time::sleep(self.poll) => {}
+                        }
+                        continue;
+                    }
+                    Err(e) => break Err(e.into()),
+                };
                 stop_all(&mut self.pipes).await;
                 generation = g;
                 retry_at = tokio::time::Instant::now() + Duration::from_secs(30);
-                let config = match self.watcher.load() {
-                    Ok(c) => c,
-                    Err(e) => break Err(e.into()),
-                };
                 let _ = self.watcher.clear_stats();
                 let log = Arc::new(SyncLog::from_config(&config, &self.root));
                 let names: Vec<String> = config
@@ -430,11 +456,7 @@ impl<'a> Supervisor<'a> {
                             // The store cannot be reached: tried again next round. Once the leases may have run
                             // out, this server's pipes stop (another server may run them now; their writes would
                             // be refused anyway).
-                            self.note(
-                                Severity::SevereWarning,
-                                None,
-                                &format!("cannot renew this server's leases: {e}"),
-                            );
+                            self.store_trouble(&e);
                             if renewed.elapsed() >= LEASE_TTL && !self.leases.is_empty() {
                                 stop_all(&mut self.pipes).await;
                                 self.leases.clear();
@@ -459,6 +481,8 @@ impl<'a> Supervisor<'a> {
             for (pipe, epoch) in self.leases.drain() {
                 let _ = self.watcher.release_lease(&pipe, &me.name, epoch);
             }
+            // Out of the topology until it starts again, so that servers of a worse priority take over now.
+            let _ = self.watcher.forget_server(&me.name);
         }
         result
     }
