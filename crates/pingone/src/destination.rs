@@ -392,6 +392,11 @@ impl Destination for PingOneDestination {
                         self.remember(&mapped.dn, &id);
                     }
                     same_json_as_mapped(mapped, &mut one);
+                    // Known by the mapped DN from now on, as a user this destination created is: PingOne users
+                    // have no DN to rename, and the engine would take `id=...` for a move.
+                    if id_from_dn(&mapped.dn).is_none() {
+                        one.dn = mapped.dn.clone();
+                    }
                     return Ok(Correlated::One(one));
                 }
                 _ => many = Some(found.into_iter().map(|e| e.dn).collect()),
