@@ -88,7 +88,8 @@ fn to_json(values: &[Value]) -> Json {
 
 /// Gives the JSON fields of `found` (a user read from PingOne) that are the same JSON as the mapped entry's text
 /// (`name` mapped from `{"given":"{givenName}","family":"{sn}"}`) in the mapped entry's form, so that the
-/// engine's comparison sees them equal whatever the order of their members or their spacing.
+/// engine's comparison sees them equal whatever the order of their members or their spacing; and the mapped
+/// values of the attributes never sent (`resourceType`), which are no difference.
 fn same_json_as_mapped(mapped: &Entry, found: &mut Entry) {
     let names: Vec<String> = found.attributes().map(|a| a.name.clone()).collect();
     for name in names {
@@ -98,6 +99,12 @@ fn same_json_as_mapped(mapped: &Entry, found: &mut Entry) {
         if found.values(&name).len() == 1 && serde_json::from_str::<Json>(t).is_ok_and(|m| &m == j) {
             let text = Value::Text(t.clone());
             found.set(&name, vec![text]);
+        }
+    }
+    // What is never sent as a user field (`resourceType`, `objectClass`, ...) is not PingOne's to differ on.
+    for a in mapped.attributes() {
+        if NOT_SENT.contains(&a.name.to_ascii_lowercase().as_str()) {
+            found.set(&a.name, a.values.clone());
         }
     }
 }
