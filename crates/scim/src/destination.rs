@@ -894,10 +894,8 @@ impl Destination for ScimDestination {
     /// At most `threads` requests in flight; with a service whose `/ServiceProviderConfig` says
     /// `bulk.supported`, creates go in Bulk requests of up to `min(maxOperations, 200)` operations.
     async fn begin_resync(&self, threads: usize) -> usize {
-        let limits = match self.run(|i| i.discovery().map(|d| d.bulk)).await {
-            Ok(l) => l,
-            Err(_) => BulkLimits::default(),
-        };
+        // A service whose configuration cannot be read gets single requests.
+        let limits: BulkLimits = self.run(|i| i.discovery().map(|d| d.bulk)).await.unwrap_or_default();
         let slots = Arc::new(tokio::sync::Semaphore::new(threads.max(1)));
         let bulk = limits.supported.then(|| Queue::start(self.inner.clone(), limits, slots.clone()));
         let batch = if bulk.is_some() { limits.max_operations } else { 1 };
