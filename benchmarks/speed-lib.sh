@@ -11,7 +11,7 @@ result() { results+=("$1 | $2 | $(elapsed "$3" "$4") s | $(rate "$N" "$(elapsed 
 raw_post() {
     local t0 t1 ok
     t0=$(now)
-    ok=$(curl -s --parallel --parallel-max "$C" --parallel-immediate -K "$work/posts.curl" | grep -c '^201$' || true)
+    ok=$(curl -s --no-progress-meter --parallel --parallel-max "$C" --parallel-immediate -K "$work/posts.curl" | grep -c '^201$' || true)
     t1=$(now)
     [ "$ok" = "$N" ] || { echo "raw POST: only $ok of $N created"; exit 1; }
     result "$1" "raw: $N POSTs, curl --parallel-max $C" "$t0" "$t1"
@@ -23,9 +23,21 @@ timed_resync() {
     local t0 t1 round="$1" label="$2" want="$3" pipe="$4"
     shift 4
     t0=$(now)
-    "$bindir/resync" --server-root "$root" --pipe-name "$pipe" "$@" >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+    # shellcheck disable=SC2086 # BENCH_RESYNC_ARGS: more arguments, such as --logLevel debug
+    "$bindir/resync" --server-root "$root" --pipe-name "$pipe" "$@" ${BENCH_RESYNC_ARGS:-} >"$work/out" 2>&1 || {
+        cat "$work/out"
+        echo "the first failures' reasons:"
+        grep -m 5 '^#' "$root/logs/resync-failed-DNs.log" | cut -c 1-1500
+        exit 1
+    }
     t1=$(now)
-    grep -q "$want" "$work/out" || { echo "resync: expected '$want':"; cat "$work/out"; exit 1; }
+    grep -q "$want" "$work/out" || {
+        echo "resync: expected '$want':"
+        cat "$work/out"
+        echo "the end of its log:"
+        tail -n 20 "$root/logs/tools/resync.log" | cut -c 1-1500
+        exit 1
+    }
     grep -q "Correlation: from one listing" "$work/out" || { echo "resync did not correlate from a listing:"; cat "$work/out"; exit 1; }
     result "$round" "ferrosync resync: $label ($C threads)" "$t0" "$t1"
 }

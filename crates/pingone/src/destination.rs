@@ -86,6 +86,29 @@ fn to_json(values: &[Value]) -> Json {
     }
 }
 
+/// Gives the JSON fields of `found` (a user read from PingOne) that are the same JSON as the mapped entry's text
+/// (`name` mapped from `{"given":"{givenName}","family":"{sn}"}`) in the mapped entry's form, so that the
+/// engine's comparison sees them equal whatever the order of their members or their spacing; and the mapped
+/// values of the attributes never sent (`resourceType`), which are no difference.
+fn same_json_as_mapped(mapped: &Entry, found: &mut Entry) {
+    let names: Vec<String> = found.attributes().map(|a| a.name.clone()).collect();
+    for name in names {
+        let (Some(Value::Json(j)), [Value::Text(t)]) = (found.values(&name).first(), mapped.values(&name)) else {
+            continue;
+        };
+        if found.values(&name).len() == 1 && serde_json::from_str::<Json>(t).is_ok_and(|m| &m == j) {
+            let text = Value::Text(t.clone());
+            found.set(&name, vec![text]);
+        }
+    }
+    // What is never sent as a user field (`resourceType`, `objectClass`, ...) is not PingOne's to differ on.
+    for a in mapped.attributes() {
+        if NOT_SENT.contains(&a.name.to_ascii_lowercase().as_str()) {
+            found.set(&a.name, a.values.clone());
+        }
+    }
+}
+
 fn sent(attr: &str) -> bool {
     let a = attr.to_ascii_lowercase();
     !NOT_SENT.contains(&a.as_str())
@@ -371,9 +394,15 @@ impl Destination for PingOneDestination {
             match found.len() {
                 0 => {}
                 1 => {
-                    let one = found.into_iter().next().unwrap_or_default();
+                    let mut one = found.into_iter().next().unwrap_or_default();
                     if let Some(id) = id_from_dn(&one.dn) {
                         self.remember(&mapped.dn, &id);
+                    }
+                    same_json_as_mapped(mapped, &mut one);
+                    // Known by the mapped DN from now on, as a user this destination created is: PingOne users
+                    // have no DN to rename, and the engine would take `id=...` for a move.
+                    if id_from_dn(&mapped.dn).is_none() {
+                        one.dn = mapped.dn.clone();
                     }
                     return Ok(Correlated::One(one));
                 }
@@ -521,5 +550,23 @@ impl Destination for PingOneDestination {
             next = a.body.pointer("/_links/next/href").and_then(Json::as_str).map(str::to_string);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_fields_equal_to_the_mapped_text_take_its_form() {
+        let mut mapped = Entry::new("uid=a,dc=x");
+        mapped.set("name", vec![Value::Text(r#"{"given":"Ann", "family":"Lee"}"#.into())]);
+        mapped.set("address", vec![Value::Text(r#"{"locality":"Here"}"#.into())]);
+        let mut found = Entry::new("id=1");
+        found.set("name", vec![Value::Json(serde_json::json!({"family": "Lee", "given": "Ann"}))]);
+        found.set("address", vec![Value::Json(serde_json::json!({"locality": "There"}))]);
+        same_json_as_mapped(&mapped, &mut found);
+        assert_eq!(found.values("name"), mapped.values("name"));
+        assert!(matches!(found.values("address"), [Value::Json(_)]), "a different value stays as read");
     }
 }

@@ -688,17 +688,34 @@ impl Inner {
         self.remember(&e.dn, Known { ep: i, id, version: None, resource: None, mapped: Some(e.clone()), fresh: false });
     }
 
-    /// A create of `e` at endpoint `i` answered 409: the resource is there already, so correlate and bring it
-    /// up to date; `error` when it cannot be found.
+    /// A create of `e` answered 409: the resource is there already, so correlate and bring it up to date;
+    /// `error` when it cannot be found. When the resync's index does not know it (an attempt whose answer was
+    /// lost created it, such as a Bulk request that timed out and was sent again, or someone else did since
+    /// the listing), a search asks the service itself.
     pub(crate) fn conflict(&self, e: &Entry, error: impl FnOnce() -> EndpointError) -> EndpointResult<()> {
-        match self.correlate(e)? {
-            Correlated::One(_) => {
-                let k = lock(&self.known).get(&norm(&e.dn)).cloned();
-                let Some(k) = k else { return Err(error()) };
-                self.update(&e.dn, k, e.clone())
-            }
-            _ => Err(error()),
+        if let Correlated::One(_) = self.correlate(e)? {
+            let k = lock(&self.known).get(&norm(&e.dn)).cloned();
+            let Some(k) = k else { return Err(error()) };
+            return self.update(&e.dn, k, e.clone());
         }
+        let indexed = lock(&self.index).is_some();
+        let i = self.choose(e);
+        let ep = &self.endpoints[i];
+        let Some(f) = filter_of(&ep.search, e).filter(|_| indexed) else { return Err(error()) };
+        let hits = self.search(ep, &f)?;
+        let [res] = hits.as_slice() else { return Err(error()) };
+        let Some(id) = res.get("id").and_then(Json::as_str).map(str::to_string) else { return Err(error()) };
+        self.index_put(i, &id, Some(res));
+        let k = Known {
+            ep: i,
+            id,
+            version: version_of(res, None),
+            resource: Some(res.clone()),
+            mapped: Some(e.clone()),
+            fresh: false,
+        };
+        self.remember(&e.dn, k.clone());
+        self.update(&e.dn, k, e.clone())
     }
 
     fn modify(&self, dn: &str, mods: &[Modification]) -> EndpointResult<()> {
@@ -877,6 +894,7 @@ impl Destination for ScimDestination {
     /// At most `threads` requests in flight; with a service whose `/ServiceProviderConfig` says
     /// `bulk.supported`, creates go in Bulk requests of up to `min(maxOperations, 200)` operations.
     async fn begin_resync(&self, threads: usize) -> usize {
+        // A service whose configuration cannot be read gets single requests.
         let limits: BulkLimits = self.run(|i| i.discovery().map(|d| d.bulk)).await.unwrap_or_default();
         let slots = Arc::new(tokio::sync::Semaphore::new(threads.max(1)));
         let bulk = limits.supported.then(|| Queue::start(self.inner.clone(), limits, slots.clone()));

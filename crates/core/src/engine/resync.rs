@@ -182,15 +182,21 @@ async fn run_passes(
     let mut seen_destinations: HashSet<String> = HashSet::new();
     for pass in 1..=passes {
         let only = if pass == 1 { opts.dns.clone() } else { retry.clone() };
+        let listed = only.as_ref().map(|dns| dns.len() as u64);
         // The first pass correlates from a listing of the destination when the destination finds that cheaper
-        // than a search per entry; the passes after it retry a few failures, by searches.
+        // than a search per entry (the source is read meanwhile, up to PREFETCH entries ahead); the passes
+        // after it retry a few failures, by searches.
+        let threads = opts.threads.max(1);
+        let ahead = if pass == 1 { PREFETCH.max(threads * 4) } else { threads * 4 };
+        let producer = start_producer(engine, opts, only, ahead);
         let (known_total, correlation) = if pass == 1 {
             let (total, path) = prepare_index(engine, opts).await;
             (total, Some(path))
         } else {
             (None, None)
         };
-        let report = run_pass(engine, opts, batch, pass, only, known_total, observer, &mut seen_destinations).await;
+        let report =
+            run_pass(engine, opts, batch, pass, producer, listed, known_total, observer, &mut seen_destinations).await;
         if pass == 1 {
             engine.destination.end_resync_index();
         }
@@ -270,38 +276,28 @@ impl RateLimiter {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_pass(
-    engine: &Engine,
-    opts: &ResyncOptions,
-    batch: usize,
-    pass: u32,
-    only: Option<Vec<String>>,
-    known_total: Option<u64>,
-    observer: &dyn Observer,
-    seen: &mut HashSet<String>,
-) -> EndpointResult<PassReport> {
-    let started = Instant::now();
-    let threads = opts.threads.max(1);
-    // With a destination that batches creates, `threads` requests of `batch` creates each.
-    let in_flight_max = threads * batch;
-    let (tx, mut rx) = mpsc::channel::<EndpointResult<Entry>>(threads * 4);
-    // The entries are counted (for the progress bar's ETA) while the pass runs, not before it.
-    let total = only.as_ref().map(|dns| dns.len() as u64).or(known_total);
-    observer.pass_started(pass, total);
-    let mut counter = match (&only, total) {
-        (Some(_), _) | (None, Some(_)) => None,
-        (None, None) => {
-            let (source, filter) = (engine.source.clone(), opts.filter.clone());
-            Some(tokio::spawn(async move { source.count(filter.as_deref()).await.ok().flatten() }))
-        }
-    };
-    // The producer: the source's stream, or a fetch of each listed DN.
+/// How many source entries the first pass reads ahead while the destination lists itself for correlation
+/// ([`Destination::prepare_resync_index`](crate::endpoint::Destination::prepare_resync_index)), so that reading
+/// the source overlaps the listing.
+const PREFETCH: usize = 50_000;
+
+/// The source entries of a pass, read by a task of their own.
+struct Producer {
+    rx: mpsc::Receiver<EndpointResult<Entry>>,
+    task: tokio::task::JoinHandle<EndpointResult<()>>,
+    /// The listed DNs that do not exist at the source.
+    missing: Arc<Mutex<Vec<Failure>>>,
+}
+
+/// Starts reading the entries of a pass, at most `ahead` of the synchronization: the source's stream, or a
+/// fetch of each of the DNs `only`.
+fn start_producer(engine: &Engine, opts: &ResyncOptions, only: Option<Vec<String>>, ahead: usize) -> Producer {
+    let (tx, rx) = mpsc::channel::<EndpointResult<Entry>>(ahead.max(1));
     let source = engine.source.clone();
     let filter = opts.filter.clone();
     let missing_at_source: Arc<Mutex<Vec<Failure>>> = Arc::default();
     let missing = missing_at_source.clone();
-    let producer = tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         match only {
             None => source.stream(filter.as_deref(), tx).await,
             Some(dns) => {
@@ -328,6 +324,36 @@ async fn run_pass(
             }
         }
     });
+    Producer { rx, task, missing: missing_at_source }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_pass(
+    engine: &Engine,
+    opts: &ResyncOptions,
+    batch: usize,
+    pass: u32,
+    producer: Producer,
+    listed: Option<u64>,
+    known_total: Option<u64>,
+    observer: &dyn Observer,
+    seen: &mut HashSet<String>,
+) -> EndpointResult<PassReport> {
+    let started = Instant::now();
+    let threads = opts.threads.max(1);
+    // With a destination that batches creates, `threads` requests of `batch` creates each.
+    let in_flight_max = threads * batch;
+    let Producer { mut rx, task: producer, missing: missing_at_source } = producer;
+    // The entries are counted (for the progress bar's ETA) while the pass runs, not before it.
+    let total = listed.or(known_total);
+    observer.pass_started(pass, total);
+    let mut counter = match (listed, total) {
+        (Some(_), _) | (None, Some(_)) => None,
+        (None, None) => {
+            let (source, filter) = (engine.source.clone(), opts.filter.clone());
+            Some(tokio::spawn(async move { source.count(filter.as_deref()).await.ok().flatten() }))
+        }
+    };
 
     let sync_opts = SyncOptions {
         dry_run: opts.dry_run,
