@@ -7,7 +7,6 @@
 
 mod util;
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,14 +20,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// `GET path` on 127.0.0.1:port: the status and the body, `None` when nothing answers.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
+    util::http_get(port, path)
 }
 
 /// Enables the HTTP Connection Handler on `port`, as Ping's documentation does.

@@ -50,14 +50,11 @@ impl Drop for Both<'_> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_standby_takes_over_after_kill_9_and_hands_back_to_the_preferred_server() {
-    let url = postgres::fresh_url_text("topology");
-    let s = Scenario::in_root("topo", "389", "OPENLDAP", "generic-ldap", Root::with_store(&url)).await;
-    s.dsconfig(PEOPLE_ALL);
-    s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set num-worker-threads:8\n");
+/// A second server root `b` on `url` beside the scenario's root (a), both started (a preferred), with pipe `p`
+/// started from the end of the change log.
+fn two_servers(s: &Scenario, url: &str) -> Root {
     let a = &s.root;
-    let b = Root::with_store(&url);
+    let b = Root::with_store(url);
     // Every server of a topology needs the same key file to read the sealed bind passwords.
     std::fs::create_dir_all(b.path().join("config")).unwrap();
     std::fs::copy(a.path().join("config/encryption.key"), b.path().join("config/encryption.key")).unwrap();
@@ -65,6 +62,17 @@ async fn the_standby_takes_over_after_kill_9_and_hands_back_to_the_preferred_ser
     a.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
     start(a, "a", "1");
     start(&b, "b", "2");
+    b
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_standby_takes_over_after_kill_9_and_hands_back_to_the_preferred_server() {
+    let url = postgres::fresh_url_text("topology");
+    let s = Scenario::in_root("topo", "389", "OPENLDAP", "generic-ldap", Root::with_store(&url)).await;
+    s.dsconfig(PEOPLE_ALL);
+    s.dsconfig("dsconfig set-sync-pipe-prop --pipe-name p --set num-worker-threads:8\n");
+    let a = &s.root;
+    let b = two_servers(&s, &url);
     let _both = Both(a, &b);
     let first = s.add_person("topo0", &[]).await;
     eventually("the preferred server runs the pipe", WAIT, || async {
@@ -215,13 +223,7 @@ async fn a_server_cut_off_from_the_store_stops_and_the_standby_takes_over() {
     let s = Scenario::in_root("part", "389", "OPENLDAP", "generic-ldap", Root::with_store(&via_proxy)).await;
     s.dsconfig(PEOPLE_ALL);
     let a = &s.root;
-    let b = Root::with_store(&url);
-    std::fs::create_dir_all(b.path().join("config")).unwrap();
-    std::fs::copy(a.path().join("config/encryption.key"), b.path().join("config/encryption.key")).unwrap();
-    a.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
-    a.run("realtime-sync", &["start", "--pipe-name", "p"]).ok();
-    start(a, "a", "1");
-    start(&b, "b", "2");
+    let b = two_servers(&s, &url);
     let _both = Both(a, &b);
     let first = s.add_person("part0", &[]).await;
     eventually("the preferred server runs the pipe", WAIT, || async {

@@ -339,3 +339,16 @@ pub fn key_stores(cert: &str, key: &str, ca: &str, dir: &Path, pin: &str) -> (Pa
     std::fs::write(&pem, text).unwrap();
     (p12, jks, pem)
 }
+
+/// `GET path` on 127.0.0.1:port over plain HTTP/1.0: the status and the body, `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
