@@ -155,7 +155,13 @@ async fn entries_become_rows_and_changes_touch_only_their_columns() {
         row(&db, &schema, "jb").await.is_none() && row(&db, &schema, "jc").await.is_none()
     })
     .await;
-    assert!(row(&db, &schema, "ja").await.is_some());
+    // A rename that changes the RDN (the key's attribute) updates the key column of the same row.
+    s.src.modify_dn(&a, "uid=ja2", true, None).await.unwrap();
+    eventually("the rename reaches the key column", WAIT, || async {
+        row(&db, &schema, "ja").await.is_none()
+            && row(&db, &schema, "ja2").await.is_some_and(|r| r.1.as_deref() == Some("Changed") && r.3 == Some(42))
+    })
+    .await;
     drop(server);
 }
 
