@@ -11,7 +11,8 @@ use ferrosync::registry::Registry;
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
 
-/// Every endpoint ferrosync has: LDAP directories (and Active Directory), SCIM 2.0 services and PingOne.
+/// Every endpoint ferrosync has: LDAP directories (and Active Directory), SCIM 2.0 services, PingOne and
+/// PostgreSQL tables.
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -19,6 +20,7 @@ pub fn registry() -> &'static Registry {
             ferrosync_ldap::provider::provider(),
             ferrosync_scim::provider::provider(),
             ferrosync_pingone::provider::provider(),
+            ferrosync_jdbc::provider::provider(),
         ])
     })
 }

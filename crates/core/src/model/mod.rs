@@ -568,7 +568,7 @@ mod tests {
         assert!(find_type("sync-pipe").unwrap().property(None, "global-aci").is_none());
         let server = find_type("external-server").unwrap();
         assert!(server.property(Some("generic-ldap"), "listen-port").is_none(), "a used variant is strict");
-        assert!(server.property(Some("jdbc"), "listen-port").is_some(), "an unused variant is not");
+        assert!(server.property(Some("kafka-cluster"), "listen-port").is_some(), "an unused variant is not");
         for secret in ["bind-password", "key-store-pin", "oauth-client-secret", "auth-token", "api-key"] {
             assert!(is_secret_name(secret), "{secret}");
         }

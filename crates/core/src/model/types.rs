@@ -104,14 +104,42 @@ const SCIM1_SERVER: &[P] = &[
 ];
 
 const JDBC_SERVER: &[P] = &[
-    P::new("jdbc-driver-type", String, "The JDBC driver type."),
-    P::new("jdbc-driver-url", String, "The JDBC URL."),
-    P::new("database-name", String, "The database name."),
-    P::new("server-host-name", String, "The database host."),
-    P::new("server-port", PORT, "The database port."),
-    P::new("user-name", String, "The database user."),
+    P::new(
+        "jdbc-driver-type",
+        String,
+        "The database driver type: ferrosync connects to PostgreSQL only (postgres; a pipe using another type will \
+         not start).",
+    )
+    .default(&["postgres"]),
+    P::new("jdbc-driver-url", String, "A JDBC URL of the driver type 'other'.").unused(),
+    P::new("database-name", String, "The database name.").required(),
+    P::new("server-host-name", String, "The database host.").required(),
+    P::new("server-port", PORT, "The database port.").default(&["5432"]),
+    P::new("user-name", String, "The database user (role).").required(),
     P::new("password", String, "The database password.").sensitive(),
-    P::new("location", String, "The location of this server."),
+    P::new(
+        "passphrase-provider",
+        Reference("passphrase-provider"),
+        "A passphrase provider that supplies the password.",
+    ),
+    P::new(
+        "jdbc-connection-properties",
+        String,
+        "Connection properties as name=value: sslmode (disable, prefer, require, verify-ca, verify-full), \
+         sslrootcert (a PEM CA file), connect_timeout (seconds); others are refused.",
+    )
+    .multi()
+    .advanced(),
+    P::new("validation-query", String, "A query that checks a connection.").advanced().unused(),
+    P::new("validation-query-timeout", Duration, "How long the validation query may take.").advanced().unused(),
+    P::new(
+        "transaction-isolation-level",
+        String,
+        "The transaction isolation level (ferrosync uses the database's default, read committed).",
+    )
+    .advanced()
+    .unused(),
+    P::new("location", String, "The location of this server.").unused(),
 ];
 
 const KAFKA_SERVER: &[P] = &[
@@ -145,7 +173,7 @@ const EXTERNAL_SERVER_VARIANTS: &[V] = &[
     V::new("oracle-unified-directory", "Oracle Unified Directory (handled as generic LDAP).", &[LDAP_SERVER]),
     V::new("scim2", "A SCIM 2.0 service provider.", &[SCIM2_SERVER]),
     V::new("scim", "A SCIM 1.1 service provider.", &[SCIM1_SERVER]).unused(),
-    V::new("jdbc", "A relational database.", &[JDBC_SERVER]).unused(),
+    V::new("jdbc", "A relational database (PostgreSQL).", &[JDBC_SERVER]),
     V::new("kafka-cluster", "An Apache Kafka cluster.", &[KAFKA_SERVER]).unused(),
     V::new("http-proxy", "An HTTP proxy server.", &[HTTP_PROXY_SERVER]).unused(),
 ];
@@ -259,6 +287,39 @@ const JDBC_ENDPOINT: &[P] = &[
     P::new("extension-argument", String, "Extension arguments.").multi(),
 ];
 
+const JDBC_DESTINATION: &[P] = &[
+    P::new("server", Reference("external-server"), "The jdbc external server (a PostgreSQL database).").required(),
+    P::new(
+        "table",
+        String,
+        "The table that holds the entries, as TABLE or SCHEMA.TABLE (schema public when not given).",
+    )
+    .required(),
+    P::new(
+        "key-column",
+        String,
+        "The column(s) that identify a row (its primary key, say); each must be mapped by a column-map. An entry's \
+         DN gives the key when its RDN attribute maps to the (single) key column; correlation on dn uses the key.",
+    )
+    .multi()
+    .required(),
+    P::new(
+        "column-map",
+        String,
+        "ATTRIBUTE:COLUMN: the destination attribute written to the column (a multi-valued attribute needs an array \
+         column). Attributes without a column-map are not written.",
+    )
+    .multi()
+    .required(),
+    P::new(
+        "extension-class",
+        String,
+        "A JDBC Sync Destination Server SDK extension (ferrosync maps tables declaratively).",
+    )
+    .unused(),
+    P::new("extension-argument", String, "Arguments of the extension.").multi().unused(),
+];
+
 const KAFKA_SOURCE: &[P] = &[
     P::new("topic", String, "The Kafka topic."),
     P::new("cluster", Reference("external-server"), "The Kafka cluster."),
@@ -344,7 +405,7 @@ const SYNC_DESTINATION_VARIANTS: &[V] = &[
     .unused(),
     V::new("third-party", "A Java extension.", &[EXTENSION]).unused(),
     V::new("groovy-scripted", "A Groovy script.", &[GROOVY]).unused(),
-    V::new("jdbc", "A JDBC database destination.", &[JDBC_ENDPOINT]).unused(),
+    V::new("jdbc", "A table of a relational database (PostgreSQL): one row per entry.", &[JDBC_DESTINATION]),
     V::new("kafka", "A Kafka topic.", &[KAFKA_DESTINATION]).unused(),
     V::new("custom", "A notification-mode destination: a Java extension.", &[EXTENSION]).unused(),
 ];

@@ -16,10 +16,12 @@
 //! | [`scim`] | SCIM 2.0 attribute and endpoint mappings, HTTP authorization methods |
 //! | [`security`] | passphrase and trust manager providers |
 //! | [`http`] | HTTP connection handlers, servlet extensions, key manager providers |
+//! | [`jdbc`] | the `jdbc` external server and sync destination (a PostgreSQL table) |
 //! | [`log`] | log publishers |
 
 pub mod endpoint;
 pub mod http;
+pub mod jdbc;
 pub mod log;
 pub mod mapping;
 pub mod pipe;
@@ -41,6 +43,7 @@ pub use endpoint::{
 pub use http::{
     AvailabilitySettings, HttpHandlerSettings, KeyManagerSettings, KeyStoreSettings, ServletKind, ServletSettings,
 };
+pub use jdbc::{ColumnMap, JdbcDestinationSettings, JdbcServerSettings};
 pub use log::{LogPublisherKind, LogPublisherSettings};
 pub use mapping::{AttributeMappingKind, AttributeMappingSettings, DnMapSettings, JsonFieldSettings};
 pub use pipe::{
@@ -453,6 +456,7 @@ pub fn build_any(obj: &ConfigObject) -> Result<bool, SettingsError> {
     match obj.object_type.name {
         "external-server" => match variant {
             "scim2" => Scim2ServerSettings::read(&r).map(drop)?,
+            "jdbc" => JdbcServerSettings::read(&r).map(drop)?,
             _ if server::is_ldap_variant(variant) => LdapServerSettings::read(&r).map(drop)?,
             _ => return Ok(false),
         },
@@ -463,6 +467,7 @@ pub fn build_any(obj: &ConfigObject) -> Result<bool, SettingsError> {
         },
         "sync-destination" => match variant {
             "scim2" => Scim2DestinationSettings::read(&r).map(drop)?,
+            "jdbc" => JdbcDestinationSettings::read(&r).map(drop)?,
             "ping-one-customer" => PingOneDestinationSettings::read(&r).map(drop)?,
             _ if endpoint::is_ldap_destination(variant) => LdapDestinationSettings::read(&r).map(drop)?,
             _ => return Ok(false),

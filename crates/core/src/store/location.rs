@@ -61,6 +61,11 @@ pub enum SslMode {
 }
 
 impl SslMode {
+    /// The mode of a libpq `sslmode` name (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`).
+    pub fn from_name(name: &str) -> Option<SslMode> {
+        SslMode::NAMES.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+
     const NAMES: [(&'static str, SslMode); 5] = [
         ("disable", SslMode::Disable),
         ("prefer", SslMode::Prefer),

@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use copy::{copy_sqlite_to_postgres, CopyReport};
 pub use location::{mask_password, PostgresUrl, SslMode, StoreLocation, STORE_FILE};
 pub use memory::MemoryBackend;
-pub use postgres::PostgresBackend;
+pub use postgres::{connect_client, PostgresBackend};
 pub use sqlite::SqliteBackend;
 
 use crate::config::Config;

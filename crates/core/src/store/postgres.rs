@@ -241,6 +241,14 @@ fn block<F: Future>(future: F) -> F::Output {
 
 /// Connects to `url`'s database, the connection driven on a thread of its own that ends with it.
 fn connect(url: &PostgresUrl) -> Result<Client, StoreError> {
+    connect_client(url, None)
+}
+
+/// Connects to `url`'s database with `password` (else the one of `url`'s password file, if any), the
+/// connection driven on a thread of its own that ends with it: the client's futures need no runtime, so they
+/// may be awaited on any executor (the `jdbc` sync destination's async tasks) or blocked on. Blocks until the
+/// server answers the connection.
+pub fn connect_client(url: &PostgresUrl, password: Option<&str>) -> Result<Client, StoreError> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&url.host)
@@ -251,8 +259,15 @@ fn connect(url: &PostgresUrl) -> Result<Client, StoreError> {
         .connect_timeout(url.connect_timeout)
         .keepalives(true)
         .options(format!("-c search_path={}", url.schema));
-    if let Some(password) = url.password()? {
-        config.password(password);
+    match password {
+        Some(p) => {
+            config.password(p);
+        }
+        None => {
+            if let Some(p) = url.password()? {
+                config.password(p);
+            }
+        }
     }
     let tls = match url.sslmode {
         SslMode::Disable => None,

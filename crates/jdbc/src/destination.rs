@@ -1,0 +1,561 @@
+//! The [`JdbcDestination`]: the table's rows as entries, and the engine's writes as SQL.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as SyncMutex};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, Mutex};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, GenericClient, Row};
+
+use ferrosync::config::Config;
+use ferrosync::endpoint::{
+    Correlated, Destination, DestinationCapabilities, EndpointError, EndpointResult, Modification,
+};
+use ferrosync::entry::{Entry, Value};
+use ferrosync::mapping::{apply_modifications, MatchingRule};
+use ferrosync::secret::{reveal_setting, Secret, SecretBox};
+use ferrosync::settings::{ColumnMap, JdbcDestinationSettings, JdbcServerSettings};
+use ferrosync::store::{PostgresUrl, ServerRoot, SslMode};
+use ferrosync::syntax::{normalize_dn, Dn};
+
+use crate::sql::{Column, Mapped, Table, COLUMNS};
+
+/// Why a `jdbc` destination cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct JdbcConfigError(pub String);
+
+/// A key: the text values of the key columns, in `key-column` order.
+type Key = Vec<String>;
+
+/// The connection and the table as the catalog described it when it was made.
+#[derive(Default)]
+struct Conn {
+    client: Option<Client>,
+    table: Option<Arc<Table>>,
+}
+
+/// A PostgreSQL table as a sync destination. See the [crate documentation](crate).
+pub struct JdbcDestination {
+    name: String,
+    label: String,
+    url: PostgresUrl,
+    password: Option<Secret>,
+    schema: String,
+    table: String,
+    maps: Vec<ColumnMap>,
+    key_columns: Vec<String>,
+    conn: Mutex<Conn>,
+    /// The key of each DN (normalized) this process correlated or wrote whose RDN does not give it.
+    keys: SyncMutex<HashMap<String, Key>>,
+}
+
+fn cfg(e: impl ToString) -> JdbcConfigError {
+    JdbcConfigError(e.to_string())
+}
+
+impl JdbcDestination {
+    /// The destination `dest` (of type jdbc) and its server, from the configuration.
+    pub fn from_config(
+        config: &Config,
+        secrets: &SecretBox,
+        root: &ServerRoot,
+        dest: &str,
+    ) -> Result<JdbcDestination, JdbcConfigError> {
+        let d = JdbcDestinationSettings::of(config, dest).map_err(cfg)?;
+        let s = JdbcServerSettings::of(config, &d.server).map_err(cfg)?;
+        let password = reveal_setting(config, secrets, root, &s.password).map_err(cfg)?;
+        let sslmode = match &s.sslmode {
+            None => SslMode::default(),
+            Some(m) => SslMode::from_name(m).ok_or_else(|| {
+                cfg(format!(
+                    "the {}: jdbc-connection-properties sslmode={m} is not one of disable, prefer, require, \
+                     verify-ca, verify-full",
+                    s.label
+                ))
+            })?,
+        };
+        let sslrootcert = s.sslrootcert.as_ref().map(|p| root.resolve(p));
+        if sslrootcert.is_some() && sslmode == SslMode::Disable {
+            return Err(cfg(format!("the {}: sslrootcert is given but sslmode is disable", s.label)));
+        }
+        let url = PostgresUrl {
+            user: s.user.clone(),
+            host: s.host.clone(),
+            port: s.port,
+            dbname: s.database.clone(),
+            schema: d.schema.clone(),
+            passfile: None,
+            sslmode,
+            sslrootcert,
+            connect_timeout: s.connect_timeout,
+        };
+        Ok(JdbcDestination {
+            name: dest.to_string(),
+            label: d.label,
+            url,
+            password,
+            schema: d.schema,
+            table: d.table,
+            maps: d.column_maps,
+            key_columns: d.key_columns,
+            conn: Mutex::new(Conn::default()),
+            keys: SyncMutex::new(HashMap::new()),
+        })
+    }
+
+    /// The connection (made again when the server dropped it) and the checked table, under the lock: one
+    /// operation at a time on the one connection.
+    async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Table>)> {
+        let mut conn = self.conn.lock().await;
+        if conn.client.as_ref().is_none_or(Client::is_closed) {
+            let url = self.url.clone();
+            let password = self.password.clone();
+            let made = tokio::task::spawn_blocking(move || {
+                ferrosync::store::connect_client(&url, password.as_ref().map(Secret::expose))
+            })
+            .await
+            .map_err(|e| EndpointError::Unavailable(format!("cannot connect to {}: {e}", self.url.location())))?;
+            let client = made.map_err(|e| match &e {
+                ferrosync::error::StoreError::Postgres { source, .. } if source.as_db_error().is_some() => {
+                    EndpointError::Config(format!("the {}: {e}", self.label))
+                }
+                _ => EndpointError::Unavailable(format!("the {}: {e}", self.label)),
+            })?;
+            conn.client = Some(client);
+        }
+        let table = match &conn.table {
+            Some(t) => t.clone(),
+            None => {
+                let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+                let rows = client.query(COLUMNS, &[&self.schema, &self.table]).await.map_err(|e| self.pg(e))?;
+                let mut columns = Vec::new();
+                for r in &rows {
+                    columns.push(Column {
+                        name: r.try_get(0).map_err(|e| self.pg(e))?,
+                        sql_type: r.try_get(1).map_err(|e| self.pg(e))?,
+                        element_type: r.try_get(2).map_err(|e| self.pg(e))?,
+                    });
+                }
+                let t = Arc::new(
+                    Table::check(&self.schema, &self.table, &columns, &self.maps, &self.key_columns, &self.label)
+                        .map_err(EndpointError::Config)?,
+                );
+                conn.table = Some(t.clone());
+                t
+            }
+        };
+        Ok((conn, table))
+    }
+
+    /// A database error as an endpoint error.
+    fn pg(&self, e: tokio_postgres::Error) -> EndpointError {
+        let Some(db) = e.as_db_error() else {
+            return EndpointError::Unavailable(format!("the {}: {e}", self.label));
+        };
+        let mut text = format!("the {}: {}", self.label, db.message());
+        if let Some(d) = db.detail() {
+            text = format!("{text} ({d})");
+        }
+        match db.code().code() {
+            "23505" => EndpointError::AlreadyExists(text),
+            "40001" | "40P01" | "55P03" | "57014" => EndpointError::Retryable(text),
+            "57P01" | "57P02" | "57P03" => EndpointError::Unavailable(text),
+            c if c.starts_with("28") || c.starts_with("42") => EndpointError::Config(text),
+            _ => EndpointError::Rejected(text),
+        }
+    }
+
+    fn remember(&self, dn: &str, key: Option<&Key>) {
+        let Ok(norm) = normalize_dn(dn) else { return };
+        if let Ok(mut keys) = self.keys.lock() {
+            match key {
+                Some(k) => {
+                    keys.insert(norm, k.clone());
+                }
+                None => {
+                    keys.remove(&norm);
+                }
+            }
+        }
+    }
+
+    /// The key of the row of `dn`: from its RDN when the RDN's attributes are the key columns' attributes,
+    /// else as this process last saw it.
+    fn key_of_dn(&self, table: &Table, dn: &str) -> Option<Key> {
+        let parsed = Dn::parse(dn).ok()?;
+        if let Some(rdn) = parsed.rdn() {
+            let from_rdn: Option<Key> =
+                table.key_columns().map(|m| rdn.get(&m.attribute).map(str::to_string)).collect();
+            if let Some(k) = from_rdn.filter(|_| rdn.avas().len() == table.keys.len()) {
+                return Some(k);
+            }
+        }
+        self.keys.lock().ok()?.get(&parsed.normalized()).cloned()
+    }
+
+    /// The key of a mapped entry: its values of the key columns' attributes, else its DN's.
+    fn key_of_entry(&self, table: &Table, entry: &Entry) -> Option<Key> {
+        let values: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
+        values.or_else(|| self.key_of_dn(table, &entry.dn))
+    }
+
+    /// The row as an entry named `dn`, with the mapped attributes.
+    fn entry_of(&self, table: &Table, dn: &str, row: &Row) -> EndpointResult<Entry> {
+        let mut e = Entry::new(dn);
+        for (i, m) in table.mapped.iter().enumerate() {
+            let values: Vec<Value> = if m.column.is_array() {
+                let v: Option<Vec<Option<String>>> = row.try_get(i).map_err(|e| self.pg(e))?;
+                v.unwrap_or_default().into_iter().flatten().map(Value::from).collect()
+            } else {
+                let v: Option<String> = row.try_get(i).map_err(|e| self.pg(e))?;
+                v.into_iter().map(Value::from).collect()
+            };
+            if !values.is_empty() {
+                e.set(&m.attribute, values);
+            }
+        }
+        Ok(e)
+    }
+
+    /// The rows whose `conditions` hold (at most two: enough to tell one from many).
+    async fn rows<C: GenericClient>(
+        &self,
+        client: &C,
+        table: &Table,
+        condition: &str,
+        params: &[String],
+        for_update: bool,
+    ) -> EndpointResult<Vec<Row>> {
+        let sql =
+            format!("{} WHERE {condition} LIMIT 2{}", table.select(), if for_update { " FOR UPDATE" } else { "" });
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        client.query(&sql, &refs).await.map_err(|e| self.pg(e))
+    }
+
+    /// The row of `key`.
+    async fn row_by_key<C: GenericClient>(
+        &self,
+        client: &C,
+        table: &Table,
+        key: &Key,
+        for_update: bool,
+    ) -> EndpointResult<Option<Row>> {
+        Ok(self.rows(client, table, &table.key_condition(1), key, for_update).await?.into_iter().next())
+    }
+
+    /// The value written to `m`'s column from `values`: `Err` when a scalar column is given several.
+    fn column_value(&self, table: &Table, m: &Mapped, values: &[Value]) -> EndpointResult<Param> {
+        let texts: Vec<String> = values.iter().map(|v| v.as_text().into_owned()).collect();
+        if m.column.is_array() {
+            return Ok(Param::Array((!texts.is_empty()).then_some(texts)));
+        }
+        match texts.len() {
+            0 => Ok(Param::Text(None)),
+            1 => Ok(Param::Text(texts.into_iter().next())),
+            n => Err(EndpointError::Rejected(format!(
+                "the {}: attribute '{}' has {n} values, but column '{}' of table {} ({}) holds one: map it to an \
+                 array column",
+                self.label, m.attribute, m.column.name, table.display, m.column.sql_type
+            ))),
+        }
+    }
+
+    /// After a write failed with a data error: which column's value its type cannot hold, named in the error.
+    async fn explain(
+        &self,
+        client: &Client,
+        table: &Table,
+        written: &[(&Mapped, Param)],
+        err: EndpointError,
+    ) -> EndpointError {
+        if !matches!(err, EndpointError::Rejected(_)) {
+            return err;
+        }
+        for (m, p) in written {
+            let sql = format!("SELECT {}", m.column.write_expr(1));
+            let result = match p {
+                Param::Text(v) => client.query_one(&sql, &[v]).await,
+                Param::Array(v) => client.query_one(&sql, &[v]).await,
+            };
+            if let Err(e) = result {
+                let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
+                return EndpointError::Rejected(format!(
+                    "the {}: column '{}' of table {} ({}) cannot hold the value of attribute '{}': {why}",
+                    self.label, m.column.name, table.display, m.column.sql_type, m.attribute
+                ));
+            }
+        }
+        err
+    }
+}
+
+/// A bound value: one text (a scalar column) or a text array; `None`: NULL.
+#[derive(Debug)]
+enum Param {
+    Text(Option<String>),
+    Array(Option<Vec<String>>),
+}
+
+impl Param {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Text(v) => v,
+            Param::Array(v) => v,
+        }
+    }
+}
+
+#[async_trait]
+impl Destination for JdbcDestination {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> DestinationCapabilities {
+        DestinationCapabilities { list_entries: false }
+    }
+
+    async fn check(&self) -> EndpointResult<()> {
+        self.connect().await.map(drop)
+    }
+
+    async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
+        let (conn, table) = self.connect().await?;
+        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        for list in lists {
+            let (condition, params) = if list.iter().any(|a| a.eq_ignore_ascii_case("dn")) {
+                match self.key_of_entry(&table, mapped) {
+                    Some(k) => (table.key_condition(1), k),
+                    None => continue,
+                }
+            } else {
+                let mut parts = Vec::new();
+                let mut params = Vec::new();
+                for a in list {
+                    let m = table.mapped(a).ok_or_else(|| {
+                        EndpointError::Config(format!(
+                            "the {}: correlation attribute '{a}' has no column-map, so rows cannot be found by it",
+                            self.label
+                        ))
+                    })?;
+                    let Some(v) = mapped.first_text(a) else { break };
+                    params.push(v);
+                    parts.push(m.column.match_expr(params.len()));
+                }
+                if parts.len() != list.len() {
+                    continue;
+                }
+                (parts.join(" AND "), params)
+            };
+            let rows = self.rows(client, &table, &condition, &params, false).await?;
+            match rows.len() {
+                0 => continue,
+                1 => {
+                    let e = self.entry_of(&table, &mapped.dn, &rows[0])?;
+                    let key: Option<Key> = table.key_columns().map(|m| e.first_text(&m.attribute)).collect();
+                    self.remember(&mapped.dn, key.as_ref());
+                    return Ok(Correlated::One(e));
+                }
+                _ => {
+                    let ids = rows
+                        .iter()
+                        .map(|r| {
+                            self.entry_of(&table, "", r).map(|e| {
+                                table
+                                    .key_columns()
+                                    .map(|m| e.first_text(&m.attribute).unwrap_or_default())
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
+                        })
+                        .collect::<EndpointResult<Vec<_>>>()?;
+                    return Ok(Correlated::Many(ids));
+                }
+            }
+        }
+        Ok(Correlated::None)
+    }
+
+    async fn fetch(&self, id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
+        let (conn, table) = self.connect().await?;
+        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let Some(key) = self.key_of_dn(&table, id) else { return Ok(None) };
+        match self.row_by_key(client, &table, &key, false).await? {
+            Some(row) => self.entry_of(&table, id, &row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, entry: &Entry) -> EndpointResult<()> {
+        let (conn, table) = self.connect().await?;
+        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let mut written: Vec<(&Mapped, Param)> = Vec::new();
+        for m in &table.mapped {
+            let values = entry.values(&m.attribute);
+            if values.is_empty() {
+                continue;
+            }
+            written.push((m, self.column_value(&table, m, values)?));
+        }
+        for k in table.key_columns() {
+            if entry.values(&k.attribute).is_empty() {
+                return Err(EndpointError::Rejected(format!(
+                    "the {}: {} has no '{}', which key column '{}' of table {} needs",
+                    self.label, entry.dn, k.attribute, k.column.name, table.display
+                )));
+            }
+        }
+        let columns: Vec<String> = written.iter().map(|(m, _)| crate::sql::quote(&m.column.name)).collect();
+        let exprs: Vec<String> = written.iter().enumerate().map(|(i, (m, _))| m.column.write_expr(i + 1)).collect();
+        let sql = format!("INSERT INTO {} ({}) VALUES ({})", table.qualified, columns.join(", "), exprs.join(", "));
+        let params: Vec<&(dyn ToSql + Sync)> = written.iter().map(|(_, p)| p.as_sql()).collect();
+        if let Err(e) = client.execute(&sql, &params).await {
+            let err = self.pg(e);
+            return Err(self.explain(client, &table, &written, err).await);
+        }
+        let key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
+        self.remember(&entry.dn, key.as_ref());
+        Ok(())
+    }
+
+    async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
+        let (mut conn, table) = self.connect().await?;
+        let Some(key) = self.key_of_dn(&table, id) else {
+            return Err(EndpointError::Rejected(format!(
+                "the {}: no row is known for {id} (its RDN does not give the key column(s) {})",
+                self.label,
+                self.key_columns.join(", ")
+            )));
+        };
+        let changed: Vec<&Mapped> = table
+            .mapped
+            .iter()
+            .filter(|m| mods.iter().any(|x| x.attribute().eq_ignore_ascii_case(&m.attribute)))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+        let Some(row) = self.row_by_key(&tx, &table, &key, true).await? else {
+            return Err(EndpointError::Rejected(format!(
+                "the {}: table {} has no row for {id} (key {})",
+                self.label,
+                table.display,
+                key.join(",")
+            )));
+        };
+        let mut entry = self.entry_of(&table, id, &row)?;
+        apply_modifications(&mut entry, mods, |_| MatchingRule::CaseIgnore);
+        let mut written: Vec<(&Mapped, Param)> = Vec::new();
+        for m in changed {
+            written.push((m, self.column_value(&table, m, entry.values(&m.attribute))?));
+        }
+        let sets: Vec<String> = written
+            .iter()
+            .enumerate()
+            .map(|(i, (m, _))| format!("{} = {}", crate::sql::quote(&m.column.name), m.column.write_expr(i + 1)))
+            .collect();
+        let n = written.len();
+        let sql = format!("UPDATE {} SET {} WHERE {}", table.qualified, sets.join(", "), table.key_condition(n + 1));
+        let mut params: Vec<&(dyn ToSql + Sync)> = written.iter().map(|(_, p)| p.as_sql()).collect();
+        params.extend(key.iter().map(|k| k as &(dyn ToSql + Sync)));
+        let result = tx.execute(&sql, &params).await;
+        let result = match result {
+            Ok(_) => tx.commit().await.map_err(|e| self.pg(e)),
+            Err(e) => {
+                drop(tx);
+                let err = self.pg(e);
+                let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+                return Err(self.explain(client, &table, &written, err).await);
+            }
+        };
+        result?;
+        let new_key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
+        if new_key.as_ref() != Some(&key) {
+            self.remember(id, new_key.as_ref());
+        }
+        Ok(())
+    }
+
+    async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
+        let (conn, table) = self.connect().await?;
+        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let Some(old) = self.key_of_dn(&table, id) else {
+            return Err(EndpointError::Rejected(format!("the {}: no row is known for {id}", self.label)));
+        };
+        let new = match Dn::parse(new_dn).ok().and_then(|d| {
+            let rdn = d.rdn()?.clone();
+            table.key_columns().map(|m| rdn.get(&m.attribute).map(str::to_string)).collect::<Option<Key>>()
+        }) {
+            Some(new) if new != old => {
+                let n = table.keys.len();
+                let sets: Vec<String> = table
+                    .key_columns()
+                    .enumerate()
+                    .map(|(i, m)| format!("{} = {}", crate::sql::quote(&m.column.name), m.column.write_expr(i + 1)))
+                    .collect();
+                let sql =
+                    format!("UPDATE {} SET {} WHERE {}", table.qualified, sets.join(", "), table.key_condition(n + 1));
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    new.iter().chain(old.iter()).map(|k| k as &(dyn ToSql + Sync)).collect();
+                let done = client.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
+                if done == 0 {
+                    return Err(EndpointError::Rejected(format!(
+                        "the {}: table {} has no row for {id}",
+                        self.label, table.display
+                    )));
+                }
+                new
+            }
+            _ => old,
+        };
+        self.remember(id, None);
+        self.remember(new_dn, Some(&new));
+        Ok(new_dn.to_string())
+    }
+
+    async fn delete(&self, id: &str) -> EndpointResult<()> {
+        let (conn, table) = self.connect().await?;
+        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let Some(key) = self.key_of_dn(&table, id) else {
+            return Err(EndpointError::Rejected(format!(
+                "the {}: no row is known for {id} (its RDN does not give the key column(s) {})",
+                self.label,
+                self.key_columns.join(", ")
+            )));
+        };
+        let sql = format!("DELETE FROM {} WHERE {}", table.qualified, table.key_condition(1));
+        let params: Vec<&(dyn ToSql + Sync)> = key.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
+        let done = client.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
+        self.remember(id, None);
+        if done == 0 {
+            return Err(EndpointError::Rejected(format!(
+                "the {}: table {} has no row for {id} (key {})",
+                self.label,
+                table.display,
+                key.join(",")
+            )));
+        }
+        Ok(())
+    }
+
+    async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        Err(EndpointError::Config(format!(
+            "the {} cannot list its rows as entries yet (resync --deleteMissingEntries needs that)",
+            self.label
+        )))
+    }
+
+    /// Attributes without a column-map are not written: the diff sees them as the mapped entry has them.
+    fn prepare_diff(&self, mapped: &Entry, existing: &mut Entry) {
+        let mapped_attr = |a: &str| self.maps.iter().any(|m| m.attribute.eq_ignore_ascii_case(a));
+        for attr in mapped.attributes() {
+            if !mapped_attr(&attr.name) {
+                existing.set(&attr.name, attr.values.clone());
+            }
+        }
+    }
+}

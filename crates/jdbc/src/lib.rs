@@ -1,0 +1,31 @@
+//! The relational database sync destination (`create-sync-destination --type jdbc` on a `jdbc` external
+//! server): a PostgreSQL table, one row per entry, declared with dsconfig instead of a Server SDK extension.
+//!
+//! * **Mapping**: `column-map: ATTRIBUTE:COLUMN` writes a destination attribute to a column; a multi-valued
+//!   attribute needs an array column (`text[]`, ...), a scalar column takes one value (more is refused, naming
+//!   the column). Attributes without a column-map are not written, and the diff ignores them.
+//! * **Checked before the first write**: the table's columns and types are read from the catalog when the
+//!   destination is first used (and by `resync` before it starts); a column-map or key-column naming a
+//!   column the table does not have fails then, naming the column and the table. A value the column's type
+//!   cannot hold fails that entry with an error naming the column, the attribute and the type.
+//! * **Ids**: the engine's id of a destination entry is the mapped DN. The row of a DN is found by its RDN
+//!   when the RDN's attribute is the one mapped to the key column (`uid=jdoe,...` with
+//!   `column-map:uid:user_id` and `key-column:user_id`), else as this process last correlated or wrote it.
+//! * **Correlation**: a correlation list `dn` finds the row by the key columns (the mapped entry's values of
+//!   the attributes mapped to them, else its RDN); a list of other attributes finds the row whose mapped
+//!   columns hold the entry's values.
+//! * **Writes**: a create is an `INSERT` of the mapped columns; a modify is an `UPDATE` of the changed columns
+//!   only (the row read `FOR UPDATE` first, the modifications applied, in one transaction); a delete is a
+//!   `DELETE` by key; a rename that changes the key updates the key columns. Values are always bound
+//!   parameters (as text, cast to the column's type by the server), identifiers always quoted.
+//! * **Not yet**: listing the table (`resync --deleteMissingEntries`), child tables for multi-valued
+//!   attributes, several tables by object class, the `jdbc` sync source.
+
+// A library does not print: what it has to say goes through return values.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod destination;
+pub mod provider;
+mod sql;
+
+pub use destination::{JdbcConfigError, JdbcDestination};

@@ -1,0 +1,200 @@
+//! The `jdbc` sync destination end to end: a pipe from the real 389 DS to a table of the real PostgreSQL of
+//! tests/run.sh (`FERROSYNC_TEST_POSTGRES_*`; missing, the tests fail), declared with a dsconfig batch: resync
+//! creates rows and then leaves them alone, real-time modifies update only the changed columns, deletes delete
+//! the row; a mapping to a missing column and a value its column cannot hold fail naming the column. Each test
+//! makes a schema of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+use std::time::Duration;
+
+use ferrosync::entry::Value;
+use ferrosync_ldap::Modification;
+use ferrosync_testkit::postgres;
+use tokio_postgres::Client;
+use util::scenario::Scenario;
+use util::{eventually, ServerGuard};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn env(name: &str) -> String {
+    let var = format!("FERROSYNC_TEST_POSTGRES_{name}");
+    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run the tests with tests/run.sh"))
+}
+
+/// A fresh schema with the table `people`, and a client on it.
+async fn table(label: &str) -> (Client, String) {
+    let url = postgres::fresh_url(label);
+    let schema = url.schema.clone();
+    let client =
+        tokio::task::spawn_blocking(move || ferrosync::store::connect_client(&url, None).unwrap()).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"{schema}\";
+             CREATE TABLE \"{schema}\".people (
+                 user_id     text PRIMARY KEY,
+                 full_name   text NOT NULL,
+                 surname     varchar(64),
+                 mails       text[],
+                 employee_no integer,
+                 unmapped    text DEFAULT 'kept'
+             );"
+        ))
+        .await
+        .unwrap();
+    (client, schema)
+}
+
+/// The external server `pg` (TLS, verify-full, its password from a passphrase provider) and the destination
+/// `db` on table `people` of `schema`, with `maps` as its column maps; pipe `pj` from `src` to it.
+fn batch(schema: &str, destination: &str, pipe: &str, maps: &[&str]) -> String {
+    let maps: String = maps.iter().map(|m| format!(" --set column-map:{m}")).collect();
+    format!(
+        "dsconfig create-passphrase-provider --provider-name pgpw-{destination} --type file-based --set password-file:{pw}\n\
+         dsconfig create-external-server --server-name pg-{destination} --type jdbc --set jdbc-driver-type:postgres \
+         --set server-host-name:{host} --set server-port:{port} --set database-name:{db} --set user-name:{role} \
+         --set passphrase-provider:pgpw-{destination} --set jdbc-connection-properties:sslmode=verify-full \
+         --set jdbc-connection-properties:sslrootcert={ca}\n\
+         dsconfig create-sync-destination --destination-name {destination} --type jdbc --set server:pg-{destination} \
+         --set table:{schema}.people --set key-column:user_id{maps}\n\
+         dsconfig create-sync-pipe --pipe-name {pipe} --set sync-source:src --set sync-destination:{destination} \
+         --set num-worker-threads:4 --set \"change-detection-polling-interval:100 ms\"\n\
+         dsconfig create-sync-class --pipe-name {pipe} --class-name people --set include-base-dn:ou=people,BASE \
+         --set \"include-filter:(objectClass=inetOrgPerson)\" --set destination-correlation-attributes:dn\n",
+        pw = env("PASSWORD_FILE"),
+        host = "localhost",
+        port = env("PORT"),
+        db = env("DATABASE"),
+        role = env("ROLE"),
+        ca = env("CA_FILE"),
+    )
+}
+
+const MAPS: &[&str] = &["uid:user_id", "cn:full_name", "sn:surname", "mail:mails", "employeeNumber:employee_no"];
+
+/// The row of `user_id`: full_name, surname, mails, employee_no, unmapped, and its xmin (which changes with
+/// every UPDATE of the row).
+type RowView = (String, Option<String>, Option<Vec<String>>, Option<i32>, Option<String>, String);
+
+async fn row(client: &Client, schema: &str, user_id: &str) -> Option<RowView> {
+    let sql = format!(
+        "SELECT full_name, surname, mails, employee_no, unmapped, xmin::text FROM \"{schema}\".people WHERE user_id = $1"
+    );
+    client
+        .query_opt(&sql, &[&user_id])
+        .await
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_become_rows_and_changes_touch_only_their_columns() {
+    let (db, schema) = table("jdbc").await;
+    let s = Scenario::new("jdbc").await;
+    s.dsconfig(&batch(&schema, "db", "pj", MAPS));
+    let a = s.add_person("ja", &[("mail", "ja@example.com"), ("employeeNumber", "42")]).await;
+    s.src.modify(&a, &[Modification::Add("mail".into(), vec![Value::from("ja2@example.com")])]).await.unwrap();
+    let b = s.add_person("jb", &[("sn", "Bee")]).await;
+
+    // Resync creates the rows.
+    let out = s.root.run("resync", &["--pipe-name", "pj"]);
+    let text = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    out.ok();
+    let ra = row(&db, &schema, "ja").await.unwrap_or_else(|| panic!("no row for ja:\n{text}"));
+    assert_eq!(ra.0, "ja");
+    assert_eq!(ra.1.as_deref(), Some("Tester"));
+    let mut mails = ra.2.clone().unwrap();
+    mails.sort();
+    assert_eq!(mails, ["ja2@example.com", "ja@example.com"], "a multi-valued attribute in an array column");
+    assert_eq!(ra.3, Some(42), "text cast to integer");
+    assert_eq!(ra.4.as_deref(), Some("kept"), "an unmapped column is left to its default");
+    let rb = row(&db, &schema, "jb").await.unwrap();
+    assert_eq!((rb.1.as_deref(), rb.2.clone(), rb.3), (Some("Bee"), None, None));
+
+    // A second resync compares the rows and finds nothing to write: no row is updated.
+    let out = s.root.run("resync", &["--pipe-name", "pj"]);
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    out.ok();
+    assert_eq!(row(&db, &schema, "ja").await.unwrap().5, ra.5, "the unchanged row was not written:\n{text}");
+    assert_eq!(row(&db, &schema, "jb").await.unwrap().5, rb.5, "the unchanged row was not written:\n{text}");
+
+    // Real time. A column changed behind the pipe's back stays as it is when another attribute changes: the
+    // UPDATE sets only the changed column.
+    db.execute(&format!("UPDATE \"{schema}\".people SET full_name = 'set in the database' WHERE user_id = 'ja'"), &[])
+        .await
+        .unwrap();
+    let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "pj", "--end-of-changelog"]);
+    out.ok();
+    s.root.run("realtime-sync", &["start", "--pipe-name", "pj"]).ok();
+    let server = ServerGuard::start(&s.root);
+    s.src.modify(&a, &[Modification::Replace("sn".into(), vec![Value::from("Changed")])]).await.unwrap();
+    eventually("the modify reaches the row", WAIT, || async {
+        row(&db, &schema, "ja").await.is_some_and(|r| r.1.as_deref() == Some("Changed"))
+    })
+    .await;
+    let ra2 = row(&db, &schema, "ja").await.unwrap();
+    assert_eq!(ra2.0, "set in the database", "only the changed column was written");
+    assert_eq!((ra2.3, ra2.4.as_deref()), (Some(42), Some("kept")));
+    assert_eq!(row(&db, &schema, "jb").await.unwrap().5, rb.5, "the other row is untouched");
+    // A value removed from a multi-valued attribute leaves the array.
+    s.src.modify(&a, &[Modification::Delete("mail".into(), vec![Value::from("ja2@example.com")])]).await.unwrap();
+    eventually("the value leaves the array", WAIT, || async {
+        row(&db, &schema, "ja").await.is_some_and(|r| r.2 == Some(vec!["ja@example.com".to_string()]))
+    })
+    .await;
+    // An add in real time is an INSERT; a delete a DELETE.
+    let c = s.add_person("jc", &[("employeeNumber", "7")]).await;
+    eventually("the add reaches the table", WAIT, || async {
+        row(&db, &schema, "jc").await.is_some_and(|r| r.3 == Some(7))
+    })
+    .await;
+    s.src.delete(&b).await.unwrap();
+    s.src.delete(&c).await.unwrap();
+    eventually("the deletes reach the table", WAIT, || async {
+        row(&db, &schema, "jb").await.is_none() && row(&db, &schema, "jc").await.is_none()
+    })
+    .await;
+    // A rename that changes the RDN (the key's attribute) updates the key column of the same row.
+    s.src.modify_dn(&a, "uid=ja2", true, None).await.unwrap();
+    eventually("the rename reaches the key column", WAIT, || async {
+        row(&db, &schema, "ja").await.is_none()
+            && row(&db, &schema, "ja2").await.is_some_and(|r| r.1.as_deref() == Some("Changed") && r.3 == Some(42))
+    })
+    .await;
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_column_and_a_value_its_column_cannot_hold_fail_naming_the_column() {
+    let (db, schema) = table("jdbcbad").await;
+    let s = Scenario::new("jdbcbad").await;
+    let mut maps = MAPS.to_vec();
+    maps.push("description:no_such_column");
+    s.dsconfig(&batch(&schema, "bad", "pbad", &maps));
+    s.dsconfig(&batch(&schema, "db", "pj", MAPS));
+    s.add_person("jx", &[("employeeNumber", "not a number")]).await;
+    s.add_person("jy", &[]).await;
+
+    // The mapping is checked against the table before anything is written.
+    let out = s.root.run("resync", &["--pipe-name", "pbad"]);
+    let err = out.fails();
+    let all = format!("{}{err}", out.stdout());
+    assert!(
+        all.contains("column-map 'description:no_such_column' names column 'no_such_column', which table")
+            && all.contains(&format!("{schema}.people does not have")),
+        "{all}"
+    );
+    assert!(row(&db, &schema, "jy").await.is_none(), "nothing was written");
+
+    // A value the column's type cannot hold fails its entry, naming the column; the others are written.
+    let out = s.root.run("resync", &["--pipe-name", "pj"]);
+    let all = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    assert!(row(&db, &schema, "jy").await.is_some(), "the good entry was written:\n{all}");
+    assert!(row(&db, &schema, "jx").await.is_none());
+    assert!(
+        all.contains("column 'employee_no' of table")
+            && all.contains("cannot hold the value of attribute 'employeeNumber'"),
+        "{all}"
+    );
+}
