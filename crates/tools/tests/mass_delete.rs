@@ -18,7 +18,12 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// Adds `n` people below `ou=people` of the test's base at `client`, 8 at a time; returns their DNs.
 async fn add_people(s: &Scenario, client: &LdapClient, prefix: &str, n: usize) -> Vec<String> {
-    let dns: Vec<String> = (0..n).map(|i| s.dn(&format!("uid={prefix}{i},ou=people"))).collect();
+    add_people_in(s, client, "people", prefix, n).await
+}
+
+/// [`add_people`] below `ou=OU`.
+async fn add_people_in(s: &Scenario, client: &LdapClient, ou: &str, prefix: &str, n: usize) -> Vec<String> {
+    let dns: Vec<String> = (0..n).map(|i| s.dn(&format!("uid={prefix}{i},ou={ou}"))).collect();
     let mut tasks = Vec::new();
     for chunk in dns.chunks(n.div_ceil(8)) {
         let client = client.clone();
@@ -92,6 +97,8 @@ async fn a_thousand_deletes_are_held_past_the_threshold_until_released() {
          --set retention-policy:two\n",
     );
     let dns = add_people(&s, &s.src, "md", 1000).await;
+    // Entries out of the pipe's scope (ou=staff: no class takes them): their deletes never count.
+    let staff = add_people_in(&s, &s.src, "staff", "st", 600).await;
     let out = s.resync(&[]).ok();
     assert!(out.contains("1000 entries were created"), "{out}");
     assert_eq!(s.dst_count("ou=people").await, 1000);
@@ -101,15 +108,24 @@ async fn a_thousand_deletes_are_held_past_the_threshold_until_released() {
     })
     .await;
 
+    delete_all(&s.src, &staff).await;
+    let probe = s.add_person("probe", &[]).await;
+    eventually("the changes after 600 out-of-scope deletes arrive", WAIT, || async {
+        s.dst_get(&probe).await.is_some()
+    })
+    .await;
+    let status = s.root.run("status", &["--script-friendly"]).ok();
+    assert!(!status.contains("Deletes Held"), "out-of-scope deletes tripped the guard: {status}");
     delete_all(&s.src, &dns).await;
     // The default threshold: 500 deletes within a minute are applied, the 501st trips the guard.
     eventually("the guard holds the deletes past the threshold", WAIT, || async {
-        s.dst_count("ou=people").await == 500
+        s.dst_count("ou=people").await == 501
             && s.root.run("status", &["--script-friendly"]).ok().contains("p\tDeletes Held\t")
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(s.dst_count("ou=people").await, 500, "a held delete was applied");
+    // 500 of the 1,000 and the probe are left.
+    assert_eq!(s.dst_count("ou=people").await, 501, "a held delete was applied");
     let errors = errors_log(&s);
     assert!(
         errors.contains("severity=SEVERE_WARNING pipe=\"p\"")
@@ -139,12 +155,12 @@ async fn a_thousand_deletes_are_held_past_the_threshold_until_released() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(s.dst_count("ou=people").await, 500, "a held delete was applied after the restart");
+    assert_eq!(s.dst_count("ou=people").await, 501, "a held delete was applied after the restart");
 
     // The release applies every held delete.
     let out = s.root.run("realtime-sync", &["release-deletes", "--pipe-name", "p"]).ok();
     assert!(out.contains("took the release"), "{out}");
-    eventually("the released deletes reach the destination", WAIT, || async { s.dst_count("ou=people").await == 0 })
+    eventually("the released deletes reach the destination", WAIT, || async { s.dst_count("ou=people").await == 1 })
         .await;
     eventually("status no longer shows held deletes", WAIT, || async {
         !s.root.run("status", &["--script-friendly"]).ok().contains("Deletes Held")

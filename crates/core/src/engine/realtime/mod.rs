@@ -385,7 +385,15 @@ impl PipeRunner {
             let Some(key) = flow.next_ready() else { return };
             let Some(lane) = flow.lanes.get_mut(&key) else { continue };
             let Some((seq, change, prefetched)) = lane.queue.pop_front() else { continue };
-            if change.kind == ChangeKind::Delete {
+            let known = match &lane.known {
+                Some(k) => k.clone(),
+                None => self.known_for(&change),
+            };
+            // The guard counts the deletes that would delete something: of an entry the pipe synchronized, or
+            // in the scope of a class that synchronizes deletes (never those of entries the pipe has no part in).
+            let counted = change.kind == ChangeKind::Delete
+                && (known.is_some() || self.engine.mapping.select_class(&change.dn, None).is_some_and(|c| c.deletes()));
+            if counted {
                 match flow.guard.admit(seq, now) {
                     Admit::Pass => {}
                     verdict => {
@@ -400,10 +408,6 @@ impl PipeRunner {
                 }
             }
             lane.busy = true;
-            let known = match &lane.known {
-                Some(k) => k.clone(),
-                None => self.known_for(&change),
-            };
             let ctx = ChangeContext {
                 prefetched,
                 engine: self.engine.clone(),
