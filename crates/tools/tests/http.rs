@@ -14,30 +14,9 @@ use ferrosync::entry::Value;
 use ferrosync_ldap::Modification;
 use util::own_openldap::OwnOpenLdap;
 use util::scenario::{go, Scenario, PEOPLE_ALL};
-use util::{eventually, free_port, Root, ServerGuard};
+use util::{enable_http, eventually, free_port, http_get as get, Root, ServerGuard};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// `GET path` on 127.0.0.1:port: the status and the body, `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    util::http_get(port, path)
-}
-
-/// Enables the HTTP Connection Handler on `port`, as Ping's documentation does.
-fn enable_http(root: &Root, port: u16, extension: &str) {
-    root.dsconfig(&[
-        "set-connection-handler-prop",
-        "--handler-name",
-        "HTTP Connection Handler",
-        "--set",
-        &format!("listen-port:{port}"),
-        "--set",
-        "enabled:true",
-        "--add",
-        &format!("http-servlet-extension:{extension}"),
-    ])
-    .ok();
-}
 
 /// A Prometheus of the test's own, stopped when dropped.
 struct Prometheus {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ferrosync_ldap::LdapClient;
 use util::scenario::{entry, go, Scenario, PEOPLE_ALL};
-use util::{eventually, free_port, ServerGuard};
+use util::{enable_http, eventually, free_port, http_get as get, ServerGuard};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -60,11 +60,6 @@ async fn delete_all(client: &LdapClient, dns: &[String]) {
     }
 }
 
-/// `GET path` on 127.0.0.1:port: the status and the body, `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    util::http_get(port, path)
-}
-
 fn errors_log(s: &Scenario) -> String {
     std::fs::read_to_string(s.root.path().join("logs/errors")).unwrap_or_default()
 }
@@ -75,19 +70,7 @@ async fn a_thousand_deletes_are_held_past_the_threshold_until_released() {
     s.dsconfig(PEOPLE_ALL);
     let port = free_port();
     for ext in ["Available State", "Prometheus Monitoring"] {
-        s.root
-            .dsconfig(&[
-                "set-connection-handler-prop",
-                "--handler-name",
-                "HTTP Connection Handler",
-                "--set",
-                &format!("listen-port:{port}"),
-                "--set",
-                "enabled:true",
-                "--add",
-                &format!("http-servlet-extension:{ext}"),
-            ])
-            .ok();
+        enable_http(&s.root, port, ext);
     }
     // The sync log rotates at 20 kB and keeps 2 rotated files (log rotation as an operator configures it).
     s.dsconfig(

@@ -352,3 +352,20 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Some((status, body))
 }
+
+/// Enables the HTTP Connection Handler of `root` on `port` with servlet extension `extension`, as Ping's
+/// documentation does.
+pub fn enable_http(root: &Root, port: u16, extension: &str) {
+    root.dsconfig(&[
+        "set-connection-handler-prop",
+        "--handler-name",
+        "HTTP Connection Handler",
+        "--set",
+        &format!("listen-port:{port}"),
+        "--set",
+        "enabled:true",
+        "--add",
+        &format!("http-servlet-extension:{extension}"),
+    ])
+    .ok();
+}

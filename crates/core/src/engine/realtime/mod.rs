@@ -450,8 +450,7 @@ impl PipeRunner {
         let Ok(Some(at)) = self.store().delete_release_requested(&self.pipe) else { return };
         flow.guard.release();
         let n = flow.held_deletes.len();
-        let lanes: Vec<String> = flow.held_deletes.drain(..).collect();
-        flow.ready.extend(lanes);
+        flow.ready.extend(flow.held_deletes.drain(..));
         let message = format!(
             "an operator released the held deletes (at {at}): the {n} deletes held now are applied, and every delete \
              read until the pipe catches up with its source; the mass-delete guard counts again from then"
