@@ -12,6 +12,9 @@
 #   fs-389-changelog   ferrosync, 389 DS source --type generic-ldap (cn=changelog, polled every 500 ms)
 #   syncrepl           a second slapd replicating the source with plain syncrepl (refreshAndPersist)
 #   delta-syncrepl     the same with delta-syncrepl (syncdata=accesslog)
+#   fs-...-pg          any ferrosync system above with its store in PostgreSQL instead of SQLite (a throwaway
+#                      PostgreSQL 15 on 127.0.0.1:RT_PG_PORT (25433), durable, each run a schema of its own), to
+#                      compare the stores side by side: RT_SYSTEMS="fs-389-changelog fs-389-changelog-pg"
 # Every destination is OpenLDAP. The writes are `modify replace: description` of inetOrgPerson entries, round
 # robin, the value `<id> <unix-nanos>`, sent from RT_CONNS (4) connections at a fixed rate for RT_DURATION (25)
 # seconds, or as fast as the source takes them for RT_MAX_DURATION (20) seconds. Fixed rates write a pool of
@@ -73,8 +76,10 @@ for v in "$ENTRIES" "$MAX_ENTRIES" "$CONNS" "$DURATION" "$MAX_DURATION" "$DRAIN"
 done
 for r in "${rates[@]}"; do [[ "$r" =~ ^([1-9][0-9]*|max)$ ]] || { echo "usage: $0 [RATE|max ...]" >&2; exit 2; }; done
 need_389=0
+need_pg=0
 for s in "${systems[@]}"; do
-    case "$s" in fs-accesslog | fs-accesslog-100 | fs-content-sync | syncrepl | delta-syncrepl) ;;
+    case "$s" in fs-*-pg) need_pg=1 ;; esac
+    case "${s%-pg}" in fs-accesslog | fs-accesslog-100 | fs-content-sync | syncrepl | delta-syncrepl) ;;
         fs-389-changelog) need_389=1 ;;
         *) echo "unknown system in RT_SYSTEMS: $s" >&2; exit 2 ;;
     esac
@@ -93,7 +98,7 @@ ADMIN=cn=admin,$BASE
 ADMIN_PW=secret
 SLAPD=/usr/sbin/slapd
 
-if [ "$need_389" = 1 ]; then tests/servers/install-deps.sh all >&2; else tests/servers/install-deps.sh openldap >&2; fi
+if [ "$need_389" = 1 ] || [ "$need_pg" = 1 ]; then tests/servers/install-deps.sh all >&2; else tests/servers/install-deps.sh openldap >&2; fi
 if [ -n "${RT_BINDIR:-}" ]; then
     bindir=$(cd "$RT_BINDIR" && pwd)
     echo "building rtbench (ferrosync from $bindir)..." >&2
@@ -125,6 +130,7 @@ cleanup() {
         if [ -d "$d" ]; then tests/servers/stop-openldap.sh "$d" $rm >/dev/null 2>&1 || true; fi
     done
     if [ -d "$work/ds389" ]; then tests/servers/stop-389ds.sh "$work/ds389" --rm >/dev/null 2>&1 || true; fi
+    if [ -d "$work/postgresql" ]; then tests/servers/stop-postgresql.sh "$work/postgresql" --rm >/dev/null 2>&1 || true; fi
     if [ "$KEEP" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -193,6 +199,12 @@ if [ "$need_389" = 1 ]; then
     rm -f "$work"/ds-load.*
 fi
 
+# PostgreSQL for the -pg systems' stores (durable, as a production store is)
+if [ "$need_pg" = 1 ]; then
+    echo "starting PostgreSQL for the -pg systems..." >&2
+    eval "$(SUMMARY_PREFIX=PG_ tests/servers/start-postgresql.sh "$work/postgresql" "${RT_PG_PORT:-25433}")"
+fi
+
 # ---- one run
 context_csn() { # $1 = port
     ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$1" -D "$ADMIN" -w "$ADMIN_PW" -s base -b "$BASE" \
@@ -203,16 +215,21 @@ status_field() { awk -F'\t' -v f="$2" '$2 == f { print $3 }' "$1"; }
 results=()
 run_no=0
 one_run() { # $1 = system, $2 = rate (number or max)
-    local system=$1 rate=$2 rtrate duration pool run dir src_url src_dn src_pw
+    local system=${1%-pg} rate=$2 rtrate duration pool run dir src_url src_dn src_pw store=sqlite
+    if [ "$1" != "$system" ]; then
+        store=postgresql
+        # Every ferrosync tool of this run reads FERROSYNC_STORE: a schema of its own in the benchmark's PostgreSQL.
+        export FERROSYNC_STORE="$PG_URL&schema=rt_run_$((run_no + 1))_$$"
+    fi
     run_no=$((run_no + 1))
-    run="$work/runs/$(printf '%02d' $run_no)-$rate-$system"
+    run="$work/runs/$(printf '%02d' $run_no)-$rate-$1"
     mkdir -p "$run"
     if [ "$rate" = max ]; then
         rtrate=0 duration=$MAX_DURATION pool=$MAX_ENTRIES
     else
         rtrate=$rate duration=$DURATION pool=$ENTRIES
     fi
-    echo "run $run_no: $system at $rate/s for ${duration}s, $pool entries" >&2
+    echo "run $run_no: $1 at $rate/s for ${duration}s, $pool entries" >&2
 
     # the source
     if [ "$system" = fs-389-changelog ]; then
@@ -343,6 +360,8 @@ EOF
         syncrepl) label="OpenLDAP syncrepl" ;;
         delta-syncrepl) label="OpenLDAP delta-syncrepl" ;;
     esac
+    if [ "$store" = postgresql ]; then label+=", PostgreSQL store"; fi
+    unset FERROSYNC_STORE
     local failures=""
     if [ "$(kv "$r" WRITE_FAILURES)" != 0 ]; then failures=" ($(kv "$r" WRITE_FAILURES) failed)"; fi
     local arrived

@@ -10,6 +10,9 @@
 #
 #   RS_MODES="synced dbnosync"   the destination modes to run (default: both)
 #   RS_REPEAT=N                  run every method N times, interleaved (default 1): this machine's speed drifts
+#   RS_METHODS="ferrosync ldap-1 ldap-4 raw"   the methods to run (default: all four, see below)
+#   RS_STORES="sqlite postgresql"  the stores of ferrosync's resync (default: sqlite): postgresql is a throwaway
+#                                PostgreSQL 15 on 127.0.0.1:25434, durable, each run a schema of its own
 #
 # Besides the time, each row gives the CPU seconds the source (389 DS), the destination (slapd) and the client
 # (ferrosync's resync; for the OpenLDAP tools: ldapsearch and ldapadd together) used during the run.
@@ -19,6 +22,15 @@ cd "$top"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
 read -r -a modes <<<"${RS_MODES:-synced dbnosync}"
+read -r -a methods <<<"${RS_METHODS:-ferrosync ldap-1 ldap-4 raw}"
+read -r -a stores <<<"${RS_STORES:-sqlite}"
+for m in "${methods[@]}"; do
+    case "$m" in ferrosync | ldap-1 | ldap-4 | raw) ;; *) echo "RS_METHODS: unknown method '$m' (ferrosync, ldap-1, ldap-4, raw)" >&2; exit 2 ;; esac
+done
+for st in "${stores[@]}"; do
+    case "$st" in sqlite | postgresql) ;; *) echo "RS_STORES: unknown store '$st' (sqlite, postgresql)" >&2; exit 2 ;; esac
+done
+method() { [[ " ${methods[*]} " == *" $1 "* ]]; }
 REPEAT=${RS_REPEAT:-1}
 for m in "${modes[@]}"; do
     case "$m" in synced | dbnosync) ;; *) echo "RS_MODES: unknown mode '$m' (synced, dbnosync)" >&2; exit 2 ;; esac
@@ -36,10 +48,14 @@ SRC_PORT=33890 SRC_LDAPS=33891 DST_PORT=5389 DST_LDAPS=5636
 cleanup() {
     tests/servers/stop-openldap.sh "$work/dst" --rm >/dev/null 2>&1 || true
     tests/servers/stop-389ds.sh "$work/src" --rm >/dev/null 2>&1 || true
+    tests/servers/stop-postgresql.sh "$work/postgresql" --rm >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
+if [[ " ${stores[*]} " == *" postgresql "* ]]; then
+    eval "$(SUMMARY_PREFIX=PG_ tests/servers/start-postgresql.sh "$work/postgresql" 25434)"
+fi
 eval "$(DS_NOSYNC=1 SUMMARY_PREFIX=SRC_ tests/servers/start-389ds.sh "$work/src" $SRC_PORT $SRC_LDAPS "t$SRC_PORT")"
 SRC=(-x -H "$SRC_URL" -D "$SRC_BIND_DN" -w "$SRC_BIND_PW")
 
@@ -91,8 +107,10 @@ for n in "${sizes[@]}"; do
         rm -f "$work"/load*.ldif
         loaded=$n
     fi
-    gen_ldif 0 "$n" >"$work/all.ldif"
-    split -n l/4 -d "$work/all.ldif" "$work/part"
+    if method raw; then
+        gen_ldif 0 "$n" >"$work/all.ldif"
+        split -n l/4 -d "$work/all.ldif" "$work/part"
+    fi
 
     for rep in $(seq 1 "$REPEAT"); do
     for m in "${modes[@]}"; do
@@ -102,7 +120,15 @@ for n in "${sizes[@]}"; do
             results+=("$n | $label | $1 | $(elapsed "$t0" "$t1") s | $(rate "$n" "$(elapsed "$t0" "$t1")") | $(sub "$(cpu_of "$SRC_PID")" "$src0") | $(sub "$(cpu_of "$DST_PID")" "$dst0") | $client_cpu | $2")
         }
 
-        # ferrosync resync
+        # ferrosync resync, with each store asked for
+        for st in "${stores[@]}"; do
+        method ferrosync || break
+        store=()
+        store_label=""
+        if [ "$st" = postgresql ]; then
+            store=(--store "$PG_URL&schema=rs_${n}_${rep}_${m}_$$")
+            store_label=", PostgreSQL store"
+        fi
         dst_start $mode
         root="$work/root"; rm -rf "$root"
         cat >"$work/pipe.dsconfig" <<EOF2
@@ -113,17 +139,20 @@ dsconfig create-sync-destination --destination-name d --type generic-ldap --set 
 dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destination:d
 dsconfig create-sync-class --pipe-name p --class-name people --set "include-filter:(objectClass=inetOrgPerson)" --set destination-correlation-attributes:dn
 EOF2
-        "$bindir/dsconfig" --server-root "$root" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
+        "$bindir/dsconfig" --server-root "$root" "${store[@]}" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
         src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID")
         t0=$(now)
-        /usr/bin/time -f "%M %U %S" -o "$work/rss" "$bindir/resync" --server-root "$root" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+        /usr/bin/time -f "%M %U %S" -o "$work/rss" "$bindir/resync" --server-root "$root" "${store[@]}" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
         t1=$(now)
         grep -q "$n entries were created" "$work/out" || { echo "resync did not create $n entries:"; cat "$work/out"; exit 1; }
         read -r rss ucpu scpu <"$work/rss"
         client_cpu=$(python3 -c "import sys; print(f'{float(sys.argv[1])+float(sys.argv[2]):.1f}')" "$ucpu" "$scpu")
-        row "ferrosync resync" "$((rss / 1024)) MB"
+        row "ferrosync resync$store_label" "$((rss / 1024)) MB"
+
+        done
 
         # ldapsearch | ldapadd, one stream
+        if method ldap-1; then
         dst_start $mode
         src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); children_cpu c0
         t0=$(now)
@@ -132,8 +161,10 @@ EOF2
         t1=$(now)
         children_cpu c1; client_cpu=$(sub "$c1" "$c0")
         row "ldapsearch \\| ldapadd, 1 stream" "-"
+        fi
 
         # ldapsearch | ldapadd, four streams (partitioned by the last digit of the uid)
+        if method ldap-4; then
         dst_start $mode
         src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); children_cpu c0
         t0=$(now)
@@ -145,8 +176,10 @@ EOF2
         t1=$(now)
         children_cpu c1; client_cpu=$(sub "$c1" "$c0")
         row "ldapsearch \\| ldapadd, 4 streams" "-"
+        fi
 
         # The destination's raw capacity: 4 parallel ldapadd of prepared LDIF
+        if method raw; then
         dst_start $mode
         src0=$(cpu_of "$SRC_PID"); dst0=$(cpu_of "$DST_PID"); children_cpu c0
         t0=$(now)
@@ -155,6 +188,7 @@ EOF2
         t1=$(now)
         children_cpu c1; client_cpu=$(sub "$c1" "$c0")
         row "raw: 4 parallel ldapadd of LDIF" "-"
+        fi
     done
     done
     rm -f "$work"/part0* "$work/all.ldif"

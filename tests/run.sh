@@ -86,3 +86,10 @@ eval "$(SUMMARY_PREFIX=FERROSYNC_TEST_POSTGRES_ tests/servers/start-postgresql.s
 set +a
 
 cargo test --release --workspace "$@"
+# The whole suite (no arguments) also runs the real-time and resync suites on the PostgreSQL store: every root they
+# make gets a store of its own in the test PostgreSQL (FERROSYNC_TEST_STORE=postgresql, read by the tests' Root).
+# Set FERROSYNC_TEST_STORE=postgresql yourself to run any other test that way.
+if [ "$#" -eq 0 ]; then
+    echo "the real-time and resync suites again, on the PostgreSQL store..." >&2
+    FERROSYNC_TEST_STORE=postgresql cargo test --release -p ferrosync-tools --test realtime --test resync
+fi

@@ -365,7 +365,7 @@ async fn sources_read_a_batch_of_entries_at_once() {
     for (name, from, to) in [("rt-many-389", "389", "OPENLDAP"), ("rt-many-ol", "OPENLDAP", "389")] {
         let s = Scenario::with(name, from, to, "generic-ldap").await;
         s.dsconfig(PEOPLE_ALL);
-        let root = ferrosync::store::ServerRoot::new(s.root.path());
+        let root = s.root.server_root();
         let store = ferrosync::store::Store::open(&root).expect("the store");
         let config = store.load().expect("the configuration");
         let mapping = ferrosync::mapping::PipeMapping::from_config(&config, "p").expect("the mapping");
@@ -402,7 +402,7 @@ async fn modifies_of_known_entries_need_no_destination_read() {
     s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "p", "--end-of-changelog"]).ok();
     let out = s.resync(&[]).ok();
     assert!(out.contains("1 entries were created"), "{out}");
-    let store = ferrosync::store::Store::open(&ferrosync::store::ServerRoot::new(s.root.path())).unwrap();
+    let store = ferrosync::store::Store::open(&s.root.server_root()).unwrap();
     let known = store.id_mapping_by_dn("p", &dn).unwrap().expect("resync recorded the entry");
     assert!(known.digest.as_deref().is_some_and(|d| d.contains(" description:")), "{known:?}");
     drop(store);
@@ -458,7 +458,7 @@ async fn changes_by_an_ignored_dn_forget_the_digest() {
     let out = s.resync(&[]).ok();
     assert!(out.contains("1 entries were created"), "{out}");
     let digest = || {
-        let store = ferrosync::store::Store::open(&ferrosync::store::ServerRoot::new(s.root.path())).unwrap();
+        let store = ferrosync::store::Store::open(&s.root.server_root()).unwrap();
         store.id_mapping_by_dn("p", &dn).unwrap().expect("resync recorded the entry").digest
     };
     assert!(digest().is_some());

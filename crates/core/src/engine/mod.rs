@@ -5,6 +5,7 @@
 //! [`crate::endpoint`]; the mapping is the pure [`crate::mapping`] layer.
 
 pub mod monitor;
+pub mod placement;
 pub mod realtime;
 pub mod resync;
 pub mod supervisor;

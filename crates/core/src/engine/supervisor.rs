@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::monitor::Monitor;
+use super::placement::Candidate;
 use super::realtime::{PipeRunner, PipeSettings, PipeStats, StatsSnapshot};
 use super::Engine;
 use crate::config::Config;
@@ -315,42 +316,53 @@ impl<'a> Supervisor<'a> {
         self.note(Severity::SevereWarning, None, &format!("the store cannot be reached, tried again: {e}"));
     }
 
-    /// One round of a topology member: heartbeat, then renew the leases of the pipes it runs and take those no
-    /// live server of a better priority holds; a pipe whose lease is lost (or goes to a better server that came
-    /// back) stops at once, a pipe whose lease is won starts.
+    /// One round of a topology member: heartbeat, then renew the leases of the pipes it runs and take those
+    /// placed on it (see [`super::placement`]: the best priority first, pipes spread between servers of one
+    /// priority) once no other server holds them; a pipe whose lease is lost, or placed on another live server
+    /// (a preferred one came back, or one more server shares the work), stops at once, a pipe whose lease is won
+    /// starts.
     async fn lease_round(&mut self, config: &Config, log: &Arc<SyncLog>) -> Result<(), SupervisorError> {
         let Some(me) = self.member.clone() else { return Ok(()) };
         self.watcher.heartbeat(&me.name, me.priority, &me.detail)?;
         let topology = self.watcher.topology()?;
         let live = |heartbeat_ms: i64| topology.now_ms - heartbeat_ms < LEASE_TTL.as_millis() as i64;
-        // A live server preferred to this one: it takes the pipes it can (this one hands them back).
-        let better =
-            topology.servers.iter().any(|s| s.name != me.name && s.priority < me.priority && live(s.heartbeat_ms));
+        let mut candidates: Vec<Candidate> = topology
+            .servers
+            .iter()
+            .filter(|s| s.name != me.name && live(s.heartbeat_ms))
+            .map(|s| Candidate { name: &s.name, priority: s.priority })
+            .collect();
+        candidates.push(Candidate { name: &me.name, priority: me.priority });
         let names: Vec<String> = config
             .all("sync-pipe")
             .iter()
             .map(|p| p.name().to_string())
             .filter(|n| Self::should_run(config, n))
             .collect();
+        let placement = super::placement::place(&names, &candidates);
         for name in &names {
             let held = self.leases.get(name).copied();
             let holder = topology.leases.iter().find(|l| &l.pipe == name);
-            // A better server waits for this pipe when it holds none of it: hand it back, once.
-            let hand_back = better && held.is_some();
-            if hand_back {
+            let placed_on = placement.get(name).copied().unwrap_or(me.name.as_str());
+            if placed_on != me.name {
+                // Placed on another live server: hand it over, once (that server takes it next round).
                 if let Some(p) = self.pipes.remove(name) {
                     p.stop().await;
                 }
                 if let Some(epoch) = self.leases.remove(name) {
                     self.watcher.release_lease(name, &me.name, epoch)?;
-                    self.note(Severity::Notice, Some(name), "handed to a server of a better priority");
+                    self.note(
+                        Severity::Notice,
+                        Some(name),
+                        &format!("handed to server {placed_on}, where the topology places it (priority, then spread)"),
+                    );
                 }
                 continue;
             }
             let free = holder.is_none_or(|l| {
                 l.holder.is_none() || l.expires_ms <= topology.now_ms || l.holder.as_deref() == Some(&me.name)
             });
-            if held.is_none() && (better || !free) {
+            if held.is_none() && !free {
                 continue;
             }
             match self.watcher.acquire_lease(name, &me.name, LEASE_TTL)? {

@@ -21,8 +21,14 @@ pub struct Root {
 }
 
 impl Root {
+    /// A fresh root with its own SQLite store; or, when `FERROSYNC_TEST_STORE` is `postgresql` (tests/run.sh
+    /// runs the real-time and resync suites a second time so), a store of its own in the test PostgreSQL.
     pub fn new() -> Self {
-        Root { dir: tempfile::tempdir().unwrap(), store: None }
+        match std::env::var("FERROSYNC_TEST_STORE").as_deref() {
+            Ok("postgresql") => Root::with_store(&ferrosync_testkit::postgres::fresh_url_text("suite")),
+            Ok("sqlite") | Err(_) => Root { dir: tempfile::tempdir().unwrap(), store: None },
+            Ok(other) => panic!("FERROSYNC_TEST_STORE '{other}': expected postgresql or sqlite"),
+        }
     }
 
     /// A fresh root whose tools all get `--store URL`.
