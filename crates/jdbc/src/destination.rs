@@ -14,12 +14,13 @@ use ferrosync::endpoint::{
 };
 use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::{apply_modifications, MatchingRule};
-use ferrosync::secret::{reveal_setting, Secret, SecretBox};
-use ferrosync::settings::{ColumnMap, JdbcDestinationSettings, JdbcServerSettings};
-use ferrosync::store::{PostgresUrl, ServerRoot, SslMode};
+use ferrosync::secret::SecretBox;
+use ferrosync::settings::{ColumnMap, JdbcDestinationSettings};
+use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{normalize_dn, Dn};
 
-use crate::sql::{Column, Mapped, Table, COLUMNS};
+use crate::db::{cfg, Db};
+use crate::sql::{Mapped, Table};
 
 /// Why a `jdbc` destination cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +41,7 @@ struct Conn {
 pub struct JdbcDestination {
     name: String,
     label: String,
-    url: PostgresUrl,
-    password: Option<Secret>,
+    db: Db,
     schema: String,
     table: String,
     maps: Vec<ColumnMap>,
@@ -49,10 +49,6 @@ pub struct JdbcDestination {
     conn: Mutex<Conn>,
     /// The key of each DN (normalized) this process correlated or wrote whose RDN does not give it.
     keys: SyncMutex<HashMap<String, Key>>,
-}
-
-fn cfg(e: impl ToString) -> JdbcConfigError {
-    JdbcConfigError(e.to_string())
 }
 
 impl JdbcDestination {
@@ -64,38 +60,11 @@ impl JdbcDestination {
         dest: &str,
     ) -> Result<JdbcDestination, JdbcConfigError> {
         let d = JdbcDestinationSettings::of(config, dest).map_err(cfg)?;
-        let s = JdbcServerSettings::of(config, &d.server).map_err(cfg)?;
-        let password = reveal_setting(config, secrets, root, &s.password).map_err(cfg)?;
-        let sslmode = match &s.sslmode {
-            None => SslMode::default(),
-            Some(m) => SslMode::from_name(m).ok_or_else(|| {
-                cfg(format!(
-                    "the {}: jdbc-connection-properties sslmode={m} is not one of disable, prefer, require, \
-                     verify-ca, verify-full",
-                    s.label
-                ))
-            })?,
-        };
-        let sslrootcert = s.sslrootcert.as_ref().map(|p| root.resolve(p));
-        if sslrootcert.is_some() && sslmode == SslMode::Disable {
-            return Err(cfg(format!("the {}: sslrootcert is given but sslmode is disable", s.label)));
-        }
-        let url = PostgresUrl {
-            user: s.user.clone(),
-            host: s.host.clone(),
-            port: s.port,
-            dbname: s.database.clone(),
-            schema: d.schema.clone(),
-            passfile: None,
-            sslmode,
-            sslrootcert,
-            connect_timeout: s.connect_timeout,
-        };
+        let db = Db::from_config(config, secrets, root, &d.server, &d.schema, &d.label)?;
         Ok(JdbcDestination {
             name: dest.to_string(),
             label: d.label,
-            url,
-            password,
+            db,
             schema: d.schema,
             table: d.table,
             maps: d.column_maps,
@@ -110,34 +79,13 @@ impl JdbcDestination {
     async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Table>)> {
         let mut conn = self.conn.lock().await;
         if conn.client.as_ref().is_none_or(Client::is_closed) {
-            let url = self.url.clone();
-            let password = self.password.clone();
-            let made = tokio::task::spawn_blocking(move || {
-                ferrosync::store::connect_client(&url, password.as_ref().map(Secret::expose))
-            })
-            .await
-            .map_err(|e| EndpointError::Unavailable(format!("cannot connect to {}: {e}", self.url.location())))?;
-            let client = made.map_err(|e| match &e {
-                ferrosync::error::StoreError::Postgres { source, .. } if source.as_db_error().is_some() => {
-                    EndpointError::Config(format!("the {}: {e}", self.label))
-                }
-                _ => EndpointError::Unavailable(format!("the {}: {e}", self.label)),
-            })?;
-            conn.client = Some(client);
+            conn.client = Some(self.db.connect().await?);
         }
         let table = match &conn.table {
             Some(t) => t.clone(),
             None => {
                 let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
-                let rows = client.query(COLUMNS, &[&self.schema, &self.table]).await.map_err(|e| self.pg(e))?;
-                let mut columns = Vec::new();
-                for r in &rows {
-                    columns.push(Column {
-                        name: r.try_get(0).map_err(|e| self.pg(e))?,
-                        sql_type: r.try_get(1).map_err(|e| self.pg(e))?,
-                        element_type: r.try_get(2).map_err(|e| self.pg(e))?,
-                    });
-                }
+                let columns = self.db.columns(client, &self.schema, &self.table).await?;
                 let t = Arc::new(
                     Table::check(&self.schema, &self.table, &columns, &self.maps, &self.key_columns, &self.label)
                         .map_err(EndpointError::Config)?,
@@ -151,20 +99,7 @@ impl JdbcDestination {
 
     /// A database error as an endpoint error.
     fn pg(&self, e: tokio_postgres::Error) -> EndpointError {
-        let Some(db) = e.as_db_error() else {
-            return EndpointError::Unavailable(format!("the {}: {e}", self.label));
-        };
-        let mut text = format!("the {}: {}", self.label, db.message());
-        if let Some(d) = db.detail() {
-            text = format!("{text} ({d})");
-        }
-        match db.code().code() {
-            "23505" => EndpointError::AlreadyExists(text),
-            "40001" | "40P01" | "55P03" | "57014" => EndpointError::Retryable(text),
-            "57P01" | "57P02" | "57P03" => EndpointError::Unavailable(text),
-            c if c.starts_with("28") || c.starts_with("42") => EndpointError::Config(text),
-            _ => EndpointError::Rejected(text),
-        }
+        self.db.pg(e)
     }
 
     fn remember(&self, dn: &str, key: Option<&Key>) {
@@ -205,13 +140,7 @@ impl JdbcDestination {
     fn entry_of(&self, table: &Table, dn: &str, row: &Row) -> EndpointResult<Entry> {
         let mut e = Entry::new(dn);
         for (i, m) in table.mapped.iter().enumerate() {
-            let values: Vec<Value> = if m.column.is_array() {
-                let v: Option<Vec<Option<String>>> = row.try_get(i).map_err(|e| self.pg(e))?;
-                v.unwrap_or_default().into_iter().flatten().map(Value::from).collect()
-            } else {
-                let v: Option<String> = row.try_get(i).map_err(|e| self.pg(e))?;
-                v.into_iter().map(Value::from).collect()
-            };
+            let values = crate::sql::values_at(row, i, m.column.is_array()).map_err(|e| self.pg(e))?;
             if !values.is_empty() {
                 e.set(&m.attribute, values);
             }

@@ -24,8 +24,32 @@
 // A library does not print: what it has to say goes through return values.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod db;
 mod destination;
+pub mod prepare;
 pub mod provider;
+mod source;
 mod sql;
 
 pub use destination::{JdbcConfigError, JdbcDestination};
+pub use source::{tables_to_log, JdbcDetector, JdbcSource};
+
+/// A connection to a database given by URL (prepare-endpoint-server), with its password (else its
+/// passfile's): the client, or the error as the server gave it.
+pub async fn connect_url(
+    url: ferrosync::store::PostgresUrl,
+    password: Option<ferrosync::secret::Secret>,
+) -> Result<tokio_postgres::Client, ferrosync::endpoint::EndpointError> {
+    db::Db::from_url(url, password, "database").connect().await
+}
+
+/// The URL and password of the `jdbc` external server `server`, as the sync source connects.
+pub fn server_url(
+    config: &ferrosync::config::Config,
+    secrets: &ferrosync::secret::SecretBox,
+    root: &ferrosync::store::ServerRoot,
+    server: &str,
+) -> Result<(ferrosync::store::PostgresUrl, Option<ferrosync::secret::Secret>), JdbcConfigError> {
+    let db = db::Db::from_config(config, secrets, root, server, "public", &format!("external server '{server}'"))?;
+    Ok(db.url_and_password())
+}

@@ -2,6 +2,7 @@
 //! Values never appear in SQL text: they are bound parameters (text, cast by the server to the column's type,
 //! which comes from the catalog, never from input).
 
+use ferrosync::entry::Value;
 use ferrosync::settings::ColumnMap;
 
 /// `name` as a quoted SQL identifier (`"a""b"` for `a"b`).
@@ -42,6 +43,18 @@ impl Column {
             None => format!("{} = CAST(${n}::text AS {})", quote(&self.name), self.sql_type),
         }
     }
+}
+
+/// The values of column `i` of `row`, read as text (`text[]` for an array: one value per element; NULLs are
+/// no values).
+pub fn values_at(row: &tokio_postgres::Row, i: usize, array: bool) -> Result<Vec<Value>, tokio_postgres::Error> {
+    Ok(if array {
+        let v: Option<Vec<Option<String>>> = row.try_get(i)?;
+        v.unwrap_or_default().into_iter().flatten().map(Value::from).collect()
+    } else {
+        let v: Option<String> = row.try_get(i)?;
+        v.into_iter().map(Value::from).collect()
+    })
 }
 
 /// The catalog query for a table's columns: name, type, element type of arrays.

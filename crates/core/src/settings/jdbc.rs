@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{Reader, SecretSetting, SettingsError};
 use crate::config::Config;
+use crate::syntax::Dn;
 
 /// The `jdbc-driver-type`s that name PostgreSQL.
 const POSTGRES_DRIVERS: &[&str] = &["postgres", "postgresql"];
@@ -106,20 +107,33 @@ pub struct JdbcDestinationSettings {
     pub column_maps: Vec<ColumnMap>,
 }
 
-impl JdbcDestinationSettings {
-    pub fn read(r: &Reader) -> Result<Self, SettingsError> {
-        let server = r.required_text("server")?;
+/// `TABLE` or `SCHEMA.TABLE` as (schema, table), schema `public` when not given.
+fn schema_table(text: &str, prop: &str, invalid: &dyn Fn(String) -> SettingsError) -> Result<(String, String), SettingsError> {
+    let (schema, table) = match text.split_once('.') {
+        Some((s, t)) => (s.trim().to_string(), t.trim().to_string()),
+        None => ("public".to_string(), text.trim().to_string()),
+    };
+    if schema.is_empty() || table.is_empty() {
+        return Err(invalid(format!("{prop} '{text}' is not TABLE or SCHEMA.TABLE")));
+    }
+    Ok((schema, table))
+}
+
+/// The `table`, `key-column` and `column-map` properties that sync sources and destinations share.
+struct TableMapping {
+    schema: String,
+    table: String,
+    key_columns: Vec<String>,
+    column_maps: Vec<ColumnMap>,
+}
+
+impl TableMapping {
+    fn read(r: &Reader) -> Result<Self, SettingsError> {
         let table = r.required_text("table")?;
         let key_columns = r.texts("key-column")?;
         let maps = r.texts("column-map")?;
         let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
-        let (schema, table) = match table.split_once('.') {
-            Some((s, t)) => (s.trim().to_string(), t.trim().to_string()),
-            None => ("public".to_string(), table.trim().to_string()),
-        };
-        if schema.is_empty() || table.is_empty() {
-            return Err(invalid(format!("table '{schema}.{table}' is not TABLE or SCHEMA.TABLE")));
-        }
+        let (schema, table) = schema_table(&table, "table", &invalid)?;
         let mut column_maps: Vec<ColumnMap> = Vec::new();
         for m in &maps {
             let (attribute, column) = m
@@ -152,20 +166,126 @@ impl JdbcDestinationSettings {
                 )));
             }
         }
+        Ok(TableMapping { schema, table, key_columns, column_maps })
+    }
+}
+
+impl JdbcDestinationSettings {
+    pub fn read(r: &Reader) -> Result<Self, SettingsError> {
+        let server = r.required_text("server")?;
+        let t = TableMapping::read(r)?;
         Ok(JdbcDestinationSettings {
             name: r.name().to_string(),
             label: r.label(),
             server,
-            schema,
-            table,
-            key_columns,
-            column_maps,
+            schema: t.schema,
+            table: t.table,
+            key_columns: t.key_columns,
+            column_maps: t.column_maps,
         })
     }
 
     /// The settings of the sync destination `name`.
     pub fn of(config: &Config, name: &str) -> Result<Self, SettingsError> {
         JdbcDestinationSettings::read(&Reader::new(super::lookup(config, "sync-destination", name)?))
+    }
+}
+
+/// One `child-table-map` value: a multi-valued attribute read from a child table, one row per value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildTableMap {
+    pub attribute: String,
+    pub schema: String,
+    pub table: String,
+    /// The child's columns that hold the parent's key, in `key-column` order.
+    pub parent_key_columns: Vec<String>,
+    pub value_column: String,
+}
+
+/// A `jdbc` sync source: one table, one entry per row, changes read from a change log table.
+#[derive(Clone, Debug)]
+pub struct JdbcSourceSettings {
+    pub name: String,
+    pub label: String,
+    pub server: String,
+    pub schema: String,
+    pub table: String,
+    pub key_columns: Vec<String>,
+    pub column_maps: Vec<ColumnMap>,
+    pub child_tables: Vec<ChildTableMap>,
+    pub base_dn: Dn,
+    pub object_classes: Vec<String>,
+    /// The change log table's schema and name.
+    pub change_log: (String, String),
+}
+
+impl JdbcSourceSettings {
+    pub fn read(r: &Reader) -> Result<Self, SettingsError> {
+        let server = r.required_text("server")?;
+        let t = TableMapping::read(r)?;
+        let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
+        let base_dn = r.dns("base-dn")?.into_iter().next().ok_or_else(|| invalid("it has no base-dn".into()))?;
+        let object_classes = r.texts("object-class")?;
+        let change_log = schema_table(
+            &r.text("change-log-table")?.unwrap_or_else(|| "ubid_changelog".into()),
+            "change-log-table",
+            &invalid,
+        )?;
+        let mut child_tables: Vec<ChildTableMap> = Vec::new();
+        for m in r.texts("child-table-map")? {
+            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
+            let [attribute, table, parents, value] = parts[..] else {
+                return Err(invalid(format!(
+                    "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
+                )));
+            };
+            let parent_key_columns: Vec<String> =
+                parents.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+            if attribute.is_empty() || value.is_empty() || parent_key_columns.is_empty() {
+                return Err(invalid(format!(
+                    "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
+                )));
+            }
+            if parent_key_columns.len() != t.key_columns.len() {
+                return Err(invalid(format!(
+                    "child-table-map '{m}' names {} parent key column(s), but the table has {} key-column(s) ({})",
+                    parent_key_columns.len(),
+                    t.key_columns.len(),
+                    t.key_columns.join(", ")
+                )));
+            }
+            if t.column_maps.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
+                || child_tables.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
+            {
+                return Err(invalid(format!("child-table-map '{m}': attribute '{attribute}' is mapped twice")));
+            }
+            let (schema, table) = schema_table(table, "child-table-map", &invalid)?;
+            child_tables.push(ChildTableMap {
+                attribute: attribute.to_string(),
+                schema,
+                table,
+                parent_key_columns,
+                value_column: value.to_string(),
+            });
+        }
+        Ok(JdbcSourceSettings {
+            name: r.name().to_string(),
+            label: r.label(),
+            server,
+            schema: t.schema,
+            table: t.table,
+            key_columns: t.key_columns,
+            column_maps: t.column_maps,
+            child_tables,
+            base_dn,
+            object_classes,
+            change_log,
+        })
+    }
+
+    /// The settings of the sync source `name`.
+    pub fn of(config: &Config, name: &str) -> Result<Self, SettingsError> {
+        JdbcSourceSettings::read(&Reader::new(super::lookup(config, "sync-source", name)?))
     }
 }
 
