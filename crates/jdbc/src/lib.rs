@@ -32,7 +32,7 @@ mod source;
 mod sql;
 
 pub use destination::{JdbcConfigError, JdbcDestination};
-pub use source::{tables_to_log, JdbcDetector, JdbcSource};
+pub use source::{tables_to_log, JdbcDetector, JdbcSource, SourceTables};
 
 /// A connection to a database given by URL (prepare-endpoint-server), with its password (else its
 /// passfile's): the client, or the error as the server gave it.

@@ -210,11 +210,8 @@ async fn trigger(
     let err = || db("cannot read the catalog");
     let f: (String, String) = (r.try_get(0).map_err(err())?, r.try_get(1).map_err(err())?);
     let raw: Vec<u8> = r.try_get(2).map_err(err())?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    let args: Vec<String> =
+        raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     let enabled: String = r.try_get(3).map_err(err())?;
     Ok(Some((f, args, enabled != "D")))
 }
@@ -250,7 +247,11 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
                 "table {display} does not exist (or role {role} may not see it)"
             )));
         }
-        let keys = if t.key_columns.is_empty() { primary_key(client, &t.schema, &t.table).await? } else { t.key_columns.clone() };
+        let keys = if t.key_columns.is_empty() {
+            primary_key(client, &t.schema, &t.table).await?
+        } else {
+            t.key_columns.clone()
+        };
         if keys.is_empty() {
             return Err(PrepareError::Missing(format!(
                 "table {display} has no primary key: name its key columns (--table {display}:COLUMN,...)"
@@ -285,24 +286,37 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
              CREATE INDEX ON {log} (change_time);",
             schema = quote(log_schema)
         );
-        client.batch_execute(&sql).await.map_err(db(format!("cannot create the change log table {log_display}"))).map_err(|e| {
-            rights(
-                &format!(
-                    "role {role} needs CREATE on schema {log_schema} (GRANT CREATE ON SCHEMA {} TO {})",
-                    quote(log_schema),
-                    quote(&role)
-                ),
-                e,
-            )
-        })?;
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(db(format!("cannot create the change log table {log_display}")))
+            .map_err(|e| {
+                rights(
+                    &format!(
+                        "role {role} needs CREATE on schema {log_schema} (GRANT CREATE ON SCHEMA {} TO {})",
+                        quote(log_schema),
+                        quote(&role)
+                    ),
+                    e,
+                )
+            })?;
         steps.push(Step { status: StepStatus::Changed, text: format!("created the change log table {log_display}") });
     }
     let missing: Vec<&str> = {
         let have = columns(client, log_schema, log_table).await?;
-        ["change_number", "table_name", "key_values", "new_key_values", "change_type", "changed_columns", "modifiers_name", "change_time"]
-            .into_iter()
-            .filter(|c| !have.iter().any(|h| h == c))
-            .collect()
+        [
+            "change_number",
+            "table_name",
+            "key_values",
+            "new_key_values",
+            "change_type",
+            "changed_columns",
+            "modifiers_name",
+            "change_time",
+        ]
+        .into_iter()
+        .filter(|c| !have.iter().any(|h| h == c))
+        .collect()
     };
     if !missing.is_empty() {
         return Err(PrepareError::Missing(format!(
@@ -352,7 +366,9 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
     // A trigger on each table.
     for (t, display, keys) in &tables {
         let found = trigger(client, &t.schema, &t.table, log_table).await?;
-        let right = found.as_ref().is_some_and(|(f, args, enabled)| *f == (fschema.clone(), fname.clone()) && args == keys && *enabled);
+        let right = found
+            .as_ref()
+            .is_some_and(|(f, args, enabled)| *f == (fschema.clone(), fname.clone()) && args == keys && *enabled);
         if right {
             steps.push(Step {
                 status: StepStatus::InPlace,
@@ -369,21 +385,28 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
             quote(&t.table),
             args.join(", ")
         );
-        client.batch_execute(&sql).await.map_err(db(format!("cannot create the trigger on {display}"))).map_err(|e| {
-            rights(
-                &format!(
+        client.batch_execute(&sql).await.map_err(db(format!("cannot create the trigger on {display}"))).map_err(
+            |e| {
+                rights(
+                    &format!(
                     "only the owner of table {display} (or a superuser) may create its triggers: run as the owner, or \
                      ALTER TABLE {}.{} OWNER TO {}",
                     quote(&t.schema),
                     quote(&t.table),
                     quote(&role)
                 ),
-                e,
-            )
-        })?;
+                    e,
+                )
+            },
+        )?;
         if found.as_ref().is_some_and(|(_, _, enabled)| !enabled) {
             client
-                .batch_execute(&format!("ALTER TABLE {}.{} ENABLE TRIGGER {}", quote(&t.schema), quote(&t.table), quote(log_table)))
+                .batch_execute(&format!(
+                    "ALTER TABLE {}.{} ENABLE TRIGGER {}",
+                    quote(&t.schema),
+                    quote(&t.table),
+                    quote(log_table)
+                ))
                 .await
                 .map_err(db(format!("cannot enable the trigger on {display}")))?;
         }
@@ -400,10 +423,17 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
     // The sync role may read the change log and the tables.
     if let Some(sync) = what.sync_role.as_ref().filter(|r| **r != role) {
         let mut objects = vec![(log.clone(), log_display.clone(), log_schema.clone())];
-        objects.extend(tables.iter().map(|(t, d, _)| (format!("{}.{}", quote(&t.schema), quote(&t.table)), d.clone(), t.schema.clone())));
+        objects.extend(
+            tables
+                .iter()
+                .map(|(t, d, _)| (format!("{}.{}", quote(&t.schema), quote(&t.table)), d.clone(), t.schema.clone())),
+        );
         for (q, d, schema) in objects {
             let has: bool = client
-                .query_one("SELECT has_table_privilege($1, $2, 'SELECT') AND has_schema_privilege($1, $3, 'USAGE')", &[sync, &q, &schema])
+                .query_one(
+                    "SELECT has_table_privilege($1, $2, 'SELECT') AND has_schema_privilege($1, $3, 'USAGE')",
+                    &[sync, &q, &schema],
+                )
                 .await
                 .map_err(db(format!("cannot check the rights of role {sync} (does it exist?)")))?
                 .try_get(0)
@@ -413,7 +443,11 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
                 continue;
             }
             client
-                .batch_execute(&format!("GRANT USAGE ON SCHEMA {} TO {s}; GRANT SELECT ON {q} TO {s}", quote(&schema), s = quote(sync)))
+                .batch_execute(&format!(
+                    "GRANT USAGE ON SCHEMA {} TO {s}; GRANT SELECT ON {q} TO {s}",
+                    quote(&schema),
+                    s = quote(sync)
+                ))
                 .await
                 .map_err(db(format!("cannot let role {sync} read {d}")))
                 .map_err(|e| rights(&format!("role {role} may not grant SELECT on {d}: run as its owner"), e))?;
@@ -425,7 +459,9 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
     // be read by the sync role.
     for (t, display, keys) in &tables {
         let found = trigger(client, &t.schema, &t.table, log_table).await?;
-        let ok = found.as_ref().is_some_and(|(f, args, enabled)| *f == (fschema.clone(), fname.clone()) && args == keys && *enabled);
+        let ok = found
+            .as_ref()
+            .is_some_and(|(f, args, enabled)| *f == (fschema.clone(), fname.clone()) && args == keys && *enabled);
         steps.push(Step {
             status: if ok { StepStatus::Checked } else { StepStatus::Failed },
             text: if ok {

@@ -77,7 +77,9 @@ impl Tables {
     }
 
     /// The connection and the checked layout, under the lock (one query at a time on the connection).
-    async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, (Option<Client>, Option<Arc<Layout>>)>, Arc<Layout>)> {
+    async fn connect(
+        &self,
+    ) -> EndpointResult<(tokio::sync::MutexGuard<'_, (Option<Client>, Option<Arc<Layout>>)>, Arc<Layout>)> {
         let mut conn = self.conn.lock().await;
         if conn.0.as_ref().is_none_or(Client::is_closed) {
             conn.0 = Some(self.db.connect().await?);
@@ -140,7 +142,12 @@ impl Tables {
                     )));
                 }
             }
-            children.push(Child { map: m.clone(), qualified: format!("{}.{}", quote(&m.schema), quote(&m.table)), display, value });
+            children.push(Child {
+                map: m.clone(),
+                qualified: format!("{}.{}", quote(&m.schema), quote(&m.table)),
+                display,
+                value,
+            });
         }
         let mut exprs: Vec<String> = table.mapped.iter().map(|m| format!("t.{}", m.column.read_expr())).collect();
         for c in &children {
@@ -165,16 +172,18 @@ impl Tables {
             let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
             let children: Vec<String> = children
                 .iter()
-                .map(|c| {
-                    format!("{} ({}) of {}", c.map.parent_key_columns.join(", "), c.map.attribute, c.display)
-                })
+                .map(|c| format!("{} ({}) of {}", c.map.parent_key_columns.join(", "), c.map.attribute, c.display))
                 .collect();
             return Err(EndpointError::Config(format!(
                 "the {}: the rows of table {} cannot be read with the mapping: {why} (compare the types of key \
                  column(s) {} with the parent key column(s) {})",
                 self.label(),
                 table.display,
-                table.key_columns().map(|k| format!("{} ({})", k.column.name, k.column.sql_type)).collect::<Vec<_>>().join(", "),
+                table
+                    .key_columns()
+                    .map(|k| format!("{} ({})", k.column.name, k.column.sql_type))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 children.join("; ")
             )));
         }
@@ -290,7 +299,8 @@ impl EntrySource for JdbcSource {
     async fn stream(&self, filter: Option<&str>, tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
         let filter = filter
             .map(|f| {
-                Filter::parse(f).map_err(|e| EndpointError::Config(format!("the search filter '{f}' is not valid: {e}")))
+                Filter::parse(f)
+                    .map_err(|e| EndpointError::Config(format!("the search filter '{f}' is not valid: {e}")))
             })
             .transpose()?;
         let t = &self.tables;
@@ -362,7 +372,10 @@ impl JdbcDetector {
         root: &ServerRoot,
         name: &str,
     ) -> Result<JdbcDetector, JdbcConfigError> {
-        Ok(JdbcDetector { tables: Tables::from_config(config, secrets, root, name)?, scanned: std::sync::Mutex::new(None) })
+        Ok(JdbcDetector {
+            tables: Tables::from_config(config, secrets, root, name)?,
+            scanned: std::sync::Mutex::new(None),
+        })
     }
 
     fn change_log(&self) -> (String, String) {
@@ -437,7 +450,10 @@ impl JdbcDetector {
             }
         }
         let row = client
-            .query_one(&format!("SELECT COALESCE(min(change_number), 0), COALESCE(max(change_number), 0) FROM {q}"), &[])
+            .query_one(
+                &format!("SELECT COALESCE(min(change_number), 0), COALESCE(max(change_number), 0) FROM {q}"),
+                &[],
+            )
             .await
             .map_err(|e| self.log_error(e))?;
         let first: i64 = row.try_get(0).map_err(|e| self.tables.db.pg(e))?;
@@ -484,7 +500,7 @@ impl JdbcDetector {
                     let changed: Vec<String> = table
                         .mapped
                         .iter()
-                        .filter(|m| row.changed.iter().any(|c| *c == m.column.name))
+                        .filter(|m| row.changed.contains(&m.column.name))
                         .map(|m| m.attribute.clone())
                         .collect();
                     match &row.new_key {
@@ -589,7 +605,13 @@ impl ChangeDetector for JdbcDetector {
             let row = Logged {
                 number: r.try_get(0).map_err(pg)?,
                 table: r.try_get(1).map_err(pg)?,
-                key: r.try_get::<_, Option<Vec<Option<String>>>>(2).map_err(pg)?.unwrap_or_default().into_iter().map(Option::unwrap_or_default).collect(),
+                key: r
+                    .try_get::<_, Option<Vec<Option<String>>>>(2)
+                    .map_err(pg)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect(),
                 new_key: r
                     .try_get::<_, Option<Vec<Option<String>>>>(3)
                     .map_err(pg)?
@@ -647,24 +669,32 @@ impl ChangeDetector for JdbcDetector {
     }
 }
 
-/// The `--sync-source` of prepare-endpoint-server: the tables whose changes the source reads, each with the
-/// columns that name the entry (the key columns, or a child table's parent key columns), and the change log.
-pub fn tables_to_log(
-    config: &Config,
-    source: &str,
-) -> Result<(Vec<crate::prepare::LoggedTable>, (String, String), String), JdbcConfigError> {
+/// What prepare-endpoint-server prepares for a `jdbc` sync source.
+#[derive(Clone, Debug)]
+pub struct SourceTables {
+    /// The source's table and its child tables, each with the columns that name the entry (the key columns,
+    /// or a child table's parent key columns).
+    pub tables: Vec<crate::prepare::LoggedTable>,
+    /// The change log table's schema and name.
+    pub change_log: (String, String),
+    /// The source's external server.
+    pub server: String,
+}
+
+/// The tables whose changes the sync source `source` reads (`prepare-endpoint-server --sync-source`).
+pub fn tables_to_log(config: &Config, source: &str) -> Result<SourceTables, JdbcConfigError> {
     let s = JdbcSourceSettings::of(config, source).map_err(cfg)?;
-    let mut out = vec![crate::prepare::LoggedTable {
+    let mut tables = vec![crate::prepare::LoggedTable {
         schema: s.schema.clone(),
         table: s.table.clone(),
         key_columns: s.key_columns.clone(),
     }];
     for c in &s.child_tables {
-        out.push(crate::prepare::LoggedTable {
+        tables.push(crate::prepare::LoggedTable {
             schema: c.schema.clone(),
             table: c.table.clone(),
             key_columns: c.parent_key_columns.clone(),
         });
     }
-    Ok((out, s.change_log.clone(), s.server.clone()))
+    Ok(SourceTables { tables, change_log: s.change_log.clone(), server: s.server.clone() })
 }

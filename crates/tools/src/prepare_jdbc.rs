@@ -60,9 +60,9 @@ fn prepare_database(args: &Args, root: &ferrosync::store::ServerRoot) -> anyhow:
         Some(name) => {
             let store = cli::open_store(root)?;
             let config = store.load()?;
-            let (tables, log, server) = ferrosync_jdbc::tables_to_log(&config, name)?;
-            let sync = ferrosync_jdbc::server_url(&config, store.secrets(), root, &server)?;
-            (tables, log, Some(sync))
+            let t = ferrosync_jdbc::tables_to_log(&config, name)?;
+            let sync = ferrosync_jdbc::server_url(&config, store.secrets(), root, &t.server)?;
+            (t.tables, t.change_log, Some(sync))
         }
         None => {
             if args.table.is_empty() {
@@ -108,7 +108,8 @@ fn prepare_database(args: &Args, root: &ferrosync::store::ServerRoot) -> anyhow:
     let what = PrepareSource { change_log, tables, sync_role };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let steps = runtime.block_on(async {
-        let client = ferrosync_jdbc::connect_url(url, pw).await.with_context(|| format!("cannot connect to {label}"))?;
+        let client =
+            ferrosync_jdbc::connect_url(url, pw).await.with_context(|| format!("cannot connect to {label}"))?;
         prepare::prepare_source(&client, &what).await.with_context(|| format!("cannot prepare {label}"))
     })?;
     let mut out = format!("Preparing {label} for a jdbc sync source:\n");

@@ -30,7 +30,11 @@ async fn hr_tables(label: &str, phone_key_type: &str) -> (Client, String) {
     let schema = url.schema.clone();
     let client =
         tokio::task::spawn_blocking(move || ferrosync::store::connect_client(&url, None).unwrap()).await.unwrap();
-    let fk = if phone_key_type == "text" { format!("REFERENCES \"{schema}\".employees(login) ON UPDATE CASCADE ON DELETE CASCADE") } else { String::new() };
+    let fk = if phone_key_type == "text" {
+        format!("REFERENCES \"{schema}\".employees(login) ON UPDATE CASCADE ON DELETE CASCADE")
+    } else {
+        String::new()
+    };
     client
         .batch_execute(&format!(
             "CREATE SCHEMA \"{schema}\";
@@ -107,8 +111,8 @@ async fn an_hr_table_reaches_openldap_by_resync_and_in_real_time_across_restarts
              ('jdoe', 'John', 'Doe', ARRAY['jdoe@example.com', 'john@example.com'], 'Sales', 1),
              ('asmith', 'Anna', 'Smith', NULL, 'IT', 2);
          INSERT INTO S.phones VALUES ('jdoe', '+1 555 0101'), ('jdoe', '+1 555 0102'), ('asmith', '+1 555 0200');"))
-    .await
-    .unwrap();
+        .await
+        .unwrap();
 
     // Before prepare-endpoint-server, the start point cannot be set: the error says what to run.
     let out = s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "ph", "--end-of-changelog"]);
@@ -139,7 +143,10 @@ async fn an_hr_table_reaches_openldap_by_resync_and_in_real_time_across_restarts
     assert_eq!(e.texts("cn"), ["John Doe"], "a generated column");
     assert_eq!(sorted(&e, "mail"), ["jdoe@example.com", "john@example.com"], "an array column");
     assert_eq!(sorted(&e, "telephoneNumber"), ["+1 555 0101", "+1 555 0102"], "a child table");
-    assert_eq!((e.texts("departmentNumber"), e.texts("employeeNumber")), (vec!["Sales".to_string()], vec!["1".to_string()]));
+    assert_eq!(
+        (e.texts("departmentNumber"), e.texts("employeeNumber")),
+        (vec!["Sales".to_string()], vec!["1".to_string()])
+    );
     let a = s.dst_get(&asmith).await.unwrap();
     assert!(a.texts("mail").is_empty() && a.texts("telephoneNumber") == ["+1 555 0200"], "{a:?}");
 
@@ -147,18 +154,24 @@ async fn an_hr_table_reaches_openldap_by_resync_and_in_real_time_across_restarts
     s.root.run("realtime-sync", &["start", "--pipe-name", "ph"]).ok();
     let server = ServerGuard::start(&s.root);
     let bnew = s.dn("uid=bnew,ou=people");
-    db.batch_execute(&q("INSERT INTO S.employees (login, first_name, last_name, department) VALUES ('bnew', 'Bea', 'New', 'HR');
-         INSERT INTO S.phones VALUES ('bnew', '+1 555 0300');"))
+    db.batch_execute(&q(
+        "INSERT INTO S.employees (login, first_name, last_name, department) VALUES ('bnew', 'Bea', 'New', 'HR');
+         INSERT INTO S.phones VALUES ('bnew', '+1 555 0300');",
+    ))
     .await
     .unwrap();
     eventually("the insert reaches OpenLDAP", WAIT, || async {
-        s.dst_get(&bnew).await.is_some_and(|e| e.texts("cn") == ["Bea New"] && e.texts("telephoneNumber") == ["+1 555 0300"])
+        s.dst_get(&bnew)
+            .await
+            .is_some_and(|e| e.texts("cn") == ["Bea New"] && e.texts("telephoneNumber") == ["+1 555 0300"])
     })
     .await;
-    db.batch_execute(&q("UPDATE S.employees SET department = 'Marketing', mails = ARRAY['jdoe@example.com'] WHERE login = 'jdoe';
+    db.batch_execute(&q(
+        "UPDATE S.employees SET department = 'Marketing', mails = ARRAY['jdoe@example.com'] WHERE login = 'jdoe';
          UPDATE S.employees SET salary = 99 WHERE login = 'asmith';
          DELETE FROM S.phones WHERE number = '+1 555 0102';
-         INSERT INTO S.phones VALUES ('asmith', '+1 555 0201');"))
+         INSERT INTO S.phones VALUES ('asmith', '+1 555 0201');",
+    ))
     .await
     .unwrap();
     eventually("the updates reach OpenLDAP", WAIT, || async {
@@ -176,11 +189,15 @@ async fn an_hr_table_reaches_openldap_by_resync_and_in_real_time_across_restarts
 
     // A key change renames the entry (its phones follow by ON UPDATE CASCADE).
     let jdoe2 = s.dn("uid=jdoe2,ou=people");
-    db.batch_execute(&q("UPDATE S.employees SET login = 'jdoe2', last_name = 'Doe-Roe' WHERE login = 'jdoe'")).await.unwrap();
+    db.batch_execute(&q("UPDATE S.employees SET login = 'jdoe2', last_name = 'Doe-Roe' WHERE login = 'jdoe'"))
+        .await
+        .unwrap();
     eventually("the key change reaches OpenLDAP", WAIT, || async {
         s.dst_get(&jdoe).await.is_none()
             && s.dst_get(&jdoe2).await.is_some_and(|e| {
-                e.texts("uid") == ["jdoe2"] && e.texts("cn") == ["John Doe-Roe"] && e.texts("telephoneNumber") == ["+1 555 0101"]
+                e.texts("uid") == ["jdoe2"]
+                    && e.texts("cn") == ["John Doe-Roe"]
+                    && e.texts("telephoneNumber") == ["+1 555 0101"]
             })
     })
     .await;
@@ -191,8 +208,8 @@ async fn an_hr_table_reaches_openldap_by_resync_and_in_real_time_across_restarts
     db.batch_execute(&q("INSERT INTO S.employees (login, first_name, last_name) VALUES ('cnew', 'Carl', 'New');
          UPDATE S.employees SET first_name = 'Beatrice' WHERE login = 'bnew';
          DELETE FROM S.employees WHERE login = 'jdoe2';"))
-    .await
-    .unwrap();
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(s.dst_get(&cnew).await.is_none(), "nothing is synchronized while the server is stopped");
     let server = ServerGuard::start(&s.root);
@@ -229,7 +246,16 @@ async fn a_missing_column_and_a_child_key_of_another_type_fail_naming_them() {
     );
     // With the column map fixed, the child table's parent key (an integer) cannot be compared with the key
     // column (text): refused before anything is read, naming both columns.
-    s.root.dsconfig(&["set-sync-source-prop", "--source-name", "hr", "--remove", "column-map:description:no_such_column", "--no-prompt"]).ok();
+    s.root
+        .dsconfig(&[
+            "set-sync-source-prop",
+            "--source-name",
+            "hr",
+            "--remove",
+            "column-map:description:no_such_column",
+            "--no-prompt",
+        ])
+        .ok();
     let out = s.root.run("resync", &["--pipe-name", "ph"]);
     let all = format!("{}{}", out.stdout(), out.fails());
     assert!(all.contains("login (text)") && all.contains("employee_login (telephoneNumber)"), "{all}");

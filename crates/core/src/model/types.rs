@@ -358,12 +358,8 @@ const JDBC_SOURCE: &[P] = &[
          (schema public when not given); prepare-endpoint-server --isSource creates it and the triggers.",
     )
     .default(&["ubid_changelog"]),
-    P::new(
-        "extension-class",
-        String,
-        "A JDBC Sync Source Server SDK extension (ferrosync maps tables declaratively).",
-    )
-    .unused(),
+    P::new("extension-class", String, "A JDBC Sync Source Server SDK extension (ferrosync maps tables declaratively).")
+        .unused(),
     P::new("extension-argument", String, "Arguments of the extension.").multi().unused(),
 ];
 

@@ -108,7 +108,11 @@ pub struct JdbcDestinationSettings {
 }
 
 /// `TABLE` or `SCHEMA.TABLE` as (schema, table), schema `public` when not given.
-fn schema_table(text: &str, prop: &str, invalid: &dyn Fn(String) -> SettingsError) -> Result<(String, String), SettingsError> {
+fn schema_table(
+    text: &str,
+    prop: &str,
+    invalid: &dyn Fn(String) -> SettingsError,
+) -> Result<(String, String), SettingsError> {
     let (schema, table) = match text.split_once('.') {
         Some((s, t)) => (s.trim().to_string(), t.trim().to_string()),
         None => ("public".to_string(), text.trim().to_string()),
@@ -222,17 +226,18 @@ pub struct JdbcSourceSettings {
 impl JdbcSourceSettings {
     pub fn read(r: &Reader) -> Result<Self, SettingsError> {
         let server = r.required_text("server")?;
+        // Every property is read before any is checked.
+        let base_dns = r.dns("base-dn")?;
+        let object_classes = r.texts("object-class")?;
+        let change_log = r.text("change-log-table")?;
+        let child_maps = r.texts("child-table-map")?;
         let t = TableMapping::read(r)?;
         let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
-        let base_dn = r.dns("base-dn")?.into_iter().next().ok_or_else(|| invalid("it has no base-dn".into()))?;
-        let object_classes = r.texts("object-class")?;
-        let change_log = schema_table(
-            &r.text("change-log-table")?.unwrap_or_else(|| "ubid_changelog".into()),
-            "change-log-table",
-            &invalid,
-        )?;
+        let base_dn = base_dns.into_iter().next().ok_or_else(|| invalid("it has no base-dn".into()))?;
+        let change_log =
+            schema_table(&change_log.unwrap_or_else(|| "ubid_changelog".into()), "change-log-table", &invalid)?;
         let mut child_tables: Vec<ChildTableMap> = Vec::new();
-        for m in r.texts("child-table-map")? {
+        for m in child_maps {
             let parts: Vec<&str> = m.split(':').map(str::trim).collect();
             let [attribute, table, parents, value] = parts[..] else {
                 return Err(invalid(format!(
@@ -318,5 +323,33 @@ mod tests {
         assert!(err(&[("column-map", "mail:email")]).contains("key-column 'user_id' is not the column of any"));
         assert!(err(&[("column-map", "uid")]).contains("column-map 'uid' is not ATTRIBUTE:COLUMN"));
         assert!(err(&[("column-map", "uid:user_id"), ("column-map", "cn:user_id")]).contains("mapped twice"));
+    }
+
+    #[test]
+    fn a_source_reads_its_child_tables_and_refuses_a_wrong_key_count() {
+        let t = find_type("sync-source").unwrap_or_else(|| panic!("no type"));
+        let read = |extra: &[(&str, &str)]| {
+            let mut o = ConfigObject::new(t, vec!["hr".into()], Some("jdbc".into()));
+            let base = [
+                ("server", "pg"),
+                ("table", "hr.employees"),
+                ("key-column", "login"),
+                ("column-map", "uid:login"),
+                ("base-dn", "ou=people,dc=example,dc=com"),
+            ];
+            for (k, v) in base.iter().chain(extra) {
+                o.props.entry(k.to_string()).or_default().push(v.to_string());
+            }
+            JdbcSourceSettings::read(&Reader::new(&o))
+        };
+        let ok = read(&[("child-table-map", "telephoneNumber:hr.phones:employee_login:number")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.child_tables[0].parent_key_columns, ["employee_login"]);
+        assert_eq!((ok.child_tables[0].schema.as_str(), ok.child_tables[0].value_column.as_str()), ("hr", "number"));
+        assert_eq!(ok.change_log, ("public".to_string(), "ubid_changelog".to_string()));
+        let err = |extra: &[(&str, &str)]| read(extra).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err(&[("child-table-map", "telephoneNumber:hr.phones:a,b:number")]).contains("2 parent key column(s)"));
+        assert!(err(&[("child-table-map", "telephoneNumber:hr.phones")]).contains("is not ATTRIBUTE:TABLE"));
+        assert!(err(&[("child-table-map", "uid:hr.phones:employee_login:number")]).contains("mapped twice"));
     }
 }
