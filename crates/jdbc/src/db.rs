@@ -10,7 +10,9 @@ use ferrosync::secret::{reveal_setting, Secret, SecretBox};
 use ferrosync::settings::JdbcServerSettings;
 use ferrosync::store::{PostgresUrl, ServerRoot, SslMode};
 
-use crate::sql::{Column, COLUMNS};
+use ferrosync::settings::{ChildTableMap, ColumnMap};
+
+use crate::sql::{quote, Child, Column, Layout, Table, COLUMNS};
 use crate::JdbcConfigError;
 
 pub(crate) fn cfg(e: impl ToString) -> JdbcConfigError {
@@ -121,5 +123,103 @@ impl Db {
             });
         }
         Ok(columns)
+    }
+
+    /// Checks the mapping against the catalog: the table, its mapped and key columns, each child table with its
+    /// parent key and value columns, and that the query that reads an entry is valid (a parent key column whose
+    /// type cannot be compared with the key column's fails here, naming both).
+    pub async fn check_layout(
+        &self,
+        client: &Client,
+        (schema, table): (&str, &str),
+        maps: &[ColumnMap],
+        key_columns: &[String],
+        child_maps: &[ChildTableMap],
+    ) -> EndpointResult<Layout> {
+        let columns = self.columns(client, schema, table).await?;
+        let table =
+            Table::check(schema, table, &columns, maps, key_columns, &self.label).map_err(EndpointError::Config)?;
+        let mut children = Vec::new();
+        for m in child_maps {
+            let display = format!("{}.{}", m.schema, m.table);
+            let text = format!("{}:{}:{}:{}", m.attribute, display, m.parent_key_columns.join(","), m.value_column);
+            let cols = self.columns(client, &m.schema, &m.table).await?;
+            if cols.is_empty() {
+                return Err(EndpointError::Config(format!(
+                    "the {}: child-table-map '{text}': table {display} does not exist in the database (or its user \
+                     may not see it)",
+                    self.label
+                )));
+            }
+            let find = |name: &str| {
+                cols.iter().find(|c| c.name == name).cloned().ok_or_else(|| {
+                    EndpointError::Config(format!(
+                        "the {}: child-table-map '{text}' names column '{name}', which table {display} does not have \
+                         (its columns: {})",
+                        self.label,
+                        cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            };
+            let value = find(&m.value_column)?;
+            let mut parent_keys = Vec::new();
+            for (pk, key) in m.parent_key_columns.iter().zip(table.key_columns()) {
+                let pk = find(pk)?;
+                parent_keys.push(pk.clone());
+                if pk.is_array() != key.column.is_array() {
+                    return Err(EndpointError::Config(format!(
+                        "the {}: child-table-map '{text}': column '{}' of table {display} ({}) cannot hold the key \
+                         column '{}' of table {} ({})",
+                        self.label, pk.name, pk.sql_type, key.column.name, table.display, key.column.sql_type
+                    )));
+                }
+            }
+            children.push(Child {
+                map: m.clone(),
+                qualified: format!("{}.{}", quote(&m.schema), quote(&m.table)),
+                display,
+                parent_keys,
+                value,
+            });
+        }
+        let mut exprs: Vec<String> = table.mapped.iter().map(|m| format!("t.{}", m.column.read_expr())).collect();
+        for c in &children {
+            let cond: Vec<String> = c
+                .map
+                .parent_key_columns
+                .iter()
+                .zip(table.key_columns())
+                .map(|(pk, k)| format!("c.{} = t.{}", quote(pk), quote(&k.column.name)))
+                .collect();
+            exprs.push(format!(
+                "ARRAY(SELECT c.{v}::text FROM {} c WHERE {} AND c.{v} IS NOT NULL ORDER BY 1)",
+                c.qualified,
+                cond.join(" AND "),
+                v = quote(&c.value.name)
+            ));
+        }
+        let select = format!("SELECT {} FROM {} t", exprs.join(", "), table.qualified);
+        // The query is prepared once here, so that a type mismatch between a child table and the table fails
+        // at configuration time, naming the columns.
+        if let Err(e) = client.prepare(&format!("{select} WHERE {}", table.key_condition(1))).await {
+            let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
+            let children: Vec<String> = children
+                .iter()
+                .map(|c| format!("{} ({}) of {}", c.map.parent_key_columns.join(", "), c.map.attribute, c.display))
+                .collect();
+            return Err(EndpointError::Config(format!(
+                "the {}: the rows of table {} cannot be read with the mapping: {why} (compare the types of key \
+                 column(s) {} with the parent key column(s) {})",
+                self.label,
+                table.display,
+                table
+                    .key_columns()
+                    .map(|k| format!("{} ({})", k.column.name, k.column.sql_type))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                children.join("; ")
+            )));
+        }
+        Ok(Layout { table, children, select })
     }
 }

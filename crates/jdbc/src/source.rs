@@ -15,12 +15,12 @@ use ferrosync::endpoint::{
 };
 use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::SecretBox;
-use ferrosync::settings::{ChildTableMap, JdbcSourceSettings};
+use ferrosync::settings::JdbcSourceSettings;
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{Dn, Filter, Rdn};
 
 use crate::db::{cfg, Db};
-use crate::sql::{quote, values_at, Column, Table};
+use crate::sql::{quote, values_at, Layout, Table};
 use crate::JdbcConfigError;
 
 /// Rows read at a time from the cursor of a listing.
@@ -32,26 +32,6 @@ const GAP_WAIT: Duration = Duration::from_secs(2);
 
 /// How long a gap is waited for at most while a transaction that may fill it is still open.
 const GAP_MAX: Duration = Duration::from_secs(600);
-
-/// A child table, checked against the catalog.
-#[derive(Clone, Debug)]
-struct Child {
-    map: ChildTableMap,
-    /// `"schema"."table"`.
-    qualified: String,
-    /// `schema.table`, as the change log names it.
-    display: String,
-    value: Column,
-}
-
-/// The table, its child tables, and the SELECT that reads an entry's row with its children's values.
-#[derive(Debug)]
-struct Layout {
-    table: Table,
-    children: Vec<Child>,
-    /// `SELECT ... FROM table t` (add ` WHERE key condition`).
-    select: String,
-}
 
 /// What the source and its detector share: the mapping, the connection, and the entry of a row.
 pub(crate) struct Tables {
@@ -96,98 +76,9 @@ impl Tables {
         Ok((conn, layout))
     }
 
-    /// Checks the mapping against the catalog: the table, its mapped and key columns, each child table with its
-    /// parent key and value columns, and that the query that reads an entry is valid (a parent key column whose
-    /// type cannot be compared with the key column's fails here, naming both).
     async fn check_layout(&self, client: &Client) -> EndpointResult<Layout> {
         let s = &self.settings;
-        let columns = self.db.columns(client, &s.schema, &s.table).await?;
-        let table = Table::check(&s.schema, &s.table, &columns, &s.column_maps, &s.key_columns, self.label())
-            .map_err(EndpointError::Config)?;
-        let mut children = Vec::new();
-        for m in &s.child_tables {
-            let display = format!("{}.{}", m.schema, m.table);
-            let text = format!("{}:{}:{}:{}", m.attribute, display, m.parent_key_columns.join(","), m.value_column);
-            let cols = self.db.columns(client, &m.schema, &m.table).await?;
-            if cols.is_empty() {
-                return Err(EndpointError::Config(format!(
-                    "the {}: child-table-map '{text}': table {display} does not exist in the database (or its user \
-                     may not see it)",
-                    self.label()
-                )));
-            }
-            let find = |name: &str| {
-                cols.iter().find(|c| c.name == name).cloned().ok_or_else(|| {
-                    EndpointError::Config(format!(
-                        "the {}: child-table-map '{text}' names column '{name}', which table {display} does not have \
-                         (its columns: {})",
-                        self.label(),
-                        cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                    ))
-                })
-            };
-            let value = find(&m.value_column)?;
-            for (pk, key) in m.parent_key_columns.iter().zip(table.key_columns()) {
-                let pk = find(pk)?;
-                if pk.is_array() != key.column.is_array() {
-                    return Err(EndpointError::Config(format!(
-                        "the {}: child-table-map '{text}': column '{}' of table {display} ({}) cannot hold the key \
-                         column '{}' of table {} ({})",
-                        self.label(),
-                        pk.name,
-                        pk.sql_type,
-                        key.column.name,
-                        table.display,
-                        key.column.sql_type
-                    )));
-                }
-            }
-            children.push(Child {
-                map: m.clone(),
-                qualified: format!("{}.{}", quote(&m.schema), quote(&m.table)),
-                display,
-                value,
-            });
-        }
-        let mut exprs: Vec<String> = table.mapped.iter().map(|m| format!("t.{}", m.column.read_expr())).collect();
-        for c in &children {
-            let cond: Vec<String> = c
-                .map
-                .parent_key_columns
-                .iter()
-                .zip(table.key_columns())
-                .map(|(pk, k)| format!("c.{} = t.{}", quote(pk), quote(&k.column.name)))
-                .collect();
-            exprs.push(format!(
-                "ARRAY(SELECT c.{v}::text FROM {} c WHERE {} AND c.{v} IS NOT NULL ORDER BY 1)",
-                c.qualified,
-                cond.join(" AND "),
-                v = quote(&c.value.name)
-            ));
-        }
-        let select = format!("SELECT {} FROM {} t", exprs.join(", "), table.qualified);
-        // The query is prepared once here, so that a type mismatch between a child table and the table fails
-        // at configuration time, naming the columns.
-        if let Err(e) = client.prepare(&format!("{select} WHERE {}", table.key_condition(1))).await {
-            let why = e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string());
-            let children: Vec<String> = children
-                .iter()
-                .map(|c| format!("{} ({}) of {}", c.map.parent_key_columns.join(", "), c.map.attribute, c.display))
-                .collect();
-            return Err(EndpointError::Config(format!(
-                "the {}: the rows of table {} cannot be read with the mapping: {why} (compare the types of key \
-                 column(s) {} with the parent key column(s) {})",
-                self.label(),
-                table.display,
-                table
-                    .key_columns()
-                    .map(|k| format!("{} ({})", k.column.name, k.column.sql_type))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                children.join("; ")
-            )));
-        }
-        Ok(Layout { table, children, select })
+        self.db.check_layout(client, (&s.schema, &s.table), &s.column_maps, &s.key_columns, &s.child_tables).await
     }
 
     /// The DN of the row whose key is `key`: the key columns' attributes make the RDN, below the base DN.

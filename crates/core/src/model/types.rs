@@ -306,6 +306,14 @@ const JDBC_DESTINATION: &[P] = &[
     .multi()
     .required(),
     P::new(
+        "child-table-map",
+        String,
+        "ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN: a multi-valued attribute written to a child table, one row \
+         per value (telephoneNumber:hr.phones:employee_login:number); PARENT-KEY-COLUMNS (comma-separated, in \
+         key-column order) hold the parent row's key. Its rows are written in the same transaction as the row.",
+    )
+    .multi(),
+    P::new(
         "extension-class",
         String,
         "A JDBC Sync Destination Server SDK extension (ferrosync maps tables declaratively).",

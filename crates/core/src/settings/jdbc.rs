@@ -105,6 +105,8 @@ pub struct JdbcDestinationSettings {
     pub table: String,
     pub key_columns: Vec<String>,
     pub column_maps: Vec<ColumnMap>,
+    /// Multi-valued attributes written to child tables, one row per value.
+    pub child_tables: Vec<ChildTableMap>,
 }
 
 /// `TABLE` or `SCHEMA.TABLE` as (schema, table), schema `public` when not given.
@@ -174,10 +176,59 @@ impl TableMapping {
     }
 }
 
+/// The `child-table-map` values of a table mapping: `ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN`.
+fn child_table_maps(
+    maps: &[String],
+    t: &TableMapping,
+    invalid: &dyn Fn(String) -> SettingsError,
+) -> Result<Vec<ChildTableMap>, SettingsError> {
+    let mut child_tables: Vec<ChildTableMap> = Vec::new();
+    for m in maps {
+        let parts: Vec<&str> = m.split(':').map(str::trim).collect();
+        let [attribute, table, parents, value] = parts[..] else {
+            return Err(invalid(format!(
+                "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
+            )));
+        };
+        let parent_key_columns: Vec<String> =
+            parents.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+        if attribute.is_empty() || value.is_empty() || parent_key_columns.is_empty() {
+            return Err(invalid(format!(
+                "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
+            )));
+        }
+        if parent_key_columns.len() != t.key_columns.len() {
+            return Err(invalid(format!(
+                "child-table-map '{m}' names {} parent key column(s), but the table has {} key-column(s) ({})",
+                parent_key_columns.len(),
+                t.key_columns.len(),
+                t.key_columns.join(", ")
+            )));
+        }
+        if t.column_maps.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
+            || child_tables.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
+        {
+            return Err(invalid(format!("child-table-map '{m}': attribute '{attribute}' is mapped twice")));
+        }
+        let (schema, table) = schema_table(table, "child-table-map", &invalid)?;
+        child_tables.push(ChildTableMap {
+            attribute: attribute.to_string(),
+            schema,
+            table,
+            parent_key_columns,
+            value_column: value.to_string(),
+        });
+    }
+    Ok(child_tables)
+}
+
 impl JdbcDestinationSettings {
     pub fn read(r: &Reader) -> Result<Self, SettingsError> {
         let server = r.required_text("server")?;
+        let child_maps = r.texts("child-table-map")?;
         let t = TableMapping::read(r)?;
+        let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
+        let child_tables = child_table_maps(&child_maps, &t, &invalid)?;
         Ok(JdbcDestinationSettings {
             name: r.name().to_string(),
             label: r.label(),
@@ -186,6 +237,7 @@ impl JdbcDestinationSettings {
             table: t.table,
             key_columns: t.key_columns,
             column_maps: t.column_maps,
+            child_tables,
         })
     }
 
@@ -236,43 +288,7 @@ impl JdbcSourceSettings {
         let base_dn = base_dns.into_iter().next().ok_or_else(|| invalid("it has no base-dn".into()))?;
         let change_log =
             schema_table(&change_log.unwrap_or_else(|| "ubid_changelog".into()), "change-log-table", &invalid)?;
-        let mut child_tables: Vec<ChildTableMap> = Vec::new();
-        for m in child_maps {
-            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
-            let [attribute, table, parents, value] = parts[..] else {
-                return Err(invalid(format!(
-                    "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
-                )));
-            };
-            let parent_key_columns: Vec<String> =
-                parents.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
-            if attribute.is_empty() || value.is_empty() || parent_key_columns.is_empty() {
-                return Err(invalid(format!(
-                    "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
-                )));
-            }
-            if parent_key_columns.len() != t.key_columns.len() {
-                return Err(invalid(format!(
-                    "child-table-map '{m}' names {} parent key column(s), but the table has {} key-column(s) ({})",
-                    parent_key_columns.len(),
-                    t.key_columns.len(),
-                    t.key_columns.join(", ")
-                )));
-            }
-            if t.column_maps.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
-                || child_tables.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
-            {
-                return Err(invalid(format!("child-table-map '{m}': attribute '{attribute}' is mapped twice")));
-            }
-            let (schema, table) = schema_table(table, "child-table-map", &invalid)?;
-            child_tables.push(ChildTableMap {
-                attribute: attribute.to_string(),
-                schema,
-                table,
-                parent_key_columns,
-                value_column: value.to_string(),
-            });
-        }
+        let child_tables = child_table_maps(&child_maps, &t, &invalid)?;
         Ok(JdbcSourceSettings {
             name: r.name().to_string(),
             label: r.label(),
