@@ -14,12 +14,13 @@ use ferrosync::endpoint::{
 };
 use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::{apply_modifications, MatchingRule};
-use ferrosync::secret::{reveal_setting, Secret, SecretBox};
-use ferrosync::settings::{ColumnMap, JdbcDestinationSettings, JdbcServerSettings};
-use ferrosync::store::{PostgresUrl, ServerRoot, SslMode};
+use ferrosync::secret::SecretBox;
+use ferrosync::settings::{ChildTableMap, ColumnMap, JdbcDestinationSettings};
+use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{normalize_dn, Dn};
 
-use crate::sql::{Column, Mapped, Table, COLUMNS};
+use crate::db::{cfg, Db};
+use crate::sql::{Layout, Mapped, Table};
 
 /// Why a `jdbc` destination cannot be set up.
 #[derive(Debug, thiserror::Error)]
@@ -33,26 +34,22 @@ type Key = Vec<String>;
 #[derive(Default)]
 struct Conn {
     client: Option<Client>,
-    table: Option<Arc<Table>>,
+    table: Option<Arc<Layout>>,
 }
 
 /// A PostgreSQL table as a sync destination. See the [crate documentation](crate).
 pub struct JdbcDestination {
     name: String,
     label: String,
-    url: PostgresUrl,
-    password: Option<Secret>,
+    db: Db,
     schema: String,
     table: String,
     maps: Vec<ColumnMap>,
     key_columns: Vec<String>,
+    children: Vec<ChildTableMap>,
     conn: Mutex<Conn>,
     /// The key of each DN (normalized) this process correlated or wrote whose RDN does not give it.
     keys: SyncMutex<HashMap<String, Key>>,
-}
-
-fn cfg(e: impl ToString) -> JdbcConfigError {
-    JdbcConfigError(e.to_string())
 }
 
 impl JdbcDestination {
@@ -64,42 +61,16 @@ impl JdbcDestination {
         dest: &str,
     ) -> Result<JdbcDestination, JdbcConfigError> {
         let d = JdbcDestinationSettings::of(config, dest).map_err(cfg)?;
-        let s = JdbcServerSettings::of(config, &d.server).map_err(cfg)?;
-        let password = reveal_setting(config, secrets, root, &s.password).map_err(cfg)?;
-        let sslmode = match &s.sslmode {
-            None => SslMode::default(),
-            Some(m) => SslMode::from_name(m).ok_or_else(|| {
-                cfg(format!(
-                    "the {}: jdbc-connection-properties sslmode={m} is not one of disable, prefer, require, \
-                     verify-ca, verify-full",
-                    s.label
-                ))
-            })?,
-        };
-        let sslrootcert = s.sslrootcert.as_ref().map(|p| root.resolve(p));
-        if sslrootcert.is_some() && sslmode == SslMode::Disable {
-            return Err(cfg(format!("the {}: sslrootcert is given but sslmode is disable", s.label)));
-        }
-        let url = PostgresUrl {
-            user: s.user.clone(),
-            host: s.host.clone(),
-            port: s.port,
-            dbname: s.database.clone(),
-            schema: d.schema.clone(),
-            passfile: None,
-            sslmode,
-            sslrootcert,
-            connect_timeout: s.connect_timeout,
-        };
+        let db = Db::from_config(config, secrets, root, &d.server, &d.schema, &d.label)?;
         Ok(JdbcDestination {
             name: dest.to_string(),
             label: d.label,
-            url,
-            password,
+            db,
             schema: d.schema,
             table: d.table,
             maps: d.column_maps,
             key_columns: d.key_columns,
+            children: d.child_tables,
             conn: Mutex::new(Conn::default()),
             keys: SyncMutex::new(HashMap::new()),
         })
@@ -107,40 +78,25 @@ impl JdbcDestination {
 
     /// The connection (made again when the server dropped it) and the checked table, under the lock: one
     /// operation at a time on the one connection.
-    async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Table>)> {
+    async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Layout>)> {
         let mut conn = self.conn.lock().await;
         if conn.client.as_ref().is_none_or(Client::is_closed) {
-            let url = self.url.clone();
-            let password = self.password.clone();
-            let made = tokio::task::spawn_blocking(move || {
-                ferrosync::store::connect_client(&url, password.as_ref().map(Secret::expose))
-            })
-            .await
-            .map_err(|e| EndpointError::Unavailable(format!("cannot connect to {}: {e}", self.url.location())))?;
-            let client = made.map_err(|e| match &e {
-                ferrosync::error::StoreError::Postgres { source, .. } if source.as_db_error().is_some() => {
-                    EndpointError::Config(format!("the {}: {e}", self.label))
-                }
-                _ => EndpointError::Unavailable(format!("the {}: {e}", self.label)),
-            })?;
-            conn.client = Some(client);
+            conn.client = Some(self.db.connect().await?);
         }
         let table = match &conn.table {
             Some(t) => t.clone(),
             None => {
                 let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
-                let rows = client.query(COLUMNS, &[&self.schema, &self.table]).await.map_err(|e| self.pg(e))?;
-                let mut columns = Vec::new();
-                for r in &rows {
-                    columns.push(Column {
-                        name: r.try_get(0).map_err(|e| self.pg(e))?,
-                        sql_type: r.try_get(1).map_err(|e| self.pg(e))?,
-                        element_type: r.try_get(2).map_err(|e| self.pg(e))?,
-                    });
-                }
                 let t = Arc::new(
-                    Table::check(&self.schema, &self.table, &columns, &self.maps, &self.key_columns, &self.label)
-                        .map_err(EndpointError::Config)?,
+                    self.db
+                        .check_layout(
+                            client,
+                            (&self.schema, &self.table),
+                            &self.maps,
+                            &self.key_columns,
+                            &self.children,
+                        )
+                        .await?,
                 );
                 conn.table = Some(t.clone());
                 t
@@ -151,20 +107,7 @@ impl JdbcDestination {
 
     /// A database error as an endpoint error.
     fn pg(&self, e: tokio_postgres::Error) -> EndpointError {
-        let Some(db) = e.as_db_error() else {
-            return EndpointError::Unavailable(format!("the {}: {e}", self.label));
-        };
-        let mut text = format!("the {}: {}", self.label, db.message());
-        if let Some(d) = db.detail() {
-            text = format!("{text} ({d})");
-        }
-        match db.code().code() {
-            "23505" => EndpointError::AlreadyExists(text),
-            "40001" | "40P01" | "55P03" | "57014" => EndpointError::Retryable(text),
-            "57P01" | "57P02" | "57P03" => EndpointError::Unavailable(text),
-            c if c.starts_with("28") || c.starts_with("42") => EndpointError::Config(text),
-            _ => EndpointError::Rejected(text),
-        }
+        self.db.pg(e)
     }
 
     fn remember(&self, dn: &str, key: Option<&Key>) {
@@ -201,35 +144,73 @@ impl JdbcDestination {
         values.or_else(|| self.key_of_dn(table, &entry.dn))
     }
 
-    /// The row as an entry named `dn`, with the mapped attributes.
-    fn entry_of(&self, table: &Table, dn: &str, row: &Row) -> EndpointResult<Entry> {
+    /// The row (read with the layout's SELECT) as an entry named `dn`, with the mapped attributes and the
+    /// values of the child tables.
+    fn entry_of(&self, layout: &Layout, dn: &str, row: &Row) -> EndpointResult<Entry> {
         let mut e = Entry::new(dn);
-        for (i, m) in table.mapped.iter().enumerate() {
-            let values: Vec<Value> = if m.column.is_array() {
-                let v: Option<Vec<Option<String>>> = row.try_get(i).map_err(|e| self.pg(e))?;
-                v.unwrap_or_default().into_iter().flatten().map(Value::from).collect()
-            } else {
-                let v: Option<String> = row.try_get(i).map_err(|e| self.pg(e))?;
-                v.into_iter().map(Value::from).collect()
-            };
+        let n = layout.table.mapped.len();
+        let attrs = layout.table.mapped.iter().map(|m| (&m.attribute, m.column.is_array()));
+        let children = layout.children.iter().map(|c| (&c.map.attribute, true));
+        for (i, (attr, array)) in attrs.chain(children).enumerate() {
+            let values = crate::sql::values_at(row, i, array).map_err(|e| self.pg(e))?;
             if !values.is_empty() {
-                e.set(&m.attribute, values);
+                e.set(attr, values);
             }
         }
+        debug_assert!(row.len() == n + layout.children.len());
         Ok(e)
+    }
+
+    /// Makes the child rows of `key` hold the values of `entry` for each child table in `children` (every
+    /// child table with `all`), in the transaction of the parent's write.
+    async fn write_children<C: GenericClient>(
+        &self,
+        client: &C,
+        layout: &Layout,
+        key: &Key,
+        entry: &Entry,
+        only: Option<&[&str]>,
+    ) -> EndpointResult<()> {
+        for c in &layout.children {
+            if only.is_some_and(|o| !o.iter().any(|a| a.eq_ignore_ascii_case(&c.map.attribute))) {
+                continue;
+            }
+            let values: Vec<String> = entry.texts(&c.map.attribute);
+            let mut params: Vec<&(dyn ToSql + Sync)> = key.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
+            params.push(&values);
+            for sql in [c.delete_others(), c.insert_missing()] {
+                client.execute(&sql, &params).await.map_err(|e| {
+                    let why = self.pg(e);
+                    EndpointError::Rejected(format!(
+                        "{why} (writing attribute '{}' to column '{}' of child table {})",
+                        c.map.attribute, c.value.name, c.display
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the child rows of `key`.
+    async fn delete_children<C: GenericClient>(&self, client: &C, layout: &Layout, key: &Key) -> EndpointResult<()> {
+        let params: Vec<&(dyn ToSql + Sync)> = key.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
+        for c in &layout.children {
+            client.execute(&c.delete_all(), &params).await.map_err(|e| self.pg(e))?;
+        }
+        Ok(())
     }
 
     /// The rows whose `conditions` hold (at most two: enough to tell one from many).
     async fn rows<C: GenericClient>(
         &self,
         client: &C,
-        table: &Table,
+        layout: &Layout,
         condition: &str,
         params: &[String],
         for_update: bool,
     ) -> EndpointResult<Vec<Row>> {
         let sql =
-            format!("{} WHERE {condition} LIMIT 2{}", table.select(), if for_update { " FOR UPDATE" } else { "" });
+            format!("{} WHERE {condition} LIMIT 2{}", layout.select, if for_update { " FOR UPDATE OF t" } else { "" });
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         client.query(&sql, &refs).await.map_err(|e| self.pg(e))
     }
@@ -238,7 +219,7 @@ impl JdbcDestination {
     async fn row_by_key<C: GenericClient>(
         &self,
         client: &C,
-        table: &Table,
+        table: &Layout,
         key: &Key,
         for_update: bool,
     ) -> EndpointResult<Option<Row>> {
@@ -389,8 +370,7 @@ impl Destination for JdbcDestination {
     }
 
     async fn create(&self, entry: &Entry) -> EndpointResult<()> {
-        let (conn, table) = self.connect().await?;
-        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let (mut conn, table) = self.connect().await?;
         let mut written: Vec<(&Mapped, Param)> = Vec::new();
         for m in &table.mapped {
             let values = entry.values(&m.attribute);
@@ -411,11 +391,19 @@ impl Destination for JdbcDestination {
         let exprs: Vec<String> = written.iter().enumerate().map(|(i, (m, _))| m.column.write_expr(i + 1)).collect();
         let sql = format!("INSERT INTO {} ({}) VALUES ({})", table.qualified, columns.join(", "), exprs.join(", "));
         let params: Vec<&(dyn ToSql + Sync)> = written.iter().map(|(_, p)| p.as_sql()).collect();
-        if let Err(e) = client.execute(&sql, &params).await {
+        let key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+        if let Err(e) = tx.execute(&sql, &params).await {
+            drop(tx);
             let err = self.pg(e);
+            let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
             return Err(self.explain(client, &table, &written, err).await);
         }
-        let key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
+        if let Some(k) = &key {
+            self.write_children(&tx, &table, k, entry, None).await?;
+        }
+        tx.commit().await.map_err(|e| self.pg(e))?;
         self.remember(&entry.dn, key.as_ref());
         Ok(())
     }
@@ -434,7 +422,13 @@ impl Destination for JdbcDestination {
             .iter()
             .filter(|m| mods.iter().any(|x| x.attribute().eq_ignore_ascii_case(&m.attribute)))
             .collect();
-        if changed.is_empty() {
+        let changed_children: Vec<&str> = table
+            .children
+            .iter()
+            .map(|c| c.map.attribute.as_str())
+            .filter(|a| mods.iter().any(|x| x.attribute().eq_ignore_ascii_case(a)))
+            .collect();
+        if changed.is_empty() && changed_children.is_empty() {
             return Ok(());
         }
         let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
@@ -462,9 +456,12 @@ impl Destination for JdbcDestination {
         let sql = format!("UPDATE {} SET {} WHERE {}", table.qualified, sets.join(", "), table.key_condition(n + 1));
         let mut params: Vec<&(dyn ToSql + Sync)> = written.iter().map(|(_, p)| p.as_sql()).collect();
         params.extend(key.iter().map(|k| k as &(dyn ToSql + Sync)));
-        let result = tx.execute(&sql, &params).await;
+        let result = if written.is_empty() { Ok(0) } else { tx.execute(&sql, &params).await };
         let result = match result {
-            Ok(_) => tx.commit().await.map_err(|e| self.pg(e)),
+            Ok(_) => {
+                self.write_children(&tx, &table, &key, &entry, Some(&changed_children)).await?;
+                tx.commit().await.map_err(|e| self.pg(e))
+            }
             Err(e) => {
                 drop(tx);
                 let err = self.pg(e);
@@ -482,7 +479,6 @@ impl Destination for JdbcDestination {
 
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
         let (conn, table) = self.connect().await?;
-        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
         let Some(old) = self.key_of_dn(&table, id) else {
             return Err(EndpointError::Rejected(format!("the {}: no row is known for {id}", self.label)));
         };
@@ -491,6 +487,16 @@ impl Destination for JdbcDestination {
             table.key_columns().map(|m| rdn.get(&m.attribute).map(str::to_string)).collect::<Option<Key>>()
         }) {
             Some(new) if new != old => {
+                // The child rows move with the key: read, deleted, and written again under the new key, in the
+                // transaction that changes the key (whatever the foreign keys' ON UPDATE says).
+                let mut conn = conn;
+                let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+                let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+                let current = match self.row_by_key(&tx, &table, &old, true).await? {
+                    Some(row) => self.entry_of(&table, id, &row)?,
+                    None => Entry::new(id),
+                };
+                self.delete_children(&tx, &table, &old).await?;
                 let n = table.keys.len();
                 let sets: Vec<String> = table
                     .key_columns()
@@ -501,13 +507,15 @@ impl Destination for JdbcDestination {
                     format!("UPDATE {} SET {} WHERE {}", table.qualified, sets.join(", "), table.key_condition(n + 1));
                 let params: Vec<&(dyn ToSql + Sync)> =
                     new.iter().chain(old.iter()).map(|k| k as &(dyn ToSql + Sync)).collect();
-                let done = client.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
+                let done = tx.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
                 if done == 0 {
                     return Err(EndpointError::Rejected(format!(
                         "the {}: table {} has no row for {id}",
                         self.label, table.display
                     )));
                 }
+                self.write_children(&tx, &table, &new, &current, None).await?;
+                tx.commit().await.map_err(|e| self.pg(e))?;
                 new
             }
             _ => old,
@@ -518,8 +526,7 @@ impl Destination for JdbcDestination {
     }
 
     async fn delete(&self, id: &str) -> EndpointResult<()> {
-        let (conn, table) = self.connect().await?;
-        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let (mut conn, table) = self.connect().await?;
         let Some(key) = self.key_of_dn(&table, id) else {
             return Err(EndpointError::Rejected(format!(
                 "the {}: no row is known for {id} (its RDN does not give the key column(s) {})",
@@ -529,7 +536,11 @@ impl Destination for JdbcDestination {
         };
         let sql = format!("DELETE FROM {} WHERE {}", table.qualified, table.key_condition(1));
         let params: Vec<&(dyn ToSql + Sync)> = key.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
-        let done = client.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+        self.delete_children(&tx, &table, &key).await?;
+        let done = tx.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
+        tx.commit().await.map_err(|e| self.pg(e))?;
         self.remember(id, None);
         if done == 0 {
             return Err(EndpointError::Rejected(format!(
@@ -551,7 +562,10 @@ impl Destination for JdbcDestination {
 
     /// Attributes without a column-map are not written: the diff sees them as the mapped entry has them.
     fn prepare_diff(&self, mapped: &Entry, existing: &mut Entry) {
-        let mapped_attr = |a: &str| self.maps.iter().any(|m| m.attribute.eq_ignore_ascii_case(a));
+        let mapped_attr = |a: &str| {
+            self.maps.iter().any(|m| m.attribute.eq_ignore_ascii_case(a))
+                || self.children.iter().any(|c| c.attribute.eq_ignore_ascii_case(a))
+        };
         for attr in mapped.attributes() {
             if !mapped_attr(&attr.name) {
                 existing.set(&attr.name, attr.values.clone());

@@ -1,4 +1,4 @@
-//! The relational database sync destination (`create-sync-destination --type jdbc` on a `jdbc` external
+//! Relational databases as sync endpoints. The sync destination (`create-sync-destination --type jdbc` on a `jdbc` external
 //! server): a PostgreSQL table, one row per entry, declared with dsconfig instead of a Server SDK extension.
 //!
 //! * **Mapping**: `column-map: ATTRIBUTE:COLUMN` writes a destination attribute to a column; a multi-valued
@@ -18,14 +18,43 @@
 //!   only (the row read `FOR UPDATE` first, the modifications applied, in one transaction); a delete is a
 //!   `DELETE` by key; a rename that changes the key updates the key columns. Values are always bound
 //!   parameters (as text, cast to the column's type by the server), identifiers always quoted.
-//! * **Not yet**: listing the table (`resync --deleteMissingEntries`), child tables for multi-valued
-//!   attributes, several tables by object class, the `jdbc` sync source.
+//! * **Child tables**: `child-table-map` writes a multi-valued attribute as one child row per value, in the
+//!   transaction of the row's write (only the values that changed); renames move the child rows, deletes delete them.
+//! * **Not yet**: listing the table (`resync --deleteMissingEntries`), several tables by object class.
+//!
+//! The sync source ([`JdbcSource`], [`JdbcDetector`]): one entry per row (DN: the key columns' attributes as the
+//! RDN below `base-dn`), multi-valued attributes from array columns or child tables (`child-table-map`), changes
+//! from a change log table that triggers fill ([`prepare`] creates both); an update of the key is a rename.
 
 // A library does not print: what it has to say goes through return values.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod db;
 mod destination;
+pub mod prepare;
 pub mod provider;
+mod source;
 mod sql;
 
 pub use destination::{JdbcConfigError, JdbcDestination};
+pub use source::{tables_to_log, JdbcDetector, JdbcSource, SourceTables};
+
+/// A connection to a database given by URL (prepare-endpoint-server), with its password (else its
+/// passfile's): the client, or the error as the server gave it.
+pub async fn connect_url(
+    url: ferrosync::store::PostgresUrl,
+    password: Option<ferrosync::secret::Secret>,
+) -> Result<tokio_postgres::Client, ferrosync::endpoint::EndpointError> {
+    db::Db::from_url(url, password, "database").connect().await
+}
+
+/// The URL and password of the `jdbc` external server `server`, as the sync source connects.
+pub fn server_url(
+    config: &ferrosync::config::Config,
+    secrets: &ferrosync::secret::SecretBox,
+    root: &ferrosync::store::ServerRoot,
+    server: &str,
+) -> Result<(ferrosync::store::PostgresUrl, Option<ferrosync::secret::Secret>), JdbcConfigError> {
+    let db = db::Db::from_config(config, secrets, root, server, "public", &format!("external server '{server}'"))?;
+    Ok(db.url_and_password())
+}

@@ -1,13 +1,14 @@
 //! The relational databases' entry in the endpoint registry ([`ferrosync::registry`]): `--type jdbc`
-//! destinations on `jdbc` external servers (PostgreSQL). The `jdbc` sync source is not implemented yet.
+//! sources (with the change log table as their change log) and destinations on `jdbc` external servers
+//! (PostgreSQL).
 
 use std::sync::Arc;
 
-use ferrosync::endpoint::Destination;
+use ferrosync::endpoint::{ChangeDetector, Destination, EntrySource};
 use ferrosync::mapping::PipeMapping;
 use ferrosync::registry::{BoxError, BuildContext, EndpointProvider};
 
-use crate::JdbcDestination;
+use crate::{JdbcDestination, JdbcDetector, JdbcSource};
 
 /// The JDBC provider.
 pub struct JdbcProvider;
@@ -24,6 +25,10 @@ impl EndpointProvider for JdbcProvider {
         "jdbc"
     }
 
+    fn source_types(&self) -> &'static [&'static str] {
+        &["jdbc"]
+    }
+
     fn destination_types(&self) -> &'static [&'static str] {
         &["jdbc"]
     }
@@ -34,5 +39,17 @@ impl EndpointProvider for JdbcProvider {
 
     fn build_destination(&self, ctx: &BuildContext, _mapping: &PipeMapping) -> Result<Arc<dyn Destination>, BoxError> {
         Ok(Arc::new(JdbcDestination::from_config(ctx.config, ctx.secrets, ctx.root, ctx.name)?))
+    }
+
+    fn build_source(&self, ctx: &BuildContext, _mapping: &PipeMapping) -> Result<Arc<dyn EntrySource>, BoxError> {
+        Ok(Arc::new(JdbcSource::from_config(ctx.config, ctx.secrets, ctx.root, ctx.name)?))
+    }
+
+    fn has_change_log(&self, _source_type: &str) -> bool {
+        true
+    }
+
+    fn build_detector(&self, ctx: &BuildContext) -> Result<Arc<dyn ChangeDetector>, BoxError> {
+        Ok(Arc::new(JdbcDetector::from_config(ctx.config, ctx.secrets, ctx.root, ctx.name)?))
     }
 }

@@ -2,7 +2,8 @@
 //! Values never appear in SQL text: they are bound parameters (text, cast by the server to the column's type,
 //! which comes from the catalog, never from input).
 
-use ferrosync::settings::ColumnMap;
+use ferrosync::entry::Value;
+use ferrosync::settings::{ChildTableMap, ColumnMap};
 
 /// `name` as a quoted SQL identifier (`"a""b"` for `a"b`).
 pub fn quote(name: &str) -> String {
@@ -42,6 +43,18 @@ impl Column {
             None => format!("{} = CAST(${n}::text AS {})", quote(&self.name), self.sql_type),
         }
     }
+}
+
+/// The values of column `i` of `row`, read as text (`text[]` for an array: one value per element; NULLs are
+/// no values).
+pub fn values_at(row: &tokio_postgres::Row, i: usize, array: bool) -> Result<Vec<Value>, tokio_postgres::Error> {
+    Ok(if array {
+        let v: Option<Vec<Option<String>>> = row.try_get(i)?;
+        v.unwrap_or_default().into_iter().flatten().map(Value::from).collect()
+    } else {
+        let v: Option<String> = row.try_get(i)?;
+        v.into_iter().map(Value::from).collect()
+    })
 }
 
 /// The catalog query for a table's columns: name, type, element type of arrays.
@@ -144,16 +157,87 @@ impl Table {
         self.keys.iter().map(|i| &self.mapped[*i])
     }
 
-    /// `SELECT` of every mapped column (as text), from the table.
-    pub fn select(&self) -> String {
-        let exprs: Vec<String> = self.mapped.iter().map(|m| m.column.read_expr()).collect();
-        format!("SELECT {} FROM {}", exprs.join(", "), self.qualified)
-    }
-
     /// The condition that the key columns hold parameters `$first`, `$first+1`, ...
     pub fn key_condition(&self, first: usize) -> String {
         let parts: Vec<String> = self.key_columns().enumerate().map(|(i, m)| m.column.match_expr(first + i)).collect();
         parts.join(" AND ")
+    }
+}
+
+/// A child table, checked against the catalog.
+#[derive(Clone, Debug)]
+pub struct Child {
+    pub map: ChildTableMap,
+    /// `"schema"."table"`.
+    pub qualified: String,
+    /// `schema.table`, as the change log names it.
+    pub display: String,
+    /// The columns that hold the parent's key, in `key-column` order.
+    pub parent_keys: Vec<Column>,
+    pub value: Column,
+}
+
+/// The table, its child tables, and the SELECT that reads an entry's row with its children's values.
+#[derive(Debug)]
+pub struct Layout {
+    pub table: Table,
+    pub children: Vec<Child>,
+    /// `SELECT ... FROM table t` (add ` WHERE key condition`).
+    pub select: String,
+}
+
+/// A layout is its table, with the children's values read along.
+impl std::ops::Deref for Layout {
+    type Target = Table;
+    fn deref(&self) -> &Table {
+        &self.table
+    }
+}
+
+impl Child {
+    /// The condition that `alias`'s parent key columns hold parameters `$1`, `$2`, ...
+    fn key_condition(&self, alias: &str) -> String {
+        let parts: Vec<String> = self
+            .parent_keys
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{alias}.{} = CAST(${}::text AS {})", quote(&c.name), i + 1, c.sql_type))
+            .collect();
+        parts.join(" AND ")
+    }
+
+    /// Deletes the rows of the parent key `$1...` (every value).
+    pub fn delete_all(&self) -> String {
+        format!("DELETE FROM {} c WHERE {}", self.qualified, self.key_condition("c"))
+    }
+
+    /// Deletes the rows of the parent key `$1...` whose value is not in the text array after the key.
+    pub fn delete_others(&self) -> String {
+        format!(
+            "DELETE FROM {} c WHERE {} AND c.{}::text <> ALL(${}::text[])",
+            self.qualified,
+            self.key_condition("c"),
+            quote(&self.value.name),
+            self.parent_keys.len() + 1
+        )
+    }
+
+    /// Inserts a row for each value of the text array after the key `$1...` that the parent has no row for.
+    pub fn insert_missing(&self) -> String {
+        let n = self.parent_keys.len() + 1;
+        let mut cols: Vec<String> = self.parent_keys.iter().map(|c| quote(&c.name)).collect();
+        cols.push(quote(&self.value.name));
+        let mut exprs: Vec<String> = self.parent_keys.iter().enumerate().map(|(i, c)| c.write_expr(i + 1)).collect();
+        exprs.push(format!("CAST(u AS {})", self.value.sql_type));
+        format!(
+            "INSERT INTO {q} ({}) SELECT {} FROM unnest(${n}::text[]) AS u WHERE NOT EXISTS (SELECT 1 FROM {q} c \
+             WHERE {} AND c.{}::text = u)",
+            cols.join(", "),
+            exprs.join(", "),
+            self.key_condition("c"),
+            quote(&self.value.name),
+            q = self.qualified
+        )
     }
 }
 

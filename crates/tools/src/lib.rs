@@ -8,6 +8,7 @@ pub mod dsconfig;
 pub mod endpoints;
 pub mod menu;
 pub mod prepare_endpoint_server;
+mod prepare_jdbc;
 pub mod realtime_sync;
 pub mod resync;
 pub mod server;

@@ -87,6 +87,24 @@ pub struct Args {
     /// $FERROSYNC_ROOT, else the folder above bin/, else the current folder).
     #[arg(long = "server-root", value_name = "DIR")]
     pub server_root: Option<String>,
+    /// PostgreSQL (a `jdbc` sync source): the database, as postgresql://ROLE@HOST:PORT/DATABASE?passfile=FILE
+    /// (also sslmode, sslrootcert); the role creates the change log table, its trigger function and the
+    /// triggers (it must own the tables). Its password: --bindPassword(File), else the passfile. Default with
+    /// --sync-source: the source's external server and user.
+    #[arg(long = "databaseURL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// PostgreSQL: the `jdbc` sync source (of the server root's configuration) whose table, child tables and
+    /// change log table are prepared.
+    #[arg(long = "sync-source", value_name = "NAME")]
+    pub sync_source: Option<String>,
+    /// PostgreSQL, without --sync-source: a table whose changes are logged, as SCHEMA.TABLE or
+    /// SCHEMA.TABLE:KEY-COLUMN,... (default: its primary key; for a child table, the columns that hold the
+    /// parent's key). Repeat for several tables.
+    #[arg(long = "table", value_name = "TABLE[:KEYS]")]
+    pub table: Vec<String>,
+    /// PostgreSQL, without --sync-source: the change log table (default public.ubid_changelog).
+    #[arg(long = "changeLogTable", value_name = "TABLE")]
+    pub change_log_table: Option<String>,
     /// Never prompt: a missing answer is an error.
     #[arg(short = 'n', long = "no-prompt")]
     pub no_prompt: bool,
@@ -105,12 +123,12 @@ fn parse_age(text: &str) -> Result<Duration, String> {
 
 /// `logs/prepare-endpoint-server.log` of the server root: every run appends what it was asked, each step with
 /// its status, what is left to do, and how it ended; private to its owner like every log.
-struct RunLog {
+pub(crate) struct RunLog {
     file: Option<std::fs::File>,
 }
 
 impl RunLog {
-    fn open(root: &ferrosync::store::ServerRoot) -> RunLog {
+    pub(crate) fn open(root: &ferrosync::store::ServerRoot) -> RunLog {
         let path = root.path().join("logs").join("prepare-endpoint-server.log");
         let opened = path
             .parent()
@@ -125,7 +143,7 @@ impl RunLog {
         }
     }
 
-    fn line(&mut self, text: &str) {
+    pub(crate) fn line(&mut self, text: &str) {
         use std::io::Write;
         if let Some(f) = &mut self.file {
             let stamp = ferrosync::util::timestamp_now();
@@ -204,7 +222,7 @@ fn read_password_file(path: &Path, option: &str) -> anyhow::Result<Secret> {
 }
 
 /// A password from `--X`, `--XFile` or the terminal.
-fn password(
+pub(crate) fn password(
     prompts: &Prompts,
     value: &Option<Secret>,
     file: &Option<PathBuf>,
@@ -223,6 +241,9 @@ fn password(
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.database_url.is_some() || args.sync_source.is_some() || !args.table.is_empty() {
+        return crate::prepare_jdbc::run(args);
+    }
     let mut log = RunLog::open(&cli::root_path(args.server_root.as_deref())?);
     let port = args.port.unwrap_or(if args.use_ssl { 636 } else { 389 });
     log.line(&format!(

@@ -198,3 +198,71 @@ async fn a_missing_column_and_a_value_its_column_cannot_hold_fail_naming_the_col
         "{all}"
     );
 }
+
+/// The phone numbers of `user_id` in the child table, sorted.
+async fn phones(client: &Client, schema: &str, user_id: &str) -> Vec<String> {
+    let sql = format!("SELECT number FROM \"{schema}\".phones WHERE user_id = $1 ORDER BY number");
+    client.query(&sql, &[&user_id]).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multi_valued_attribute_in_a_child_table_follows_adds_removals_renames_and_deletes() {
+    let (db, schema) = table("jdbcchild").await;
+    // A plain foreign key (no ON UPDATE / ON DELETE CASCADE): ferrosync moves and deletes the child rows itself.
+    db.batch_execute(&format!(
+        "CREATE TABLE \"{schema}\".phones (user_id text NOT NULL REFERENCES \"{schema}\".people(user_id), number text NOT NULL)"
+    ))
+    .await
+    .unwrap();
+    let s = Scenario::new("jdbcchild").await;
+    s.dsconfig(&batch(&schema, "db", "pj", MAPS));
+    s.root
+        .dsconfig(&[
+            "set-sync-destination-prop",
+            "--destination-name",
+            "db",
+            "--add",
+            &format!("child-table-map:telephoneNumber:{schema}.phones:user_id:number"),
+            "--no-prompt",
+        ])
+        .ok();
+    let a = s.add_person("ka", &[("telephoneNumber", "+1 555 0001"), ("telephoneNumber", "+1 555 0002")]).await;
+
+    let out = s.root.run("resync", &["--pipe-name", "pj"]);
+    let text = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    out.ok();
+    assert_eq!(phones(&db, &schema, "ka").await, ["+1 555 0001", "+1 555 0002"], "{text}");
+    let out = s.root.run("resync", &["--pipe-name", "pj"]).ok();
+    assert!(out.contains("1 entries were in-sync"), "the child rows are compared: {out}");
+
+    s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "pj", "--end-of-changelog"]).ok();
+    s.root.run("realtime-sync", &["start", "--pipe-name", "pj"]).ok();
+    let server = ServerGuard::start(&s.root);
+    s.src
+        .modify(
+            &a,
+            &[
+                Modification::Delete("telephoneNumber".into(), vec![Value::from("+1 555 0001")]),
+                Modification::Add("telephoneNumber".into(), vec![Value::from("+1 555 0003")]),
+            ],
+        )
+        .await
+        .unwrap();
+    eventually("the values reach the child table", WAIT, || async {
+        phones(&db, &schema, "ka").await == ["+1 555 0002", "+1 555 0003"]
+    })
+    .await;
+    s.src.modify_dn(&a, "uid=ka2", true, None).await.unwrap();
+    eventually("the child rows follow the key", WAIT, || async {
+        phones(&db, &schema, "ka").await.is_empty()
+            && phones(&db, &schema, "ka2").await == ["+1 555 0002", "+1 555 0003"]
+            && row(&db, &schema, "ka2").await.is_some()
+    })
+    .await;
+    s.src.delete(&s.dn("uid=ka2,ou=people")).await.unwrap();
+    eventually("the delete takes the child rows along", WAIT, || async {
+        row(&db, &schema, "ka2").await.is_none() && phones(&db, &schema, "ka2").await.is_empty()
+    })
+    .await;
+    drop(server);
+}

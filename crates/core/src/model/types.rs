@@ -281,12 +281,6 @@ const GROOVY: &[P] = &[
     P::new("script-argument", String, "Arguments for the script, as name=value.").multi(),
 ];
 
-const JDBC_ENDPOINT: &[P] = &[
-    P::new("server", Reference("external-server"), "The database server.").multi(),
-    P::new("extension-class", String, "The JDBC extension class.").required(),
-    P::new("extension-argument", String, "Extension arguments.").multi(),
-];
-
 const JDBC_DESTINATION: &[P] = &[
     P::new("server", Reference("external-server"), "The jdbc external server (a PostgreSQL database).").required(),
     P::new(
@@ -312,11 +306,68 @@ const JDBC_DESTINATION: &[P] = &[
     .multi()
     .required(),
     P::new(
+        "child-table-map",
+        String,
+        "ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN: a multi-valued attribute written to a child table, one row \
+         per value (telephoneNumber:hr.phones:employee_login:number); PARENT-KEY-COLUMNS (comma-separated, in \
+         key-column order) hold the parent row's key. Its rows are written in the same transaction as the row.",
+    )
+    .multi(),
+    P::new(
         "extension-class",
         String,
         "A JDBC Sync Destination Server SDK extension (ferrosync maps tables declaratively).",
     )
     .unused(),
+    P::new("extension-argument", String, "Arguments of the extension.").multi().unused(),
+];
+
+const JDBC_SOURCE: &[P] = &[
+    P::new("server", Reference("external-server"), "The jdbc external server (a PostgreSQL database).").required(),
+    P::new(
+        "table",
+        String,
+        "The table whose rows are the entries, as TABLE or SCHEMA.TABLE (schema public when not given).",
+    )
+    .required(),
+    P::new(
+        "key-column",
+        String,
+        "The column(s) that identify a row (its primary key, say); each must be mapped by a column-map. The \
+         attributes mapped to them make the entry's RDN (uid=jdoe for key-column:login and column-map:uid:login).",
+    )
+    .multi()
+    .required(),
+    P::new(
+        "column-map",
+        String,
+        "ATTRIBUTE:COLUMN: the source attribute read from the column (an array column gives a multi-valued \
+         attribute). Columns without a column-map are not read.",
+    )
+    .multi()
+    .required(),
+    P::new(
+        "child-table-map",
+        String,
+        "ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN: a multi-valued attribute read from a child table, one row \
+         per value (telephoneNumber:hr.phones:employee_login:number); PARENT-KEY-COLUMNS (comma-separated, in \
+         key-column order) hold the parent row's key.",
+    )
+    .multi(),
+    P::new("base-dn", Dn, "The DN below which the rows appear as entries: each entry's DN is its RDN and this DN.")
+        .required(),
+    P::new("object-class", String, "The objectClass values of every entry read from the table.")
+        .multi()
+        .default(&["top"]),
+    P::new(
+        "change-log-table",
+        String,
+        "The change log table that triggers on the table (and its child tables) fill, as TABLE or SCHEMA.TABLE \
+         (schema public when not given); prepare-endpoint-server --isSource creates it and the triggers.",
+    )
+    .default(&["ubid_changelog"]),
+    P::new("extension-class", String, "A JDBC Sync Source Server SDK extension (ferrosync maps tables declaratively).")
+        .unused(),
     P::new("extension-argument", String, "Arguments of the extension.").multi().unused(),
 ];
 
@@ -378,7 +429,7 @@ const SYNC_SOURCE_VARIANTS: &[V] = &[
     V::new("ping-one-customer", "PingOne, read through its REST API and audit activities.", &[PINGONE_COMMON, PINGONE_SOURCE]).one_of(PINGONE_SOURCE_REQUIRED).aliases(&["ping-one"]),
     V::new("third-party", "A Java extension.", &[EXTENSION]).unused(),
     V::new("groovy-scripted", "A Groovy script.", &[GROOVY]).unused(),
-    V::new("jdbc", "A JDBC database source.", &[JDBC_ENDPOINT]).unused(),
+    V::new("jdbc", "A table of a relational database (PostgreSQL): one entry per row, changes from a change log table.", &[JDBC_SOURCE]),
     V::new("kafka", "A Kafka topic.", &[KAFKA_SOURCE]).unused(),
 ];
 

@@ -43,7 +43,7 @@ pub use endpoint::{
 pub use http::{
     AvailabilitySettings, HttpHandlerSettings, KeyManagerSettings, KeyStoreSettings, ServletKind, ServletSettings,
 };
-pub use jdbc::{ColumnMap, JdbcDestinationSettings, JdbcServerSettings};
+pub use jdbc::{ChildTableMap, ColumnMap, JdbcDestinationSettings, JdbcServerSettings, JdbcSourceSettings};
 pub use log::{LogPublisherKind, LogPublisherSettings};
 pub use mapping::{AttributeMappingKind, AttributeMappingSettings, DnMapSettings, JsonFieldSettings};
 pub use pipe::{
@@ -460,6 +460,7 @@ pub fn build_any(obj: &ConfigObject) -> Result<bool, SettingsError> {
             _ if server::is_ldap_variant(variant) => LdapServerSettings::read(&r).map(drop)?,
             _ => return Ok(false),
         },
+        "sync-source" if variant == "jdbc" => JdbcSourceSettings::read(&r).map(drop)?,
         "sync-source" => match endpoint::SourceKind::of(variant) {
             Some(SourceKind::PingOne) => PingOneSourceSettings::read(&r).map(drop)?,
             Some(_) => LdapSourceSettings::read(&r).map(drop)?,
