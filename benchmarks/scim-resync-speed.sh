@@ -11,6 +11,9 @@
 #   resync single  creating the N users with --noBatchedCreates: one POST per create, C in flight.
 #
 #   benchmarks/scim-resync-speed.sh [N] [ROUNDS] [C]      defaults 10000 2 8
+#   BENCH_INSYNC_ONLY=1: only the create by resync (to fill the service) and the in-sync pair (raw listing, then
+#   resync), BENCH_INSYNC_REPEAT times (default 1). The in-sync resync must change no resource (a listing after it
+#   reads the same bytes).
 #   Ports (environment): BENCH_DS_PORT (34990; LDAPS +1), BENCH_SCIM2_PORT (18190).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -91,41 +94,61 @@ EOF
 "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file "$work/pipe.dsconfig" >/dev/null 2>&1 ||
     "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file <(head -n -1 "$work/pipe.dsconfig") >/dev/null
 
+# raw_list ROUND [check]: every user by paged GETs; sets `digest` (of the pages' bytes, which change when a
+# resource does); with `check`, not timed.
 raw_list() {
     local t0 t1 got
     t0=$(now)
-    got=$(python3 - "$SCIM2_URL" "$SCIM2_TOKEN" <<'PY'
-import json, sys, subprocess
+    read -r got digest < <(python3 - "$SCIM2_URL" "$SCIM2_TOKEN" <<'PY'
+import hashlib, json, sys
 url, token = sys.argv[1], sys.argv[2]
 # One curl process for all pages would need the total first; the pages are read one after the other, as
 # ferrosync reads them, through one kept-alive connection.
 import http.client, urllib.parse
 u = urllib.parse.urlparse(url)
 c = http.client.HTTPConnection(u.hostname, u.port)
-start, n = 1, 0
+start, n, h = 1, 0, hashlib.sha256()
 while True:
     c.request("GET", "%s/Users?startIndex=%d&count=1000" % (u.path, start), headers={"Authorization": "Bearer " + token})
-    j = json.loads(c.getresponse().read())
+    body = c.getresponse().read()
+    h.update(body)
+    j = json.loads(body)
     got = len(j.get("Resources", []))
     if not got: break
     n += got; start += got
     if start > j["totalResults"]: break
-print(n)
+print(n, h.hexdigest())
 PY
 )
     t1=$(now)
     [ "$got" = "$N" ] || { echo "raw list: $got of $N users"; exit 1; }
-    result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
+    [ "${2:-}" = check ] || result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
+}
+
+# in_sync ROUND: the raw listing and the resync that finds everything in sync, back to back, BENCH_INSYNC_REPEAT
+# times (default 1); the resync must change no resource (the next listing's digest is the same).
+in_sync() {
+    local k before=""
+    for k in $(seq 1 "${BENCH_INSYNC_REPEAT:-1}"); do
+        raw_list "$1"
+        [ -z "$before" ] || [ "$before" = "$digest" ] || { echo "the in-sync resync changed resources"; exit 1; }
+        timed_resync "$1" "nothing to change" "$N entries were in-sync" ldap-to-scim
+        before=$digest
+    done
+    raw_list "$1" check
+    [ "$before" = "$digest" ] || { echo "the in-sync resync changed resources"; exit 1; }
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-    start_scim
-    raw_post "$round"
+    if [ -z "${BENCH_INSYNC_ONLY:-}" ]; then
+        start_scim
+        raw_post "$round"
+    fi
     start_scim
     timed_resync "$round" "create, Bulk" "$N entries were created" ldap-to-scim
     grep -q "Creates: in batches of up to" "$work/out" || { echo "resync did not send Bulk requests:"; cat "$work/out"; exit 1; }
-    raw_list "$round"
-    timed_resync "$round" "nothing to change" "$N entries were in-sync" ldap-to-scim
+    in_sync "$round"
+    [ -n "${BENCH_INSYNC_ONLY:-}" ] && continue
     start_scim
     timed_resync "$round" "create, one POST each" "$N entries were created" ldap-to-scim --noBatchedCreates
 done

@@ -23,8 +23,9 @@ timed_resync() {
     local t0 t1 round="$1" label="$2" want="$3" pipe="$4"
     shift 4
     t0=$(now)
-    # shellcheck disable=SC2086 # BENCH_RESYNC_ARGS: more arguments, such as --logLevel debug
-    "$bindir/resync" --server-root "$root" --pipe-name "$pipe" "$@" ${BENCH_RESYNC_ARGS:-} >"$work/out" 2>&1 || {
+    # shellcheck disable=SC2086 # BENCH_RESYNC_ARGS: more arguments, such as --logLevel debug; BENCH_RESYNC_WRAP:
+    # a command to run resync under (such as strace or perf record)
+    ${BENCH_RESYNC_WRAP:-} "$bindir/resync" --server-root "$root" --pipe-name "$pipe" "$@" ${BENCH_RESYNC_ARGS:-} >"$work/out" 2>&1 || {
         cat "$work/out"
         echo "the first failures' reasons:"
         grep -m 5 '^#' "$root/logs/resync-failed-DNs.log" | cut -c 1-1500
@@ -40,6 +41,11 @@ timed_resync() {
     }
     grep -q "Correlation: from one listing" "$work/out" || { echo "resync did not correlate from a listing:"; cat "$work/out"; exit 1; }
     result "$round" "ferrosync resync: $label ($C threads)" "$t0" "$t1"
+    # BENCH_LOG_DIR: where to keep each resync's output and log
+    if [ -n "${BENCH_LOG_DIR:-}" ]; then
+        cp "$work/out" "$BENCH_LOG_DIR/resync-$round-$(date +%H%M%S).out"
+        cp "$root/logs/tools/resync.log" "$BENCH_LOG_DIR/resync-$round-$(date +%H%M%S).log"
+    fi
 }
 
 # print_results TITLE

@@ -209,13 +209,20 @@ pub trait Destination: Send + Sync {
     /// start. A destination that can list its entries more cheaply than it can search for each one (decided
     /// from the counts) reads them all into a local index by its correlation attributes, and
     /// [`Destination::correlate`] answers from that index, kept current by this destination's own writes,
-    /// until [`Destination::end_resync_index`]. Returns the path taken; the default: searches.
+    /// until [`Destination::end_resync_index`]. The listing may go on after this returns, while the resync
+    /// runs: [`Destination::correlate`] then answers what the pages read so far settle, and waits for the rest.
+    /// Returns the path taken (as far as it is known; see [`Destination::end_resync_index`]); the default:
+    /// searches.
     async fn prepare_resync_index(&self, _entries: Option<u64>) -> EndpointResult<CorrelationPath> {
         Ok(CorrelationPath::Searches { why: "the destination does not offer a listing to correlate from".into() })
     }
 
-    /// Drops the index of [`Destination::prepare_resync_index`]: correlation searches again.
-    fn end_resync_index(&self) {}
+    /// Drops the index of [`Destination::prepare_resync_index`] (stopping a listing still running): correlation
+    /// searches again. Returns the path as it ended, when it is not what `prepare_resync_index` said (a
+    /// listing that failed part way, after which correlation searched).
+    async fn end_resync_index(&self) -> Option<CorrelationPath> {
+        None
+    }
 
     /// A resync with `threads` entries synchronized in parallel is about to start (not a dry run). Returns how
     /// many creates the destination sends in one request until [`Destination::end_resync`] (SCIM Bulk): the

@@ -15,6 +15,8 @@
 //! cannot be found is taken as done.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrosync::config::Config;
@@ -59,7 +61,23 @@ pub struct PingOneDestination {
     /// The user id of each mapped DN this destination created or correlated (normalized DN).
     ids: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The correlation index of a full resync ([`Destination::prepare_resync_index`]); `None` outside one.
-    index: std::sync::Mutex<Option<UserIndex>>,
+    index: Arc<std::sync::Mutex<Option<UserIndex>>>,
+    /// The listing of that index that goes on while the resync runs.
+    listing: std::sync::Mutex<Option<Listing>>,
+}
+
+/// The rest of a resync's listing, read by a task of its own while the resync compares the entries that the
+/// pages read so far answer; the lookups that cannot be answered yet wait for its end.
+struct Listing {
+    /// The correlation path once the listing is over: its counts, or why correlation searches instead.
+    over: tokio::sync::watch::Receiver<Option<CorrelationPath>>,
+    /// Set when the resync's pass is over before the listing: it stops.
+    stop: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn norm(dn: &str) -> String {
@@ -135,6 +153,7 @@ impl PingOneDestination {
             population: OnceCell::new(),
             ids: Default::default(),
             index: Default::default(),
+            listing: Default::default(),
         }
     }
 
@@ -260,7 +279,22 @@ impl PingOneDestination {
 
     /// The resync's index, when there is one.
     fn index(&self) -> std::sync::MutexGuard<'_, Option<UserIndex>> {
-        self.index.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.index)
+    }
+
+    fn listing(&self) -> std::sync::MutexGuard<'_, Option<Listing>> {
+        lock(&self.listing)
+    }
+
+    /// Waits for the end of the resync's listing; false when none is running (nothing to wait for).
+    async fn wait_listing(&self) -> bool {
+        let Some(mut over) = self.listing().as_ref().map(|l| l.over.clone()) else { return false };
+        if over.borrow().is_some() {
+            return false;
+        }
+        // An error: the listing task is gone, so the listing is over too.
+        let _ = over.wait_for(Option::is_some).await;
+        true
     }
 
     /// Keeps the resync's index current with user `id` as PingOne answered a write (`None`: gone, or its
@@ -305,22 +339,48 @@ impl PingOneDestination {
         for u in items {
             ix.put(u.clone());
         }
-        let mut read = 1;
-        if let Some(next) = first.body.pointer("/_links/next/href").and_then(Json::as_str) {
-            if !crate::client::same_origin(next, &self.client.settings().api_url) {
-                return searches(format!("PingOne gave a next page on another host ({next}): it is not followed"));
-            }
-            read += self
-                .client
-                .list_pages_counted(next.to_string(), "users", |u| {
-                    ix.put(u);
-                    true
-                })
-                .await?;
+        let Some(next) = first.body.pointer("/_links/next/href").and_then(Json::as_str) else {
+            ix.set_complete();
+            let listed = ix.len() as u64;
+            *self.index() = Some(ix);
+            return Ok(CorrelationPath::Listing { listed, requests: 1, entries });
+        };
+        if !crate::client::same_origin(next, &self.client.settings().api_url) {
+            return searches(format!("PingOne gave a next page on another host ({next}): it is not followed"));
         }
-        let listed = ix.len() as u64;
+        // The rest of the pages are read while the resync runs: each answers the lookups it can at once.
         *self.index() = Some(ix);
-        Ok(CorrelationPath::Listing { listed, requests: read as u64, entries })
+        let (tx, over) = tokio::sync::watch::channel(None);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (client, index, next, halt) = (self.client.clone(), self.index.clone(), next.to_string(), stop.clone());
+        let task = tokio::spawn(async move {
+            let read = client
+                .list_pages_counted(next, "users", |u| {
+                    if let Some(ix) = lock(&index).as_mut() {
+                        ix.put(u);
+                    }
+                    !halt.load(Ordering::Relaxed)
+                })
+                .await;
+            let mut ix = lock(&index);
+            let path = match read {
+                Ok(read) => {
+                    if let Some(ix) = ix.as_mut() {
+                        ix.set_complete();
+                    }
+                    let listed = ix.as_ref().map(|ix| ix.len() as u64).unwrap_or(0);
+                    CorrelationPath::Listing { listed, requests: 1 + read as u64, entries }
+                }
+                Err(e) => {
+                    *ix = None;
+                    CorrelationPath::Searches { why: format!("listing the environment's users failed: {e}") }
+                }
+            };
+            drop(ix);
+            tx.send_replace(Some(path));
+        });
+        *self.listing() = Some(Listing { over, stop, task: Some(task) });
+        Ok(CorrelationPath::Listing { listed: total, requests: pages, entries })
     }
 
     fn write_error(&self, what: &str, a: &crate::client::Answer) -> EndpointError {
@@ -347,8 +407,22 @@ impl Destination for PingOneDestination {
         self.prepare_index(entries).await
     }
 
-    fn end_resync_index(&self) {
+    async fn end_resync_index(&self) -> Option<CorrelationPath> {
+        let listing = self.listing().take();
+        let path = match listing {
+            Some(mut l) => {
+                l.stop.store(true, Ordering::Relaxed);
+                if let Some(t) = l.task.take() {
+                    // A task that panicked leaves the path unknown.
+                    let _ = t.await;
+                }
+                let path = l.over.borrow().clone();
+                path
+            }
+            None => None,
+        };
         *self.index() = None;
+        path
     }
 
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
@@ -383,7 +457,16 @@ impl Destination for PingOneDestination {
                 }
                 (None, false) => {
                     let names: Vec<String> = list.to_vec();
-                    let indexed = self.index().as_mut().map(|ix| ix.lookup(&names, &raw));
+                    let indexed = loop {
+                        let looked = self.index().as_mut().map(|ix| ix.lookup(&names, &raw));
+                        match looked {
+                            Some(Some(users)) => break Some(users),
+                            // Not settled by the pages read so far: answered once the listing is over (or, when
+                            // it failed, by a search).
+                            Some(None) if self.wait_listing().await => {}
+                            _ => break None,
+                        }
+                    };
                     match indexed {
                         Some(users) => users.iter().filter_map(user_to_entry).collect(),
                         None => self.search(&parts.join(" and ")).await?,

@@ -17,6 +17,9 @@ pub(crate) struct UserIndex {
     users: HashMap<String, Json>,
     /// For each correlation list (lower case): the ids of the users with each combination of values.
     by_list: HashMap<Vec<String>, HashMap<Vec<String>, Vec<String>>>,
+    /// Every user is in (the listing is over); until then, a lookup answers only what no later page can
+    /// change.
+    complete: bool,
 }
 
 /// The values of `path` (dotted, without case) in `user`, as compared: lower case text.
@@ -87,8 +90,15 @@ impl UserIndex {
         self.users.len()
     }
 
-    /// The users whose values for `list` are `key` (lower case), as `eq` filters joined by `and` find them.
-    pub(crate) fn lookup(&mut self, list: &[String], key: &[String]) -> Vec<Json> {
+    /// The listing is over: every user is in.
+    pub(crate) fn set_complete(&mut self) {
+        self.complete = true;
+    }
+
+    /// The users whose values for `list` are `key` (lower case), as `eq` filters joined by `and` find them;
+    /// `None` while the listing runs and a later page may change the answer. A list that includes `username`
+    /// (unique in an environment) has its answer once the one user is in.
+    pub(crate) fn lookup(&mut self, list: &[String], key: &[String]) -> Option<Vec<Json>> {
         let list: Vec<String> = list.iter().map(|a| a.to_ascii_lowercase()).collect();
         let users = &self.users;
         let map = self.by_list.entry(list.clone()).or_insert_with(|| {
@@ -101,7 +111,10 @@ impl UserIndex {
             m
         });
         let key: Vec<String> = key.iter().map(|v| v.to_lowercase()).collect();
-        map.get(&key).map(|ids| ids.iter().filter_map(|id| users.get(id).cloned()).collect()).unwrap_or_default()
+        let found: Vec<Json> =
+            map.get(&key).map(|ids| ids.iter().filter_map(|id| users.get(id).cloned()).collect()).unwrap_or_default();
+        let unique = list.iter().any(|a| a == "username");
+        (self.complete || (unique && found.len() == 1)).then_some(found)
     }
 }
 
@@ -113,10 +126,13 @@ mod tests {
     #[test]
     fn lookups_compare_without_case_and_follow_writes() {
         let mut ix = UserIndex::default();
+        ix.set_complete();
         ix.put(json!({"id": "1", "username": "JDoe", "name": {"family": "Doe"}, "externalId": "e1"}));
         ix.put(json!({"id": "2", "username": "asmith", "name": {"family": "Doe"}}));
         let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let ids = |v: Vec<Json>| v.iter().filter_map(|u| id_of(u).map(str::to_string)).collect::<Vec<_>>();
+        let ids = |v: Option<Vec<Json>>| {
+            v.unwrap_or_default().iter().filter_map(|u| id_of(u).map(str::to_string)).collect::<Vec<_>>()
+        };
         assert_eq!(ids(ix.lookup(&list(&["username"]), &list(&["jdoe"]))), ["1"]);
         let mut both = ids(ix.lookup(&list(&["name.family"]), &list(&["DOE"])));
         both.sort();
@@ -125,9 +141,23 @@ mod tests {
         ix.put(json!({"id": "3", "username": "new"}));
         assert_eq!(ids(ix.lookup(&list(&["username"]), &list(&["NEW"]))), ["3"]);
         ix.put(json!({"id": "1", "username": "renamed"}));
-        assert!(ix.lookup(&list(&["username"]), &list(&["jdoe"])).is_empty());
+        assert_eq!(ix.lookup(&list(&["username"]), &list(&["jdoe"])), Some(vec![]));
         ix.remove("3");
-        assert!(ix.lookup(&list(&["username"]), &list(&["new"])).is_empty());
+        assert_eq!(ix.lookup(&list(&["username"]), &list(&["new"])), Some(vec![]));
         assert_eq!(ix.len(), 2);
+    }
+
+    #[test]
+    fn while_the_listing_runs_only_a_unique_key_with_its_one_user_is_answered() {
+        let mut ix = UserIndex::default();
+        ix.put(json!({"id": "1", "username": "jdoe", "name": {"family": "Doe"}}));
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(ix.lookup(&list(&["username"]), &list(&["JDOE"])).map(|v| v.len()), Some(1));
+        // Not there yet, or not unique: a later page may hold it.
+        assert_eq!(ix.lookup(&list(&["username"]), &list(&["asmith"])), None);
+        assert_eq!(ix.lookup(&list(&["name.family"]), &list(&["doe"])), None);
+        ix.set_complete();
+        assert_eq!(ix.lookup(&list(&["username"]), &list(&["asmith"])), Some(vec![]));
+        assert_eq!(ix.lookup(&list(&["name.family"]), &list(&["doe"])).map(|v| v.len()), Some(1));
     }
 }

@@ -135,12 +135,15 @@ impl ScimDestination {
                 post_search: d.query_method == QueryMethod::Post,
                 put: d.update_method == UpdateMethod::Put,
                 discovery: OnceLock::new(),
+                schema_info: OnceLock::new(),
+                listing: Mutex::new(None),
                 known: Mutex::new(HashMap::new()),
                 index: Mutex::new(None),
                 dn_of: Mutex::new(HashMap::new()),
                 warned: Mutex::new(HashSet::new()),
             }),
             resync: Mutex::new(None),
+            listing_task: Mutex::new(None),
         })
     }
 }

@@ -2,8 +2,8 @@
 //! through the service's requests.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use ferrosync::endpoint::{
@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::bulk::{BulkLimits, Op, Queue, Resync};
 use crate::http::{self, status_error, Http};
-use crate::index::{unindexable, EndpointIndex, MAX_INDEXED};
+use crate::index::{unindexable, EndpointIndex, Lookup, MAX_INDEXED};
 use crate::mapping::{self, filter_escape, AttrMap, Endpoint, Usage, ID_PREFIX};
 use crate::patch::{apply, patch_ops, PATCH_OP};
 
@@ -26,18 +26,83 @@ const LIST_PAGE: u64 = 1000;
 const SEARCH_REQ: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 const GROUP_CLASSES: &[&str] = &["groupofnames", "groupofuniquenames", "group", "posixgroup", "groupofurls"];
 
-/// What the service says about itself.
+/// What the service says about itself in `/ServiceProviderConfig`.
 #[derive(Default)]
 pub(crate) struct Discovery {
     etag: bool,
-    /// Declared top-level attribute names (lower case) by schema URN; empty when `/Schemas` is unreadable.
-    schemas: HashMap<String, HashSet<String>>,
-    /// The top-level attributes declared `caseExact` (lower case) by schema URN.
-    case_exact: HashMap<String, HashSet<String>>,
     /// The lower of `filter.maxResults` and `pagination.maxPageSize` of `/ServiceProviderConfig`, when given.
     max_results: Option<u64>,
     /// What `bulk` of `/ServiceProviderConfig` says.
     pub(crate) bulk: BulkLimits,
+}
+
+/// What the service's `/Schemas` say, read when first needed (a write, or a correlation that depends on how a
+/// value's case compares): a resync that finds everything in sync does without.
+#[derive(Default)]
+pub(crate) struct SchemaInfo {
+    /// Declared top-level attribute names (lower case) by schema URN; empty when `/Schemas` is unreadable.
+    schemas: HashMap<String, HashSet<String>>,
+    /// The top-level attributes declared `caseExact` (lower case) by schema URN.
+    case_exact: HashMap<String, HashSet<String>>,
+}
+
+/// The listing of a resync's correlation index, which goes on while the resync compares the entries that the
+/// pages read so far answer; the lookups that cannot be answered yet wait for its end.
+pub(crate) struct Listing {
+    /// The correlation path once the listing is over: its counts, or why correlation searches instead.
+    done: Mutex<Option<CorrelationPath>>,
+    over: Condvar,
+    over_async: tokio::sync::watch::Sender<bool>,
+    /// Set when the resync's pass is over before the listing (every entry was answered): it stops.
+    stop: AtomicBool,
+}
+
+impl Listing {
+    fn new() -> Self {
+        Listing {
+            done: Mutex::new(None),
+            over: Condvar::new(),
+            over_async: tokio::sync::watch::channel(false).0,
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn finish(&self, path: CorrelationPath) {
+        *lock(&self.done) = Some(path);
+        self.over.notify_all();
+        self.over_async.send_replace(true);
+    }
+
+    fn is_over(&self) -> bool {
+        lock(&self.done).is_some()
+    }
+
+    /// Waits for the end of the listing (in a blocking thread).
+    fn wait(&self) {
+        let mut done = lock(&self.done);
+        while done.is_none() {
+            done = self.over.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    async fn wait_async(&self) {
+        let mut rx = self.over_async.subscribe();
+        // An error: the sender is gone, so the listing is over too.
+        let _ = rx.wait_for(|over| *over).await;
+    }
+}
+
+/// What the rest of a listing reads, after the first pages that decided it.
+pub(crate) struct ListingPlan {
+    /// How many resources each endpoint with search mappings holds (`None`: not listed).
+    totals: Vec<Option<u64>>,
+    /// The `startIndex` of each endpoint's next page.
+    starts: Vec<u64>,
+    page: u64,
+    /// The first pages were read (else only the totals).
+    read_first: bool,
+    requests: u64,
+    entries: u64,
 }
 
 /// A resource the destination correlated: where it is, and the state it was in.
@@ -62,12 +127,15 @@ pub(crate) struct Inner {
     pub(crate) post_search: bool,
     pub(crate) put: bool,
     pub(crate) discovery: OnceLock<Discovery>,
+    pub(crate) schema_info: OnceLock<SchemaInfo>,
     pub(crate) known: Mutex<HashMap<String, Known>>,
     pub(crate) dn_of: Mutex<HashMap<String, String>>,
     pub(crate) warned: Mutex<HashSet<String>>,
     /// The correlation index of a full resync, one per endpoint (`None` for an endpoint without search
     /// mappings); `None` outside such a resync.
     pub(crate) index: Mutex<Option<Vec<Option<EndpointIndex>>>>,
+    /// The listing of that index, while it runs and once it is over; `None` outside a resync that lists.
+    pub(crate) listing: Mutex<Option<Arc<Listing>>>,
 }
 
 /// The SCIM 2.0 destination.
@@ -75,6 +143,8 @@ pub struct ScimDestination {
     pub(crate) inner: Arc<Inner>,
     /// The request slots and Bulk queue of a resync ([`Destination::begin_resync`]); `None` outside one.
     pub(crate) resync: Mutex<Option<Resync>>,
+    /// The task that reads the rest of the resync's listing.
+    pub(crate) listing_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 fn norm(dn: &str) -> String {
@@ -164,6 +234,14 @@ impl Inner {
                 .min();
             d.bulk = BulkLimits::from_config(&j);
         }
+        Ok(self.discovery.get_or_init(|| d))
+    }
+
+    fn schemas(&self) -> EndpointResult<&SchemaInfo> {
+        if let Some(d) = self.schema_info.get() {
+            return Ok(d);
+        }
+        let mut d = SchemaInfo::default();
         let sch = self.http.send("GET", "Schemas", None, None)?;
         if sch.status == 200 {
             let j = sch.json();
@@ -195,7 +273,7 @@ impl Inner {
                 d.schemas.insert(id.to_string(), names);
             }
         }
-        Ok(self.discovery.get_or_init(|| d))
+        Ok(self.schema_info.get_or_init(|| d))
     }
 
     pub(crate) fn warn_bulk_refused(&self, status: u16, n: usize) {
@@ -216,7 +294,7 @@ impl Inner {
 
     /// Drops attributes the service does not declare.
     fn declared_only(&self, ep: &Endpoint, res: &mut Map<String, Json>) -> EndpointResult<()> {
-        let d = self.discovery()?;
+        let d = self.schemas()?;
         let Some(core) = d.schemas.get(ep.core()) else { return Ok(()) };
         let keys: Vec<String> = res.keys().cloned().collect();
         for k in keys {
@@ -304,29 +382,43 @@ impl Inner {
         let ep = &self.endpoints[i];
         let same = maps.len() == ep.search.len() && maps.iter().zip(&ep.search).all(|(a, b)| a.name == b.name);
         if same {
-            let hits = {
-                let index = lock(&self.index);
-                match index.as_ref().and_then(|v| v.get(i)).and_then(Option::as_ref) {
-                    Some(ix) => match ix.key_for(maps, e) {
-                        Some(key) => Some(ix.lookup(&key)),
-                        None => return Ok(None),
-                    },
-                    None => None,
-                }
-            };
-            if let Some(hits) = hits {
-                let mut out = Vec::with_capacity(hits.len());
-                for (id, res) in hits {
-                    match res {
-                        Some(r) => out.push(r),
-                        None => {
-                            if let Some((r, _)) = self.get(ep, &id)? {
-                                out.push(r);
+            let Some(key) = EndpointIndex::key_for(maps, e) else { return Ok(None) };
+            loop {
+                let found = lock(&self.index)
+                    .as_ref()
+                    .and_then(|v| v.get(i))
+                    .and_then(Option::as_ref)
+                    .map(|ix| ix.lookup(&key));
+                match found {
+                    None => break,
+                    Some(Lookup::Found(hits)) => {
+                        let mut out = Vec::with_capacity(hits.len());
+                        for (id, res) in hits {
+                            match res {
+                                Some(r) => out.push(r),
+                                None => {
+                                    if let Some((r, _)) = self.get(ep, &id)? {
+                                        out.push(r);
+                                    }
+                                }
                             }
+                        }
+                        return Ok(Some(out));
+                    }
+                    Some(Lookup::Incomplete) => {
+                        // Answered once the listing is over (or, when it failed, by a search).
+                        if !self.wait_listing() {
+                            break;
+                        }
+                    }
+                    Some(Lookup::CaseUnknown { k, id, value }) => {
+                        let exact = self.compares_case_exactly(ep, k, &id, &value)?;
+                        if let Some(ix) = lock(&self.index).as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut)
+                        {
+                            ix.set_case_exact(k, exact);
                         }
                     }
                 }
-                return Ok(Some(out));
             }
         }
         let Some(f) = filter_of(maps, e) else { return Ok(None) };
@@ -348,71 +440,163 @@ impl Inner {
     fn index_remove(&self, i: usize, id: &str) {
         let mut index = lock(&self.index);
         if let Some(ix) = index.as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut) {
-            ix.remove(&self.endpoints[i], id);
+            ix.remove(id);
         }
     }
 
+    /// Waits for the end of the resync's listing; false when there is none running (nothing to wait for).
+    fn wait_listing(&self) -> bool {
+        let Some(listing) = lock(&self.listing).clone() else { return false };
+        if listing.is_over() {
+            return false;
+        }
+        listing.wait();
+        true
+    }
+
+    /// Whether a correlation of `mapped` cannot be answered before the resync's listing is over.
+    fn waits_for_listing(&self, mapped: &Entry) -> bool {
+        let i = self.choose(mapped);
+        let ep = &self.endpoints[i];
+        if lock(&self.known).contains_key(&norm(&mapped.dn)) {
+            return false;
+        }
+        let Some(key) = EndpointIndex::key_for(&ep.search, mapped) else { return false };
+        let index = lock(&self.index);
+        let ix = index.as_ref().and_then(|v| v.get(i)).and_then(Option::as_ref);
+        ix.is_some_and(|ix| ix.lookup(&key) == Lookup::Incomplete)
+    }
+
+    /// How the service's `eq` filter compares the values of search mapping `k` of `ep`: case-exactly when the
+    /// schema says `caseExact`; else what one search for the value `value` of resource `id` with its case
+    /// swapped tells (scimmy compares displayName case-exactly though its schema does not say caseExact).
+    fn compares_case_exactly(&self, ep: &Endpoint, k: usize, id: &str, value: &str) -> EndpointResult<bool> {
+        let Some(m) = ep.search.get(k) else { return Ok(true) };
+        let (ext, a) = ep.locate(&m.scim);
+        let schema = ext.unwrap_or(ep.core());
+        if self.schemas()?.case_exact.get(schema).is_some_and(|s| s.contains(&a.to_ascii_lowercase())) {
+            return Ok(true);
+        }
+        let swapped: String = value
+            .chars()
+            .flat_map(|c| {
+                if c.is_uppercase() {
+                    c.to_lowercase().collect::<Vec<_>>()
+                } else {
+                    c.to_uppercase().collect::<Vec<_>>()
+                }
+            })
+            .collect();
+        let f = format!("{} eq \"{}\"", m.scim, filter_escape(&swapped));
+        let hits = self.search(ep, &f)?;
+        Ok(!hits.iter().any(|h| h.get("id").and_then(Json::as_str) == Some(id)))
+    }
+
     /// Decides from the counts whether a listing of every endpoint is cheaper than `entries` searches, and if
-    /// so, builds the index from it.
-    fn prepare_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
-        let searches = |why: String| Ok(CorrelationPath::Searches { why });
+    /// so, starts the index from the first pages: the rest is read by [`Inner::continue_listing`] while the
+    /// resync runs.
+    fn prepare_index(&self, entries: Option<u64>) -> EndpointResult<(CorrelationPath, Option<ListingPlan>)> {
+        let searches = |why: String| Ok((CorrelationPath::Searches { why }, None));
         let Some(entries) = entries else {
             return searches("the source cannot count its entries, so a listing may cost more".into());
         };
         let d = self.discovery()?;
         let page = d.max_results.unwrap_or(LIST_PAGE).clamp(1, LIST_PAGE);
+        // With more source entries than a page holds, the first page is read at once (it says the total too):
+        // even when the listing is not taken, it costs less than the searches it could have saved.
+        let count = if entries > page { page } else { 0 };
         let mut totals = Vec::new();
+        let mut firsts = Vec::new();
         let mut requests = 0u64;
         for ep in &self.endpoints {
             if ep.search.is_empty() {
                 totals.push(None);
+                firsts.push(Vec::new());
                 continue;
             }
             if let Some(why) = unindexable(ep) {
                 return searches(why);
             }
-            let path = format!("{}?startIndex=1&count=0", ep.path);
+            let path = format!("{}?startIndex=1&count={count}", ep.path);
             let r = self.http.send("GET", &path, None, None)?;
             if r.status != 200 {
                 return searches(format!("the service does not list {} (HTTP {})", ep.path, r.status));
             }
             requests += 1;
-            let Some(total) = r.json().get("totalResults").and_then(Json::as_u64) else {
+            let j = r.json();
+            let Some(total) = j.get("totalResults").and_then(Json::as_u64) else {
                 return searches(format!("the service does not say how many resources {} holds", ep.path));
             };
             totals.push(Some(total));
+            let first = if count > 0 { j.get("Resources").and_then(Json::as_array).cloned() } else { None };
+            firsts.push(first.unwrap_or_default());
         }
         let listed: u64 = totals.iter().flatten().sum();
         let pages: u64 = totals.iter().flatten().map(|t| t.div_ceil(page)).sum();
         if listed > MAX_INDEXED {
             return searches(format!("the destination holds {listed} resources, more than {MAX_INDEXED} to index"));
         }
-        if requests + pages >= entries {
+        // The first pages, when read, are among the `pages`.
+        let probes = if count > 0 { 0 } else { requests };
+        if probes + pages >= entries {
             return searches(format!(
-                "listing the destination's {listed} resources takes {pages} requests, not fewer than the {entries}                  searches"
+                "listing the destination's {listed} resources takes {pages} requests, not fewer than the {entries} \
+                 searches"
             ));
         }
+        let known = self.schema_info.get();
         let mut built = Vec::new();
-        for (ep, total) in self.endpoints.iter().zip(&totals) {
-            let Some(total) = total else {
+        let mut starts = Vec::new();
+        for ((ep, total), first) in self.endpoints.iter().zip(&totals).zip(&firsts) {
+            starts.push(1 + first.len() as u64);
+            if total.is_none() {
                 built.push(None);
                 continue;
-            };
-            let d = self.discovery()?;
+            }
+            // Case-exact when the schema (if read already) says so; otherwise asked when a lookup needs it.
             let exact = ep
                 .search
                 .iter()
                 .map(|m| {
                     let (ext, a) = ep.locate(&m.scim);
                     let schema = ext.unwrap_or(ep.core());
-                    d.case_exact.get(schema).is_some_and(|s| s.contains(&a.to_ascii_lowercase()))
+                    known
+                        .and_then(|d| d.case_exact.get(schema))
+                        .is_some_and(|s| s.contains(&a.to_ascii_lowercase()))
+                        .then_some(true)
                 })
                 .collect();
-            let mut ix = EndpointIndex::new(exact);
-            let mut start = 1u64;
+            let mut ix = EndpointIndex::new(ep, exact);
+            for res in first {
+                ix.put(ep, res);
+            }
+            built.push(Some(ix));
+        }
+        *lock(&self.index) = Some(built);
+        let plan = ListingPlan { totals, starts, page, read_first: count > 0, requests, entries };
+        Ok((CorrelationPath::Listing { listed, requests, entries }, Some(plan)))
+    }
+
+    /// Reads the rest of the listing that [`Inner::prepare_index`] started into the index, page by page (each
+    /// page answers the lookups it can at once). Returns the path taken: the listing, or searches and why.
+    fn continue_listing(&self, plan: &ListingPlan, listing: &Listing) -> EndpointResult<CorrelationPath> {
+        let mut requests = plan.requests;
+        let page = plan.page;
+        for (i, (total, &first_start)) in plan.totals.iter().zip(&plan.starts).enumerate() {
+            let Some(total) = *total else { continue };
+            let ep = &self.endpoints[i];
+            let mut start = first_start;
+            let mut now_total = total;
             // A service that adds resources while it is listed may give more than it counted: a page cap.
             let max_pages = total.div_ceil(page) + 2;
             for _ in 0..max_pages {
+                if plan.read_first && start > now_total {
+                    break;
+                }
+                if listing.stop.load(Ordering::Relaxed) {
+                    let listed = self.indexed();
+                    return Ok(CorrelationPath::Listing { listed, requests, entries: plan.entries });
+                }
                 let path = format!("{}?startIndex={start}&count={page}", ep.path);
                 let r = self.http.send("GET", &path, None, None)?;
                 if r.status != 200 {
@@ -420,47 +604,58 @@ impl Inner {
                 }
                 requests += 1;
                 let j = r.json();
-                let list = j.get("Resources").and_then(Json::as_array).cloned().unwrap_or_default();
+                let list = j.get("Resources").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
                 if list.is_empty() {
                     break;
                 }
                 start += list.len() as u64;
-                for res in &list {
-                    ix.put(ep, res);
+                if let Some(ix) = lock(&self.index).as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut) {
+                    for res in list {
+                        ix.put(ep, res);
+                    }
                 }
-                let now_total = j.get("totalResults").and_then(Json::as_u64).unwrap_or(*total);
+                now_total = j.get("totalResults").and_then(Json::as_u64).unwrap_or(total);
                 if start > now_total {
                     break;
                 }
             }
-            if (ix.len() as u64) < *total {
-                return searches(format!(
-                    "the listing of {} gave {} of its {total} resources (resources removed while it was read, or \
-                     a service that does not page)",
-                    ep.path,
-                    ix.len()
-                ));
+            let mut index = lock(&self.index);
+            let Some(ix) = index.as_mut().and_then(|v| v.get_mut(i)).and_then(Option::as_mut) else { continue };
+            if (ix.len() as u64) < total {
+                return Ok(CorrelationPath::Searches {
+                    why: format!(
+                        "the listing of {} gave {} of its {total} resources (resources removed while it was read, \
+                         or a service that does not page)",
+                        ep.path,
+                        ix.len()
+                    ),
+                });
             }
-            // The schema says how `eq` should compare; what the service's filter does is what a search finds
-            // (scimmy compares displayName case-exactly though its schema does not say caseExact): one search
-            // with the case of a listed value swapped tells.
-            for k in 0..ep.search.len() {
-                if ix.case_exact(k) {
-                    continue;
-                }
-                let Some((id, swapped)) = ix.case_probe(ep, k) else { continue };
-                let f = format!("{} eq \"{}\"", ep.search[k].scim, filter_escape(&swapped));
-                let hits = self.search(ep, &f)?;
-                requests += 1;
-                if !hits.iter().any(|h| h.get("id").and_then(Json::as_str) == Some(id.as_str())) {
-                    ix = ix.with_case_exact(ep, k);
-                }
-            }
-            built.push(Some(ix));
+            ix.set_complete();
         }
-        let listed = built.iter().flatten().map(|ix| ix.len() as u64).sum();
-        *lock(&self.index) = Some(built);
-        Ok(CorrelationPath::Listing { listed, requests, entries })
+        Ok(CorrelationPath::Listing { listed: self.indexed(), requests, entries: plan.entries })
+    }
+
+    /// How many resources the index holds.
+    fn indexed(&self) -> u64 {
+        lock(&self.index).as_ref().map(|v| v.iter().flatten().map(|ix| ix.len() as u64).sum()).unwrap_or(0)
+    }
+
+    /// The listing is over with `result`: a listing that did not give every resource (or failed) leaves the
+    /// index, and correlation searches from now on; the lookups waiting for the end go on.
+    fn listing_over(&self, listing: &Listing, result: EndpointResult<CorrelationPath>) {
+        let path = match result {
+            Ok(p @ CorrelationPath::Listing { .. }) => p,
+            Ok(p) => {
+                *lock(&self.index) = None;
+                p
+            }
+            Err(e) => {
+                *lock(&self.index) = None;
+                CorrelationPath::Searches { why: format!("listing the destination failed: {e}") }
+            }
+        };
+        listing.finish(path);
     }
 
     fn get(&self, ep: &Endpoint, id: &str) -> EndpointResult<Option<(Json, Option<String>)>> {
@@ -883,12 +1078,40 @@ impl Destination for ScimDestination {
 
     /// Lists every endpoint with search mappings into an index when that takes fewer requests than a search
     /// per source entry.
+    /// The listing goes on while the resync runs (see [`Listing`]).
     async fn prepare_resync_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
-        self.run(move |i| i.prepare_index(entries)).await
+        let (path, plan) = self.run(move |i| i.prepare_index(entries)).await?;
+        let Some(plan) = plan else { return Ok(path) };
+        let listing = Arc::new(Listing::new());
+        *lock(&self.inner.listing) = Some(listing.clone());
+        // The listing's requests count among the resync's requests in flight.
+        let slots = lock(&self.resync).as_ref().map(|r| r.slots.clone());
+        let permit = match slots {
+            Some(s) => s.acquire_owned().await.ok(),
+            None => None,
+        };
+        let inner = self.inner.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let result = inner.continue_listing(&plan, &listing);
+            inner.listing_over(&listing, result);
+        });
+        *lock(&self.listing_task) = Some(task);
+        Ok(path)
     }
 
-    fn end_resync_index(&self) {
+    async fn end_resync_index(&self) -> Option<CorrelationPath> {
+        if let Some(l) = lock(&self.inner.listing).as_ref() {
+            l.stop.store(true, Ordering::Relaxed);
+        }
+        let task = lock(&self.listing_task).take();
+        if let Some(t) = task {
+            // A listing task that panicked: the path it took is unknown.
+            let _ = t.await;
+        }
+        let path = lock(&self.inner.listing).take().and_then(|l| lock(&l.done).clone());
         *lock(&self.inner.index) = None;
+        path
     }
 
     /// At most `threads` requests in flight; with a service whose `/ServiceProviderConfig` says
@@ -909,6 +1132,13 @@ impl Destination for ScimDestination {
     }
 
     async fn correlate(&self, mapped: &Entry, _lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
+        // A lookup that the listing so far cannot answer waits for its end here, holding no request slot.
+        let listing = lock(&self.inner.listing).clone().filter(|l| !l.is_over());
+        if let Some(l) = listing {
+            if self.inner.waits_for_listing(mapped) {
+                l.wait_async().await;
+            }
+        }
         let mapped = mapped.clone();
         self.run(move |i| i.correlate(&mapped)).await
     }

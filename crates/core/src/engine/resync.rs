@@ -197,9 +197,10 @@ async fn run_passes(
         };
         let report =
             run_pass(engine, opts, batch, pass, producer, listed, known_total, observer, &mut seen_destinations).await;
-        if pass == 1 {
-            engine.destination.end_resync_index();
-        }
+        let correlation = match pass {
+            1 => engine.destination.end_resync_index().await.or(correlation),
+            _ => correlation,
+        };
         let mut report = report?;
         report.correlation = correlation;
         if pass == 1 {
