@@ -1164,7 +1164,7 @@ async fn parallel_resync(prefix: &str) {
     );
     let stats = bulk_proxy.stats();
     // Reads, and p7's create again in each of the two passes.
-    assert_eq!(stats["bulk_operations"], 2, "{stats}");
+    assert_eq!(stats["bulk_operations"], 2, "{stats}\n{out}");
     assert_eq!(stats["requests"].as_u64(), stats["by_method"]["GET"].as_u64().map(|g| g + 2), "only reads: {stats}");
     assert!(stats["requests"].as_u64().unwrap() < 20, "a listing, not a request per user: {stats}");
     check_parallel_content(&bulk, N);
