@@ -9,6 +9,7 @@
 #   resync     again, finding everything in sync.
 #
 #   benchmarks/pingone-resync-speed.sh [N] [ROUNDS] [C]      defaults 10000 1 8
+#   BENCH_INSYNC_ONLY=1: no raw POSTs; BENCH_INSYNC_REPEAT: how many in-sync pairs (raw listing, resync) per round.
 #   Ports (environment): BENCH_DS_PORT (34994; LDAPS +1), BENCH_P1_PORT (19490).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -84,39 +85,61 @@ EOF
 "$bindir/dsconfig" --server-root "$root" --no-prompt --quiet --batch-file "$work/pipe.dsconfig" >"$work/dsconfig.out" 2>&1 ||
     { cat "$work/dsconfig.out"; exit 1; }
 
+# raw_list ROUND [check]: every user by paged GETs; sets `digest` (of the users read, which changes when a user
+# does); with `check`, not timed.
 raw_list() {
     local t0 t1 got
     t0=$(now)
-    got=$(python3 - "$USERS_URL" "$TOKEN" <<'PY'
-import json, sys, http.client, urllib.parse
+    read -r got digest < <(python3 - "$USERS_URL" "$TOKEN" <<'PY'
+import hashlib, json, sys, http.client, urllib.parse
 url, token = sys.argv[1], sys.argv[2]
 u = urllib.parse.urlparse(url)
 c = http.client.HTTPConnection(u.hostname, u.port)
-path, n = "%s?limit=1000" % u.path, 0
+path, n, h = "%s?limit=1000" % u.path, 0, hashlib.sha256()
 while path:
     c.request("GET", path, headers={"Authorization": "Bearer " + token})
     j = json.loads(c.getresponse().read())
     n += len(j["_embedded"]["users"])
+    h.update(json.dumps(j["_embedded"]["users"], sort_keys=True).encode())
     nxt = j.get("_links", {}).get("next", {}).get("href")
     path = None
     if nxt:
         p = urllib.parse.urlparse(nxt)
         path = p.path + "?" + p.query
-print(n)
+print(n, h.hexdigest())
 PY
 )
     t1=$(now)
     [ "$got" = "$N" ] || { echo "raw list: $got of $N users"; exit 1; }
-    result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
+    [ "${2:-}" = check ] || result "$1" "raw: paged listing of $N users (pages of 1000)" "$t0" "$t1"
+}
+
+# in_sync ROUND: the raw listing and the resync that finds everything in sync, back to back, BENCH_INSYNC_REPEAT
+# times (default 1); the resync must change no user (the next listing's digest is the same). Then one entry
+# changed at the source (one of the last page's): the resync modifies it alone.
+in_sync() {
+    local k before=""
+    for k in $(seq 1 "${BENCH_INSYNC_REPEAT:-1}"); do
+        raw_list "$1"
+        [ -z "$before" ] || [ "$before" = "$digest" ] || { echo "the in-sync resync changed users"; exit 1; }
+        timed_resync "$1" "nothing to change" "$N entries were in-sync" p
+        before=$digest
+    done
+    raw_list "$1" check
+    [ "$before" = "$digest" ] || { echo "the in-sync resync changed users"; exit 1; }
+    printf 'dn: uid=user%d,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: sn\nsn: Changed\n' \
+        $((N - 2)) | ldapmodify "${SRC[@]}" >/dev/null
+    timed_resync "$1" "one entry changed" "$((N - 1)) entries were in-sync, 1 entries were modified, 0 entries were created" p
 }
 
 for round in $(seq 1 "$ROUNDS"); do
-    reset_p1
-    raw_post "$round"
+    if [ -z "${BENCH_INSYNC_ONLY:-}" ]; then
+        reset_p1
+        raw_post "$round"
+    fi
     reset_p1
     timed_resync "$round" "create" "$N entries were created" p
-    raw_list "$round"
-    timed_resync "$round" "nothing to change" "$N entries were in-sync" p
+    in_sync "$round"
 done
 
 print_results "PingOne emulator, $N users, concurrency $C"

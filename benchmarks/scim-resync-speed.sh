@@ -137,6 +137,10 @@ in_sync() {
     done
     raw_list "$1" check
     [ "$before" = "$digest" ] || { echo "the in-sync resync changed resources"; exit 1; }
+    # One entry changed at the source (one of the last page's): the resync finds it and modifies it alone.
+    printf 'dn: uid=user%d,ou=people,dc=example,dc=com\nchangetype: modify\nreplace: title\ntitle: Manager\n' \
+        $((N - 2)) | ldapmodify "${SRC[@]}" >/dev/null
+    timed_resync "$1" "one entry changed" "$((N - 1)) entries were in-sync, 1 entries were modified, 0 entries were created" ldap-to-scim
 }
 
 for round in $(seq 1 "$ROUNDS"); do
