@@ -3,7 +3,7 @@
 //! later run (`--sourceInputFile`) can try them again. The source is streamed, never held whole.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -187,10 +187,17 @@ async fn run_passes(
         // than a search per entry (the source is read meanwhile, up to PREFETCH entries ahead); the passes
         // after it retry a few failures, by searches.
         let threads = opts.threads.max(1);
-        let ahead = if pass == 1 { PREFETCH.max(threads * 4) } else { threads * 4 };
+        let preparing = Arc::new(AtomicBool::new(pass == 1));
+        let ahead = if pass == 1 {
+            Ahead::WhileListing { small: threads * 4, preparing: preparing.clone() }
+        } else {
+            Ahead::Fixed(threads * 4)
+        };
         let producer = start_producer(engine, opts, only, ahead);
         let (known_total, correlation) = if pass == 1 {
             let (total, path) = prepare_index(engine, opts).await;
+            // From here the source is read far ahead only while the destination's listing runs.
+            preparing.store(false, Ordering::Relaxed);
             (total, Some(path))
         } else {
             (None, None)
@@ -282,6 +289,17 @@ impl RateLimiter {
 /// the source overlaps the listing.
 const PREFETCH: usize = 50_000;
 
+/// How far a pass reads the source ahead of the synchronization.
+enum Ahead {
+    /// At most this many entries.
+    Fixed(usize),
+    /// Up to [`PREFETCH`] entries while `preparing` is set (the first pass's correlation index is being
+    /// prepared: the source counted, the listing started) or the destination's listing runs
+    /// ([`Destination::index_pending`](crate::endpoint::Destination::index_pending)); `small` otherwise, so
+    /// that a resync into a destination that correlates by searches keeps a few entries in memory, not 50,000.
+    WhileListing { small: usize, preparing: Arc<AtomicBool> },
+}
+
 /// The source entries of a pass, read by a task of their own.
 struct Producer {
     rx: mpsc::Receiver<EndpointResult<Entry>>,
@@ -290,10 +308,21 @@ struct Producer {
     missing: Arc<Mutex<Vec<Failure>>>,
 }
 
-/// Starts reading the entries of a pass, at most `ahead` of the synchronization: the source's stream, or a
-/// fetch of each of the DNs `only`.
-fn start_producer(engine: &Engine, opts: &ResyncOptions, only: Option<Vec<String>>, ahead: usize) -> Producer {
-    let (tx, rx) = mpsc::channel::<EndpointResult<Entry>>(ahead.max(1));
+/// Starts reading the entries of a pass, `ahead` of the synchronization: the source's stream, or a fetch of
+/// each of the DNs `only`.
+fn start_producer(engine: &Engine, opts: &ResyncOptions, only: Option<Vec<String>>, ahead: Ahead) -> Producer {
+    let (tx, rx) = match ahead {
+        Ahead::Fixed(n) => mpsc::channel::<EndpointResult<Entry>>(n.max(1)),
+        Ahead::WhileListing { small, preparing } => {
+            let (tx, from_source) = mpsc::channel::<EndpointResult<Entry>>(small.max(1));
+            let (to_pass, rx) = mpsc::channel::<EndpointResult<Entry>>(small.max(1));
+            let destination = engine.destination.clone();
+            tokio::spawn(read_ahead(from_source, to_pass, small.max(1), move || {
+                preparing.load(Ordering::Relaxed) || destination.index_pending()
+            }));
+            (tx, rx)
+        }
+    };
     let source = engine.source.clone();
     let filter = opts.filter.clone();
     let missing_at_source: Arc<Mutex<Vec<Failure>>> = Arc::default();
@@ -326,6 +355,36 @@ fn start_producer(engine: &Engine, opts: &ResyncOptions, only: Option<Vec<String
         }
     });
     Producer { rx, task, missing: missing_at_source }
+}
+
+/// Passes the entries of `from` on to `to` in order, keeping up to [`PREFETCH`] of them waiting while `far()`
+/// says so and up to `small` otherwise (the entries already waiting when it stops saying so drain first).
+async fn read_ahead(
+    mut from: mpsc::Receiver<EndpointResult<Entry>>,
+    to: mpsc::Sender<EndpointResult<Entry>>,
+    small: usize,
+    far: impl Fn() -> bool,
+) {
+    let mut waiting = std::collections::VecDeque::new();
+    let mut open = true;
+    while open || !waiting.is_empty() {
+        let limit = if far() { PREFETCH } else { small };
+        tokio::select! {
+            permit = to.reserve(), if !waiting.is_empty() => match permit {
+                Ok(permit) => {
+                    if let Some(entry) = waiting.pop_front() {
+                        permit.send(entry);
+                    }
+                }
+                // The pass stopped reading.
+                Err(_) => return,
+            },
+            item = from.recv(), if open && waiting.len() < limit => match item {
+                Some(entry) => waiting.push_back(entry),
+                None => open = false,
+            },
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -891,5 +950,39 @@ mod tests {
             s.count(&o);
         }
         assert_eq!(s.sentence(), "1 entries were in-sync, 0 entries were modified, 0 entries were created, 1 entries are still out-of-sync, 2 entries are still missing, and 1 entries could not be processed due to an error");
+    }
+
+    /// The entries a resync reads ahead: few while nothing is listed, as far as PREFETCH while a listing runs,
+    /// in order either way.
+    #[tokio::test]
+    async fn the_source_is_read_far_ahead_only_while_a_listing_runs() {
+        for far in [false, true] {
+            let (tx, from) = mpsc::channel::<EndpointResult<Entry>>(4);
+            let (to, mut rx) = mpsc::channel::<EndpointResult<Entry>>(4);
+            let read = Arc::new(AtomicU64::new(0));
+            let counted = read.clone();
+            tokio::spawn(async move {
+                for i in 0..1000 {
+                    if tx.send(Ok(Entry::new(format!("cn={i}")))).await.is_err() {
+                        return;
+                    }
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            tokio::spawn(read_ahead(from, to, 4, move || far));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let n = read.load(Ordering::Relaxed);
+            if far {
+                assert_eq!(n, 1000, "read ahead while a listing runs");
+            } else {
+                // The source's channel, the entries waiting and the pass's channel: 4 each, plus one in hand.
+                assert!(n <= 13, "{n} entries were read ahead with nothing listed");
+            }
+            for i in 0..1000 {
+                let e = rx.recv().await.expect("every entry").expect("no error");
+                assert_eq!(e.dn, format!("cn={i}"));
+            }
+            assert!(rx.recv().await.is_none());
+        }
     }
 }
