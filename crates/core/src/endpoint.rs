@@ -162,6 +162,13 @@ pub trait Destination: Send + Sync {
         DestinationCapabilities::default()
     }
 
+    /// Whether [`Destination::prepare_resync_index`] decides from the number of source entries, so that the
+    /// resync counts them before its first pass; otherwise it counts them alongside the pass (for the progress
+    /// bar), and the pass does not wait for a count. The default: no (the default index is none).
+    fn resync_index_needs_count(&self) -> bool {
+        false
+    }
+
     /// Checks that the destination can be reached and the credentials work.
     async fn check(&self) -> EndpointResult<()> {
         Ok(())

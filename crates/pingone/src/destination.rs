@@ -402,6 +402,10 @@ impl Destination for PingOneDestination {
         self.client.check().await
     }
 
+    fn resync_index_needs_count(&self) -> bool {
+        true
+    }
+
     /// Lists every user into an index when that takes fewer requests than a search per source entry.
     async fn prepare_resync_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
         self.prepare_index(entries).await

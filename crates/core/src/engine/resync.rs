@@ -249,7 +249,11 @@ pub fn unsupported(engine: &Engine, opts: &ResyncOptions) -> Option<String> {
 async fn prepare_index(engine: &Engine, opts: &ResyncOptions) -> (Option<u64>, CorrelationPath) {
     let entries = match &opts.dns {
         Some(dns) => Some(dns.len() as u64),
-        None => engine.source.count(opts.filter.as_deref()).await.ok().flatten(),
+        // Counted before the pass only for a destination that decides from the count (the pass counts alongside).
+        None if engine.destination.resync_index_needs_count() => {
+            engine.source.count(opts.filter.as_deref()).await.ok().flatten()
+        }
+        None => None,
     };
     if opts.correlate_by_search {
         let why = "--correlateBySearch".to_string();
