@@ -393,6 +393,15 @@ impl Destination for JdbcDestination {
         let params: Vec<&(dyn ToSql + Sync)> = written.iter().map(|(_, p)| p.as_sql()).collect();
         let key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
         let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        if table.children.is_empty() {
+            // One statement, one round trip: its own transaction.
+            if let Err(e) = client.execute(&sql, &params).await {
+                let err = self.pg(e);
+                return Err(self.explain(client, &table, &written, err).await);
+            }
+            self.remember(&entry.dn, key.as_ref());
+            return Ok(());
+        }
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
         if let Err(e) = tx.execute(&sql, &params).await {
             drop(tx);

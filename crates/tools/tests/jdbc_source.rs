@@ -202,6 +202,30 @@ async fn an_hr_table_reaches_openldap_by_resync_and_in_real_time_across_restarts
     })
     .await;
 
+    // Commit order: a change numbered after one whose transaction is still open waits for it, so that the
+    // earlier number is not passed over; both arrive once it commits.
+    let slow_client = {
+        let url = postgres::fresh_url("jdbcsrc2");
+        tokio::task::spawn_blocking(move || ferrosync::store::connect_client(&url, None).unwrap()).await.unwrap()
+    };
+    slow_client
+        .batch_execute(&q(
+            "BEGIN; INSERT INTO S.employees (login, first_name, last_name) VALUES ('slow', 'Sam', 'Slow')",
+        ))
+        .await
+        .unwrap();
+    db.batch_execute(&q("INSERT INTO S.employees (login, first_name, last_name) VALUES ('fast', 'Fay', 'Fast')"))
+        .await
+        .unwrap();
+    let (slow, fast) = (s.dn("uid=slow,ou=people"), s.dn("uid=fast,ou=people"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(s.dst_get(&fast).await.is_none(), "the later change waits while the earlier one's transaction is open");
+    slow_client.batch_execute("COMMIT").await.unwrap();
+    eventually("both changes arrive after the commit", WAIT, || async {
+        s.dst_get(&slow).await.is_some() && s.dst_get(&fast).await.is_some()
+    })
+    .await;
+
     // Stopped, the server loses nothing: the changes made meanwhile arrive after the restart.
     drop(server);
     let cnew = s.dn("uid=cnew,ou=people");
