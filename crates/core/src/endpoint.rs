@@ -224,18 +224,6 @@ pub trait Destination: Send + Sync {
         Ok(CorrelationPath::Searches { why: "the destination does not offer a listing to correlate from".into() })
     }
 
-    /// Whether the listing of [`Destination::prepare_resync_index`] is still running, so that
-    /// [`Destination::wait_for_index`] may wait.
-    fn index_pending(&self) -> bool {
-        false
-    }
-
-    /// While the listing of [`Destination::prepare_resync_index`] runs: waits until a correlation of `mapped`
-    /// by the correlation lists `lists` can be answered at once. The resync waits here before an entry takes
-    /// one of its places in flight, so that entries the pages read so far answer go on while others wait. The
-    /// default: at once.
-    async fn wait_for_index(&self, _mapped: &Entry, _lists: &[Vec<String>]) {}
-
     /// Drops the index of [`Destination::prepare_resync_index`] (stopping a listing still running): correlation
     /// searches again. Returns the path as it ended, when it is not what `prepare_resync_index` said (a
     /// listing that failed part way, after which correlation searched).

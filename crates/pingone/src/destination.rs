@@ -411,38 +411,6 @@ impl Destination for PingOneDestination {
         self.prepare_index(entries).await
     }
 
-    fn index_pending(&self) -> bool {
-        self.listing().as_ref().is_some_and(|l| l.over.borrow().is_none())
-    }
-
-    async fn wait_for_index(&self, mapped: &Entry, lists: &[Vec<String>]) {
-        let default = [vec!["username".to_string()], vec!["externalId".to_string()]];
-        let lists = if lists.is_empty() { &default[..] } else { lists };
-        for list in lists {
-            if list.iter().any(|a| a.eq_ignore_ascii_case("dn")) {
-                return;
-            }
-            let Some(raw) = list
-                .iter()
-                .map(|a| mapped.values(a).first().map(|v| v.as_text().into_owned()))
-                .collect::<Option<Vec<String>>>()
-            else {
-                continue;
-            };
-            let looked = self.index().as_mut().map(|ix| ix.lookup(list, &raw));
-            match looked {
-                // Settled: one user, or none or several (the next list is tried).
-                Some(Some(users)) if users.len() == 1 => return,
-                Some(Some(_)) => {}
-                Some(None) => {
-                    self.wait_listing().await;
-                    return;
-                }
-                None => return,
-            }
-        }
-    }
-
     async fn end_resync_index(&self) -> Option<CorrelationPath> {
         let listing = self.listing().take();
         let path = match listing {

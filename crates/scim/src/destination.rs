@@ -1105,19 +1105,6 @@ impl Destination for ScimDestination {
         Ok(path)
     }
 
-    fn index_pending(&self) -> bool {
-        lock(&self.inner.listing).as_ref().is_some_and(|l| !l.is_over())
-    }
-
-    async fn wait_for_index(&self, mapped: &Entry, _lists: &[Vec<String>]) {
-        let listing = lock(&self.inner.listing).clone().filter(|l| !l.is_over());
-        if let Some(l) = listing {
-            if self.inner.waits_for_listing(mapped) {
-                l.wait_async().await;
-            }
-        }
-    }
-
     async fn end_resync_index(&self) -> Option<CorrelationPath> {
         if let Some(l) = lock(&self.inner.listing).as_ref() {
             l.stop.store(true, Ordering::Relaxed);
@@ -1151,7 +1138,12 @@ impl Destination for ScimDestination {
 
     async fn correlate(&self, mapped: &Entry, _lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
         // A lookup that the listing so far cannot answer waits for its end here, holding no request slot.
-        self.wait_for_index(mapped, _lists).await;
+        let listing = lock(&self.inner.listing).clone().filter(|l| !l.is_over());
+        if let Some(l) = listing {
+            if self.inner.waits_for_listing(mapped) {
+                l.wait_async().await;
+            }
+        }
         let mapped = mapped.clone();
         self.run(move |i| i.correlate(&mapped)).await
     }

@@ -428,9 +428,6 @@ async fn run_pass(
     let mut limiter = RateLimiter { rate: opts.rate.clone(), next: Instant::now() };
     let mut report = PassReport { pass, ..Default::default() };
     let mut in_flight = tokio::task::JoinSet::new();
-    // The places in flight. While the destination's correlation listing runs, more entries than that may
-    // wait for it (up to PREFETCH), each taking its place once the listing can answer it.
-    let places = Arc::new(tokio::sync::Semaphore::new(in_flight_max));
     let mut source_error: Option<EndpointError> = None;
     loop {
         if let Some(c) = counter.take_if(|c| c.is_finished()) {
@@ -438,9 +435,8 @@ async fn run_pass(
                 observer.total_known(pass, n);
             }
         }
-        // Keep at most `in_flight_max` entries in flight (and, while the listing runs, PREFETCH waiting).
-        let window = if engine.destination.index_pending() { in_flight_max.max(PREFETCH) } else { in_flight_max };
-        while in_flight.len() >= window {
+        // Keep at most `in_flight_max` entries in flight.
+        while in_flight.len() >= in_flight_max {
             if let Some(done) = in_flight.join_next().await {
                 if let Some(down) = record(done, &mut report, observer, opts.delete_missing.then_some(&mut *seen)) {
                     source_error = Some(EndpointError::Unavailable(down));
@@ -461,17 +457,7 @@ async fn run_pass(
                 limiter.wait().await;
                 let engine = engine.clone();
                 let sync_opts = sync_opts.clone();
-                let places = places.clone();
                 in_flight.spawn(async move {
-                    if engine.destination.index_pending() {
-                        if let Some(class) = engine.class_for(&entry) {
-                            if let Ok(mapped) = class.map_entry(&entry) {
-                                engine.destination.wait_for_index(&mapped, class.correlation()).await;
-                            }
-                        }
-                    }
-                    // The semaphore is never closed.
-                    let _place = places.acquire_owned().await.ok();
                     let result = sync_with_parent_retry(&engine, &entry, &sync_opts).await;
                     (entry.dn, result)
                 });
