@@ -196,7 +196,7 @@ async fn run_passes(
         let producer = start_producer(engine, opts, only, ahead);
         let (known_total, correlation) = if pass == 1 {
             let (total, path) = prepare_index(engine, opts).await;
-            // From here the source is read far ahead only while the destination's listing runs.
+            // From here the source is read a few entries ahead only.
             preparing.store(false, Ordering::Relaxed);
             (total, Some(path))
         } else {
@@ -298,9 +298,8 @@ enum Ahead {
     /// At most this many entries.
     Fixed(usize),
     /// Up to [`PREFETCH`] entries while `preparing` is set (the first pass's correlation index is being
-    /// prepared: the source counted, the listing started) or the destination's listing runs
-    /// ([`Destination::index_pending`](crate::endpoint::Destination::index_pending)); `small` otherwise, so
-    /// that a resync into a destination that correlates by searches keeps a few entries in memory, not 50,000.
+    /// prepared: the source counted, the listing started); `small` otherwise, so that a resync into a
+    /// destination that correlates by searches keeps a few entries in memory, not 50,000.
     WhileListing { small: usize, preparing: Arc<AtomicBool> },
 }
 
@@ -320,10 +319,7 @@ fn start_producer(engine: &Engine, opts: &ResyncOptions, only: Option<Vec<String
         Ahead::WhileListing { small, preparing } => {
             let (tx, from_source) = mpsc::channel::<EndpointResult<Entry>>(small.max(1));
             let (to_pass, rx) = mpsc::channel::<EndpointResult<Entry>>(small.max(1));
-            let destination = engine.destination.clone();
-            tokio::spawn(read_ahead(from_source, to_pass, small.max(1), move || {
-                preparing.load(Ordering::Relaxed) || destination.index_pending()
-            }));
+            tokio::spawn(read_ahead(from_source, to_pass, small.max(1), move || preparing.load(Ordering::Relaxed)));
             (tx, rx)
         }
     };
