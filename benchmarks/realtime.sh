@@ -78,7 +78,7 @@ for r in "${rates[@]}"; do [[ "$r" =~ ^([1-9][0-9]*|max)$ ]] || { echo "usage: $
 need_389=0
 need_pg=0
 for s in "${systems[@]}"; do
-    case "$s" in fs-*-pg) need_pg=1 ;; esac
+    case "$s" in fs-*-pg) need_pg=1 ;; *-pg) echo "RT_SYSTEMS: $s: only ferrosync systems (fs-...) have a store" >&2; exit 2 ;; esac
     case "${s%-pg}" in fs-accesslog | fs-accesslog-100 | fs-content-sync | syncrepl | delta-syncrepl) ;;
         fs-389-changelog) need_389=1 ;;
         *) echo "unknown system in RT_SYSTEMS: $s" >&2; exit 2 ;;
