@@ -15,7 +15,7 @@ use ferrosync::endpoint::{
 use ferrosync::entry::{Entry, Value};
 use ferrosync::mapping::{apply_modifications, MatchingRule};
 use ferrosync::secret::SecretBox;
-use ferrosync::settings::{ChildTableMap, ColumnMap, JdbcDestinationSettings};
+use ferrosync::settings::{DestinationTable, JdbcDestinationSettings};
 use ferrosync::store::ServerRoot;
 use ferrosync::syntax::{normalize_dn, Dn};
 
@@ -30,26 +30,31 @@ pub struct JdbcConfigError(pub String);
 /// A key: the text values of the key columns, in `key-column` order.
 type Key = Vec<String>;
 
-/// The connection and the table as the catalog described it when it was made.
+/// Where an entry's row is: the index of its table (in the settings' order) and its key.
+type At = (usize, Key);
+
+/// How many rows a listing reads per FETCH of its cursor.
+const FETCH: usize = 500;
+
+/// The connection and the tables as the catalog described them when it was made.
 #[derive(Default)]
 struct Conn {
     client: Option<Client>,
-    table: Option<Arc<Layout>>,
+    layouts: Option<Arc<Vec<Layout>>>,
 }
 
-/// A PostgreSQL table as a sync destination. See the [crate documentation](crate).
+/// PostgreSQL tables as a sync destination. See the [crate documentation](crate).
 pub struct JdbcDestination {
     name: String,
     label: String,
     db: Db,
-    schema: String,
-    table: String,
-    maps: Vec<ColumnMap>,
-    key_columns: Vec<String>,
-    children: Vec<ChildTableMap>,
+    tables: Vec<DestinationTable>,
+    /// The `object-class-table-map` values in order: a class and its table.
+    routes: Vec<(String, usize)>,
     conn: Mutex<Conn>,
-    /// The key of each DN (normalized) this process correlated or wrote whose RDN does not give it.
-    keys: SyncMutex<HashMap<String, Key>>,
+    /// Where the row of each DN (normalized) this process correlated, read, listed or wrote is, with the DN as
+    /// it was given.
+    keys: SyncMutex<HashMap<String, (At, String)>>,
 }
 
 impl JdbcDestination {
@@ -61,48 +66,44 @@ impl JdbcDestination {
         dest: &str,
     ) -> Result<JdbcDestination, JdbcConfigError> {
         let d = JdbcDestinationSettings::of(config, dest).map_err(cfg)?;
-        let db = Db::from_config(config, secrets, root, &d.server, &d.schema, &d.label)?;
+        let schema = d.tables.first().map_or("public", |t| t.schema.as_str());
+        let db = Db::from_config(config, secrets, root, &d.server, schema, &d.label)?;
         Ok(JdbcDestination {
             name: dest.to_string(),
             label: d.label,
             db,
-            schema: d.schema,
-            table: d.table,
-            maps: d.column_maps,
-            key_columns: d.key_columns,
-            children: d.child_tables,
+            tables: d.tables,
+            routes: d.routes,
             conn: Mutex::new(Conn::default()),
             keys: SyncMutex::new(HashMap::new()),
         })
     }
 
-    /// The connection (made again when the server dropped it) and the checked table, under the lock: one
+    /// The connection (made again when the server dropped it) and the checked tables, under the lock: one
     /// operation at a time on the one connection.
-    async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Layout>)> {
+    async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Vec<Layout>>)> {
         let mut conn = self.conn.lock().await;
         if conn.client.as_ref().is_none_or(Client::is_closed) {
             conn.client = Some(self.db.connect().await?);
         }
-        let table = match &conn.table {
+        let layouts = match &conn.layouts {
             Some(t) => t.clone(),
             None => {
                 let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
-                let t = Arc::new(
-                    self.db
-                        .check_layout(
-                            client,
-                            (&self.schema, &self.table),
-                            &self.maps,
-                            &self.key_columns,
-                            &self.children,
-                        )
-                        .await?,
-                );
-                conn.table = Some(t.clone());
-                t
+                let mut layouts = Vec::new();
+                for t in &self.tables {
+                    let l = self
+                        .db
+                        .check_layout(client, (&t.schema, &t.table), &t.column_maps, &t.key_columns, &t.child_tables)
+                        .await?;
+                    layouts.push(l);
+                }
+                let layouts = Arc::new(layouts);
+                conn.layouts = Some(layouts.clone());
+                layouts
             }
         };
-        Ok((conn, table))
+        Ok((conn, layouts))
     }
 
     /// A database error as an endpoint error.
@@ -110,12 +111,12 @@ impl JdbcDestination {
         self.db.pg(e)
     }
 
-    fn remember(&self, dn: &str, key: Option<&Key>) {
+    fn remember(&self, dn: &str, at: Option<At>) {
         let Ok(norm) = normalize_dn(dn) else { return };
         if let Ok(mut keys) = self.keys.lock() {
-            match key {
-                Some(k) => {
-                    keys.insert(norm, k.clone());
+            match at {
+                Some(at) => {
+                    keys.insert(norm, (at, dn.to_string()));
                 }
                 None => {
                     keys.remove(&norm);
@@ -124,24 +125,92 @@ impl JdbcDestination {
         }
     }
 
-    /// The key of the row of `dn`: from its RDN when the RDN's attributes are the key columns' attributes,
-    /// else as this process last saw it.
-    fn key_of_dn(&self, table: &Table, dn: &str) -> Option<Key> {
-        let parsed = Dn::parse(dn).ok()?;
-        if let Some(rdn) = parsed.rdn() {
-            let from_rdn: Option<Key> =
-                table.key_columns().map(|m| rdn.get(&m.attribute).map(str::to_string)).collect();
-            if let Some(k) = from_rdn.filter(|_| rdn.avas().len() == table.keys.len()) {
-                return Some(k);
+    /// The table of a (mapped) entry: that of the first `object-class-table-map` value naming one of its object
+    /// classes, else the `table` property's.
+    fn table_of_entry(&self, entry: &Entry) -> EndpointResult<usize> {
+        let classes = entry.values("objectClass");
+        for (class, i) in &self.routes {
+            if classes.iter().any(|v| v.as_text().eq_ignore_ascii_case(class)) {
+                return Ok(*i);
             }
         }
-        self.keys.lock().ok()?.get(&parsed.normalized()).cloned()
+        if let Some(i) = self.tables.iter().position(|t| t.default) {
+            return Ok(i);
+        }
+        let mapped: Vec<&str> = self.routes.iter().map(|(c, _)| c.as_str()).collect();
+        Err(EndpointError::Rejected(if classes.is_empty() {
+            format!(
+                "the {}: {} has no objectClass, so object-class-table-map cannot choose its table (map objectClass \
+                 into the entry, or set table for entries of any class)",
+                self.label, entry.dn
+            )
+        } else {
+            format!(
+                "the {}: {} has the object classes {}, none of which object-class-table-map maps to a table (it \
+                 maps {}); add object-class-table-map:CLASS:TABLE, or set table for entries of other classes",
+                self.label,
+                entry.dn,
+                entry.texts("objectClass").join(", "),
+                mapped.join(", ")
+            )
+        }))
     }
 
-    /// The key of a mapped entry: its values of the key columns' attributes, else its DN's.
-    fn key_of_entry(&self, table: &Table, entry: &Entry) -> Option<Key> {
+    /// The key of the row of `dn` in `table` from its RDN, when the RDN's attributes are the key columns'.
+    fn key_from_rdn(table: &Table, dn: &Dn) -> Option<Key> {
+        let rdn = dn.rdn()?;
+        if rdn.avas().len() != table.keys.len() {
+            return None;
+        }
+        table.key_columns().map(|m| rdn.get(&m.attribute).map(str::to_string)).collect()
+    }
+
+    /// Where the row of `dn` is: as this process last saw it, else in the table whose key columns' attributes
+    /// make its RDN (of several such tables, the first that has the row).
+    async fn locate<C: GenericClient>(&self, client: &C, layouts: &[Layout], dn: &str) -> EndpointResult<Option<At>> {
+        let Ok(parsed) = Dn::parse(dn) else { return Ok(None) };
+        if let Some((at, _)) = self.keys.lock().ok().and_then(|k| k.get(&parsed.normalized()).cloned()) {
+            return Ok(Some(at));
+        }
+        let mut candidates: Vec<At> =
+            layouts.iter().enumerate().filter_map(|(i, l)| Self::key_from_rdn(l, &parsed).map(|k| (i, k))).collect();
+        // A table whose base-dn is the DN's parent comes first.
+        let parent = parsed.parent().map(|p| p.normalized());
+        candidates.sort_by_key(|(i, _)| {
+            self.tables[*i].base_dn.as_ref().map(|b| b.normalized()) != parent || parent.is_none()
+        });
+        if candidates.len() > 1 {
+            for (i, k) in &candidates {
+                if self.row_by_key(client, &layouts[*i], k, false).await?.is_some() {
+                    return Ok(Some((*i, k.clone())));
+                }
+            }
+        }
+        Ok(candidates.into_iter().next())
+    }
+
+    /// The key of a mapped entry in `table` (its index `i`): its values of the key columns' attributes, else its
+    /// DN's.
+    fn key_of_entry(&self, table: &Table, i: usize, entry: &Entry) -> Option<Key> {
         let values: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
-        values.or_else(|| self.key_of_dn(table, &entry.dn))
+        values.or_else(|| {
+            let parsed = Dn::parse(&entry.dn).ok()?;
+            Self::key_from_rdn(table, &parsed).or_else(|| {
+                let keys = self.keys.lock().ok()?;
+                keys.get(&parsed.normalized()).filter(|((t, _), _)| *t == i).map(|((_, k), _)| k.clone())
+            })
+        })
+    }
+
+    /// The error for a DN whose row cannot be found by its RDN or from this process's memory.
+    fn unknown_row(&self, id: &str) -> EndpointError {
+        let keys: Vec<String> =
+            self.tables.iter().map(|t| format!("{}: {}", t.display(), t.key_columns.join(", "))).collect();
+        EndpointError::Rejected(format!(
+            "the {}: no row is known for {id} (its RDN does not give the key column(s) of a table: {})",
+            self.label,
+            keys.join("; ")
+        ))
     }
 
     /// The row (read with the layout's SELECT) as an entry named `dn`, with the mapped attributes and the
@@ -294,8 +363,9 @@ impl Destination for JdbcDestination {
         &self.name
     }
 
+    /// The rows can be listed as entries when every table has a base-dn to name them below.
     fn capabilities(&self) -> DestinationCapabilities {
-        DestinationCapabilities { list_entries: false }
+        DestinationCapabilities { list_entries: self.tables.iter().all(|t| t.base_dn.is_some()) }
     }
 
     async fn check(&self) -> EndpointResult<()> {
@@ -303,11 +373,13 @@ impl Destination for JdbcDestination {
     }
 
     async fn correlate(&self, mapped: &Entry, lists: &[Vec<String>], _attrs: &[String]) -> EndpointResult<Correlated> {
-        let (conn, table) = self.connect().await?;
+        let t = self.table_of_entry(mapped)?;
+        let (conn, layouts) = self.connect().await?;
+        let table = &layouts[t];
         let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
         for list in lists {
             let (condition, params) = if list.iter().any(|a| a.eq_ignore_ascii_case("dn")) {
-                match self.key_of_entry(&table, mapped) {
+                match self.key_of_entry(table, t, mapped) {
                     Some(k) => (table.key_condition(1), k),
                     None => continue,
                 }
@@ -317,8 +389,9 @@ impl Destination for JdbcDestination {
                 for a in list {
                     let m = table.mapped(a).ok_or_else(|| {
                         EndpointError::Config(format!(
-                            "the {}: correlation attribute '{a}' has no column-map, so rows cannot be found by it",
-                            self.label
+                            "the {}: correlation attribute '{a}' has no column-map for table {}, so rows cannot be \
+                             found by it",
+                            self.label, table.display
                         ))
                     })?;
                     let Some(v) = mapped.first_text(a) else { break };
@@ -330,20 +403,20 @@ impl Destination for JdbcDestination {
                 }
                 (parts.join(" AND "), params)
             };
-            let rows = self.rows(client, &table, &condition, &params, false).await?;
+            let rows = self.rows(client, table, &condition, &params, false).await?;
             match rows.len() {
                 0 => continue,
                 1 => {
-                    let e = self.entry_of(&table, &mapped.dn, &rows[0])?;
+                    let e = self.entry_of(table, &mapped.dn, &rows[0])?;
                     let key: Option<Key> = table.key_columns().map(|m| e.first_text(&m.attribute)).collect();
-                    self.remember(&mapped.dn, key.as_ref());
+                    self.remember(&mapped.dn, key.map(|k| (t, k)));
                     return Ok(Correlated::One(e));
                 }
                 _ => {
                     let ids = rows
                         .iter()
                         .map(|r| {
-                            self.entry_of(&table, "", r).map(|e| {
+                            self.entry_of(table, "", r).map(|e| {
                                 table
                                     .key_columns()
                                     .map(|m| e.first_text(&m.attribute).unwrap_or_default())
@@ -360,24 +433,31 @@ impl Destination for JdbcDestination {
     }
 
     async fn fetch(&self, id: &str, _attrs: &[String]) -> EndpointResult<Option<Entry>> {
-        let (conn, table) = self.connect().await?;
+        let (conn, layouts) = self.connect().await?;
         let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
-        let Some(key) = self.key_of_dn(&table, id) else { return Ok(None) };
-        match self.row_by_key(client, &table, &key, false).await? {
-            Some(row) => self.entry_of(&table, id, &row).map(Some),
+        let Some((t, key)) = self.locate(client, &layouts, id).await? else { return Ok(None) };
+        match self.row_by_key(client, &layouts[t], &key, false).await? {
+            Some(row) => {
+                let e = self.entry_of(&layouts[t], id, &row)?;
+                // Remembered, so that a listing in the same process names the row by this DN.
+                self.remember(id, Some((t, key)));
+                Ok(Some(e))
+            }
             None => Ok(None),
         }
     }
 
     async fn create(&self, entry: &Entry) -> EndpointResult<()> {
-        let (mut conn, table) = self.connect().await?;
+        let t = self.table_of_entry(entry)?;
+        let (mut conn, layouts) = self.connect().await?;
+        let table = &layouts[t];
         let mut written: Vec<(&Mapped, Param)> = Vec::new();
         for m in &table.mapped {
             let values = entry.values(&m.attribute);
             if values.is_empty() {
                 continue;
             }
-            written.push((m, self.column_value(&table, m, values)?));
+            written.push((m, self.column_value(table, m, values)?));
         }
         for k in table.key_columns() {
             if entry.values(&k.attribute).is_empty() {
@@ -397,9 +477,9 @@ impl Destination for JdbcDestination {
             // One statement, one round trip: its own transaction.
             if let Err(e) = client.execute(&sql, &params).await {
                 let err = self.pg(e);
-                return Err(self.explain(client, &table, &written, err).await);
+                return Err(self.explain(client, table, &written, err).await);
             }
-            self.remember(&entry.dn, key.as_ref());
+            self.remember(&entry.dn, key.map(|k| (t, k)));
             return Ok(());
         }
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
@@ -407,25 +487,23 @@ impl Destination for JdbcDestination {
             drop(tx);
             let err = self.pg(e);
             let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
-            return Err(self.explain(client, &table, &written, err).await);
+            return Err(self.explain(client, table, &written, err).await);
         }
         if let Some(k) = &key {
-            self.write_children(&tx, &table, k, entry, None).await?;
+            self.write_children(&tx, table, k, entry, None).await?;
         }
         tx.commit().await.map_err(|e| self.pg(e))?;
-        self.remember(&entry.dn, key.as_ref());
+        self.remember(&entry.dn, key.map(|k| (t, k)));
         Ok(())
     }
 
     async fn modify(&self, id: &str, mods: &[Modification]) -> EndpointResult<()> {
-        let (mut conn, table) = self.connect().await?;
-        let Some(key) = self.key_of_dn(&table, id) else {
-            return Err(EndpointError::Rejected(format!(
-                "the {}: no row is known for {id} (its RDN does not give the key column(s) {})",
-                self.label,
-                self.key_columns.join(", ")
-            )));
+        let (mut conn, layouts) = self.connect().await?;
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let Some((t, key)) = self.locate(client, &layouts, id).await? else {
+            return Err(self.unknown_row(id));
         };
+        let table = &layouts[t];
         let changed: Vec<&Mapped> = table
             .mapped
             .iter()
@@ -440,9 +518,8 @@ impl Destination for JdbcDestination {
         if changed.is_empty() && changed_children.is_empty() {
             return Ok(());
         }
-        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
-        let Some(row) = self.row_by_key(&tx, &table, &key, true).await? else {
+        let Some(row) = self.row_by_key(&tx, table, &key, true).await? else {
             return Err(EndpointError::Rejected(format!(
                 "the {}: table {} has no row for {id} (key {})",
                 self.label,
@@ -450,11 +527,11 @@ impl Destination for JdbcDestination {
                 key.join(",")
             )));
         };
-        let mut entry = self.entry_of(&table, id, &row)?;
+        let mut entry = self.entry_of(table, id, &row)?;
         apply_modifications(&mut entry, mods, |_| MatchingRule::CaseIgnore);
         let mut written: Vec<(&Mapped, Param)> = Vec::new();
         for m in changed {
-            written.push((m, self.column_value(&table, m, entry.values(&m.attribute))?));
+            written.push((m, self.column_value(table, m, entry.values(&m.attribute))?));
         }
         let sets: Vec<String> = written
             .iter()
@@ -468,44 +545,41 @@ impl Destination for JdbcDestination {
         let result = if written.is_empty() { Ok(0) } else { tx.execute(&sql, &params).await };
         let result = match result {
             Ok(_) => {
-                self.write_children(&tx, &table, &key, &entry, Some(&changed_children)).await?;
+                self.write_children(&tx, table, &key, &entry, Some(&changed_children)).await?;
                 tx.commit().await.map_err(|e| self.pg(e))
             }
             Err(e) => {
                 drop(tx);
                 let err = self.pg(e);
                 let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
-                return Err(self.explain(client, &table, &written, err).await);
+                return Err(self.explain(client, table, &written, err).await);
             }
         };
         result?;
         let new_key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
         if new_key.as_ref() != Some(&key) {
-            self.remember(id, new_key.as_ref());
+            self.remember(id, new_key.map(|k| (t, k)));
         }
         Ok(())
     }
 
     async fn rename(&self, id: &str, new_dn: &str) -> EndpointResult<String> {
-        let (conn, table) = self.connect().await?;
-        let Some(old) = self.key_of_dn(&table, id) else {
+        let (mut conn, layouts) = self.connect().await?;
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let Some((t, old)) = self.locate(client, &layouts, id).await? else {
             return Err(EndpointError::Rejected(format!("the {}: no row is known for {id}", self.label)));
         };
-        let new = match Dn::parse(new_dn).ok().and_then(|d| {
-            let rdn = d.rdn()?.clone();
-            table.key_columns().map(|m| rdn.get(&m.attribute).map(str::to_string)).collect::<Option<Key>>()
-        }) {
+        let table = &layouts[t];
+        let new = match Dn::parse(new_dn).ok().and_then(|d| Self::key_from_rdn(table, &d)) {
             Some(new) if new != old => {
                 // The child rows move with the key: read, deleted, and written again under the new key, in the
                 // transaction that changes the key (whatever the foreign keys' ON UPDATE says).
-                let mut conn = conn;
-                let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
                 let tx = client.transaction().await.map_err(|e| self.pg(e))?;
-                let current = match self.row_by_key(&tx, &table, &old, true).await? {
-                    Some(row) => self.entry_of(&table, id, &row)?,
+                let current = match self.row_by_key(&tx, table, &old, true).await? {
+                    Some(row) => self.entry_of(table, id, &row)?,
                     None => Entry::new(id),
                 };
-                self.delete_children(&tx, &table, &old).await?;
+                self.delete_children(&tx, table, &old).await?;
                 let n = table.keys.len();
                 let sets: Vec<String> = table
                     .key_columns()
@@ -523,31 +597,28 @@ impl Destination for JdbcDestination {
                         self.label, table.display
                     )));
                 }
-                self.write_children(&tx, &table, &new, &current, None).await?;
+                self.write_children(&tx, table, &new, &current, None).await?;
                 tx.commit().await.map_err(|e| self.pg(e))?;
                 new
             }
             _ => old,
         };
         self.remember(id, None);
-        self.remember(new_dn, Some(&new));
+        self.remember(new_dn, Some((t, new)));
         Ok(new_dn.to_string())
     }
 
     async fn delete(&self, id: &str) -> EndpointResult<()> {
-        let (mut conn, table) = self.connect().await?;
-        let Some(key) = self.key_of_dn(&table, id) else {
-            return Err(EndpointError::Rejected(format!(
-                "the {}: no row is known for {id} (its RDN does not give the key column(s) {})",
-                self.label,
-                self.key_columns.join(", ")
-            )));
+        let (mut conn, layouts) = self.connect().await?;
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let Some((t, key)) = self.locate(client, &layouts, id).await? else {
+            return Err(self.unknown_row(id));
         };
+        let table = &layouts[t];
         let sql = format!("DELETE FROM {} WHERE {}", table.qualified, table.key_condition(1));
         let params: Vec<&(dyn ToSql + Sync)> = key.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
-        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
-        self.delete_children(&tx, &table, &key).await?;
+        self.delete_children(&tx, table, &key).await?;
         let done = tx.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
         tx.commit().await.map_err(|e| self.pg(e))?;
         self.remember(id, None);
@@ -562,18 +633,78 @@ impl Destination for JdbcDestination {
         Ok(())
     }
 
-    async fn stream(&self, _attrs: &[String], _tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
-        Err(EndpointError::Config(format!(
-            "the {} cannot list its rows as entries yet (resync --deleteMissingEntries needs that)",
-            self.label
-        )))
+    /// Every row of every table, read through a cursor (memory stays flat), as an entry: named as this process
+    /// last saw it (a row correlated, read or written by this resync has the DN the pipe gave it), else by its
+    /// key columns' attributes below the table's base-dn, with the table's object classes.
+    async fn stream(&self, _attrs: &[String], tx: mpsc::Sender<EndpointResult<Entry>>) -> EndpointResult<()> {
+        if let Some(t) = self.tables.iter().find(|t| t.base_dn.is_none()) {
+            return Err(EndpointError::Config(format!(
+                "the {} cannot list the rows of table {} as entries without a base-dn for them (resync \
+                 --deleteMissingEntries needs that): set base-dn{}",
+                self.label,
+                t.display(),
+                if t.default { String::new() } else { format!(":{}:DN", t.table) }
+            )));
+        }
+        // The DN of each row this process has seen.
+        let seen: HashMap<At, String> = match self.keys.lock() {
+            Ok(keys) => keys.values().map(|(at, dn)| (at.clone(), dn.clone())).collect(),
+            Err(_) => HashMap::new(),
+        };
+        let (mut conn, layouts) = self.connect().await?;
+        let client = conn.client.as_mut().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        for (t, (spec, layout)) in self.tables.iter().zip(layouts.iter()).enumerate() {
+            let Some(base) = &spec.base_dn else { continue };
+            let txn = client.transaction().await.map_err(|e| self.pg(e))?;
+            txn.batch_execute(&format!("DECLARE ferrosync_rows NO SCROLL CURSOR FOR {}", layout.select))
+                .await
+                .map_err(|e| self.pg(e))?;
+            let classes: Vec<Value> = spec.object_classes.iter().map(|c| Value::from(c.as_str())).collect();
+            let with_classes = !classes.is_empty() && layout.mapped("objectClass").is_none();
+            loop {
+                let rows =
+                    txn.query(&format!("FETCH {FETCH} FROM ferrosync_rows"), &[]).await.map_err(|e| self.pg(e))?;
+                for r in &rows {
+                    let mut e = self.entry_of(layout, "", r)?;
+                    let key: Key =
+                        layout.key_columns().map(|m| e.first_text(&m.attribute).unwrap_or_default()).collect();
+                    let at = (t, key);
+                    e.dn = match seen.get(&at) {
+                        Some(dn) => dn.clone(),
+                        None => {
+                            let dn = crate::sql::dn_of_key(layout, base, &at.1);
+                            self.remember(&dn, Some(at));
+                            dn
+                        }
+                    };
+                    if with_classes {
+                        e.set("objectClass", classes.clone());
+                    }
+                    if tx.send(Ok(e)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                if rows.len() < FETCH {
+                    break;
+                }
+            }
+            txn.commit().await.map_err(|e| self.pg(e))?;
+        }
+        Ok(())
     }
 
-    /// Attributes without a column-map are not written: the diff sees them as the mapped entry has them.
+    /// Attributes without a column-map in the entry's table are not written: the diff sees them as the mapped
+    /// entry has them.
     fn prepare_diff(&self, mapped: &Entry, existing: &mut Entry) {
+        let tables: Vec<&DestinationTable> = match self.table_of_entry(mapped) {
+            Ok(t) => vec![&self.tables[t]],
+            Err(_) => self.tables.iter().collect(),
+        };
         let mapped_attr = |a: &str| {
-            self.maps.iter().any(|m| m.attribute.eq_ignore_ascii_case(a))
-                || self.children.iter().any(|c| c.attribute.eq_ignore_ascii_case(a))
+            tables.iter().any(|t| {
+                t.column_maps.iter().any(|m| m.attribute.eq_ignore_ascii_case(a))
+                    || t.child_tables.iter().any(|c| c.attribute.eq_ignore_ascii_case(a))
+            })
         };
         for attr in mapped.attributes() {
             if !mapped_attr(&attr.name) {

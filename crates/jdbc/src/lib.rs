@@ -1,5 +1,5 @@
 //! Relational databases as sync endpoints. The sync destination (`create-sync-destination --type jdbc` on a `jdbc` external
-//! server): a PostgreSQL table, one row per entry, declared with dsconfig instead of a Server SDK extension.
+//! server): PostgreSQL tables (by object class), one row per entry, declared with dsconfig instead of a Server SDK extension.
 //!
 //! * **Mapping**: `column-map: ATTRIBUTE:COLUMN` writes a destination attribute to a column; a multi-valued
 //!   attribute needs an array column (`text[]`, ...), a scalar column takes one value (more is refused, naming
@@ -20,7 +20,12 @@
 //!   parameters (as text, cast to the column's type by the server), identifiers always quoted.
 //! * **Child tables**: `child-table-map` writes a multi-valued attribute as one child row per value, in the
 //!   transaction of the row's write (only the values that changed); renames move the child rows, deletes delete them.
-//! * **Not yet**: listing the table (`resync --deleteMissingEntries`), several tables by object class.
+//! * **Tables by object class**: `object-class-table-map: OBJECTCLASS:TABLE` sends an entry to the table of the
+//!   first map value naming one of its classes (else to `table`); that table's `key-column`, `column-map`,
+//!   `child-table-map` and `base-dn` values start with `TABLE:`. A DN's row is found in the table whose key
+//!   columns' attributes make its RDN (of several, the one whose base-dn is its parent, else the first that has it).
+//! * **Listing** (`resync --deleteMissingEntries`, with a `base-dn` for every table): every row through a cursor,
+//!   named as this process last saw it, else by its key below the base-dn, with its table's object classes.
 //!
 //! The sync source ([`JdbcSource`], [`JdbcDetector`]): one entry per row (DN: the key columns' attributes as the
 //! RDN below `base-dn`), multi-valued attributes from array columns or child tables (`child-table-map`), changes

@@ -17,7 +17,7 @@ use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::SecretBox;
 use ferrosync::settings::JdbcSourceSettings;
 use ferrosync::store::ServerRoot;
-use ferrosync::syntax::{Dn, Filter, Rdn};
+use ferrosync::syntax::{Dn, Filter};
 
 use crate::db::{cfg, Db};
 use crate::sql::{quote, values_at, Layout, Table};
@@ -83,13 +83,7 @@ impl Tables {
 
     /// The DN of the row whose key is `key`: the key columns' attributes make the RDN, below the base DN.
     fn dn_of_key(&self, table: &Table, key: &[String]) -> String {
-        let mut avas = table.key_columns().zip(key);
-        let Some((m, v)) = avas.next() else { return self.settings.base_dn.to_string() };
-        let mut rdn = Rdn::new(m.attribute.clone(), v.clone());
-        for (m, v) in avas {
-            rdn = rdn.with(m.attribute.clone(), v.clone());
-        }
-        self.settings.base_dn.child(rdn).to_string()
+        crate::sql::dn_of_key(table, &self.settings.base_dn, key)
     }
 
     /// The key of the row whose entry is `dn`, when `dn` is an entry of this table.

@@ -4,6 +4,7 @@
 
 use ferrosync::entry::Value;
 use ferrosync::settings::{ChildTableMap, ColumnMap};
+use ferrosync::syntax::{Dn, Rdn};
 
 /// `name` as a quoted SQL identifier (`"a""b"` for `a"b`).
 pub fn quote(name: &str) -> String {
@@ -55,6 +56,17 @@ pub fn values_at(row: &tokio_postgres::Row, i: usize, array: bool) -> Result<Vec
         let v: Option<String> = row.try_get(i)?;
         v.into_iter().map(Value::from).collect()
     })
+}
+
+/// The DN of the row of `table` whose key is `key`: the key columns' attributes make the RDN, below `base`.
+pub fn dn_of_key(table: &Table, base: &Dn, key: &[String]) -> String {
+    let mut avas = table.key_columns().zip(key);
+    let Some((m, v)) = avas.next() else { return base.to_string() };
+    let mut rdn = Rdn::new(m.attribute.clone(), v.clone());
+    for (m, v) in avas {
+        rdn = rdn.with(m.attribute.clone(), v.clone());
+    }
+    base.child(rdn).to_string()
 }
 
 /// The catalog query for a table's columns: name, type, element type of arrays.

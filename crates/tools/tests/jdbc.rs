@@ -266,3 +266,188 @@ async fn a_multi_valued_attribute_in_a_child_table_follows_adds_removals_renames
     .await;
     drop(server);
 }
+
+/// The members and description of group `name` in table `groups`.
+async fn group(client: &Client, schema: &str, name: &str) -> Option<(Option<Vec<String>>, Option<String>)> {
+    let sql = format!("SELECT members, description FROM \"{schema}\".groups WHERE group_name = $1");
+    client.query_opt(&sql, &[&name]).await.unwrap().map(|r| (r.get(0), r.get(1)))
+}
+
+/// The sorted members of group `name`, in lower case.
+async fn members(client: &Client, schema: &str, name: &str) -> Vec<String> {
+    let mut m: Vec<String> = group(client, schema, name)
+        .await
+        .and_then(|g| g.0)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.to_lowercase())
+        .collect();
+    m.sort();
+    m
+}
+
+/// People to the `people` table and groups to a `groups` table of the same destination (object-class-table-map),
+/// by resync and in real time; an entry of a class no table takes fails naming its classes;
+/// `resync --deleteMissingEntries` deletes the rows of both tables that no source entry has, and only those.
+#[tokio::test(flavor = "multi_thread")]
+async fn people_and_groups_go_to_their_tables_by_object_class() {
+    let (db, schema) = table("jdbcoc").await;
+    db.batch_execute(&format!(
+        "CREATE TABLE \"{schema}\".groups (group_name text PRIMARY KEY, members text[], description text)"
+    ))
+    .await
+    .unwrap();
+    let s = Scenario::new("jdbcoc").await;
+    s.dsconfig(&batch(&schema, "db", "pj", MAPS));
+    let g = format!("{schema}.groups");
+    s.dsconfig(&format!(
+        "dsconfig set-sync-destination-prop --destination-name db --add object-class-table-map:inetOrgPerson:{schema}.people \
+         --add object-class-table-map:groupOfNames:{g} \
+         --add key-column:{g}:group_name --add column-map:{g}:cn:group_name --add column-map:{g}:member:members \
+         --add column-map:{g}:description:description --add base-dn:ou=people,BASE --add base-dn:{g}:ou=groups,BASE\n\
+         dsconfig create-sync-class --pipe-name pj --class-name groups --set include-base-dn:ou=groups,BASE \
+         --set \"include-filter:(objectClass=groupOfNames)\" --set destination-correlation-attributes:dn\n"
+    ));
+    let ja = s.add_person("ja", &[]).await;
+    let jb = s.add_person("jb", &[]).await;
+    let add_group = |cn: &'static str, members: Vec<String>| {
+        let dn = s.dn(&format!("cn={cn},ou=groups"));
+        let mut attrs = vec![("objectClass", "groupOfNames".to_string()), ("cn", cn.to_string())];
+        attrs.extend(members.into_iter().map(|m| ("member", m)));
+        let e = util::scenario::entry(&dn, &attrs.iter().map(|(a, v)| (*a, v.as_str())).collect::<Vec<_>>());
+        let src = &s.src;
+        async move {
+            src.add(&e).await.unwrap();
+            dn
+        }
+    };
+    let g1 = add_group("g1", vec![ja.clone()]).await;
+    let g2 = add_group("g2", vec![ja.clone(), jb.clone()]).await;
+
+    let out = s.root.run("resync", &["--pipe-name", "pj"]);
+    let text = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    out.ok();
+    assert!(row(&db, &schema, "ja").await.is_some() && row(&db, &schema, "jb").await.is_some(), "{text}");
+    assert_eq!(members(&db, &schema, "g1").await, [ja.to_lowercase()], "{text}");
+    let mut both = vec![ja.to_lowercase(), jb.to_lowercase()];
+    both.sort();
+    assert_eq!(members(&db, &schema, "g2").await, both);
+    let people: i64 = db.query_one(&format!("SELECT count(*) FROM \"{schema}\".people"), &[]).await.unwrap().get(0);
+    assert_eq!(people, 2, "the groups are not rows of the people table");
+    let out = s.root.run("resync", &["--pipe-name", "pj"]).ok();
+    assert!(out.contains("4 entries were in-sync"), "both tables are compared: {out}");
+
+    // --deleteMissingEntries: rows no source entry has go, from both tables; a dry run only says so.
+    db.batch_execute(&format!(
+        "INSERT INTO \"{schema}\".people (user_id, full_name) VALUES ('stray', 'Stray Row');
+         INSERT INTO \"{schema}\".groups (group_name) VALUES ('oldgroup');"
+    ))
+    .await
+    .unwrap();
+    let out = s.root.run("resync", &["--pipe-name", "pj", "--deleteMissingEntries", "--dry-run"]).ok();
+    assert!(row(&db, &schema, "stray").await.is_some() && group(&db, &schema, "oldgroup").await.is_some(), "{out}");
+    let out = s.root.run("resync", &["--pipe-name", "pj", "--deleteMissingEntries"]);
+    let text = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    out.ok();
+    assert!(row(&db, &schema, "stray").await.is_none(), "the stray person row is deleted:\n{text}");
+    assert!(group(&db, &schema, "oldgroup").await.is_none(), "the stray group row is deleted:\n{text}");
+    assert!(row(&db, &schema, "ja").await.is_some() && row(&db, &schema, "jb").await.is_some(), "{text}");
+    assert!(group(&db, &schema, "g1").await.is_some() && group(&db, &schema, "g2").await.is_some(), "{text}");
+
+    // Real time: a new process finds each row's table from the DN (the RDN's attribute is the key's).
+    s.root.run("realtime-sync", &["set-startpoint", "--pipe-name", "pj", "--end-of-changelog"]).ok();
+    s.root.run("realtime-sync", &["start", "--pipe-name", "pj"]).ok();
+    let server = ServerGuard::start(&s.root);
+    s.src
+        .modify(
+            &g1,
+            &[
+                Modification::Add("member".into(), vec![Value::from(jb.as_str())]),
+                Modification::Replace("description".into(), vec![Value::from("the first")]),
+            ],
+        )
+        .await
+        .unwrap();
+    eventually("the group modify reaches the groups table", WAIT, || async {
+        group(&db, &schema, "g1").await.is_some_and(|g| g.1.as_deref() == Some("the first"))
+    })
+    .await;
+    assert_eq!(members(&db, &schema, "g1").await, both);
+    let g3 = add_group("g3", vec![jb.clone()]).await;
+    s.src.delete(&g2).await.unwrap();
+    s.src.modify(&ja, &[Modification::Replace("sn".into(), vec![Value::from("Moved")])]).await.unwrap();
+    eventually("the add, delete and person modify reach their tables", WAIT, || async {
+        group(&db, &schema, "g3").await.is_some()
+            && group(&db, &schema, "g2").await.is_none()
+            && row(&db, &schema, "ja").await.is_some_and(|r| r.1.as_deref() == Some("Moved"))
+    })
+    .await;
+    drop(server);
+    let _ = g3;
+
+    // Without a table for other classes, an entry whose classes no object-class-table-map names fails, naming
+    // them; the groups still go to their table.
+    let (db2, schema2) = table("jdbcoc2").await;
+    db2.batch_execute(&format!(
+        "CREATE TABLE \"{schema2}\".groups (group_name text PRIMARY KEY, members text[], description text)"
+    ))
+    .await
+    .unwrap();
+    let g = format!("{schema2}.groups");
+    s.dsconfig(&format!(
+        "dsconfig create-sync-destination --destination-name onlygroups --type jdbc --set server:pg-db \
+         --set object-class-table-map:groupOfNames:{g} --set key-column:{g}:group_name \
+         --set column-map:{g}:cn:group_name --set column-map:{g}:member:members\n\
+         dsconfig create-sync-pipe --pipe-name pg2 --set sync-source:src --set sync-destination:onlygroups\n\
+         dsconfig create-sync-class --pipe-name pg2 --class-name all --set include-base-dn:BASE \
+         --set destination-correlation-attributes:dn\n"
+    ));
+    let out = s.root.run("resync", &["--pipe-name", "pg2"]);
+    let text = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    assert!(
+        text.contains(&format!("{ja} has the object classes"))
+            && text.contains("none of which object-class-table-map maps to a table (it maps groupOfNames)"),
+        "{text}"
+    );
+    assert!(group(&db2, &schema2, "g1").await.is_some(), "the groups are written: {text}");
+    let out = s.root.run("resync", &["--pipe-name", "pg2", "--deleteMissingEntries"]);
+    let err = out.fails();
+    assert!(err.contains("--deleteMissingEntries needs a sync destination that can list its entries"), "{err}");
+}
+
+/// `resync --deleteMissingEntries` when the key is not the RDN's attribute: a row the resync correlated is named
+/// by the DN the pipe gave it, so it stays; a row no source entry has goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_missing_entries_keeps_rows_whose_key_is_not_the_rdn() {
+    let (db, schema) = table("jdbcdm").await;
+    db.batch_execute(&format!("ALTER TABLE \"{schema}\".people ALTER COLUMN employee_no SET NOT NULL;
+         ALTER TABLE \"{schema}\".people DROP CONSTRAINT people_pkey; ALTER TABLE \"{schema}\".people ADD PRIMARY KEY (employee_no)"))
+        .await
+        .unwrap();
+    let s = Scenario::new("jdbcdm").await;
+    let text = batch(&schema, "db", "pj", MAPS).replace("--set key-column:user_id", "--set key-column:employee_no");
+    s.dsconfig(&text);
+    s.dsconfig(&format!(
+        "dsconfig set-sync-destination-prop --destination-name db --set base-dn:ou=people,BASE \
+         --set object-class-table-map:inetOrgPerson:{schema}.people\n\
+         dsconfig set-sync-class-prop --pipe-name pj --class-name people --set destination-correlation-attributes:employeeNumber\n"
+    ));
+    s.add_person("ka", &[("employeeNumber", "5")]).await;
+    s.add_person("kb", &[("employeeNumber", "6")]).await;
+    s.root.run("resync", &["--pipe-name", "pj"]).ok();
+    db.execute(
+        &format!("INSERT INTO \"{schema}\".people (user_id, full_name, employee_no) VALUES ('gone', 'Gone', 99)"),
+        &[],
+    )
+    .await
+    .unwrap();
+    let out = s.root.run("resync", &["--pipe-name", "pj", "--deleteMissingEntries"]);
+    let text = format!("{}{}{}", out.stdout(), out.stderr(), s.log());
+    out.ok();
+    assert!(
+        row(&db, &schema, "ka").await.is_some() && row(&db, &schema, "kb").await.is_some(),
+        "live rows stay:\n{text}"
+    );
+    assert!(row(&db, &schema, "gone").await.is_none(), "the row without a source entry goes:\n{text}");
+    assert!(text.contains("deleted 1,"), "one row deleted:\n{text}");
+}

@@ -286,31 +286,48 @@ const JDBC_DESTINATION: &[P] = &[
     P::new(
         "table",
         String,
-        "The table that holds the entries, as TABLE or SCHEMA.TABLE (schema public when not given).",
+        "The table that holds the entries, as TABLE or SCHEMA.TABLE (schema public when not given): every entry \
+         when there is no object-class-table-map, else those whose object classes it does not map to another table.",
+    ),
+    P::new(
+        "object-class-table-map",
+        String,
+        "OBJECTCLASS:TABLE: the entries of an object class go to that table (inetOrgPerson:hr.people, \
+         groupOfNames:hr.groups); an entry goes to the table of the first class it has, in the order given here. The \
+         key-column, column-map, child-table-map and base-dn values of such a table start with TABLE: \
+         (hr.groups:cn:group_name); values without it are for the table property's table.",
     )
-    .required(),
+    .multi(),
     P::new(
         "key-column",
         String,
-        "The column(s) that identify a row (its primary key, say); each must be mapped by a column-map. An entry's \
-         DN gives the key when its RDN attribute maps to the (single) key column; correlation on dn uses the key.",
+        "COLUMN, or TABLE:COLUMN: the column(s) that identify a row (its primary key, say); each must be mapped by a \
+         column-map. An entry's DN gives the key when its RDN attribute maps to the (single) key column; \
+         correlation on dn uses the key.",
     )
-    .multi()
-    .required(),
+    .multi(),
     P::new(
         "column-map",
         String,
-        "ATTRIBUTE:COLUMN: the destination attribute written to the column (a multi-valued attribute needs an array \
-         column). Attributes without a column-map are not written.",
+        "ATTRIBUTE:COLUMN, or TABLE:ATTRIBUTE:COLUMN: the destination attribute written to the column (a \
+         multi-valued attribute needs an array column). Attributes without a column-map are not written.",
     )
-    .multi()
-    .required(),
+    .multi(),
     P::new(
         "child-table-map",
         String,
-        "ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN: a multi-valued attribute written to a child table, one row \
-         per value (telephoneNumber:hr.phones:employee_login:number); PARENT-KEY-COLUMNS (comma-separated, in \
-         key-column order) hold the parent row's key. Its rows are written in the same transaction as the row.",
+        "ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN (prefixed with PARENT-TABLE: for a table of \
+         object-class-table-map): a multi-valued attribute written to a child table, one row per value \
+         (telephoneNumber:hr.phones:employee_login:number); PARENT-KEY-COLUMNS (comma-separated, in key-column order) \
+         hold the parent row's key. Its rows are written in the same transaction as the row.",
+    )
+    .multi(),
+    P::new(
+        "base-dn",
+        String,
+        "DN, or TABLE:DN: the DN below which the table's rows are entries, named by the attributes of the key \
+         columns (uid=jdoe,ou=people,dc=example,dc=com). With a base-dn for every table the destination can list \
+         its rows, which resync --deleteMissingEntries needs.",
     )
     .multi(),
     P::new(

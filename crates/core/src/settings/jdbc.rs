@@ -94,19 +94,42 @@ pub struct ColumnMap {
     pub column: String,
 }
 
-/// A `jdbc` sync destination: one table, one row per entry.
+/// A `jdbc` sync destination: one or more tables (by object class), one row per entry.
 #[derive(Clone, Debug)]
 pub struct JdbcDestinationSettings {
     pub name: String,
     pub label: String,
     pub server: String,
-    /// The table's schema (`public` when `table` names none).
+    /// The tables: `table` (the default) first when it is set, then the tables of `object-class-table-map` in
+    /// the order they are first named.
+    pub tables: Vec<DestinationTable>,
+    /// The `object-class-table-map` values in their order: an object class and the index of its table.
+    pub routes: Vec<(String, usize)>,
+}
+
+/// A table of a `jdbc` sync destination and its mapping.
+#[derive(Clone, Debug)]
+pub struct DestinationTable {
+    /// The table's schema (`public` when the table is named without one).
     pub schema: String,
     pub table: String,
     pub key_columns: Vec<String>,
     pub column_maps: Vec<ColumnMap>,
     /// Multi-valued attributes written to child tables, one row per value.
     pub child_tables: Vec<ChildTableMap>,
+    /// The object classes whose entries go to this table (`object-class-table-map`, in its order).
+    pub object_classes: Vec<String>,
+    /// Whether this is the `table` property's table: entries no `object-class-table-map` class routes elsewhere.
+    pub default: bool,
+    /// The DN below which the table's rows are entries (RDN: the key columns' attributes), for listing.
+    pub base_dn: Option<Dn>,
+}
+
+impl DestinationTable {
+    /// `schema.table`, for messages.
+    pub fn display(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
 }
 
 /// `TABLE` or `SCHEMA.TABLE` as (schema, table), schema `public` when not given.
@@ -140,39 +163,66 @@ impl TableMapping {
         let maps = r.texts("column-map")?;
         let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
         let (schema, table) = schema_table(&table, "table", &invalid)?;
-        let mut column_maps: Vec<ColumnMap> = Vec::new();
+        let mut t = TableMapping { schema, table, key_columns, column_maps: Vec::new() };
         for m in &maps {
             let (attribute, column) = m
                 .split_once(':')
                 .map(|(a, c)| (a.trim(), c.trim()))
                 .filter(|(a, c)| !a.is_empty() && !c.is_empty())
                 .ok_or_else(|| invalid(format!("column-map '{m}' is not ATTRIBUTE:COLUMN")))?;
-            if let Some(other) = column_maps.iter().find(|c| c.attribute.eq_ignore_ascii_case(attribute)) {
+            t.add_column_map(attribute, column, "", &invalid)?;
+        }
+        t.check_keys("", &invalid)?;
+        Ok(t)
+    }
+
+    /// Adds the column-map of `attribute` to `column`; `of` names the table in messages (` of table T`, or
+    /// nothing for the only table).
+    fn add_column_map(
+        &mut self,
+        attribute: &str,
+        column: &str,
+        of: &str,
+        invalid: &dyn Fn(String) -> SettingsError,
+    ) -> Result<(), SettingsError> {
+        if let Some(other) = self.column_maps.iter().find(|c| c.attribute.eq_ignore_ascii_case(attribute)) {
+            return Err(invalid(format!(
+                "column-map{of}: attribute '{attribute}' is mapped twice (to '{}' and '{column}')",
+                other.column
+            )));
+        }
+        if let Some(other) = self.column_maps.iter().find(|c| c.column == column) {
+            return Err(invalid(format!(
+                "column-map{of}: column '{column}' is mapped twice (from '{}' and '{attribute}')",
+                other.attribute
+            )));
+        }
+        self.column_maps.push(ColumnMap { attribute: attribute.to_string(), column: column.to_string() });
+        Ok(())
+    }
+
+    /// Every key column is the column of a column-map.
+    fn check_keys(&self, of: &str, invalid: &dyn Fn(String) -> SettingsError) -> Result<(), SettingsError> {
+        if self.key_columns.is_empty() {
+            return Err(invalid(if of.is_empty() {
+                "it has no key-column".into()
+            } else {
+                format!(
+                    "table {}.{} has no key-column (--add key-column:{}:COLUMN)",
+                    self.schema, self.table, self.table
+                )
+            }));
+        }
+        for k in &self.key_columns {
+            if !self.column_maps.iter().any(|c| &c.column == k) {
+                let prefix = if of.is_empty() { String::new() } else { format!("{}.{}:", self.schema, self.table) };
                 return Err(invalid(format!(
-                    "column-map: attribute '{attribute}' is mapped twice (to '{}' and '{column}')",
-                    other.column
+                    "key-column '{k}'{of} is not the column of any column-map (map an attribute to it: \
+                     --add column-map:{prefix}ATTRIBUTE:{k})"
                 )));
             }
-            if let Some(other) = column_maps.iter().find(|c| c.column == column) {
-                return Err(invalid(format!(
-                    "column-map: column '{column}' is mapped twice (from '{}' and '{attribute}')",
-                    other.attribute
-                )));
-            }
-            column_maps.push(ColumnMap { attribute: attribute.to_string(), column: column.to_string() });
         }
-        if key_columns.is_empty() {
-            return Err(invalid("it has no key-column".into()));
-        }
-        for k in &key_columns {
-            if !column_maps.iter().any(|c| &c.column == k) {
-                return Err(invalid(format!(
-                    "key-column '{k}' is not the column of any column-map (map an attribute to it: \
-                     --add column-map:ATTRIBUTE:{k})"
-                )));
-            }
-        }
-        Ok(TableMapping { schema, table, key_columns, column_maps })
+        Ok(())
     }
 }
 
@@ -190,54 +240,214 @@ fn child_table_maps(
                 "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
             )));
         };
-        let parent_key_columns: Vec<String> =
-            parents.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
-        if attribute.is_empty() || value.is_empty() || parent_key_columns.is_empty() {
-            return Err(invalid(format!(
-                "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN"
-            )));
-        }
-        if parent_key_columns.len() != t.key_columns.len() {
-            return Err(invalid(format!(
-                "child-table-map '{m}' names {} parent key column(s), but the table has {} key-column(s) ({})",
-                parent_key_columns.len(),
-                t.key_columns.len(),
-                t.key_columns.join(", ")
-            )));
-        }
-        if t.column_maps.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
-            || child_tables.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
-        {
-            return Err(invalid(format!("child-table-map '{m}': attribute '{attribute}' is mapped twice")));
-        }
-        let (schema, table) = schema_table(table, "child-table-map", &invalid)?;
-        child_tables.push(ChildTableMap {
-            attribute: attribute.to_string(),
-            schema,
-            table,
-            parent_key_columns,
-            value_column: value.to_string(),
-        });
+        child_tables.push(child_table_map(m, [attribute, table, parents, value], t, &child_tables, invalid)?);
     }
     Ok(child_tables)
 }
 
+/// One `child-table-map` value `m`, split into its four parts, of table `t` (which has the child tables `known`).
+fn child_table_map(
+    m: &str,
+    [attribute, table, parents, value]: [&str; 4],
+    t: &TableMapping,
+    known: &[ChildTableMap],
+    invalid: &dyn Fn(String) -> SettingsError,
+) -> Result<ChildTableMap, SettingsError> {
+    let parent_key_columns: Vec<String> =
+        parents.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+    if attribute.is_empty() || value.is_empty() || parent_key_columns.is_empty() {
+        return Err(invalid(format!("child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN")));
+    }
+    if parent_key_columns.len() != t.key_columns.len() {
+        return Err(invalid(format!(
+            "child-table-map '{m}' names {} parent key column(s), but table {}.{} has {} key-column(s) ({})",
+            parent_key_columns.len(),
+            t.schema,
+            t.table,
+            t.key_columns.len(),
+            t.key_columns.join(", ")
+        )));
+    }
+    if t.column_maps.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
+        || known.iter().any(|c| c.attribute.eq_ignore_ascii_case(attribute))
+    {
+        return Err(invalid(format!("child-table-map '{m}': attribute '{attribute}' is mapped twice")));
+    }
+    let (schema, table) = schema_table(table, "child-table-map", &invalid)?;
+    Ok(ChildTableMap {
+        attribute: attribute.to_string(),
+        schema,
+        table,
+        parent_key_columns,
+        value_column: value.to_string(),
+    })
+}
+
+/// A destination table as it is being read: its mapping, child tables, classes and base DN.
+struct TableBeingRead {
+    t: TableMapping,
+    children: Vec<ChildTableMap>,
+    classes: Vec<String>,
+    default: bool,
+    base_dn: Option<Dn>,
+}
+
 impl JdbcDestinationSettings {
+    /// The settings. `table` names the default table; `object-class-table-map: OBJECTCLASS:TABLE` sends the
+    /// entries of a class to another table, whose `key-column`, `column-map`, `child-table-map` and `base-dn`
+    /// values start with `TABLE:` (values without the prefix are the default table's).
     pub fn read(r: &Reader) -> Result<Self, SettingsError> {
+        // Every property is read before any is checked.
         let server = r.required_text("server")?;
+        let default = r.text("table")?;
+        let class_maps = r.texts("object-class-table-map")?;
+        let key_columns = r.texts("key-column")?;
+        let column_maps = r.texts("column-map")?;
         let child_maps = r.texts("child-table-map")?;
-        let t = TableMapping::read(r)?;
+        let base_dns = r.texts("base-dn")?;
         let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
-        let child_tables = child_table_maps(&child_maps, &t, &invalid)?;
+        let new_table = |schema: String, table: String, default: bool| TableBeingRead {
+            t: TableMapping { schema, table, key_columns: Vec::new(), column_maps: Vec::new() },
+            children: Vec::new(),
+            classes: Vec::new(),
+            default,
+            base_dn: None,
+        };
+        let mut tables: Vec<TableBeingRead> = Vec::new();
+        let mut routes: Vec<(String, usize)> = Vec::new();
+        if let Some(t) = &default {
+            let (schema, table) = schema_table(t, "table", &invalid)?;
+            tables.push(new_table(schema, table, true));
+        }
+        for m in &class_maps {
+            let (class, table) = m
+                .split_once(':')
+                .map(|(c, t)| (c.trim(), t.trim()))
+                .filter(|(c, t)| !c.is_empty() && !t.is_empty())
+                .ok_or_else(|| invalid(format!("object-class-table-map '{m}' is not OBJECTCLASS:TABLE")))?;
+            if tables.iter().any(|t| t.classes.iter().any(|c| c.eq_ignore_ascii_case(class))) {
+                return Err(invalid(format!("object-class-table-map: object class '{class}' is mapped twice")));
+            }
+            let (schema, table) = schema_table(table, "object-class-table-map", &invalid)?;
+            let i = match tables.iter().position(|t| t.t.schema == schema && t.t.table == table) {
+                Some(i) => i,
+                None => {
+                    tables.push(new_table(schema, table, false));
+                    tables.len() - 1
+                }
+            };
+            tables[i].classes.push(class.to_string());
+            routes.push((class.to_string(), i));
+        }
+        if tables.is_empty() {
+            return Err(invalid(
+                "it has no table: set table (the table of every entry), or object-class-table-map \
+                 (OBJECTCLASS:TABLE) for each object class"
+                    .into(),
+            ));
+        }
+        // Messages name the table unless it is the only one, the table property's.
+        let several = tables.len() > 1 || !tables[0].default;
+        // The table a value is for: the one its `TABLE:` prefix names, else the default table.
+        let target = |tables: &[TableBeingRead],
+                      prefix: Option<&str>,
+                      prop: &str,
+                      value: &str|
+         -> Result<usize, SettingsError> {
+            let Some(p) = prefix else {
+                return tables.iter().position(|t| t.default).ok_or_else(|| {
+                    invalid(format!(
+                        "{prop} '{value}' names no table, and there is no table property: start it with the table \
+                         of an object-class-table-map (TABLE:{value})"
+                    ))
+                });
+            };
+            let (schema, table) = schema_table(p, prop, &invalid)?;
+            tables.iter().position(|t| t.t.schema == schema && t.t.table == table).ok_or_else(|| {
+                let names: Vec<String> = tables.iter().map(|t| format!("{}.{}", t.t.schema, t.t.table)).collect();
+                invalid(format!(
+                    "{prop} '{value}' is for table '{p}', which is neither the table property's nor one of \
+                     object-class-table-map (the tables: {})",
+                    names.join(", ")
+                ))
+            })
+        };
+        let of = |t: &TableMapping| if several { format!(" of table {}.{}", t.schema, t.table) } else { String::new() };
+        for k in &key_columns {
+            let (prefix, column) = match k.split_once(':') {
+                Some((p, c)) => (Some(p.trim()), c.trim()),
+                None => (None, k.trim()),
+            };
+            let i = target(&tables, prefix, "key-column", k)?;
+            if column.is_empty() {
+                return Err(invalid(format!("key-column '{k}' is not COLUMN or TABLE:COLUMN")));
+            }
+            tables[i].t.key_columns.push(column.to_string());
+        }
+        for m in &column_maps {
+            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
+            let (prefix, attribute, column) = match parts[..] {
+                [a, c] => (None, a, c),
+                [t, a, c] => (Some(t), a, c),
+                _ => (None, "", ""),
+            };
+            if attribute.is_empty() || column.is_empty() {
+                return Err(invalid(format!("column-map '{m}' is not ATTRIBUTE:COLUMN (or TABLE:ATTRIBUTE:COLUMN)")));
+            }
+            let i = target(&tables, prefix, "column-map", m)?;
+            let label = of(&tables[i].t);
+            tables[i].t.add_column_map(attribute, column, &label, &invalid)?;
+        }
+        for t in &tables {
+            t.t.check_keys(&of(&t.t), &invalid)?;
+        }
+        for m in &child_maps {
+            let parts: Vec<&str> = m.split(':').map(str::trim).collect();
+            let (prefix, four) = match parts[..] {
+                [a, t, p, v] => (None, [a, t, p, v]),
+                [x, a, t, p, v] => (Some(x), [a, t, p, v]),
+                _ => {
+                    return Err(invalid(format!(
+                        "child-table-map '{m}' is not ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN (or \
+                         PARENT-TABLE:ATTRIBUTE:TABLE:PARENT-KEY-COLUMNS:VALUE-COLUMN)"
+                    )))
+                }
+            };
+            let i = target(&tables, prefix, "child-table-map", m)?;
+            let c = child_table_map(m, four, &tables[i].t, &tables[i].children, &invalid)?;
+            tables[i].children.push(c);
+        }
+        for b in &base_dns {
+            // A DN's first RDN has an `=` before any `:`; a table name has none.
+            let (prefix, dn) = match b.split_once(':') {
+                Some((p, d)) if !p.contains('=') => (Some(p.trim()), d.trim()),
+                _ => (None, b.trim()),
+            };
+            let i = target(&tables, prefix, "base-dn", b)?;
+            let dn = Dn::parse(dn).map_err(|e| invalid(format!("base-dn '{b}': '{dn}' is not a valid DN: {e}")))?;
+            if tables[i].base_dn.is_some() {
+                return Err(invalid(format!("base-dn: table {} has two", tables[i].t.table)));
+            }
+            tables[i].base_dn = Some(dn);
+        }
         Ok(JdbcDestinationSettings {
             name: r.name().to_string(),
             label: r.label(),
             server,
-            schema: t.schema,
-            table: t.table,
-            key_columns: t.key_columns,
-            column_maps: t.column_maps,
-            child_tables,
+            tables: tables
+                .into_iter()
+                .map(|t| DestinationTable {
+                    schema: t.t.schema,
+                    table: t.t.table,
+                    key_columns: t.t.key_columns,
+                    column_maps: t.t.column_maps,
+                    child_tables: t.children,
+                    object_classes: t.classes,
+                    default: t.default,
+                    base_dn: t.base_dn,
+                })
+                .collect(),
+            routes,
         })
     }
 
@@ -331,14 +541,73 @@ mod tests {
         let ok =
             destination(&[base.as_slice(), &[("column-map", "uid:user_id"), ("column-map", "mail:email")]].concat())
                 .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((ok.schema.as_str(), ok.table.as_str()), ("hr", "people"));
-        assert_eq!(ok.column_maps[1], ColumnMap { attribute: "mail".into(), column: "email".into() });
+        assert_eq!(ok.tables.len(), 1);
+        let t = &ok.tables[0];
+        assert_eq!((t.schema.as_str(), t.table.as_str(), t.default), ("hr", "people", true));
+        assert_eq!(t.column_maps[1], ColumnMap { attribute: "mail".into(), column: "email".into() });
         let err = |extra: &[(&str, &str)]| {
             destination(&[base.as_slice(), extra].concat()).err().map(|e| e.to_string()).unwrap_or_default()
         };
         assert!(err(&[("column-map", "mail:email")]).contains("key-column 'user_id' is not the column of any"));
         assert!(err(&[("column-map", "uid")]).contains("column-map 'uid' is not ATTRIBUTE:COLUMN"));
         assert!(err(&[("column-map", "uid:user_id"), ("column-map", "cn:user_id")]).contains("mapped twice"));
+    }
+
+    #[test]
+    fn tables_by_object_class_take_their_values_by_prefix() {
+        let ok = destination(&[
+            ("server", "pg"),
+            ("table", "hr.people"),
+            ("key-column", "user_id"),
+            ("column-map", "uid:user_id"),
+            ("object-class-table-map", "groupOfNames:hr.groups"),
+            ("object-class-table-map", "groupOfUniqueNames:hr.groups"),
+            ("object-class-table-map", "inetOrgPerson:hr.people"),
+            ("key-column", "hr.groups:group_name"),
+            ("column-map", "hr.groups:cn:group_name"),
+            ("column-map", "hr.groups:member:members"),
+            ("column-map", "mail:mails"),
+            ("child-table-map", "hr.groups:owner:hr.owners:group_name:owner_dn"),
+            ("base-dn", "ou=people,dc=example,dc=com"),
+            ("base-dn", "hr.groups:cn=groups:x,dc=example,dc=com"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.tables.len(), 2);
+        let (people, groups) = (&ok.tables[0], &ok.tables[1]);
+        assert!(people.default && !groups.default);
+        assert_eq!(people.object_classes, ["inetOrgPerson"]);
+        assert_eq!(groups.object_classes, ["groupOfNames", "groupOfUniqueNames"]);
+        assert_eq!(people.column_maps.len(), 2);
+        assert_eq!(groups.key_columns, ["group_name"]);
+        assert_eq!(groups.column_maps[1], ColumnMap { attribute: "member".into(), column: "members".into() });
+        assert_eq!(groups.child_tables[0].table, "owners");
+        assert_eq!(people.base_dn.as_ref().map(|d| d.to_string()).as_deref(), Some("ou=people,dc=example,dc=com"));
+        assert_eq!(groups.base_dn.as_ref().map(|d| d.to_string()).as_deref(), Some("cn=groups:x,dc=example,dc=com"));
+
+        // Without `table`, every value names its table.
+        let only_classes = [
+            ("server", "pg"),
+            ("object-class-table-map", "groupOfNames:groups"),
+            ("key-column", "groups:group_name"),
+            ("column-map", "groups:cn:group_name"),
+        ];
+        let ok = destination(&only_classes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((ok.tables.len(), ok.tables[0].default, ok.tables[0].schema.as_str()), (1, false, "public"));
+        let err = |extra: &[(&str, &str)]| {
+            destination(&[only_classes.as_slice(), extra].concat()).err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        let e = err(&[("column-map", "mail:mails")]);
+        assert!(e.contains("column-map 'mail:mails' names no table, and there is no table property"), "{e}");
+        let e = err(&[("column-map", "people:mail:mails")]);
+        assert!(e.contains("is for table 'people', which is neither") && e.contains("public.groups"), "{e}");
+        let e = err(&[("object-class-table-map", "GROUPOFNAMES:other")]);
+        assert!(e.contains("object class 'GROUPOFNAMES' is mapped twice"), "{e}");
+        let e = err(&[("object-class-table-map", "person:people")]);
+        assert!(e.contains("table public.people has no key-column"), "{e}");
+        let e = err(&[("key-column", "groups:members")]);
+        assert!(e.contains("key-column 'members' of table public.groups is not the column of any column-map"), "{e}");
+        let e = destination(&[("server", "pg")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("it has no table: set table"), "{e}");
     }
 
     #[test]

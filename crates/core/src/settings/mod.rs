@@ -43,7 +43,9 @@ pub use endpoint::{
 pub use http::{
     AvailabilitySettings, HttpHandlerSettings, KeyManagerSettings, KeyStoreSettings, ServletKind, ServletSettings,
 };
-pub use jdbc::{ChildTableMap, ColumnMap, JdbcDestinationSettings, JdbcServerSettings, JdbcSourceSettings};
+pub use jdbc::{
+    ChildTableMap, ColumnMap, DestinationTable, JdbcDestinationSettings, JdbcServerSettings, JdbcSourceSettings,
+};
 pub use log::{LogPublisherKind, LogPublisherSettings};
 pub use mapping::{AttributeMappingKind, AttributeMappingSettings, DnMapSettings, JsonFieldSettings};
 pub use pipe::{
