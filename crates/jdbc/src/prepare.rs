@@ -422,36 +422,37 @@ pub async fn prepare_source(client: &Client, what: &PrepareSource) -> Result<Vec
 
     // The sync role may read the change log and the tables.
     if let Some(sync) = what.sync_role.as_ref().filter(|r| **r != role) {
-        let mut objects = vec![(log.clone(), log_display.clone(), log_schema.clone())];
-        objects.extend(
-            tables
-                .iter()
-                .map(|(t, d, _)| (format!("{}.{}", quote(&t.schema), quote(&t.table)), d.clone(), t.schema.clone())),
-        );
-        for (q, d, schema) in objects {
+        // The change log is also purged of old rows by the sync user (change-log-maximum-age).
+        let mut objects = vec![(log.clone(), log_display.clone(), log_schema.clone(), "SELECT, DELETE")];
+        objects.extend(tables.iter().map(|(t, d, _)| {
+            (format!("{}.{}", quote(&t.schema), quote(&t.table)), d.clone(), t.schema.clone(), "SELECT")
+        }));
+        for (q, d, schema, privileges) in objects {
             let has: bool = client
                 .query_one(
-                    "SELECT has_table_privilege($1, $2, 'SELECT') AND has_schema_privilege($1, $3, 'USAGE')",
-                    &[sync, &q, &schema],
+                    "SELECT (SELECT bool_and(has_table_privilege($1, $2, p)) FROM unnest(string_to_array($4, ', ')) \
+                     p) AND has_schema_privilege($1, $3, 'USAGE')",
+                    &[sync, &q, &schema, &privileges],
                 )
                 .await
                 .map_err(db(format!("cannot check the rights of role {sync} (does it exist?)")))?
                 .try_get(0)
                 .map_err(db("cannot read the rights"))?;
+            let may = if privileges.contains("DELETE") { "read and purge" } else { "read" };
             if has {
-                steps.push(Step { status: StepStatus::InPlace, text: format!("role {sync} may read {d}") });
+                steps.push(Step { status: StepStatus::InPlace, text: format!("role {sync} may {may} {d}") });
                 continue;
             }
             client
                 .batch_execute(&format!(
-                    "GRANT USAGE ON SCHEMA {} TO {s}; GRANT SELECT ON {q} TO {s}",
+                    "GRANT USAGE ON SCHEMA {} TO {s}; GRANT {privileges} ON {q} TO {s}",
                     quote(&schema),
                     s = quote(sync)
                 ))
                 .await
-                .map_err(db(format!("cannot let role {sync} read {d}")))
-                .map_err(|e| rights(&format!("role {role} may not grant SELECT on {d}: run as its owner"), e))?;
-            steps.push(Step { status: StepStatus::Changed, text: format!("granted role {sync} SELECT on {d}") });
+                .map_err(db(format!("cannot let role {sync} {may} {d}")))
+                .map_err(|e| rights(&format!("role {role} may not grant {privileges} on {d}: run as its owner"), e))?;
+            steps.push(Step { status: StepStatus::Changed, text: format!("granted role {sync} {privileges} on {d}") });
         }
     }
 

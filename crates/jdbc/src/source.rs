@@ -248,6 +248,8 @@ pub struct JdbcDetector {
     tables: Tables,
     /// The last row read by the last poll from a start point, when no change came of it: the idle start point.
     scanned: std::sync::Mutex<Option<(i64, i64)>>,
+    /// When the change log was last purged of old rows (`change-log-maximum-age`).
+    purged: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl JdbcDetector {
@@ -260,6 +262,7 @@ impl JdbcDetector {
         Ok(JdbcDetector {
             tables: Tables::from_config(config, secrets, root, name)?,
             scanned: std::sync::Mutex::new(None),
+            purged: std::sync::Mutex::new(None),
         })
     }
 
@@ -358,6 +361,37 @@ impl JdbcDetector {
             .await
             .map_err(|e| self.tables.db.pg(e))?;
         row.try_get(0).map_err(|e| self.tables.db.pg(e))
+    }
+
+    /// Deletes the change log rows up to `from` (read by this pipe) that are older than `change-log-maximum-age`,
+    /// at most every 10 minutes (every half of the age when that is shorter).
+    async fn purge(&self, client: &Client, from: i64) -> EndpointResult<()> {
+        let Some(age) = self.tables.settings.change_log_max_age else { return Ok(()) };
+        let every = (age / 2).clamp(Duration::from_secs(1), Duration::from_secs(600));
+        {
+            let Ok(mut last) = self.purged.lock() else { return Ok(()) };
+            if last.is_some_and(|t| t.elapsed() < every) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let (q, display) = self.change_log();
+        let sql = format!(
+            "DELETE FROM {q} WHERE change_number <= $1 AND change_time < clock_timestamp() - make_interval(secs => \
+             $2::text::float8)"
+        );
+        match client.execute(&sql, &[&from, &age.as_secs_f64().to_string()]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42501") => {
+                Err(EndpointError::Config(format!(
+                    "the {}: the sync user may not delete old rows of the change log table {display} \
+                 (change-log-maximum-age): GRANT DELETE ON {q} TO the user (prepare-endpoint-server --isSource does), \
+                 or set change-log-maximum-age:0 s to keep every row",
+                    self.tables.label()
+                )))
+            }
+            Err(e) => Err(self.log_error(e)),
+        }
     }
 
     /// The changes of one change log row (none when it concerns no mapped column or another table).
@@ -529,6 +563,7 @@ impl ChangeDetector for JdbcDetector {
                 _ => None,
             };
         }
+        self.purge(client, from).await?;
         Ok(changes)
     }
 

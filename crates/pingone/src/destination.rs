@@ -462,7 +462,7 @@ impl Destination for PingOneDestination {
                 (None, false) => {
                     let names: Vec<String> = list.to_vec();
                     let indexed = loop {
-                        let looked = self.index().as_mut().map(|ix| ix.lookup(&names, &raw));
+                        let looked = self.index().as_mut().map(|ix| ix.lookup(&names, &raw, user_to_entry));
                         match looked {
                             Some(Some(users)) => break Some(users),
                             // Not settled by the pages read so far: answered once the listing is over (or, when
@@ -472,7 +472,7 @@ impl Destination for PingOneDestination {
                         }
                     };
                     match indexed {
-                        Some(users) => users.iter().filter_map(user_to_entry).collect(),
+                        Some(entries) => entries,
                         None => self.search(&parts.join(" and ")).await?,
                     }
                 }

@@ -95,24 +95,31 @@ impl UserIndex {
         self.complete = true;
     }
 
-    /// The users whose values for `list` are `key` (lower case), as `eq` filters joined by `and` find them;
-    /// `None` while the listing runs and a later page may change the answer. A list that includes `username`
-    /// (unique in an environment) has its answer once the one user is in.
-    pub(crate) fn lookup(&mut self, list: &[String], key: &[String]) -> Option<Vec<Json>> {
+    /// The users whose values for `list` are `key` (lower case), as `eq` filters joined by `and` find them,
+    /// each made into what `f` makes of it (without copying the user first); `None` while the listing runs and
+    /// a later page may change the answer. A list that includes `username` (unique in an environment) has its
+    /// answer once the one user is in.
+    pub(crate) fn lookup<T>(
+        &mut self,
+        list: &[String],
+        key: &[String],
+        f: impl Fn(&Json) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let list: Vec<String> = list.iter().map(|a| a.to_ascii_lowercase()).collect();
         let users = &self.users;
-        let map = self.by_list.entry(list.clone()).or_insert_with(|| {
+        if !self.by_list.contains_key(&list) {
             let mut m: HashMap<Vec<String>, Vec<String>> = HashMap::new();
             for (id, u) in users {
                 for k in keys(u, &list) {
                     m.entry(k).or_default().push(id.clone());
                 }
             }
-            m
-        });
+            self.by_list.insert(list.clone(), m);
+        }
         let key: Vec<String> = key.iter().map(|v| v.to_lowercase()).collect();
-        let found: Vec<Json> =
-            map.get(&key).map(|ids| ids.iter().filter_map(|id| users.get(id).cloned()).collect()).unwrap_or_default();
+        let ids = self.by_list.get(&list).and_then(|m| m.get(&key));
+        let found: Vec<T> =
+            ids.map(|ids| ids.iter().filter_map(|id| users.get(id).and_then(&f)).collect()).unwrap_or_default();
         let unique = list.iter().any(|a| a == "username");
         (self.complete || (unique && found.len() == 1)).then_some(found)
     }
@@ -122,6 +129,12 @@ impl UserIndex {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    impl UserIndex {
+        fn lookup_json(&mut self, list: &[String], key: &[String]) -> Option<Vec<Json>> {
+            self.lookup(list, key, |u| Some(u.clone()))
+        }
+    }
 
     #[test]
     fn lookups_compare_without_case_and_follow_writes() {
@@ -133,17 +146,17 @@ mod tests {
         let ids = |v: Option<Vec<Json>>| {
             v.unwrap_or_default().iter().filter_map(|u| id_of(u).map(str::to_string)).collect::<Vec<_>>()
         };
-        assert_eq!(ids(ix.lookup(&list(&["username"]), &list(&["jdoe"]))), ["1"]);
-        let mut both = ids(ix.lookup(&list(&["name.family"]), &list(&["DOE"])));
+        assert_eq!(ids(ix.lookup_json(&list(&["username"]), &list(&["jdoe"]))), ["1"]);
+        let mut both = ids(ix.lookup_json(&list(&["name.family"]), &list(&["DOE"])));
         both.sort();
         assert_eq!(both, ["1", "2"]);
-        assert_eq!(ids(ix.lookup(&list(&["name.family", "externalId"]), &list(&["doe", "E1"]))), ["1"]);
+        assert_eq!(ids(ix.lookup_json(&list(&["name.family", "externalId"]), &list(&["doe", "E1"]))), ["1"]);
         ix.put(json!({"id": "3", "username": "new"}));
-        assert_eq!(ids(ix.lookup(&list(&["username"]), &list(&["NEW"]))), ["3"]);
+        assert_eq!(ids(ix.lookup_json(&list(&["username"]), &list(&["NEW"]))), ["3"]);
         ix.put(json!({"id": "1", "username": "renamed"}));
-        assert_eq!(ix.lookup(&list(&["username"]), &list(&["jdoe"])), Some(vec![]));
+        assert_eq!(ix.lookup_json(&list(&["username"]), &list(&["jdoe"])), Some(vec![]));
         ix.remove("3");
-        assert_eq!(ix.lookup(&list(&["username"]), &list(&["new"])), Some(vec![]));
+        assert_eq!(ix.lookup_json(&list(&["username"]), &list(&["new"])), Some(vec![]));
         assert_eq!(ix.len(), 2);
     }
 
@@ -152,12 +165,12 @@ mod tests {
         let mut ix = UserIndex::default();
         ix.put(json!({"id": "1", "username": "jdoe", "name": {"family": "Doe"}}));
         let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(ix.lookup(&list(&["username"]), &list(&["JDOE"])).map(|v| v.len()), Some(1));
+        assert_eq!(ix.lookup_json(&list(&["username"]), &list(&["JDOE"])).map(|v| v.len()), Some(1));
         // Not there yet, or not unique: a later page may hold it.
-        assert_eq!(ix.lookup(&list(&["username"]), &list(&["asmith"])), None);
-        assert_eq!(ix.lookup(&list(&["name.family"]), &list(&["doe"])), None);
+        assert_eq!(ix.lookup_json(&list(&["username"]), &list(&["asmith"])), None);
+        assert_eq!(ix.lookup_json(&list(&["name.family"]), &list(&["doe"])), None);
         ix.set_complete();
-        assert_eq!(ix.lookup(&list(&["username"]), &list(&["asmith"])), Some(vec![]));
-        assert_eq!(ix.lookup(&list(&["name.family"]), &list(&["doe"])).map(|v| v.len()), Some(1));
+        assert_eq!(ix.lookup_json(&list(&["username"]), &list(&["asmith"])), Some(vec![]));
+        assert_eq!(ix.lookup_json(&list(&["name.family"]), &list(&["doe"])).map(|v| v.len()), Some(1));
     }
 }

@@ -383,6 +383,21 @@ const JDBC_SOURCE: &[P] = &[
          (schema public when not given); prepare-endpoint-server --isSource creates it and the triggers.",
     )
     .default(&["ubid_changelog"]),
+    P::new(
+        "change-log-maximum-age",
+        Duration,
+        "How long a row stays in the change log table: rows older than this that the pipe has already read are \
+         deleted while it runs (every 10 minutes; the sync user needs DELETE on the table, which \
+         prepare-endpoint-server grants). 0 s keeps every row.",
+    )
+    .default(&["2 d"]),
+    P::new(
+        "ignore-changes-by-user",
+        String,
+        "Database roles whose changes are skipped (the user-name of the jdbc external server that a reverse pipe \
+         writes with), to prevent loops in bidirectional setups: the change log records each change's session role.",
+    )
+    .multi(),
     P::new("extension-class", String, "A JDBC Sync Source Server SDK extension (ferrosync maps tables declaratively).")
         .unused(),
     P::new("extension-argument", String, "Arguments of the extension.").multi().unused(),

@@ -483,6 +483,8 @@ pub struct JdbcSourceSettings {
     pub object_classes: Vec<String>,
     /// The change log table's schema and name.
     pub change_log: (String, String),
+    /// How long read rows stay in the change log table (`None`: for ever).
+    pub change_log_max_age: Option<Duration>,
 }
 
 impl JdbcSourceSettings {
@@ -492,6 +494,7 @@ impl JdbcSourceSettings {
         let base_dns = r.dns("base-dn")?;
         let object_classes = r.texts("object-class")?;
         let change_log = r.text("change-log-table")?;
+        let change_log_max_age = r.duration("change-log-maximum-age")?.filter(|d| !d.is_zero());
         let child_maps = r.texts("child-table-map")?;
         let t = TableMapping::read(r)?;
         let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
@@ -511,6 +514,7 @@ impl JdbcSourceSettings {
             base_dn,
             object_classes,
             change_log,
+            change_log_max_age,
         })
     }
 

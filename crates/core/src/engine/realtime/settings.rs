@@ -40,8 +40,13 @@ impl PipeSettings {
     pub fn from_config(config: &crate::config::Config, pipe: &str) -> Result<PipeSettings, SettingsError> {
         let p = SyncPipeSettings::of(config, pipe)?;
         let source = Reader::new(crate::settings::lookup(config, "sync-source", &p.sync_source)?);
-        let ignore_changes_by =
-            if source.declares("ignore-changes-by-dn") { source.texts("ignore-changes-by-dn")? } else { Vec::new() };
+        // LDAP sources name modifiers by DN, a jdbc source by database role.
+        let mut ignore_changes_by = Vec::new();
+        for prop in ["ignore-changes-by-dn", "ignore-changes-by-user"] {
+            if source.declares(prop) {
+                ignore_changes_by.extend(source.texts(prop)?);
+            }
+        }
         Ok(PipeSettings::from_settings(&p, ignore_changes_by))
     }
 
