@@ -10,7 +10,8 @@
 #
 #   benchmarks/jdbc.sh [N] [ROUNDS]        defaults 10000 2
 #   Ports (environment): BENCH_DS_PORT (34890; LDAPS +1), BENCH_PG_PORT (25432). BENCH_PG_NOSYNC=1 turns
-#   PostgreSQL's fsync off (the loaders' own cost shows).
+#   PostgreSQL's fsync off (the loaders' own cost shows). BENCH_BASELINE_RESYNC=PATH also runs both resyncs with
+#   another resync binary (an earlier build, say), in a server root of its own, in the same rounds.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$top"
@@ -109,11 +110,15 @@ dsconfig create-sync-pipe --pipe-name p --set sync-source:s --set sync-destinati
 dsconfig create-sync-class --pipe-name p --class-name people --set "include-filter:(objectClass=inetOrgPerson)" --set destination-correlation-attributes:dn
 EOF
 "$bindir/dsconfig" --server-root "$root" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
+baseline="${BENCH_BASELINE_RESYNC:-}"
+if [ -n "$baseline" ]; then
+    "$bindir/dsconfig" --server-root "$work/root-baseline" --quiet --batch-file "$work/pipe.dsconfig" >/dev/null
+fi
 
-resync_run() { # $1 = round, $2 = label, $3 = what the output must say
+resync_run() { # $1 = round, $2 = label, $3 = what the output must say, [$4 = resync binary, $5 = server root]
     local t0 t1
     t0=$(now)
-    "$bindir/resync" --server-root "$root" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+    "${4:-$bindir/resync}" --server-root "${5:-$root}" --pipe-name p >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
     t1=$(now)
     grep -q "$3" "$work/out" || { echo "resync: expected '$3':"; cat "$work/out"; exit 1; }
     result "$1" "$2" "$t0" "$t1"
@@ -135,6 +140,12 @@ for round in $(seq 1 "$ROUNDS"); do
     resync_run "$round" "ferrosync resync (creates)" "$N entries were created"
     check_count "resync"
     resync_run "$round" "ferrosync resync again (all in sync)" "$N entries were in-sync"
+    if [ -n "$baseline" ]; then
+        recreate
+        resync_run "$round" "baseline resync (creates)" "$N entries were created" "$baseline" "$work/root-baseline"
+        check_count "baseline resync"
+        resync_run "$round" "baseline resync again (all in sync)" "$N entries were in-sync" "$baseline" "$work/root-baseline"
+    fi
 
     raw_load "$round" "raw: COPY of a CSV file (psql)" -c "\\copy bench.people FROM '$work/rows.csv' WITH (FORMAT csv)"
     raw_load "$round" "raw: psql, INSERTs of 1,000 rows" -f "$work/insert.sql"

@@ -1,10 +1,11 @@
 //! The [`JdbcDestination`]: the table's rows as entries, and the engine's writes as SQL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, OnceCell};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
 
@@ -36,11 +37,14 @@ type At = (usize, Key);
 /// How many rows a listing reads per FETCH of its cursor.
 const FETCH: usize = 500;
 
-/// The connection and the tables as the catalog described them when it was made.
+/// How many connections a destination opens at most: the pipe's workers write in parallel on them (opened as
+/// the parallelism needs them).
+const POOL: usize = 8;
+
+/// One connection of the pool.
 #[derive(Default)]
 struct Conn {
     client: Option<Client>,
-    layouts: Option<Arc<Vec<Layout>>>,
 }
 
 /// PostgreSQL tables as a sync destination. See the [crate documentation](crate).
@@ -51,7 +55,11 @@ pub struct JdbcDestination {
     tables: Vec<DestinationTable>,
     /// The `object-class-table-map` values in order: a class and its table.
     routes: Vec<(String, usize)>,
-    conn: Mutex<Conn>,
+    pool: Vec<Mutex<Conn>>,
+    /// The next connection to try first.
+    next: AtomicUsize,
+    /// The tables as the catalog described them when the first connection was made.
+    layouts: OnceCell<Arc<Vec<Layout>>>,
     /// Where the row of each DN (normalized) this process correlated, read, listed or wrote is, with the DN as
     /// it was given.
     keys: SyncMutex<HashMap<String, (At, String)>>,
@@ -74,22 +82,32 @@ impl JdbcDestination {
             db,
             tables: d.tables,
             routes: d.routes,
-            conn: Mutex::new(Conn::default()),
+            pool: (0..POOL).map(|_| Mutex::new(Conn::default())).collect(),
+            next: AtomicUsize::new(0),
+            layouts: OnceCell::new(),
             keys: SyncMutex::new(HashMap::new()),
         })
     }
 
-    /// The connection (made again when the server dropped it) and the checked tables, under the lock: one
-    /// operation at a time on the one connection.
+    /// A connection of the pool (an open one that is free, else one not opened yet, else the next to be free;
+    /// made again when the server dropped it) and the checked tables. The guard keeps the connection for one
+    /// operation.
     async fn connect(&self) -> EndpointResult<(tokio::sync::MutexGuard<'_, Conn>, Arc<Vec<Layout>>)> {
-        let mut conn = self.conn.lock().await;
+        let n = self.pool.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let slots = || (0..n).map(|i| &self.pool[(start + i) % n]);
+        let free_open = slots().find_map(|m| m.try_lock().ok().filter(|c| c.client.is_some()));
+        let mut conn = match free_open.or_else(|| slots().find_map(|m| m.try_lock().ok())) {
+            Some(c) => c,
+            None => self.pool[start % n].lock().await,
+        };
         if conn.client.as_ref().is_none_or(Client::is_closed) {
             conn.client = Some(self.db.connect().await?);
         }
-        let layouts = match &conn.layouts {
-            Some(t) => t.clone(),
-            None => {
-                let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let client = conn.client.as_ref().ok_or_else(|| EndpointError::Unavailable("no connection".into()))?;
+        let layouts = self
+            .layouts
+            .get_or_try_init(|| async {
                 let mut layouts = Vec::new();
                 for t in &self.tables {
                     let l = self
@@ -98,11 +116,10 @@ impl JdbcDestination {
                         .await?;
                     layouts.push(l);
                 }
-                let layouts = Arc::new(layouts);
-                conn.layouts = Some(layouts.clone());
-                layouts
-            }
-        };
+                Ok::<_, EndpointError>(Arc::new(layouts))
+            })
+            .await?
+            .clone();
         Ok((conn, layouts))
     }
 
