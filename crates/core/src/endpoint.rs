@@ -212,15 +212,15 @@ pub trait Destination: Send + Sync {
         false
     }
 
-    /// A full resync of about `entries` source entries (`None`: the source cannot count them) is about to
-    /// start. A destination that can list its entries more cheaply than it can search for each one (decided
+    /// A full resync of about `entries` source entries (`None`: the source cannot count them; the count may
+    /// still be under way, so that a destination can ask its own questions meanwhile) is about to start. A destination that can list its entries more cheaply than it can search for each one (decided
     /// from the counts) reads them all into a local index by its correlation attributes, and
     /// [`Destination::correlate`] answers from that index, kept current by this destination's own writes,
     /// until [`Destination::end_resync_index`]. The listing may go on after this returns, while the resync
     /// runs: [`Destination::correlate`] then answers what the pages read so far settle, and waits for the rest.
     /// Returns the path taken (as far as it is known; see [`Destination::end_resync_index`]); the default:
     /// searches.
-    async fn prepare_resync_index(&self, _entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+    async fn prepare_resync_index(&self, _entries: SourceCount) -> EndpointResult<CorrelationPath> {
         Ok(CorrelationPath::Searches { why: "the destination does not offer a listing to correlate from".into() })
     }
 
@@ -242,6 +242,38 @@ pub trait Destination: Send + Sync {
 
     /// The resync of [`Destination::begin_resync`] is over: every create is sent on its own again.
     async fn end_resync(&self) {}
+}
+
+/// The number of source entries of a resync, counted while other work goes on: the engine starts the count,
+/// a destination that decides from it ([`Destination::prepare_resync_index`]) asks its own questions meanwhile
+/// and waits for the count when it needs it.
+#[derive(Clone, Debug)]
+pub struct SourceCount(tokio::sync::watch::Receiver<Option<Option<u64>>>);
+
+impl SourceCount {
+    /// A count that is known already (`None`: the source cannot count).
+    pub fn known(entries: Option<u64>) -> SourceCount {
+        SourceCount(tokio::sync::watch::channel(Some(entries)).1)
+    }
+
+    /// The count that `count` makes, run on its own task from now.
+    pub fn spawn(count: impl std::future::Future<Output = Option<u64>> + Send + 'static) -> SourceCount {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            let _ = tx.send(Some(count.await));
+        });
+        SourceCount(rx)
+    }
+
+    /// The count, once it is made (`None`: the source cannot count, or the count failed).
+    pub async fn get(&self) -> Option<u64> {
+        let mut rx = self.0.clone();
+        let value = match rx.wait_for(Option::is_some).await {
+            Ok(v) => *v,
+            Err(_) => None,
+        };
+        value.flatten()
+    }
 }
 
 /// Where a change log is read from: an opaque token that the detector understands (a change number, an

@@ -255,33 +255,34 @@ impl Client {
         self.list_pages_counted(first_url, key, each).await.map(|_| ())
     }
 
-    /// [`Client::list_pages`], returning how many pages (requests) were read.
+    /// [`Client::list_pages`], returning how many pages (requests) were read. The next page is requested as
+    /// soon as a page names it, while `each` takes the items of this one.
     pub async fn list_pages_counted<F>(&self, first_url: String, key: &str, mut each: F) -> EndpointResult<usize>
     where
         F: FnMut(Json) -> bool,
     {
         let label = &self.inner.settings.label;
-        let mut url = Some(first_url);
+        let get = |url: String| {
+            let client = self.clone();
+            tokio::spawn(async move { client.call("GET", url, None).await })
+        };
+        let mut pending = Some(get(first_url));
         let mut pages = 0usize;
-        while let Some(u) = url.take() {
+        while let Some(request) = pending.take() {
             pages += 1;
-            if pages > MAX_PAGES {
-                return Err(EndpointError::Retryable(format!(
-                    "PingOne ({label}) kept answering with a next page after {MAX_PAGES} pages: the listing is stopped"
-                )));
-            }
-            let a = self.call("GET", u, None).await?;
+            let mut a = request.await.map_err(|e| EndpointError::Retryable(format!("internal error: {e}")))??;
             if !a.ok() {
                 return Err(status_error(&self.inner.settings.label, "list", &a));
             }
-            for item in page_items(&self.inner.settings.label, key, &a)?.iter().cloned() {
-                if !each(item) {
-                    return Ok(pages);
+            match a.body.pointer("/_links/next/href").and_then(Json::as_str) {
+                None => {}
+                Some(_) if pages >= MAX_PAGES => {
+                    return Err(EndpointError::Retryable(format!(
+                        "PingOne ({label}) kept answering with a next page after {MAX_PAGES} pages: the listing is \
+                         stopped"
+                    )));
                 }
-            }
-            url = match a.body.pointer("/_links/next/href").and_then(Json::as_str) {
-                None => None,
-                Some(next) if same_origin(next, &self.inner.settings.api_url) => Some(next.to_string()),
+                Some(next) if same_origin(next, &self.inner.settings.api_url) => pending = Some(get(next.to_string())),
                 Some(next) => {
                     return Err(EndpointError::Rejected(format!(
                         "PingOne ({label}) gave a next page on another host ({}), not on its api-url ({}): it is \
@@ -290,10 +291,27 @@ impl Client {
                         self.inner.settings.api_url
                     )))
                 }
-            };
+            }
+            for item in take_page_items(&self.inner.settings.label, key, &mut a)? {
+                if !each(item) {
+                    if let Some(p) = pending.take() {
+                        p.abort();
+                    }
+                    return Ok(pages);
+                }
+            }
         }
         Ok(pages)
     }
+}
+
+/// The items of a list page, taken out of it (see [`page_items`]).
+pub fn take_page_items(label: &str, key: &str, a: &mut Answer) -> EndpointResult<Vec<Json>> {
+    page_items(label, key, a)?;
+    Ok(match a.body.pointer_mut(&format!("/_embedded/{key}")).map(Json::take) {
+        Some(Json::Array(items)) => items,
+        _ => Vec::new(),
+    })
 }
 
 /// The items of a list page, `_embedded.<key>`. A successful page without them (and without `count: 0`) is an

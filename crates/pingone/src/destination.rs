@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrosync::config::Config;
-use ferrosync::endpoint::{Correlated, CorrelationPath, Destination, EndpointError, EndpointResult, Modification};
+use ferrosync::endpoint::{
+    Correlated, CorrelationPath, Destination, EndpointError, EndpointResult, Modification, SourceCount,
+};
 use ferrosync::entry::{Entry, Value};
 use ferrosync::secret::SecretBox;
 use ferrosync::store::ServerRoot;
@@ -309,14 +311,16 @@ impl PingOneDestination {
     }
 
     /// Lists every user into the index when that takes fewer requests than a search per source entry.
-    async fn prepare_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+    async fn prepare_index(&self, entries: SourceCount) -> EndpointResult<CorrelationPath> {
         let searches = |why: String| Ok(CorrelationPath::Searches { why });
+        // The first page says how many users there are and how many a page holds (PingOne may give fewer
+        // than the limit asked for); it is read while the source is counted.
+        let (first, entries) =
+            tokio::join!(self.client.call("GET", self.client.env_url("users?limit=1000"), None), entries.get());
         let Some(entries) = entries else {
             return searches("the source cannot count its entries, so a listing may cost more".into());
         };
-        // The first page says how many users there are and how many a page holds (PingOne may give fewer
-        // than the limit asked for).
-        let first = self.client.call("GET", self.client.env_url("users?limit=1000"), None).await?;
+        let mut first = first?;
         if !first.ok() {
             return searches(format!("PingOne does not list its users (HTTP {})", first.status));
         }
@@ -326,7 +330,7 @@ impl PingOneDestination {
         if total > MAX_INDEXED {
             return searches(format!("the environment holds {total} users, more than {MAX_INDEXED} to index"));
         }
-        let items = crate::client::page_items(self.label(), "users", &first)?;
+        let items = crate::client::take_page_items(self.label(), "users", &mut first)?;
         let size = (items.len() as u64).max(1);
         let pages = total.div_ceil(size).max(1);
         if pages >= entries {
@@ -337,7 +341,7 @@ impl PingOneDestination {
         }
         let mut ix = UserIndex::default();
         for u in items {
-            ix.put(u.clone());
+            ix.put(u);
         }
         let Some(next) = first.body.pointer("/_links/next/href").and_then(Json::as_str) else {
             ix.set_complete();
@@ -407,7 +411,7 @@ impl Destination for PingOneDestination {
     }
 
     /// Lists every user into an index when that takes fewer requests than a search per source entry.
-    async fn prepare_resync_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+    async fn prepare_resync_index(&self, entries: SourceCount) -> EndpointResult<CorrelationPath> {
         self.prepare_index(entries).await
     }
 

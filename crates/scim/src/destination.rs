@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use async_trait::async_trait;
 use ferrosync::endpoint::{
     Correlated, CorrelationPath, Destination, DestinationCapabilities, EndpointError, EndpointResult, Modification,
+    SourceCount,
 };
 use ferrosync::entry::Entry;
 use ferrosync::mapping::PipeMapping;
@@ -1084,7 +1085,8 @@ impl Destination for ScimDestination {
     /// Lists every endpoint with search mappings into an index when that takes fewer requests than a search
     /// per source entry.
     /// The listing goes on while the resync runs (see [`Listing`]).
-    async fn prepare_resync_index(&self, entries: Option<u64>) -> EndpointResult<CorrelationPath> {
+    async fn prepare_resync_index(&self, entries: SourceCount) -> EndpointResult<CorrelationPath> {
+        let entries = entries.get().await;
         let (path, plan) = self.run(move |i| i.prepare_index(entries)).await?;
         let Some(plan) = plan else { return Ok(path) };
         let listing = Arc::new(Listing::new());

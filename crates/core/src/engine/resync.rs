@@ -11,7 +11,7 @@ use base64::Engine as _;
 use tokio::sync::mpsc;
 
 use super::{Engine, Operation, Outcome, SyncOptions, SyncResult};
-use crate::endpoint::{CorrelationPath, EndpointError, EndpointResult};
+use crate::endpoint::{CorrelationPath, EndpointError, EndpointResult, SourceCount};
 use crate::entry::Entry;
 use crate::error::StoreError;
 use crate::store::{IdMapping, Store};
@@ -157,13 +157,14 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     if let Some(refusal) = unsupported(engine, opts) {
         return Err(EndpointError::Config(refusal));
     }
-    engine.source.check().await?;
-    engine.destination.check().await?;
+    // The source is counted for the first pass's correlation index while both endpoints are checked.
+    let count = first_count(engine, opts);
+    tokio::try_join!(engine.source.check(), engine.destination.check())?;
     // Creates may go to the destination in batches while the passes run (SCIM Bulk): `batch` of them per
     // request, with as many entries in flight as fill `threads` such requests.
     let begin = !opts.dry_run && opts.batched_creates;
     let batch = if begin { engine.destination.begin_resync(opts.threads.max(1)).await.max(1) } else { 1 };
-    let reports = run_passes(engine, opts, batch, observer).await;
+    let reports = run_passes(engine, opts, batch, count, observer).await;
     if begin {
         engine.destination.end_resync().await;
     }
@@ -174,6 +175,7 @@ async fn run_passes(
     engine: &Engine,
     opts: &ResyncOptions,
     batch: usize,
+    count: SourceCount,
     observer: &dyn Observer,
 ) -> EndpointResult<Vec<PassReport>> {
     let passes = opts.passes.max(1);
@@ -195,7 +197,7 @@ async fn run_passes(
         };
         let producer = start_producer(engine, opts, only, ahead);
         let (known_total, correlation) = if pass == 1 {
-            let (total, path) = prepare_index(engine, opts).await;
+            let (total, path) = prepare_index(engine, opts, count.clone()).await;
             // From here the source is read a few entries ahead only.
             preparing.store(false, Ordering::Relaxed);
             (total, Some(path))
@@ -243,26 +245,33 @@ pub fn unsupported(engine: &Engine, opts: &ResyncOptions) -> Option<String> {
     None
 }
 
+/// The number of source entries for the first pass's correlation index: the DNs given, else a count started
+/// now for a destination that decides from it (the pass counts alongside otherwise).
+fn first_count(engine: &Engine, opts: &ResyncOptions) -> SourceCount {
+    match &opts.dns {
+        Some(dns) => SourceCount::known(Some(dns.len() as u64)),
+        None if engine.destination.resync_index_needs_count() && !opts.correlate_by_search => {
+            let (source, filter) = (engine.source.clone(), opts.filter.clone());
+            SourceCount::spawn(async move { source.count(filter.as_deref()).await.ok().flatten() })
+        }
+        None => SourceCount::known(None),
+    }
+}
+
 /// Asks the destination to prepare its correlation index for the first pass; returns the number of source
 /// entries when it was counted, and the correlation path taken. A listing that fails is not fatal: the pass
 /// correlates by searches, and the path says why.
-async fn prepare_index(engine: &Engine, opts: &ResyncOptions) -> (Option<u64>, CorrelationPath) {
-    let entries = match &opts.dns {
-        Some(dns) => Some(dns.len() as u64),
-        // Counted before the pass only for a destination that decides from the count (the pass counts alongside).
-        None if engine.destination.resync_index_needs_count() => {
-            engine.source.count(opts.filter.as_deref()).await.ok().flatten()
-        }
-        None => None,
-    };
+async fn prepare_index(engine: &Engine, opts: &ResyncOptions, count: SourceCount) -> (Option<u64>, CorrelationPath) {
     if opts.correlate_by_search {
         let why = "--correlateBySearch".to_string();
-        return (entries.filter(|_| opts.dns.is_none()), CorrelationPath::Searches { why });
+        // The pass counts the entries alongside.
+        return (None, CorrelationPath::Searches { why });
     }
-    let path = match engine.destination.prepare_resync_index(entries).await {
+    let path = match engine.destination.prepare_resync_index(count.clone()).await {
         Ok(p) => p,
         Err(e) => CorrelationPath::Searches { why: format!("listing the destination failed: {e}") },
     };
+    let entries = count.get().await;
     (entries.filter(|_| opts.dns.is_none()), path)
 }
 

@@ -485,6 +485,8 @@ pub struct JdbcSourceSettings {
     pub change_log: (String, String),
     /// How long read rows stay in the change log table (`None`: for ever).
     pub change_log_max_age: Option<Duration>,
+    /// The database roles whose changes the pipe skips (the real-time settings read them with the pipe's).
+    pub ignore_changes_by_user: Vec<String>,
 }
 
 impl JdbcSourceSettings {
@@ -495,6 +497,7 @@ impl JdbcSourceSettings {
         let object_classes = r.texts("object-class")?;
         let change_log = r.text("change-log-table")?;
         let change_log_max_age = r.duration("change-log-maximum-age")?.filter(|d| !d.is_zero());
+        let ignore_changes_by_user = r.texts("ignore-changes-by-user")?;
         let child_maps = r.texts("child-table-map")?;
         let t = TableMapping::read(r)?;
         let invalid = |reason: String| SettingsError::Invalid { object: r.label(), reason };
@@ -515,6 +518,7 @@ impl JdbcSourceSettings {
             object_classes,
             change_log,
             change_log_max_age,
+            ignore_changes_by_user,
         })
     }
 
