@@ -162,6 +162,15 @@ pub trait Destination: Send + Sync {
         DestinationCapabilities::default()
     }
 
+    /// Whether a [`Destination::prepare_resync_index`] that lists the destination proves what
+    /// [`Destination::check`] would (its first request reads with the same access), so that a full resync
+    /// checks this destination only when the index is not a listing, after preparing it, and the listing starts
+    /// without waiting for a check request first. Nothing is written before either. The destination's
+    /// [`Destination::begin_resync`] then runs before its check. The default: no (the check comes first).
+    fn resync_index_checks_access(&self) -> bool {
+        false
+    }
+
     /// Whether [`Destination::prepare_resync_index`] decides from the number of source entries, so that the
     /// resync counts them before its first pass; otherwise it counts them alongside the pass (for the progress
     /// bar), and the pass does not wait for a count. The default: no (the default index is none).

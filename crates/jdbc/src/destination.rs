@@ -18,7 +18,7 @@ use ferrosync::mapping::{apply_modifications, MatchingRule};
 use ferrosync::secret::SecretBox;
 use ferrosync::settings::{DestinationTable, JdbcDestinationSettings};
 use ferrosync::store::ServerRoot;
-use ferrosync::syntax::{normalize_dn, Dn};
+use ferrosync::syntax::Dn;
 
 use crate::db::{cfg, Db};
 use crate::sql::{Layout, Mapped, Table};
@@ -128,16 +128,29 @@ impl JdbcDestination {
         self.db.pg(e)
     }
 
-    fn remember(&self, dn: &str, at: Option<At>) {
-        let Ok(norm) = normalize_dn(dn) else { return };
-        if let Ok(mut keys) = self.keys.lock() {
-            match at {
-                Some(at) => {
-                    keys.insert(norm, (at, dn.to_string()));
-                }
-                None => {
+    /// Remembers where the row of `dn` is (`None`: forgets it). Only a DN that cannot be made again from the
+    /// row is kept, so memory stays small in a long-running server: a DN whose RDN is its key columns'
+    /// attributes, below the table's base-dn when it has one, is found again from the DN itself.
+    fn remember(&self, table: &Table, dn: &str, at: Option<At>) {
+        let Ok(parsed) = Dn::parse(dn) else { return };
+        let norm = parsed.normalized();
+        let Ok(mut keys) = self.keys.lock() else { return };
+        match at {
+            Some((t, key)) => {
+                let from_rdn = Self::key_from_rdn(table, &parsed).is_some_and(|k| k == key);
+                let below_base = self
+                    .tables
+                    .get(t)
+                    .and_then(|s| s.base_dn.as_ref())
+                    .is_none_or(|b| parsed.parent().is_some_and(|p| p.normalized() == b.normalized()));
+                if from_rdn && below_base {
                     keys.remove(&norm);
+                } else {
+                    keys.insert(norm, ((t, key), dn.to_string()));
                 }
+            }
+            None => {
+                keys.remove(&norm);
             }
         }
     }
@@ -426,7 +439,7 @@ impl Destination for JdbcDestination {
                 1 => {
                     let e = self.entry_of(table, &mapped.dn, &rows[0])?;
                     let key: Option<Key> = table.key_columns().map(|m| e.first_text(&m.attribute)).collect();
-                    self.remember(&mapped.dn, key.map(|k| (t, k)));
+                    self.remember(table, &mapped.dn, key.map(|k| (t, k)));
                     return Ok(Correlated::One(e));
                 }
                 _ => {
@@ -457,7 +470,7 @@ impl Destination for JdbcDestination {
             Some(row) => {
                 let e = self.entry_of(&layouts[t], id, &row)?;
                 // Remembered, so that a listing in the same process names the row by this DN.
-                self.remember(id, Some((t, key)));
+                self.remember(&layouts[t], id, Some((t, key)));
                 Ok(Some(e))
             }
             None => Ok(None),
@@ -496,7 +509,7 @@ impl Destination for JdbcDestination {
                 let err = self.pg(e);
                 return Err(self.explain(client, table, &written, err).await);
             }
-            self.remember(&entry.dn, key.map(|k| (t, k)));
+            self.remember(table, &entry.dn, key.map(|k| (t, k)));
             return Ok(());
         }
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
@@ -510,7 +523,7 @@ impl Destination for JdbcDestination {
             self.write_children(&tx, table, k, entry, None).await?;
         }
         tx.commit().await.map_err(|e| self.pg(e))?;
-        self.remember(&entry.dn, key.map(|k| (t, k)));
+        self.remember(table, &entry.dn, key.map(|k| (t, k)));
         Ok(())
     }
 
@@ -575,7 +588,7 @@ impl Destination for JdbcDestination {
         result?;
         let new_key: Option<Key> = table.key_columns().map(|m| entry.first_text(&m.attribute)).collect();
         if new_key.as_ref() != Some(&key) {
-            self.remember(id, new_key.map(|k| (t, k)));
+            self.remember(table, id, new_key.map(|k| (t, k)));
         }
         Ok(())
     }
@@ -620,8 +633,8 @@ impl Destination for JdbcDestination {
             }
             _ => old,
         };
-        self.remember(id, None);
-        self.remember(new_dn, Some((t, new)));
+        self.remember(table, id, None);
+        self.remember(table, new_dn, Some((t, new)));
         Ok(new_dn.to_string())
     }
 
@@ -638,7 +651,7 @@ impl Destination for JdbcDestination {
         self.delete_children(&tx, table, &key).await?;
         let done = tx.execute(&sql, &params).await.map_err(|e| self.pg(e))?;
         tx.commit().await.map_err(|e| self.pg(e))?;
-        self.remember(id, None);
+        self.remember(table, id, None);
         if done == 0 {
             return Err(EndpointError::Rejected(format!(
                 "the {}: table {} has no row for {id} (key {})",
@@ -690,7 +703,7 @@ impl Destination for JdbcDestination {
                         Some(dn) => dn.clone(),
                         None => {
                             let dn = crate::sql::dn_of_key(layout, base, &at.1);
-                            self.remember(&dn, Some(at));
+                            self.remember(layout, &dn, Some(at));
                             dn
                         }
                     };

@@ -410,6 +410,11 @@ impl Destination for PingOneDestination {
         true
     }
 
+    /// The listing's first page is read as the check's request is (the users of the environment).
+    fn resync_index_checks_access(&self) -> bool {
+        true
+    }
+
     /// Lists every user into an index when that takes fewer requests than a search per source entry.
     async fn prepare_resync_index(&self, entries: SourceCount) -> EndpointResult<CorrelationPath> {
         self.prepare_index(entries).await

@@ -434,6 +434,41 @@ fn ldap_to_p1_batch(
     )
 }
 
+/// A PingOne destination with a wrong client secret fails the resync before anything is written, with an error
+/// that names the credentials (the resync checks the destination after preparing its index, since a listing
+/// would prove the access a check proves).
+#[tokio::test]
+async fn a_pingone_destination_with_bad_credentials_fails_the_resync() {
+    let p1 = P1::from_env();
+    let api = p1.client(false);
+    let server = Server::from_env("OPENLDAP");
+    let ldap = server.client();
+    let t = unique("p1-badsecret");
+    let base = format!("ou={t},{}", server.base_dn);
+    ldap.add(&entry(&base, &[("objectClass", "organizationalUnit"), ("ou", &t)])).await.unwrap();
+    let pop = create_population(&api, &format!("bad-{t}")).await;
+    for i in 0..2 {
+        let uid = format!("{t}-{i}");
+        let attrs = [("objectClass", "inetOrgPerson"), ("uid", uid.as_str()), ("cn", "A"), ("sn", "B")];
+        ldap.add(&entry(&format!("uid={uid},{base}"), &attrs)).await.unwrap();
+    }
+    let root = Root::new();
+    let batch = ldap_to_p1_batch(&server, &p1, &base, &pop, "", "").replace(
+        &format!("--set ping-one-oauth-client-secret:{} ", p1.secret),
+        "--set ping-one-oauth-client-secret:wrong ",
+    );
+    assert!(batch.contains("client-secret:wrong"), "{batch}");
+    let file = root.write("b.dsconfig", &batch);
+    root.dsconfig(&["--no-prompt", "--batch-file", file.to_str().unwrap()]).ok();
+    let out = root.run("resync", &["--pipe-name", "p"]);
+    let err = out.fails();
+    let log = std::fs::read_to_string(root.path().join("logs/tools/resync.log")).unwrap_or_default();
+    let all = format!("{}{err}{log}", out.stdout());
+    assert!(all.contains("oauth-client-secret"), "the error names the credentials: {all}");
+    assert!(!all.contains("entries were created"), "{all}");
+    assert!(list_users(&api, &format!("username sw \"{t}\"")).await.is_empty(), "nothing was written");
+}
+
 /// LDAP → PingOne: resync creates users in the destination's population (correlated by username), then
 /// updates them; the old `ping-one-*` property names work.
 #[tokio::test]

@@ -157,9 +157,15 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     if let Some(refusal) = unsupported(engine, opts) {
         return Err(EndpointError::Config(refusal));
     }
-    // The source is counted for the first pass's correlation index while both endpoints are checked.
+    // The source is counted for the first pass's correlation index while both endpoints are checked (a
+    // destination whose listing proves its access is checked after the index is prepared, and only when it is
+    // not a listing).
     let count = first_count(engine, opts);
-    tokio::try_join!(engine.source.check(), engine.destination.check())?;
+    if engine.destination.resync_index_checks_access() && !opts.correlate_by_search {
+        engine.source.check().await?;
+    } else {
+        tokio::try_join!(engine.source.check(), engine.destination.check())?;
+    }
     // Creates may go to the destination in batches while the passes run (SCIM Bulk): `batch` of them per
     // request, with as many entries in flight as fill `threads` such requests.
     let begin = !opts.dry_run && opts.batched_creates;
@@ -198,6 +204,13 @@ async fn run_passes(
         let producer = start_producer(engine, opts, only, ahead);
         let (known_total, correlation) = if pass == 1 {
             let (total, path) = prepare_index(engine, opts, count.clone()).await;
+            let listed = matches!(path, CorrelationPath::Listing { .. });
+            if engine.destination.resync_index_checks_access() && !opts.correlate_by_search && !listed {
+                if let Err(e) = engine.destination.check().await {
+                    engine.destination.end_resync_index().await;
+                    return Err(e);
+                }
+            }
             // From here the source is read a few entries ahead only.
             preparing.store(false, Ordering::Relaxed);
             (total, Some(path))
