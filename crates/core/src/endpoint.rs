@@ -222,7 +222,8 @@ pub trait Destination: Send + Sync {
     }
 
     /// A full resync of about `entries` source entries (`None`: the source cannot count them; the count may
-    /// still be under way, so that a destination can ask its own questions meanwhile) is about to start. A destination that can list its entries more cheaply than it can search for each one (decided
+    /// still be under way, so that a destination can ask its own questions meanwhile) is about to start. A
+    /// destination that can list its entries more cheaply than it can search for each one (decided
     /// from the counts) reads them all into a local index by its correlation attributes, and
     /// [`Destination::correlate`] answers from that index, kept current by this destination's own writes,
     /// until [`Destination::end_resync_index`]. The listing may go on after this returns, while the resync

@@ -1,5 +1,6 @@
-//! Relational databases as sync endpoints. The sync destination (`create-sync-destination --type jdbc` on a `jdbc` external
-//! server): PostgreSQL tables (by object class), one row per entry, declared with dsconfig instead of a Server SDK extension.
+//! Relational databases as sync endpoints. The sync destination (`create-sync-destination --type jdbc` on a
+//! `jdbc` external server): PostgreSQL tables (by object class), one row per entry, declared with dsconfig instead
+//! of a Server SDK extension.
 //!
 //! * **Mapping**: `column-map: ATTRIBUTE:COLUMN` writes a destination attribute to a column; a multi-valued
 //!   attribute needs an array column (`text[]`, ...), a scalar column takes one value (more is refused, naming
