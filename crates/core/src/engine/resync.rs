@@ -161,7 +161,7 @@ pub async fn run(engine: &Engine, opts: &ResyncOptions, observer: &dyn Observer)
     // destination whose listing proves its access is checked after the index is prepared, and only when it is
     // not a listing).
     let count = first_count(engine, opts);
-    if engine.destination.resync_index_checks_access() && !opts.correlate_by_search {
+    if checked_by_index(engine, opts) {
         engine.source.check().await?;
     } else {
         tokio::try_join!(engine.source.check(), engine.destination.check())?;
@@ -205,7 +205,7 @@ async fn run_passes(
         let (known_total, correlation) = if pass == 1 {
             let (total, path) = prepare_index(engine, opts, count.clone()).await;
             let listed = matches!(path, CorrelationPath::Listing { .. });
-            if engine.destination.resync_index_checks_access() && !opts.correlate_by_search && !listed {
+            if checked_by_index(engine, opts) && !listed {
                 if let Err(e) = engine.destination.check().await {
                     engine.destination.end_resync_index().await;
                     return Err(e);
@@ -256,6 +256,12 @@ pub fn unsupported(engine: &Engine, opts: &ResyncOptions) -> Option<String> {
         ));
     }
     None
+}
+
+/// Whether the destination's check waits for the first pass's index, which proves its access when it is a
+/// listing ([`crate::endpoint::Destination::resync_index_checks_access`]).
+fn checked_by_index(engine: &Engine, opts: &ResyncOptions) -> bool {
+    engine.destination.resync_index_checks_access() && !opts.correlate_by_search
 }
 
 /// The number of source entries for the first pass's correlation index: the DNs given, else a count started
