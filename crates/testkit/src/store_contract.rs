@@ -170,6 +170,20 @@ pub fn check(connect: &dyn Fn() -> Box<dyn StoreBackend>) {
         .expect("provisional");
     assert!(b.id_mapping("q", "u7").expect("id mapping").is_some(), "provisional records are kept per pipe");
     a.clear_id_map("q").expect("clear");
+    // A record put down before a create: marked as such, and any put of the entry ends the mark (the create's
+    // own, or the record of the entry the create met elsewhere).
+    let before = [record("u8", "uid=erin,dc=example,dc=com", "uid=erin,dc=dest", Some("staff")).before_create()];
+    a.write_state(&StateWrite { pipe: "p", provisional: &before, ..StateWrite::default() }).expect("provisional");
+    let held = b.id_mapping("p", "u8").expect("id mapping").expect("a provisional record");
+    assert!(held.creating(), "the mark of a create under way is kept: {held:?}");
+    let met = [IdMapping { dest_dn: "uid=Erin,ou=elsewhere,dc=dest".into(), ..before[0].clone() }];
+    a.write_state(&StateWrite { pipe: "p", put: &met, ..StateWrite::default() }).expect("put");
+    let put = b.id_mapping("p", "u8").expect("id mapping").expect("the record");
+    assert_eq!(
+        (put.dest_dn.as_str(), put.renaming_to),
+        ("uid=Erin,ou=elsewhere,dc=dest", None),
+        "a put ends a create's mark"
+    );
 
     a.clear_id_map("p").expect("clear");
     assert_eq!(b.id_mapping("p", "u1").expect("id mapping"), None);

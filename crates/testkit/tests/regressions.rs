@@ -1,7 +1,7 @@
 //! The two defects of issue 14's "Why", as the operator met them: a sync class for contractors that
 //! synchronizes nothing, ordered before the class for staff on the same base DN, with an include-filter on
 //! `employeeType`, an attribute no mapping reads. The model test found both (see crates/testkit/MODEL-FINDINGS.md); these
-//! keep the operator's configuration.
+//! keep the operator's configuration, and so do the later findings below.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferrosync::endpoint::Modification;
 use ferrosync::entry::{Entry, Value};
-use ferrosync_testkit::{base_batch, FakeDestination, FaultPlan, Harness, SourceDirectory};
+use ferrosync_testkit::{base_batch, FakeDestination, Fault, FaultPlan, Harness, Op, SourceDirectory};
 
 const SUFFIX: &str = "dc=example,dc=com";
 const PEOPLE: &str = "ou=people,dc=example,dc=com";
@@ -138,4 +138,171 @@ async fn a_delete_recorded_before_classes_were_kept_is_classified_by_the_destina
         "{log}"
     );
     assert_eq!(h.failed_ops(), "");
+}
+
+/// A class that creates contractors and synchronizes nothing else (`synchronize-modifies:false`), correlated
+/// by uid, as the model test found it: an entry moved into the class's base DN without having been
+/// synchronized is created, even when the destination fails that create the first time (its own create left a
+/// provisional id-map record, so that a crash loses nothing; the retry must not read that record as "already
+/// synchronized" and drop the move as a modify the class does not synchronize).
+async fn moved_in_entry_is_created_though_its_first_create_fails(fault: Fault, extra: &str) {
+    const CONTRACTORS: &str = "ou=contractors,dc=example,dc=com";
+    const OTHER: &str = "ou=other,dc=example,dc=com";
+    let mut b = base_batch("p");
+    b.push_str(&format!("dsconfig set-sync-pipe-prop --pipe-name p --set num-worker-threads:1 {extra}\n"));
+    b.push_str(
+        "dsconfig create-sync-class --pipe-name p --class-name contractors --set evaluation-order-index:1 \
+         --set include-base-dn:ou=contractors,dc=example,dc=com --set auto-mapped-source-attribute:-all- \
+         --set synchronize-creates:true --set synchronize-modifies:false --set synchronize-deletes:false \
+         --set destination-correlation-attributes:uid\n",
+    );
+    let faults = FaultPlan::seeded(1);
+    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
+    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
+    for dn in [CONTRACTORS, OTHER] {
+        let mut ou = Entry::new(dn);
+        ou.add("objectClass", "organizationalUnit");
+        source.seed(ou.clone()).unwrap();
+        destination.seed(ou).unwrap();
+    }
+    let h = Harness::new(&b, "p", source, destination, faults.clone()).unwrap();
+    h.set_start_point("0").unwrap();
+
+    let mut e = Entry::new(format!("uid=u0,{OTHER}"));
+    e.add("objectClass", "inetOrgPerson");
+    e.add("uid", "u0");
+    e.add("cn", "u0");
+    e.add("sn", "u0");
+    h.source.add(e).unwrap();
+    h.source
+        .modify(&format!("uid=u0,{OTHER}"), &[Modification::Replace("cn".into(), vec![Value::from("U 0")])])
+        .unwrap();
+    drain(&h).await;
+    assert_eq!(faults.calls(Op::DestCreate), 0, "out of scope: {}", h.sync_log());
+
+    faults.nth(Op::DestCreate, 1, fault);
+    let moved = format!("uid=u0,{CONTRACTORS}");
+    h.source.rename(&format!("uid=u0,{OTHER}"), &moved).unwrap();
+    drain(&h).await;
+    assert_eq!(faults.fired(), 1, "the first create failed");
+    let created = h.destination.get(&moved);
+    assert!(created.is_some_and(|e| e.texts("cn") == ["U 0"]), "not created on retry:\n{}", h.sync_log());
+    assert!(!h.sync_log().contains("does not synchronize this operation"), "{}", h.sync_log());
+    assert_eq!(h.failed_ops(), "");
+}
+
+#[tokio::test]
+async fn moved_in_entry_whose_create_met_an_unavailable_destination_is_created() {
+    moved_in_entry_is_created_though_its_first_create_fails(Fault::Unavailable, "").await;
+}
+
+#[tokio::test]
+async fn moved_in_entry_whose_create_was_refused_once_is_created_by_its_background_retry() {
+    moved_in_entry_is_created_though_its_first_create_fails(
+        Fault::Rejected,
+        "--set max-failed-op-background-retries:2 --set \"failed-op-background-retry-delay:50 ms\"",
+    )
+    .await;
+}
+
+/// The model test's second finding of 2026-12-07: a contractor synchronized by a class that does not
+/// synchronize deletes is deleted at the source (its destination entry stays, as configured), and a new entry
+/// is added at the same DN, out of every class, then renamed. The new entry is not the old one: the id-map
+/// record the old one left is not the new one's, and the old contractor's destination entry, classified by what
+/// it holds (a contractor), stays, even though a staff class that synchronizes deletes covers the same base DN.
+#[tokio::test]
+async fn a_new_entry_at_a_deleted_entrys_dn_is_not_the_old_entry() {
+    let mut b = base_batch("p");
+    b.push_str(
+        r#"dsconfig create-sync-class --pipe-name p --class-name contractors \
+    --set evaluation-order-index:10 \
+    --set include-base-dn:ou=people,dc=example,dc=com \
+    --set "include-filter:(employeeType=contractor)" --set auto-mapped-source-attribute:-all- \
+    --set synchronize-creates:true --set synchronize-modifies:false --set synchronize-deletes:false \
+    --set destination-correlation-attributes:dn
+dsconfig create-sync-class --pipe-name p --class-name staff \
+    --set evaluation-order-index:5 \
+    --set include-base-dn:ou=people,dc=example,dc=com \
+    --set "include-filter:(employeeType=staff)" --set auto-mapped-source-attribute:-all- \
+    --set synchronize-creates:false --set synchronize-modifies:false --set synchronize-deletes:true \
+    --set destination-correlation-attributes:dn
+"#,
+    );
+    let faults = FaultPlan::seeded(1);
+    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
+    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
+    let mut ou = Entry::new(PEOPLE);
+    ou.add("objectClass", "organizationalUnit");
+    source.seed(ou.clone()).unwrap();
+    destination.seed(ou).unwrap();
+    let h = Harness::new(&b, "p", source, destination, faults).unwrap();
+    h.set_start_point("0").unwrap();
+
+    let carl = format!("uid=carl,{PEOPLE}");
+    h.source.add(person("carl", "contractor")).unwrap();
+    drain(&h).await;
+    assert!(h.destination.get(&carl).is_some(), "{}", h.sync_log());
+    h.source.delete(&carl).unwrap();
+    let mut other = Entry::new(&carl);
+    other.add("objectClass", "person");
+    other.add("cn", "carl");
+    other.add("sn", "carl");
+    h.source.add(other).unwrap();
+    drain(&h).await;
+    h.source.rename(&carl, &format!("uid=carl2,{PEOPLE}")).unwrap();
+    drain(&h).await;
+    let log = h.sync_log();
+    assert!(h.destination.get(&carl).is_some(), "the contractor's destination entry was deleted:\n{log}");
+    // The new entry's add is out of scope, not "the contractors class's".
+    assert!(log.contains("Dropped ADD of uid=carl,ou=people,dc=example,dc=com: no sync class matches"), "{log}");
+    assert!(log.contains("was classified by its destination entry"), "{log}");
+    assert_eq!(h.failed_ops(), "");
+}
+
+/// The same after a crash: the pipe was killed between the provisional record of a create and the create (the
+/// model test's case 1149: `PROPTEST_CASES=3000`, crash points on, a modify that gives an entry the class's
+/// `employeeType`). The replayed change finds the record, marked as a create under way, and creates the entry.
+#[tokio::test]
+async fn an_entry_entering_a_class_is_created_when_a_crash_left_its_create_under_way() {
+    let mut b = base_batch("p");
+    b.push_str(
+        "dsconfig create-sync-class --pipe-name p --class-name contractors --set evaluation-order-index:1 \
+         --set include-base-dn:ou=people,dc=example,dc=com --set \"include-filter:(employeeType=contractor)\" \
+         --set auto-mapped-source-attribute:-all- --set synchronize-modifies:false \
+         --set destination-correlation-attributes:uid\n",
+    );
+    let faults = FaultPlan::seeded(1);
+    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
+    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
+    let mut ou = Entry::new(PEOPLE);
+    ou.add("objectClass", "organizationalUnit");
+    source.seed(ou.clone()).unwrap();
+    destination.seed(ou).unwrap();
+    let h = Harness::new(&b, "p", source, destination, faults).unwrap();
+    h.set_start_point("0").unwrap();
+    let dn = format!("uid=u2,{PEOPLE}");
+    let mut e = Entry::new(&dn);
+    e.add("objectClass", "inetOrgPerson");
+    e.add("uid", "u2");
+    e.add("cn", "u2");
+    e.add("sn", "u2");
+    let id = h.source.add(e).unwrap();
+    drain(&h).await;
+    assert!(h.destination.get(&dn).is_none(), "out of scope");
+
+    // What the journal had put down when the pipe was killed before the create.
+    let mark = ferrosync::store::IdMapping {
+        source_id: id,
+        source_dn: dn.clone(),
+        dest_dn: dn.clone(),
+        digest: None,
+        class: Some("contractors".into()),
+        renaming_to: None,
+    }
+    .before_create();
+    ferrosync::store::Store::open(&h.root).unwrap().record_provisional("p", &[mark]).unwrap();
+    h.source.modify(&dn, &[Modification::Replace("employeeType".into(), vec![Value::from("contractor")])]).unwrap();
+    drain(&h).await;
+    assert!(h.destination.get(&dn).is_some(), "not created:\n{}", h.sync_log());
+    assert_eq!(h.failed_ops(), "", "sync log:\n{}", h.sync_log());
 }

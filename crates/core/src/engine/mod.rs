@@ -218,10 +218,10 @@ impl Engine {
     /// under way when the pipe stopped ([`IdMapping::renaming_to`]) and `dest_dn` is gone, which means the
     /// rename was made: then the DN it was renamed to.
     pub async fn live_destination(&self, known: &IdMapping) -> Result<String, EndpointError> {
-        let Some(to) = &known.renaming_to else { return Ok(known.dest_dn.clone()) };
+        let Some(to) = known.rename_target() else { return Ok(known.dest_dn.clone()) };
         match self.destination.fetch(&known.dest_dn, &[]).await? {
             Some(_) => Ok(known.dest_dn.clone()),
-            None => Ok(to.clone()),
+            None => Ok(to.to_string()),
         }
     }
 
@@ -349,7 +349,7 @@ impl Engine {
         let mut candidates: Vec<&str> = Vec::new();
         if let Some(k) = record {
             candidates.push(&k.dest_dn);
-            candidates.extend(k.renaming_to.as_deref());
+            candidates.extend(k.rename_target());
         }
         for dn in candidates {
             match self.destination.fetch(dn, &dest_attrs).await {
@@ -396,7 +396,7 @@ impl Engine {
     /// entry is about to be created.
     async fn journal_create(&self, mark: Option<IdMapping>) -> Result<(), EndpointError> {
         match (&self.journal, mark) {
-            (Some(j), Some(m)) => j.mark_create(&m).await,
+            (Some(j), Some(m)) => j.mark_create(&m.before_create()).await,
             _ => Ok(()),
         }
     }

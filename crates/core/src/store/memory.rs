@@ -96,6 +96,7 @@ impl StoreBackend for MemoryBackend {
         for m in w.put {
             let renaming_to = map
                 .get(&m.source_id)
+                .filter(|old| !old.creating())
                 .and_then(|old| old.renaming_to.clone())
                 .filter(|to| !IdMapping::put_ends_rename(Some(to), m));
             map.insert(m.source_id.clone(), IdMapping { renaming_to, ..m.clone() });

@@ -137,11 +137,31 @@ pub struct IdMapping {
     /// A rename of the destination entry to this DN was started and its outcome is not recorded yet: the pipe
     /// may have been killed between the rename and its record, so this is where the entry is when `dest_dn`
     /// is gone. Set and cleared by [`StateWrite::rename_intent`]; a put keeps it, unless the put records the
-    /// entry at this very DN (the rename's own record). A put's own value is not used.
+    /// entry at this very DN (the rename's own record). A put's own value is not used. Equal to `dest_dn`: a
+    /// create of the destination entry was under way (see [`IdMapping::creating`]); any put ends that mark.
     pub renaming_to: Option<String>,
 }
 
 impl IdMapping {
+    /// This record as the journal puts it down before a create of its destination entry (a provisional
+    /// record, see [`StateWrite::provisional`]): a write that puts the entry at `dest_dn` is under way, as a
+    /// rename's mark says (`renaming_to` set to `dest_dn` itself). The create's own record ends the mark.
+    pub fn before_create(self) -> IdMapping {
+        IdMapping { renaming_to: Some(self.dest_dn.clone()), ..self }
+    }
+
+    /// Whether this record was put down before a create whose outcome was never recorded
+    /// ([`IdMapping::before_create`]): the entry may not exist at the destination, and the pipe has not
+    /// synchronized it for sure.
+    pub fn creating(&self) -> bool {
+        self.renaming_to.as_deref().is_some_and(|to| to.eq_ignore_ascii_case(&self.dest_dn))
+    }
+
+    /// Where a rename under way (not a create, see [`IdMapping::creating`]) takes the destination entry.
+    pub fn rename_target(&self) -> Option<&str> {
+        self.renaming_to.as_deref().filter(|_| !self.creating())
+    }
+
     /// Whether a put of `put` ends the rename recorded in `renaming_to`: the put records the entry at that DN
     /// (compared without ASCII case, as every backend can compare it).
     pub fn put_ends_rename(renaming_to: Option<&str>, put: &IdMapping) -> bool {

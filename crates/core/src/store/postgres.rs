@@ -410,6 +410,10 @@ const PUT: &str = concat!(
     ascii_lower!("id_map.renaming_to"),
     " = ",
     ascii_lower!("EXCLUDED.dest_dn"),
+    " OR ",
+    ascii_lower!("id_map.renaming_to"),
+    " = ",
+    ascii_lower!("id_map.dest_dn"),
     " THEN NULL ELSE id_map.renaming_to END"
 );
 const REMOVE: &str = "DELETE FROM id_map WHERE pipe = $1 AND source_id = $2";

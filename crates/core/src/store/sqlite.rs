@@ -216,8 +216,8 @@ impl StoreBackend for SqliteBackend {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT (pipe, source_id) DO UPDATE SET source_dn = excluded.source_dn,
                              dest_dn = excluded.dest_dn, digest = excluded.digest, class = excluded.class,
-                             renaming_to = CASE WHEN renaming_to = excluded.dest_dn COLLATE NOCASE THEN NULL
-                                 ELSE renaming_to END",
+                             renaming_to = CASE WHEN renaming_to = excluded.dest_dn COLLATE NOCASE
+                                 OR renaming_to = dest_dn COLLATE NOCASE THEN NULL ELSE renaming_to END",
                     )
                     .map_err(sql)?;
                 for m in w.put {

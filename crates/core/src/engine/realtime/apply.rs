@@ -90,7 +90,15 @@ impl PipeRunner {
         }
         if !first.dn.is_empty() {
             if let Ok(Some(m)) = self.store().id_mapping_by_dn(&self.pipe, &first.dn) {
-                return Some(m);
+                // A record of another entry is not this one's: an entry deleted at the source whose delete was
+                // not synchronized leaves its record behind, and an entry added at its DN since is a new one.
+                let another = first
+                    .unique_id
+                    .as_ref()
+                    .is_some_and(|u| !m.source_id.is_empty() && !m.source_id.eq_ignore_ascii_case(u));
+                if !another {
+                    return Some(m);
+                }
             }
         }
         None
@@ -245,7 +253,9 @@ impl ChangeContext {
         // An entry that was never synchronized and now enters a class (moved or modified into its scope) is
         // created, as a create would be. So is one whose change does not say which attributes changed (an RFC
         // 4533 refresh from a cookie sends new and changed entries alike): it may be new.
-        let entering = known.is_none()
+        // A record put down for a create that was under way (see `IdMapping::creating`) does not count: the
+        // change that made it may have stopped before the create (a failure it retries, a crash it replays).
+        let entering = known.as_ref().is_none_or(IdMapping::creating)
             && match change.kind {
                 ChangeKind::ModDn => old_class.is_none(),
                 ChangeKind::Modify if change.changed_attributes.is_empty() => true,

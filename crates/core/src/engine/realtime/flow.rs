@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::apply::{logged_as_failed, Applied};
 use super::guard::DeleteGuard;
 use super::{key_of, PipeSettings};
-use crate::endpoint::{Change, StartPoint};
+use crate::endpoint::{Change, ChangeKind, StartPoint};
 use crate::entry::Entry;
 use crate::store::IdMapping;
 use crate::syntax::Dn;
@@ -74,6 +74,14 @@ pub(super) struct Tree {
     below: HashMap<String, BTreeSet<u64>>,
     /// The DNs each change holds: its own, and the ones above them.
     held: HashMap<u64, (Vec<String>, Vec<String>)>,
+    /// The deletes (`true`) and renames or moves (`false`) not yet applied: they change what correlation
+    /// finds, so a later change of another entry waits for them (a user deleted and another added with the
+    /// same uid at once: the add must not find, and write into, the entry the delete is about to remove). A
+    /// delete does not wait for earlier deletes (a delete correlates nothing), and a delete that the mass-delete
+    /// guard holds holds nothing else up ([`Tree::release`]).
+    frees: std::collections::BTreeMap<u64, bool>,
+    /// The deletes among the changes held (to know, for a waiting change, whether it is one).
+    deletes: BTreeSet<u64>,
 }
 
 impl Tree {
@@ -110,9 +118,26 @@ impl Tree {
             self.below.entry(a.clone()).or_default().insert(seq);
         }
         self.held.insert(seq, (own, above));
+        match change.kind {
+            ChangeKind::Delete => {
+                self.frees.insert(seq, true);
+                self.deletes.insert(seq);
+            }
+            ChangeKind::ModDn => {
+                self.frees.insert(seq, false);
+            }
+            _ => {}
+        }
+    }
+
+    /// Change `seq` (a delete the mass-delete guard holds) no longer holds up later changes of other entries.
+    pub(super) fn release(&mut self, seq: u64) {
+        self.frees.remove(&seq);
     }
 
     fn remove(&mut self, seq: u64) {
+        self.frees.remove(&seq);
+        self.deletes.remove(&seq);
         let Some((own, above)) = self.held.remove(&seq) else { return };
         for (map, keys) in [(&mut self.at, own), (&mut self.below, above)] {
             for k in keys {
@@ -128,12 +153,14 @@ impl Tree {
 
     /// Whether change `seq` must wait for an earlier change not yet applied: one at its DN (another entry
     /// that had it), below it (a child deleted before its parent) or above it (a parent created, renamed or
-    /// deleted before it).
+    /// deleted before it), or a delete, rename or move of any entry (see [`Tree::frees`]).
     fn waits(&self, seq: u64) -> bool {
         let Some((own, above)) = self.held.get(&seq) else { return false };
         let earlier = |set: Option<&BTreeSet<u64>>| set.and_then(|s| s.first()).is_some_and(|&first| first < seq);
+        let delete = self.deletes.contains(&seq);
         own.iter().any(|d| earlier(self.at.get(d)) || earlier(self.below.get(d)))
             || above.iter().any(|a| earlier(self.at.get(a)))
+            || self.frees.range(..seq).any(|(_, freed_by_delete)| !(delete && *freed_by_delete))
     }
 }
 
@@ -504,6 +531,49 @@ mod tests {
         let mut c = Change::new(StartPoint(format!("cn{n}")), n.to_string(), kind, dn);
         c.unique_id = Some(id.to_string());
         c
+    }
+
+    #[test]
+    fn a_change_waits_for_an_earlier_delete_or_rename_of_another_entry() {
+        // A user deleted and another added with the same uid elsewhere: the add could correlate (by uid) to the
+        // entry the delete is about to remove, so it waits; deletes of other entries do not wait for each other.
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        flow.push(at(1, ChangeKind::Delete, "uid=u5,ou=people,dc=example,dc=com", "old"), Arc::default());
+        flow.push(at(2, ChangeKind::Delete, "uid=u7,ou=people,dc=example,dc=com", "other"), Arc::default());
+        flow.push(at(3, ChangeKind::Add, "uid=u5,ou=contractors,dc=example,dc=com", "new"), Arc::default());
+        let old = flow.next_ready().unwrap();
+        assert_eq!(old, "id:old");
+        let (seq, c, _) = flow.lanes.get_mut(&old).unwrap().queue.pop_front().unwrap();
+        flow.lanes.get_mut(&old).unwrap().busy = true;
+        let other = flow.next_ready().unwrap();
+        assert_eq!(other, "id:other", "a delete does not wait for another delete");
+        let (seq2, c2, _) = flow.lanes.get_mut(&other).unwrap().queue.pop_front().unwrap();
+        flow.lanes.get_mut(&other).unwrap().busy = true;
+        assert_eq!(flow.next_ready(), None, "the add waits for the deletes before it");
+        assert!(flow.completed(old, seq, done(&c, false), &settings()).is_none());
+        assert_eq!(flow.next_ready(), None, "and for each of them");
+        assert!(flow.completed(other, seq2, done(&c2, false), &settings()).is_none());
+        assert_eq!(flow.next_ready().as_deref(), Some("id:new"));
+
+        // A rename holds up later changes of other entries too, and a delete held by the mass-delete guard
+        // (released from the tree) holds up nothing.
+        let mut flow = Flow::new(StartPoint("cn0".into()), Duration::from_millis(100));
+        let mut rename = at(1, ChangeKind::ModDn, "uid=a,ou=people,dc=example,dc=com", "a");
+        rename.new_dn = Some("uid=b,ou=people,dc=example,dc=com".into());
+        flow.push(rename, Arc::default());
+        flow.push(at(2, ChangeKind::Delete, "uid=c,ou=people,dc=example,dc=com", "c"), Arc::default());
+        flow.push(at(3, ChangeKind::Modify, "uid=d,ou=people,dc=example,dc=com", "d"), Arc::default());
+        let a = flow.next_ready().unwrap();
+        let (seq, c, _) = flow.lanes.get_mut(&a).unwrap().queue.pop_front().unwrap();
+        flow.lanes.get_mut(&a).unwrap().busy = true;
+        assert_eq!(flow.next_ready(), None, "the delete and the modify wait for the rename");
+        assert!(flow.completed(a, seq, done(&c, false), &settings()).is_none());
+        assert_eq!(flow.next_ready().as_deref(), Some("id:c"));
+        assert_eq!(flow.next_ready(), None, "the modify waits for the delete");
+        let held = flow.lanes["id:c"].queue.front().unwrap().0;
+        flow.tree.release(held);
+        flow.ready.extend(flow.blocked.drain(..));
+        assert_eq!(flow.next_ready().as_deref(), Some("id:d"), "a held delete holds nothing up");
     }
 
     #[test]

@@ -400,6 +400,7 @@ impl PipeRunner {
                         // Held: the lane waits, off the ready list, until the deletes are released.
                         lane.queue.push_front((seq, change, prefetched));
                         flow.held_deletes.push(key);
+                        flow.tree.release(seq);
                         if let Admit::Trip(alert) = verdict {
                             self.tripped(&alert);
                         }
