@@ -110,6 +110,9 @@ pub struct SyncResult {
     /// Something the sync log should say about how the change was handled (a delete classified by its
     /// destination entry, say).
     pub note: Option<String>,
+    /// Whether the journal recorded a provisional id-map record for a create of this entry (see
+    /// [`Journal::mark_create`]): one that no put follows is not this entry's for sure.
+    pub marked_create: bool,
 }
 
 impl SyncResult {
@@ -124,6 +127,7 @@ impl SyncResult {
             source_id: None,
             digest: None,
             note: None,
+            marked_create: false,
         }
     }
 }
@@ -325,14 +329,17 @@ impl Engine {
         let dest_attrs = class.destination_attributes();
         let by_dn_only = class.correlation().iter().all(|l| l.len() == 1 && l[0].eq_ignore_ascii_case("dn"));
         let may_create = opts.operation != Operation::Modify && class.creates() && !opts.dry_run;
+        let mut marked = false;
         if known.is_none() && by_dn_only && may_create && self.score() > SCORE_MIN {
-            if let Err(e) = self.journal_create(ident(&mapped.dn)).await {
-                return SyncResult::failed(&e);
-            }
+            marked = match self.journal_create(ident(&mapped.dn)).await {
+                Ok(m) => m,
+                Err(e) => return SyncResult::failed(&e),
+            };
             match self.destination.create(&mapped).await {
                 Ok(()) => {
                     self.adjust_score(1);
                     let mut r = SyncResult::new(Outcome::Created);
+                    r.marked_create = marked;
                     r.destination = Some(mapped.dn.clone());
                     r.digest = digest_of(&mapped).map(|d| d.to_string());
                     return r;
@@ -368,7 +375,7 @@ impl Engine {
                 Err(e) => return SyncResult::failed(&e),
             },
         };
-        match found {
+        let mut r = match found {
             Correlated::Many(ids) => {
                 let mut r = SyncResult::new(Outcome::MultipleMatchesFound);
                 r.changes.clear();
@@ -389,15 +396,17 @@ impl Engine {
                 let mark = ident(&existing.dn);
                 self.update(class, mapped, existing, opts, mark).await
             }
-        }
+        };
+        r.marked_create |= marked;
+        r
     }
 
     /// Records in the journal (when there is one, and the entry has a unique id) that `mark`'s destination
-    /// entry is about to be created.
-    async fn journal_create(&self, mark: Option<IdMapping>) -> Result<(), EndpointError> {
+    /// entry is about to be created. Returns whether it did.
+    async fn journal_create(&self, mark: Option<IdMapping>) -> Result<bool, EndpointError> {
         match (&self.journal, mark) {
-            (Some(j), Some(m)) => j.mark_create(&m.before_create()).await,
-            _ => Ok(()),
+            (Some(j), Some(m)) => j.mark_create(&m.before_create()).await.map(|()| true),
+            _ => Ok(false),
         }
     }
 
@@ -427,9 +436,10 @@ impl Engine {
         if opts.dry_run {
             return r;
         }
-        if let Err(e) = self.journal_create(mark).await {
-            return SyncResult::failed(&e);
-        }
+        r.marked_create = match self.journal_create(mark).await {
+            Ok(m) => m,
+            Err(e) => return SyncResult::failed(&e),
+        };
         if let Err(e) = self.destination.create(&mapped).await {
             let dn = r.destination.take();
             r = SyncResult::failed(&e);

@@ -309,8 +309,17 @@ impl ChangeContext {
             }),
             _ => None,
         };
+        // A change whose create put down a provisional record and that ended without a record of its own (a
+        // create that met another entry's destination entry, in a class that does not modify): the record goes,
+        // or the entry's delete would delete what the pipe never wrote. A failure keeps it (the create may have
+        // been made).
+        let remove = match (&put, &unique_id) {
+            (None, Some(u)) if result.marked_create && !result.outcome.is_failure() => Some(u.clone()),
+            _ => None,
+        };
         let mut a = self.applied(change, result, source_dn);
         a.put = put;
+        a.remove = remove;
         a
     }
 }
