@@ -36,14 +36,20 @@ dsconfig create-sync-class --pipe-name p --class-name staff \
 }
 
 fn harness() -> Harness {
-    let faults = FaultPlan::seeded(1);
+    harness_of(&batch(), &[PEOPLE], FaultPlan::seeded(1))
+}
+
+/// A harness for the pipe that `batch` configures, with the OUs `ous` at both ends, from the log's start.
+fn harness_of(batch: &str, ous: &[&str], faults: FaultPlan) -> Harness {
     let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
     let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
-    let mut ou = Entry::new(PEOPLE);
-    ou.add("objectClass", "organizationalUnit");
-    source.seed(ou.clone()).unwrap();
-    destination.seed(ou).unwrap();
-    let h = Harness::new(&batch(), "p", source, destination, faults).unwrap();
+    for dn in ous {
+        let mut ou = Entry::new(*dn);
+        ou.add("objectClass", "organizationalUnit");
+        source.seed(ou.clone()).unwrap();
+        destination.seed(ou).unwrap();
+    }
+    let h = Harness::new(batch, "p", source, destination, faults).unwrap();
     h.set_start_point("0").unwrap();
     h
 }
@@ -157,16 +163,7 @@ async fn moved_in_entry_is_created_though_its_first_create_fails(fault: Fault, e
          --set destination-correlation-attributes:uid\n",
     );
     let faults = FaultPlan::seeded(1);
-    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
-    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
-    for dn in [CONTRACTORS, OTHER] {
-        let mut ou = Entry::new(dn);
-        ou.add("objectClass", "organizationalUnit");
-        source.seed(ou.clone()).unwrap();
-        destination.seed(ou).unwrap();
-    }
-    let h = Harness::new(&b, "p", source, destination, faults.clone()).unwrap();
-    h.set_start_point("0").unwrap();
+    let h = harness_of(&b, &[CONTRACTORS, OTHER], faults.clone());
 
     let mut e = Entry::new(format!("uid=u0,{OTHER}"));
     e.add("objectClass", "inetOrgPerson");
@@ -228,15 +225,7 @@ dsconfig create-sync-class --pipe-name p --class-name staff \
     --set destination-correlation-attributes:dn
 "#,
     );
-    let faults = FaultPlan::seeded(1);
-    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
-    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
-    let mut ou = Entry::new(PEOPLE);
-    ou.add("objectClass", "organizationalUnit");
-    source.seed(ou.clone()).unwrap();
-    destination.seed(ou).unwrap();
-    let h = Harness::new(&b, "p", source, destination, faults).unwrap();
-    h.set_start_point("0").unwrap();
+    let h = harness_of(&b, &[PEOPLE], FaultPlan::seeded(1));
 
     let carl = format!("uid=carl,{PEOPLE}");
     h.source.add(person("carl", "contractor")).unwrap();
@@ -271,15 +260,7 @@ async fn an_entry_entering_a_class_is_created_when_a_crash_left_its_create_under
          --set auto-mapped-source-attribute:-all- --set synchronize-modifies:false \
          --set destination-correlation-attributes:uid\n",
     );
-    let faults = FaultPlan::seeded(1);
-    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
-    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
-    let mut ou = Entry::new(PEOPLE);
-    ou.add("objectClass", "organizationalUnit");
-    source.seed(ou.clone()).unwrap();
-    destination.seed(ou).unwrap();
-    let h = Harness::new(&b, "p", source, destination, faults).unwrap();
-    h.set_start_point("0").unwrap();
+    let h = harness_of(&b, &[PEOPLE], FaultPlan::seeded(1));
     let dn = format!("uid=u2,{PEOPLE}");
     let mut e = Entry::new(&dn);
     e.add("objectClass", "inetOrgPerson");
@@ -325,15 +306,7 @@ dsconfig create-sync-class --pipe-name p --class-name people --set evaluation-or
     --set destination-correlation-attributes:dn
 "#,
     );
-    let faults = FaultPlan::seeded(1);
-    let source = SourceDirectory::new(SUFFIX, &[SUFFIX]);
-    let destination = FakeDestination::new("dst", SUFFIX, &[SUFFIX], faults.clone());
-    let mut ou = Entry::new(PEOPLE);
-    ou.add("objectClass", "organizationalUnit");
-    source.seed(ou.clone()).unwrap();
-    destination.seed(ou).unwrap();
-    let h = Harness::new(&b, "p", source, destination, faults).unwrap();
-    h.set_start_point("0").unwrap();
+    let h = harness_of(&b, &[PEOPLE], FaultPlan::seeded(1));
     let dn = format!("uid=u0,{PEOPLE}");
     let entry = |class: &str| {
         let mut e = Entry::new(&dn);
