@@ -94,11 +94,8 @@ impl StoreBackend for MemoryBackend {
         }
         let map = d.id_map.entry(w.pipe.to_string()).or_default();
         for m in w.put {
-            let renaming_to = map
-                .get(&m.source_id)
-                .filter(|old| !old.creating())
-                .and_then(|old| old.renaming_to.clone())
-                .filter(|to| !IdMapping::put_ends_rename(Some(to), m));
+            let renaming_to =
+                map.get(&m.source_id).filter(|old| !old.put_ends_mark(m)).and_then(|old| old.renaming_to.clone());
             map.insert(m.source_id.clone(), IdMapping { renaming_to, ..m.clone() });
         }
         for id in w.remove {

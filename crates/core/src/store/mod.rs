@@ -162,10 +162,10 @@ impl IdMapping {
         self.renaming_to.as_deref().filter(|_| !self.creating())
     }
 
-    /// Whether a put of `put` ends the rename recorded in `renaming_to`: the put records the entry at that DN
-    /// (compared without ASCII case, as every backend can compare it).
-    pub fn put_ends_rename(renaming_to: Option<&str>, put: &IdMapping) -> bool {
-        renaming_to.is_some_and(|to| to.eq_ignore_ascii_case(&put.dest_dn))
+    /// Whether a put of `put` ends the mark in this record's `renaming_to`: a create's mark always; a rename's
+    /// when the put records the entry at that DN (compared without ASCII case, as every backend can compare it).
+    pub fn put_ends_mark(&self, put: &IdMapping) -> bool {
+        self.creating() || self.renaming_to.as_deref().is_some_and(|to| to.eq_ignore_ascii_case(&put.dest_dn))
     }
 }
 

@@ -72,16 +72,14 @@ pub(super) struct Tree {
     at: HashMap<String, BTreeSet<u64>>,
     /// Sequence numbers of the changes below a DN.
     below: HashMap<String, BTreeSet<u64>>,
-    /// The DNs each change holds: its own, and the ones above them.
-    held: HashMap<u64, (Vec<String>, Vec<String>)>,
-    /// The deletes (`true`) and renames or moves (`false`) not yet applied: they change what correlation
-    /// finds, so a later change of another entry waits for them (a user deleted and another added with the
-    /// same uid at once: the add must not find, and write into, the entry the delete is about to remove). A
-    /// delete does not wait for earlier deletes (a delete correlates nothing), and a delete that the mass-delete
-    /// guard holds holds nothing else up ([`Tree::release`]).
-    frees: std::collections::BTreeMap<u64, bool>,
-    /// The deletes among the changes held (to know, for a waiting change, whether it is one).
-    deletes: BTreeSet<u64>,
+    /// The DNs each change holds (its own, and the ones above them), and whether it is a delete.
+    held: HashMap<u64, (Vec<String>, Vec<String>, bool)>,
+    /// The deletes, renames and moves not yet applied: they change what correlation finds, so a later change
+    /// of another entry waits for them (a user deleted and another added with the same uid at once: the add
+    /// must not find, and write into, the entry the delete is about to remove). A delete does not wait for
+    /// earlier deletes (a delete correlates nothing), and a delete that the mass-delete guard holds holds
+    /// nothing else up ([`Tree::release`]).
+    frees: BTreeSet<u64>,
 }
 
 impl Tree {
@@ -117,16 +115,10 @@ impl Tree {
         for a in &above {
             self.below.entry(a.clone()).or_default().insert(seq);
         }
-        self.held.insert(seq, (own, above));
-        match change.kind {
-            ChangeKind::Delete => {
-                self.frees.insert(seq, true);
-                self.deletes.insert(seq);
-            }
-            ChangeKind::ModDn => {
-                self.frees.insert(seq, false);
-            }
-            _ => {}
+        let delete = change.kind == ChangeKind::Delete;
+        self.held.insert(seq, (own, above, delete));
+        if delete || change.kind == ChangeKind::ModDn {
+            self.frees.insert(seq);
         }
     }
 
@@ -137,8 +129,7 @@ impl Tree {
 
     fn remove(&mut self, seq: u64) {
         self.frees.remove(&seq);
-        self.deletes.remove(&seq);
-        let Some((own, above)) = self.held.remove(&seq) else { return };
+        let Some((own, above, _)) = self.held.remove(&seq) else { return };
         for (map, keys) in [(&mut self.at, own), (&mut self.below, above)] {
             for k in keys {
                 if let Some(set) = map.get_mut(&k) {
@@ -155,12 +146,12 @@ impl Tree {
     /// that had it), below it (a child deleted before its parent) or above it (a parent created, renamed or
     /// deleted before it), or a delete, rename or move of any entry (see [`Tree::frees`]).
     fn waits(&self, seq: u64) -> bool {
-        let Some((own, above)) = self.held.get(&seq) else { return false };
+        let Some((own, above, delete)) = self.held.get(&seq) else { return false };
         let earlier = |set: Option<&BTreeSet<u64>>| set.and_then(|s| s.first()).is_some_and(|&first| first < seq);
-        let delete = self.deletes.contains(&seq);
+        let is_delete = |s: &u64| self.held.get(s).is_some_and(|h| h.2);
         own.iter().any(|d| earlier(self.at.get(d)) || earlier(self.below.get(d)))
             || above.iter().any(|a| earlier(self.at.get(a)))
-            || self.frees.range(..seq).any(|(_, freed_by_delete)| !(delete && *freed_by_delete))
+            || self.frees.range(..seq).any(|s| !(*delete && is_delete(s)))
     }
 }
 
